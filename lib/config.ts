@@ -1,0 +1,137 @@
+/**
+ * Cluster configuration: the validator set, topology and resource naming shared by the CDK app,
+ * the Lambda handlers and the local runner. Loaded from JSON (env AFG_CONFIG, or a file) and
+ * validated here, at the edge, with messages that name the key.
+ */
+import { fromHex, toHex } from './core/bytes.js';
+import { ConfigError } from './core/errors.js';
+import type { ValidatorSet } from './core/types.js';
+
+export interface MemberConfig {
+  /** 1-based share index. */
+  readonly index: number;
+  /** Region hosting this member's validator. */
+  readonly region: string;
+  /** 96-byte G2 public key share, hex. */
+  readonly publicKey: string;
+}
+
+export interface ClusterConfig {
+  /** Prefix of every table and queue name, so several clusters can share an account. */
+  readonly prefix: string;
+  readonly chainId: string;
+  readonly era: number;
+  readonly checkpointInterval: number;
+  readonly threshold: number;
+  /** Region running the sequencer and the transaction ingress. */
+  readonly homeRegion: string;
+  readonly regions: readonly string[];
+  readonly members: readonly MemberConfig[];
+  readonly groupPublicKey: string;
+  /** Block limits used by the sequencer. */
+  readonly maxBlockTransactions: number;
+  readonly maxBlockBytes: number;
+}
+
+/** Names of one region's tables and queues. Derived from names only, so no cross-region lookups are needed. */
+export interface RegionResources {
+  readonly blocksTable: string;
+  readonly finalityTable: string;
+  readonly stateTable: string;
+  readonly ingressQueue: string; // only created in the home region
+  readonly proposalQueue: string;
+  readonly voteQueue: string;
+}
+
+export function resourceNames(prefix: string): RegionResources {
+  return {
+    blocksTable: `${prefix}-blocks`,
+    finalityTable: `${prefix}-finality`,
+    stateTable: `${prefix}-state`,
+    ingressQueue: `${prefix}-ingress`,
+    proposalQueue: `${prefix}-proposals`,
+    voteQueue: `${prefix}-votes`,
+  };
+}
+
+/** Name of the dead-letter queue of `queueName`. */
+export const dlqName = (queueName: string): string => `${queueName}-dlq`;
+
+const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const PREFIX_RE = /^[a-zA-Z0-9_-]{1,40}$/;
+
+/**
+ * Validates a parsed JSON config. Throws ConfigError naming the first bad key.
+ * @example parseClusterConfig(JSON.parse(process.env.AFG_CONFIG!))
+ */
+export function parseClusterConfig(raw: unknown): ClusterConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('config', 'expected a JSON object');
+  const r = raw as Record<string, unknown>;
+  const known = new Set(['prefix', 'chainId', 'era', 'checkpointInterval', 'threshold', 'homeRegion', 'regions', 'members', 'groupPublicKey', 'maxBlockTransactions', 'maxBlockBytes']);
+  for (const key of Object.keys(r)) if (!known.has(key)) throw new ConfigError(key, 'unknown key');
+  const int = (key: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const v = r[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(key, `expected an integer in [${min}, ${max}]`);
+    return v;
+  };
+  const hex = (key: string, bytes: number): string => {
+    try {
+      return toHex(fromHex(r[key], bytes, key));
+    } catch (e) {
+      throw new ConfigError(key, (e as Error).message);
+    }
+  };
+  const prefix = r.prefix;
+  if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) throw new ConfigError('prefix', 'expected 1-40 characters of [a-zA-Z0-9_-]');
+  const regions = r.regions;
+  if (!Array.isArray(regions) || regions.length === 0) throw new ConfigError('regions', 'expected a non-empty array of region names');
+  for (const region of regions) if (typeof region !== 'string' || !REGION_RE.test(region)) throw new ConfigError('regions', `not a region name: ${JSON.stringify(region)}`);
+  if (new Set(regions).size !== regions.length) throw new ConfigError('regions', 'duplicate region');
+  const homeRegion = r.homeRegion;
+  if (typeof homeRegion !== 'string' || !regions.includes(homeRegion)) throw new ConfigError('homeRegion', 'must be one of regions');
+  const members = r.members;
+  if (!Array.isArray(members) || members.length === 0) throw new ConfigError('members', 'expected a non-empty array');
+  const parsedMembers: MemberConfig[] = members.map((m: unknown, i: number) => {
+    const mm = m as Record<string, unknown>;
+    if (typeof mm !== 'object' || mm === null) throw new ConfigError(`members[${i}]`, 'expected an object');
+    if (mm.index !== i + 1) throw new ConfigError(`members[${i}].index`, `expected ${i + 1} (members are listed by index, from 1)`);
+    if (typeof mm.region !== 'string' || !regions.includes(mm.region)) throw new ConfigError(`members[${i}].region`, 'must be one of regions');
+    let publicKey: string;
+    try {
+      publicKey = toHex(fromHex(mm.publicKey, 96, `members[${i}].publicKey`));
+    } catch (e) {
+      throw new ConfigError(`members[${i}].publicKey`, (e as Error).message);
+    }
+    return { index: i + 1, region: mm.region, publicKey };
+  });
+  const n = parsedMembers.length;
+  const threshold = int('threshold', 1, n);
+  const f = Math.floor((n - 1) / 3);
+  if (threshold < n - f) throw new ConfigError('threshold', `must be at least n - f = ${n - f} for n = ${n} (safety needs two quorums to overlap in an honest member)`);
+  return {
+    prefix,
+    chainId: hex('chainId', 32),
+    era: int('era', 0),
+    checkpointInterval: int('checkpointInterval', 1, 1_000_000),
+    threshold,
+    homeRegion,
+    regions: [...regions],
+    members: parsedMembers,
+    groupPublicKey: hex('groupPublicKey', 96),
+    maxBlockTransactions: int('maxBlockTransactions', 1, 100_000),
+    maxBlockBytes: int('maxBlockBytes', 1024, 64 * 1024 * 1024),
+  };
+}
+
+/** The protocol view of the validator set. */
+export function validatorSet(config: ClusterConfig): ValidatorSet {
+  return {
+    chainId: fromHex(config.chainId, 32, 'chainId'),
+    era: BigInt(config.era),
+    n: config.members.length,
+    threshold: config.threshold,
+    checkpointInterval: config.checkpointInterval,
+    groupPublicKey: fromHex(config.groupPublicKey, 96, 'groupPublicKey'),
+    members: config.members.map((m) => ({ index: m.index, region: m.region, publicKey: fromHex(m.publicKey, 96, 'publicKey') })),
+  };
+}
