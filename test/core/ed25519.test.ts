@@ -29,11 +29,11 @@ describe('ed25519', () => {
     expect(ed25519Verify(sig, msg, pk)).toBe(true);
     expect(ed25519VerifyNoble(sig, msg, pk)).toBe(true);
     const bad = sig.slice();
-    bad[5] ^= 1;
+    bad[5] = bad[5]! ^ 1;
     expect(ed25519Verify(bad, msg, pk)).toBe(false);
     expect(ed25519VerifyNoble(bad, msg, pk)).toBe(false);
     const otherMsg = msg.slice();
-    otherMsg[msg.length - 1] ^= 1;
+    otherMsg[msg.length - 1] = otherMsg[msg.length - 1]! ^ 1;
     expect(ed25519Verify(sig, otherMsg, pk)).toBe(false);
   });
   it('returns false for malformed keys and signatures instead of throwing', () => {
