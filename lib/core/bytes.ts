@@ -22,12 +22,18 @@ export function fromHex(hex: unknown, length: number | undefined, field: string)
   if (!HEX_RE.test(hex)) throw new InputError(field, 'expected lowercase hex without 0x prefix');
   if (length !== undefined && hex.length !== length * 2)
     throw new InputError(field, `expected ${length} bytes (${length * 2} hex chars), got ${hex.length} hex chars`);
-  return Uint8Array.from(Buffer.from(hex, 'hex'));
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
 }
 
-/** Lowercase hex of `bytes`, no prefix. */
+const HEX_TABLE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Lowercase hex of `bytes`, no prefix. Browser-safe (no Buffer), like everything in lib/core/bytes. */
 export function toHex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  let out = '';
+  for (let i = 0; i < bytes.length; i++) out += HEX_TABLE[bytes[i]!];
+  return out;
 }
 
 /** Big-endian u64. Throws InputError when `value` is outside [0, 2^64 - 1]. */
