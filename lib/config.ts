@@ -39,8 +39,11 @@ export interface RegionResources {
   readonly finalityTable: string;
   readonly stateTable: string;
   readonly ingressQueue: string; // only created in the home region
+  /** Prefix of the per-member validator inboxes (proposals and justification notices); see inboxQueue. */
   readonly proposalQueue: string;
   readonly voteQueue: string;
+  /** Finality notices for the region's state function. */
+  readonly finalizedQueue: string;
 }
 
 export function resourceNames(prefix: string): RegionResources {
@@ -51,8 +54,12 @@ export function resourceNames(prefix: string): RegionResources {
     ingressQueue: `${prefix}-ingress`,
     proposalQueue: `${prefix}-proposals`,
     voteQueue: `${prefix}-votes`,
+    finalizedQueue: `${prefix}-finalized`,
   };
 }
+
+/** The inbox of one validator: SQS does not fan out, so each member gets its own queue. */
+export const inboxQueue = (prefix: string, member: number): string => `${prefix}-proposals-m${member}`;
 
 /** Name of the dead-letter queue of `queueName`. */
 export const dlqName = (queueName: string): string => `${queueName}-dlq`;

@@ -1,0 +1,141 @@
+/**
+ * JSON wire forms of protocol objects (SQS messages, HTTP answers). Hex for bytes, decimal strings
+ * for u64 amounts and nonces, numbers for heights and member indices. Every decoder validates
+ * and throws InputError naming the offending field (`path`), and refuses unknown fields.
+ */
+import { asafeUint, fromHex, parseU64Decimal, toHex } from './bytes.js';
+import { voteSigningBytes } from './codec.js';
+import { InputError } from './errors.js';
+import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from './types.js';
+
+export interface CheckpointJson {
+  height: number;
+  hash: string;
+  stateRoot: string;
+}
+export interface TransactionJson {
+  from: string;
+  to: string;
+  amount: string;
+  nonce: string;
+  signature: string;
+}
+export interface BlockJson {
+  height: number;
+  parentHash: string;
+  transactions: TransactionJson[];
+}
+export interface VoteJson {
+  era: number;
+  source: CheckpointJson;
+  target: CheckpointJson;
+  member: number;
+  signature: string;
+}
+export interface CertificateJson {
+  era: number;
+  source: CheckpointJson;
+  target: CheckpointJson;
+  signers: number[];
+  signature: string;
+  message: string;
+}
+
+type Obj = Record<string, unknown>;
+
+/** Asserts `value` is a plain object with exactly the allowed keys (all required unless listed optional). */
+export function aobject(value: unknown, path: string, keys: readonly string[], optional: readonly string[] = []): Obj {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError(path, 'expected an object');
+  const o = value as Obj;
+  for (const k of Object.keys(o)) if (!keys.includes(k) && !optional.includes(k)) throw new InputError(join(path, k), 'unknown field');
+  for (const k of keys) if (!(k in o)) throw new InputError(join(path, k), 'missing');
+  return o;
+}
+
+const join = (path: string, key: string) => (path ? `${path}.${key}` : key);
+
+function eraOf(value: unknown, path: string): bigint {
+  return BigInt(asafeUint(value, path));
+}
+
+export const checkpointToJson = (c: Checkpoint): CheckpointJson => ({ height: c.height, hash: toHex(c.hash), stateRoot: toHex(c.stateRoot) });
+
+export function checkpointFromJson(value: unknown, path = 'checkpoint'): Checkpoint {
+  const o = aobject(value, path, ['height', 'hash', 'stateRoot']);
+  return {
+    height: asafeUint(o.height, join(path, 'height')),
+    hash: fromHex(o.hash, 32, join(path, 'hash')),
+    stateRoot: fromHex(o.stateRoot, 32, join(path, 'stateRoot')),
+  };
+}
+
+export const transactionToJson = (tx: Transaction): TransactionJson => ({
+  from: toHex(tx.from),
+  to: toHex(tx.to),
+  amount: tx.amount.toString(),
+  nonce: tx.nonce.toString(),
+  signature: toHex(tx.signature),
+});
+
+export function transactionFromJson(value: unknown, path = 'transaction'): Transaction {
+  const o = aobject(value, path, ['from', 'to', 'amount', 'nonce', 'signature']);
+  return {
+    from: fromHex(o.from, 32, join(path, 'from')),
+    to: fromHex(o.to, 32, join(path, 'to')),
+    amount: parseU64Decimal(o.amount, join(path, 'amount')),
+    nonce: parseU64Decimal(o.nonce, join(path, 'nonce')),
+    signature: fromHex(o.signature, 64, join(path, 'signature')),
+  };
+}
+
+export const blockToJson = (b: Block): BlockJson => ({
+  height: b.height,
+  parentHash: toHex(b.parentHash),
+  transactions: b.transactions.map(transactionToJson),
+});
+
+export function blockFromJson(value: unknown, path = 'block'): Block {
+  const o = aobject(value, path, ['height', 'parentHash', 'transactions']);
+  if (!Array.isArray(o.transactions)) throw new InputError(join(path, 'transactions'), 'expected an array');
+  return {
+    height: asafeUint(o.height, join(path, 'height')),
+    parentHash: fromHex(o.parentHash, 32, join(path, 'parentHash')),
+    transactions: o.transactions.map((t, i) => transactionFromJson(t, `${join(path, 'transactions')}[${i}]`)),
+  };
+}
+
+export const linkToJson = (l: Link) => ({ era: Number(l.era), source: checkpointToJson(l.source), target: checkpointToJson(l.target) });
+
+export const voteToJson = (v: Vote): VoteJson => ({ ...linkToJson(v), member: v.member, signature: toHex(v.signature) });
+
+export function voteFromJson(value: unknown, path = 'vote'): Vote {
+  const o = aobject(value, path, ['era', 'source', 'target', 'member', 'signature']);
+  const member = asafeUint(o.member, join(path, 'member'));
+  if (member === 0) throw new InputError(join(path, 'member'), 'member indices start at 1');
+  return {
+    era: eraOf(o.era, join(path, 'era')),
+    source: checkpointFromJson(o.source, join(path, 'source')),
+    target: checkpointFromJson(o.target, join(path, 'target')),
+    member,
+    signature: fromHex(o.signature, 48, join(path, 'signature')),
+  };
+}
+
+/** Certificate JSON (DESIGN.md section 4); `message` is the hex of the 195 vote signing bytes. */
+export function certificateToJson(chainId: Uint8Array, c: Certificate): CertificateJson {
+  return { ...linkToJson(c), signers: [...c.signers], signature: toHex(c.signature), message: toHex(voteSigningBytes(chainId, c)) };
+}
+
+/** Decodes the certificate fields; does NOT check `message` or the signature (the verifier does). */
+export function certificateFromJson(value: unknown, path = 'certificate'): Certificate & { message: Uint8Array } {
+  const o = aobject(value, path, ['era', 'source', 'target', 'signers', 'signature', 'message']);
+  if (!Array.isArray(o.signers)) throw new InputError(join(path, 'signers'), 'expected an array of member indices');
+  return {
+    era: eraOf(o.era, join(path, 'era')),
+    source: checkpointFromJson(o.source, join(path, 'source')),
+    target: checkpointFromJson(o.target, join(path, 'target')),
+    signers: o.signers.map((s, i) => asafeUint(s, `${join(path, 'signers')}[${i}]`)),
+    signature: fromHex(o.signature, 48, join(path, 'signature')),
+    message: fromHex(o.message, undefined, join(path, 'message')),
+  };
+}

@@ -1,0 +1,128 @@
+/**
+ * Finalizer (every region): records each vote, keeps a tally per link, certifies a link once t
+ * members agree (optimistic: combine, verify once), and raises justification and finality.
+ * Every step is an idempotent write, so a redelivered vote or a crashed-and-retried invocation
+ * repeats them harmlessly; the steps always run in full for that reason.
+ *
+ * Ordering of votes does not matter: a certified link whose source is not yet justified is
+ * recorded as waiting (before the source status is read), and justifying a checkpoint cascades
+ * over the links waiting on it (after its status is written). One of the two always sees the
+ * other, so no link is stranded.
+ */
+import { certify, verifySignature } from '../core/bls.js';
+import { voteSigningBytes } from '../core/codec.js';
+import { checkpointEquals } from '../core/codec.js';
+import { checkSlashing, type Evidence } from '../core/slashing.js';
+import type { Certificate, Checkpoint, Vote } from '../core/types.js';
+import type { ChainContext } from './context.js';
+import type { FinalityStore, Transport } from './ports.js';
+
+export interface FinalizerDeps {
+  readonly chain: ChainContext;
+  readonly region: string;
+  readonly homeRegion: string;
+  readonly store: FinalityStore;
+  readonly transport: Transport;
+}
+
+export type VoteResult =
+  | { kind: 'counted'; duplicate: boolean; tally: number; certified: boolean; justified: number[]; finalized: number[]; evidence: number }
+  | { kind: 'refused'; reason: VoteRefusal; message: string };
+
+export type VoteRefusal = 'WRONG_ERA' | 'UNKNOWN_MEMBER' | 'BAD_LINK' | 'NOT_CHECKPOINT' | 'BAD_SIGNATURE';
+
+/** Checks a decoded vote against the validator set without any I/O. */
+export function checkVote(chain: ChainContext, vote: Vote): { reason: VoteRefusal; message: string } | undefined {
+  const { set } = chain;
+  const K = set.checkpointInterval;
+  if (vote.era !== set.era) return { reason: 'WRONG_ERA', message: `era ${vote.era} is not the current era ${set.era}` };
+  if (vote.member < 1 || vote.member > set.n) return { reason: 'UNKNOWN_MEMBER', message: `member ${vote.member} is not in 1..${set.n}` };
+  if (vote.source.height >= vote.target.height) return { reason: 'BAD_LINK', message: 'source height must be below target height' };
+  if (vote.source.height % K !== 0 || vote.target.height % K !== 0) return { reason: 'NOT_CHECKPOINT', message: `heights must be multiples of ${K}` };
+  return undefined;
+}
+
+/** Processes one vote. Never throws for a bad vote (it is refused); throws only on store/transport failure. */
+export async function handleVote(deps: FinalizerDeps, vote: Vote): Promise<VoteResult> {
+  const { chain, store } = deps;
+  const refusal = checkVote(chain, vote);
+  if (refusal) return { kind: 'refused', ...refusal };
+  const duplicate = (await store.recordVote(vote)) === 'duplicate';
+  const evidence = await detectEquivocation(deps, vote);
+  const tally = await store.addPartial(vote);
+  const result = { kind: 'counted' as const, duplicate, tally: tally.partials.size, certified: false, justified: [] as number[], finalized: [] as number[], evidence };
+  let certificate = tally.certificate;
+  if (!certificate && tally.partials.size >= chain.set.threshold) {
+    const message = voteSigningBytes(chain.set.chainId, tally.link);
+    const partials = [...tally.partials].map(([index, signature]) => ({ index, signature }));
+    const outcome = certify(message, partials, {
+      threshold: chain.set.threshold,
+      groupPublicKey: chain.set.groupPublicKey,
+      memberPublicKey: (i) => chain.set.members[i - 1]?.publicKey,
+    });
+    if (outcome.rejected.length > 0) await store.removePartials(tally.link, partials.filter((p) => outcome.rejected.includes(p.index)).map((p) => ({ member: p.index, signature: p.signature })));
+    if (outcome.ok) certificate = await store.setCertificate({ ...tally.link, signers: outcome.signers, signature: outcome.signature });
+  }
+  if (certificate) {
+    result.certified = true;
+    await onCertified(deps, certificate, result);
+  }
+  return result;
+}
+
+/** Stores evidence when this vote and an earlier one of the same member are slashable and both signatures are valid. */
+async function detectEquivocation(deps: FinalizerDeps, vote: Vote): Promise<number> {
+  const { chain, store } = deps;
+  const prior = (await store.votesOf(vote.member, vote.source.height + 1)).filter((v) => !sameLink(v, vote));
+  const publicKey = chain.set.members[vote.member - 1]!.publicKey;
+  const valid = (v: Vote) => safeVerify(publicKey, voteSigningBytes(chain.set.chainId, v), v.signature);
+  let found = 0;
+  for (const other of prior) {
+    const verdict = checkSlashing([other], vote);
+    if (verdict.kind !== 'double' && verdict.kind !== 'surround') continue;
+    // Only signed conflicts are evidence; a forged vote would otherwise frame an honest member.
+    if (!valid(vote) || !valid(other)) continue;
+    const evidence: Evidence = { kind: verdict.kind, member: vote.member, first: other, second: vote };
+    await store.putEvidence(evidence);
+    found++;
+  }
+  return found;
+}
+
+function safeVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return verifySignature(publicKey, message, signature);
+  } catch {
+    return false;
+  }
+}
+
+const sameLink = (a: Vote, b: Vote) => a.era === b.era && checkpointEquals(a.source, b.source) && checkpointEquals(a.target, b.target);
+
+async function isJustified(deps: FinalizerDeps, c: Checkpoint): Promise<boolean> {
+  if (checkpointEquals(c, deps.chain.genesis)) return true;
+  return (await deps.store.checkpointsAt(c.height)).some((r) => checkpointEquals(r.checkpoint, c));
+}
+
+async function onCertified(deps: FinalizerDeps, certificate: Certificate, result: { justified: number[]; finalized: number[] }): Promise<void> {
+  await deps.store.awaitSource(certificate); // written before the source status is read (see header)
+  if (await isJustified(deps, certificate.source)) await justify(deps, certificate, result);
+}
+
+/** `certificate` is a certified link whose source is justified: its target is justified; if adjacent, its source is final. */
+async function justify(deps: FinalizerDeps, certificate: Certificate, result: { justified: number[]; finalized: number[] }): Promise<void> {
+  const { store, chain, transport } = deps;
+  const target = certificate.target;
+  if (await store.markJustified(target, certificate)) result.justified.push(target.height);
+  const adjacent = target.height === certificate.source.height + chain.set.checkpointInterval;
+  if (adjacent && (await store.markFinalized(certificate.source, certificate))) result.finalized.push(certificate.source.height);
+  await store.raiseHead({ justified: target, ...(adjacent ? { finalized: certificate.source, finalization: certificate } : {}) });
+  // Notices are re-sent on every pass (they are idempotent for the receivers), so a crash after the
+  // writes above can never strand the validators or the state function.
+  const local = chain.set.members.filter((m) => m.region === deps.region);
+  await Promise.all(local.map((m) => transport.send({ queue: 'inbox', region: deps.region, member: m.index }, [{ kind: 'justified', checkpoint: target }])));
+  if (deps.region === deps.homeRegion) await transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: target.height }]);
+  if (adjacent) await transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: certificate.source.height }]);
+  // Links that were certified before this target was justified.
+  for (const waiting of await store.linksFrom(target)) await justify(deps, waiting, result);
+}

@@ -1,0 +1,105 @@
+/**
+ * Queue messages between roles. Every body is JSON `{ v: 1, kind, ... }`; decoders validate
+ * fully and throw InputError, so a poison message is refused with a reason at the edge and ends
+ * in the DLQ instead of crashing a batch.
+ */
+import { asafeUint, fromHex, toHex } from '../core/bytes.js';
+import { InputError } from '../core/errors.js';
+import type { Block, Checkpoint, Transaction, Vote } from '../core/types.js';
+import {
+  aobject,
+  blockFromJson,
+  blockToJson,
+  checkpointFromJson,
+  checkpointToJson,
+  transactionFromJson,
+  transactionToJson,
+  voteFromJson,
+  voteToJson,
+} from '../core/wire.js';
+
+/** Largest body we put on a queue (SQS allows 256 KiB; keep headroom for attributes). */
+export const MAX_MESSAGE_BYTES = 200 * 1024;
+
+export type QueueMessage =
+  /** A client transaction for the sequencer (ingress queue). */
+  | { kind: 'tx'; tx: Transaction }
+  /** Sequencer liveness nudge: checkpoint `height` was justified; propose empty blocks so it can be finalized (ingress queue). */
+  | { kind: 'tick'; height: number }
+  /** A proposed block, inline or by reference to the home region's block store (validator inbox). */
+  | { kind: 'proposal'; height: number; hash: Uint8Array; block?: Block }
+  /** A checkpoint just became justified in the sender's region: validators may vote on the next link (validator inbox). */
+  | { kind: 'justified'; checkpoint: Checkpoint }
+  /** A member's partial signature on a link (vote queue). */
+  | { kind: 'vote'; vote: Vote }
+  /** Finality advanced in this region: the state function applies up to `height` (finalized queue). */
+  | { kind: 'finalized'; height: number };
+
+export type MessageKind = QueueMessage['kind'];
+
+/** Serializes a message to its JSON body. */
+export function encodeMessage(m: QueueMessage): string {
+  switch (m.kind) {
+    case 'tx':
+      return JSON.stringify({ v: 1, kind: m.kind, tx: transactionToJson(m.tx) });
+    case 'tick':
+    case 'finalized':
+      return JSON.stringify({ v: 1, kind: m.kind, height: m.height });
+    case 'proposal':
+      return JSON.stringify({ v: 1, kind: m.kind, height: m.height, hash: toHex(m.hash), ...(m.block ? { block: blockToJson(m.block) } : {}) });
+    case 'justified':
+      return JSON.stringify({ v: 1, kind: m.kind, checkpoint: checkpointToJson(m.checkpoint) });
+    case 'vote':
+      return JSON.stringify({ v: 1, kind: m.kind, vote: voteToJson(m.vote) });
+  }
+}
+
+/**
+ * Parses and validates a body. `expected` restricts the kinds a queue accepts.
+ * @throws InputError with the field path, e.g. "vote.signature: expected 48 bytes ..."
+ */
+export function decodeMessage<K extends MessageKind>(body: string, expected: readonly K[]): Extract<QueueMessage, { kind: K }> {
+  if (body.length > 2 * MAX_MESSAGE_BYTES) throw new InputError('body', `larger than ${2 * MAX_MESSAGE_BYTES} bytes`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch {
+    throw new InputError('body', 'not valid JSON');
+  }
+  if (typeof raw !== 'object' || raw === null) throw new InputError('body', 'expected a JSON object');
+  const { v, kind } = raw as { v?: unknown; kind?: unknown };
+  if (v !== 1) throw new InputError('v', 'unsupported message version (expected 1)');
+  if (typeof kind !== 'string' || !(expected as readonly string[]).includes(kind))
+    throw new InputError('kind', `expected one of ${expected.join(', ')}, got ${JSON.stringify(kind)}`);
+  const msg = decodeKind(kind as MessageKind, raw);
+  return msg as Extract<QueueMessage, { kind: K }>;
+}
+
+function decodeKind(kind: MessageKind, raw: unknown): QueueMessage {
+  switch (kind) {
+    case 'tx': {
+      const o = aobject(raw, '', ['v', 'kind', 'tx']);
+      return { kind, tx: transactionFromJson(o.tx, 'tx') };
+    }
+    case 'tick':
+    case 'finalized': {
+      const o = aobject(raw, '', ['v', 'kind', 'height']);
+      return { kind, height: asafeUint(o.height, 'height') };
+    }
+    case 'proposal': {
+      const o = aobject(raw, '', ['v', 'kind', 'height', 'hash'], ['block']);
+      const height = asafeUint(o.height, 'height');
+      const block = o.block === undefined ? undefined : blockFromJson(o.block, 'block');
+      if (block && block.height !== height) throw new InputError('block.height', 'does not match the proposal height');
+      return { kind, height, hash: fromHex(o.hash, 32, 'hash'), ...(block ? { block } : {}) };
+    }
+    case 'justified': {
+      const o = aobject(raw, '', ['v', 'kind', 'checkpoint']);
+      return { kind, checkpoint: checkpointFromJson(o.checkpoint, 'checkpoint') };
+    }
+    case 'vote': {
+      const o = aobject(raw, '', ['v', 'kind', 'vote']);
+      return { kind, vote: voteFromJson(o.vote, 'vote') };
+    }
+  }
+}

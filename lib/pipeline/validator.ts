@@ -1,0 +1,108 @@
+/**
+ * Validator (one per member): stores and re-executes each proposed block on its parent's
+ * post-state, and votes on the adjacent link J -> J+K, where J is the highest justified
+ * checkpoint its region knows. Adjacent links make the target deterministic, so every honest
+ * member signs the same link, and each such certificate both justifies J+K and finalizes J.
+ *
+ * Before any signature leaves, one conditional write on the member's watermark refuses a double
+ * or surround vote; a retry of the same link re-sends the stored signature.
+ */
+import { signShare } from '../core/bls.js';
+import { equalBytes, toHex } from '../core/bytes.js';
+import { blockHash, voteSigningBytes } from '../core/codec.js';
+import { AfgError } from '../core/errors.js';
+import type { Block, Checkpoint, Link, Vote } from '../core/types.js';
+import type { ChainContext } from './context.js';
+import type { QueueMessage } from './messages.js';
+import type { BlockStore, HeadStore, SlashingProtectionStore, Transport } from './ports.js';
+
+export interface ValidatorDeps {
+  readonly chain: ChainContext;
+  readonly member: number;
+  readonly secretKey: Uint8Array;
+  /** This region's blocks (the validator stores every proposal here). */
+  readonly blocks: BlockStore;
+  /** The home region's blocks, for proposals sent by reference. */
+  readonly homeBlocks: BlockStore;
+  /** This region's finality head (read only). */
+  readonly finality: HeadStore;
+  readonly protection: SlashingProtectionStore;
+  readonly transport: Transport;
+}
+
+export type ValidatorOutcome =
+  | { kind: 'voted'; link: Link; repeat: boolean }
+  | { kind: 'waiting'; reason: string }
+  | { kind: 'refused'; reason: string }
+  | { kind: 'rejected'; reason: string };
+
+/** Not an error in the protocol: the input is not usable yet (parent not executed); retry later. */
+export class NotReadyError extends AfgError<'NOT_READY', { height: number }> {
+  constructor(height: number, reason: string) {
+    super('NOT_READY', `block ${height}: ${reason}`, { height });
+  }
+}
+
+/** Handles one inbox message. Throws NotReadyError when the message must be redelivered later. */
+export async function handleInbox(deps: ValidatorDeps, message: Extract<QueueMessage, { kind: 'proposal' | 'justified' }>): Promise<ValidatorOutcome> {
+  if (message.kind === 'justified') return voteAfter(deps, await highestJustified(deps, message.checkpoint));
+  const block = message.block ?? (await deps.homeBlocks.getBlock(message.hash));
+  if (!block) throw new NotReadyError(message.height, 'block sent by reference is not readable in the home region yet');
+  const hash = blockHash(deps.chain.set.chainId, block);
+  if (!equalBytes(hash, message.hash) || block.height !== message.height) return { kind: 'rejected', reason: 'proposal hash does not match its block' };
+  await execute(deps, hash, block);
+  const justified = await highestJustified(deps);
+  if (block.height !== justified.height + deps.chain.set.checkpointInterval) return { kind: 'waiting', reason: `block ${block.height} is not the next checkpoint after ${justified.height}` };
+  return voteAfter(deps, justified);
+}
+
+async function highestJustified(deps: ValidatorDeps, hint?: Checkpoint): Promise<Checkpoint> {
+  const { justified } = await deps.finality.head();
+  return hint && hint.height > justified.height ? hint : justified;
+}
+
+/** Stores the block and its post-state root (idempotent). */
+async function execute(deps: ValidatorDeps, hash: Uint8Array, block: Block): Promise<Uint8Array> {
+  const done = await deps.blocks.getExecution(hash);
+  if (done) return done;
+  if (block.height === 0) throw new NotReadyError(0, 'genesis is never proposed');
+  const parentRoot = equalBytes(block.parentHash, deps.chain.genesis.hash) ? deps.chain.genesis.stateRoot : await deps.blocks.getExecution(block.parentHash);
+  if (!parentRoot) throw new NotReadyError(block.height, `parent ${toHex(block.parentHash)} not executed yet`);
+  await deps.blocks.putBlock(hash, block);
+  const { root } = await deps.chain.ledger.execute(parentRoot, block.transactions);
+  await deps.blocks.putExecution(hash, root);
+  return root;
+}
+
+/** Votes J -> J+K if this region has executed a block at J+K that descends from J. */
+async function voteAfter(deps: ValidatorDeps, justified: Checkpoint): Promise<ValidatorOutcome> {
+  const { set } = deps.chain;
+  const targetHeight = justified.height + set.checkpointInterval;
+  const ownRoot = justified.height > 0 ? await deps.blocks.getExecution(justified.hash) : undefined;
+  // A certified state root we did not compute means a bug or a fault somewhere: never build on it.
+  if (ownRoot && !equalBytes(ownRoot, justified.stateRoot)) return { kind: 'refused', reason: `our state root at ${justified.height} differs from the justified one` };
+  for (const hash of await deps.blocks.hashesAt(targetHeight)) {
+    const stateRoot = await deps.blocks.getExecution(hash);
+    if (!stateRoot || !(await descendsFrom(deps.blocks, hash, justified))) continue;
+    const link: Link = { era: set.era, source: justified, target: { height: targetHeight, hash, stateRoot } };
+    return sign(deps, link);
+  }
+  return { kind: 'waiting', reason: `no executed block at ${targetHeight} descending from ${justified.height}` };
+}
+
+async function descendsFrom(blocks: BlockStore, hash: Uint8Array, ancestor: Checkpoint): Promise<boolean> {
+  let cursor = await blocks.getBlock(hash);
+  while (cursor && cursor.height > ancestor.height + 1) cursor = await blocks.getBlock(cursor.parentHash);
+  return cursor !== undefined && cursor.height === ancestor.height + 1 && equalBytes(cursor.parentHash, ancestor.hash);
+}
+
+async function sign(deps: ValidatorDeps, link: Link): Promise<ValidatorOutcome> {
+  const message = voteSigningBytes(deps.chain.set.chainId, link);
+  // BLS signing is deterministic and releases nothing until sent, so it may precede the fence write.
+  const outcome = await deps.protection.recordSignature(deps.member, link, signShare(deps.secretKey, message));
+  if (outcome.kind === 'refused') return { kind: 'refused', reason: `watermark at target ${outcome.last.target.height} forbids target ${link.target.height}` };
+  const vote: Vote = { ...link, member: deps.member, signature: outcome.signature };
+  const regions = [...new Set(deps.chain.set.members.map((m) => m.region))];
+  await Promise.all(regions.map((region) => deps.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote }])));
+  return { kind: 'voted', link, repeat: outcome.kind === 'identical' };
+}
