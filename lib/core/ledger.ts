@@ -1,0 +1,207 @@
+/**
+ * The transfer ledger (fixed contract, DESIGN.md section 4) as a StateMachine over the sparse Merkle tree.
+ *
+ * Rules, checked in this order (the first failure is the reason reported):
+ *   MALFORMED            wrong field lengths, or amount/nonce outside u64
+ *   BAD_SIGNATURE        ed25519 signature by `from` over txSigningBytes(chainId, tx) does not verify
+ *   BAD_NONCE            nonce differs from the sender's next nonce (0 for a new account), stale or future
+ *   INSUFFICIENT_BALANCE balance < amount
+ *   BALANCE_OVERFLOW     the recipient's balance would exceed u64
+ * Nothing else is refused, because the contract says a transfer is valid iff its nonce and balance
+ * fit: a zero amount is valid (it only advances the nonce, e.g. to cancel a pending transfer), and so is
+ * a transfer to oneself (it advances the nonce; the balance is unchanged).
+ *
+ * State: the tree maps accountKey(publicKey) = sha256(publicKey) to encodeAccount(account) (account.ts).
+ * An account equal to the default (balance 0, nonce 0) is not stored: absent and default read the same,
+ * and leaving it out keeps one canonical state per set of balances.
+ */
+import { U64_MAX, abytes } from './bytes.js';
+import { DEV_ACCOUNT_COUNT, DEV_GENESIS_BALANCE, devSecretKey } from './chain.js';
+import { txSigningBytes } from './codec.js';
+import { ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.js';
+import { InputError } from './errors.js';
+import { type Account, accountKey, decodeAccount, encodeAccount } from './account.js';
+import { EMPTY_ROOT, type Hash, type SmtChange, type SmtProof, type SparseMerkleTree, hexOf } from './smt.js';
+import type { CheckResult, ExecutionResult, StateMachine } from './state-machine.js';
+import type { Transaction } from './types.js';
+
+export { type Account, accountKey, decodeAccount, encodeAccount } from './account.js';
+
+export type LedgerRejection = 'MALFORMED' | 'BAD_SIGNATURE' | 'BAD_NONCE' | 'INSUFFICIENT_BALANCE' | 'BALANCE_OVERFLOW';
+
+export interface GenesisAccount {
+  readonly account: Uint8Array; // 32-byte ed25519 public key
+  readonly balance: bigint; // u64
+}
+
+export interface TransferLedgerOptions {
+  readonly chainId: Uint8Array;
+  readonly tree: SparseMerkleTree;
+  /** Genesis balances; default devGenesis() (the ten dev accounts with 1_000_000_000 each). */
+  readonly genesis?: readonly GenesisAccount[];
+}
+
+const DEFAULT_ACCOUNT: Account = { balance: 0n, nonce: 0n };
+
+/** The local chain's genesis (fixed contract): dev accounts 0..9, each with 1_000_000_000. */
+export function devGenesis(): GenesisAccount[] {
+  return Array.from({ length: DEV_ACCOUNT_COUNT }, (_, i) => ({
+    account: ed25519PublicKey(devSecretKey(i)),
+    balance: DEV_GENESIS_BALANCE,
+  }));
+}
+
+/**
+ * Builds a signed transfer from the 32-byte ed25519 seed `secretKey` (the sender is its public key).
+ * Throws InputError on a malformed field.
+ */
+export function signTransfer(
+  chainId: Uint8Array,
+  secretKey: Uint8Array,
+  transfer: { to: Uint8Array; amount: bigint; nonce: bigint },
+): Transaction {
+  const unsigned = { from: ed25519PublicKey(secretKey), to: transfer.to, amount: transfer.amount, nonce: transfer.nonce };
+  return { ...unsigned, signature: ed25519Sign(txSigningBytes(chainId, unsigned), secretKey) };
+}
+
+type Outcome = CheckResult<LedgerRejection>;
+type Refusal = { ok: false; reason: LedgerRejection; message: string };
+
+function reject(reason: LedgerRejection, message: string): Refusal {
+  return { ok: false, reason, message };
+}
+
+function isU64(x: unknown): x is bigint {
+  return typeof x === 'bigint' && x >= 0n && x <= U64_MAX;
+}
+
+function isDefault(a: Account): boolean {
+  return a.balance === 0n && a.nonce === 0n;
+}
+
+/**
+ * The stateful rule on already-loaded accounts: returns the accounts after the transfer or the rejection.
+ * For a self-transfer pass the same account as both; the result then has from === to.
+ */
+function transfer(tx: Transaction, from: Account, to: Account, self: boolean): { ok: true; from: Account; to: Account } | Refusal {
+  if (tx.nonce !== from.nonce) {
+    const which = tx.nonce < from.nonce ? 'stale' : 'future';
+    return reject('BAD_NONCE', `${which} nonce ${tx.nonce}: the sender's next nonce is ${from.nonce}`);
+  }
+  if (from.nonce === U64_MAX) return reject('BAD_NONCE', 'nonce space exhausted');
+  if (from.balance < tx.amount) return reject('INSUFFICIENT_BALANCE', `balance ${from.balance} < amount ${tx.amount}`);
+  const debited: Account = { balance: from.balance - tx.amount, nonce: from.nonce + 1n };
+  if (self) return { ok: true, from: { ...debited, balance: from.balance }, to: { ...debited, balance: from.balance } };
+  if (to.balance + tx.amount > U64_MAX) return reject('BALANCE_OVERFLOW', `recipient balance ${to.balance} + ${tx.amount} exceeds u64`);
+  return { ok: true, from: debited, to: { balance: to.balance + tx.amount, nonce: to.nonce } };
+}
+
+/** Transfers between ed25519 accounts over a content-addressed sparse Merkle tree. */
+export class TransferLedger implements StateMachine<Transaction, LedgerRejection> {
+  readonly chainId: Uint8Array;
+  readonly tree: SparseMerkleTree;
+  private readonly genesisAccounts: readonly GenesisAccount[];
+
+  /** Throws InputError on a malformed chain id or genesis entry, or a duplicate genesis account. */
+  constructor(opts: TransferLedgerOptions) {
+    this.chainId = abytes(opts.chainId, 32, 'chainId').slice();
+    this.tree = opts.tree;
+    const genesis = opts.genesis ?? devGenesis();
+    const seen = new Set<string>();
+    genesis.forEach((g, i) => {
+      abytes(g?.account, 32, `genesis[${i}].account`);
+      if (!isU64(g.balance)) throw new InputError(`genesis[${i}].balance`, 'expected a u64 bigint');
+      const id = hexOf(g.account);
+      if (seen.has(id)) throw new InputError(`genesis[${i}].account`, 'duplicate account');
+      seen.add(id);
+    });
+    this.genesisAccounts = genesis.map((g) => ({ account: g.account.slice(), balance: g.balance }));
+  }
+
+  /** Writes the genesis accounts (zero balances are not stored) and returns the genesis root. */
+  async genesis(): Promise<Hash> {
+    const changes: SmtChange[] = this.genesisAccounts
+      .filter((g) => g.balance > 0n)
+      .map((g) => ({ key: accountKey(g.account), value: encodeAccount({ balance: g.balance, nonce: 0n }) }));
+    return (await this.tree.update(EMPTY_ROOT, changes)).root;
+  }
+
+  /** The account under `root`, or undefined if it was never credited (reads as balance 0, nonce 0). */
+  async account(root: Hash, account: Uint8Array): Promise<Account | undefined> {
+    const bytes = await this.tree.get(root, accountKey(account));
+    return bytes && decodeAccount(bytes);
+  }
+
+  /** The account (if stored) with an inclusion or absence proof for its tree key under `root`. */
+  async proveAccount(root: Hash, account: Uint8Array): Promise<{ account?: Account; proof: SmtProof }> {
+    const { value, proof } = await this.tree.prove(root, accountKey(account));
+    return value ? { account: decodeAccount(value), proof } : { proof };
+  }
+
+  /** Shape and signature checks; never throws, whatever `tx` holds. */
+  checkStateless(tx: Transaction): Outcome {
+    if (typeof tx !== 'object' || tx === null) return reject('MALFORMED', 'transaction: expected an object');
+    for (const [field, length] of [['from', 32], ['to', 32], ['signature', 64]] as const) {
+      const v: unknown = tx[field];
+      if (!(v instanceof Uint8Array) || v.length !== length) return reject('MALFORMED', `${field}: expected ${length} bytes`);
+    }
+    if (!isU64(tx.amount)) return reject('MALFORMED', 'amount: expected a u64 bigint');
+    if (!isU64(tx.nonce)) return reject('MALFORMED', 'nonce: expected a u64 bigint');
+    if (!ed25519Verify(tx.signature, txSigningBytes(this.chainId, tx), tx.from)) {
+      return reject('BAD_SIGNATURE', 'signature does not verify for from over the transaction signing bytes');
+    }
+    return { ok: true };
+  }
+
+  /** Checks one transaction against the state at `root` without applying it. */
+  async check(root: Hash, tx: Transaction): Promise<Outcome> {
+    const stateless = this.checkStateless(tx);
+    if (!stateless.ok) return stateless;
+    const self = hexOf(tx.from) === hexOf(tx.to);
+    const [from, to] = await Promise.all([this.account(root, tx.from), self ? undefined : this.account(root, tx.to)]);
+    const result = transfer(tx, from ?? DEFAULT_ACCOUNT, to ?? DEFAULT_ACCOUNT, self);
+    return result.ok ? { ok: true } : result;
+  }
+
+  /**
+   * Applies `txs` in order on `root`, skipping and reporting invalid ones. Touched accounts are read once
+   * (in parallel), updated in memory, and written as one batch tree update at the end.
+   */
+  async execute(root: Hash, txs: readonly Transaction[]): Promise<ExecutionResult<LedgerRejection>> {
+    abytes(root, 32, 'root');
+    const stateless = txs.map((tx) => this.checkStateless(tx));
+    const accounts = new Map<string, Account>(); // hex public key -> current account
+    const keys = new Map<string, Uint8Array>(); // hex public key -> public key
+    txs.forEach((tx, i) => {
+      if (!stateless[i]!.ok) return;
+      keys.set(hexOf(tx.from), tx.from);
+      keys.set(hexOf(tx.to), tx.to);
+    });
+    await Promise.all(
+      [...keys].map(async ([id, pk]) => accounts.set(id, (await this.account(root, pk)) ?? DEFAULT_ACCOUNT)),
+    );
+
+    const rejected: { index: number; reason: LedgerRejection; message: string }[] = [];
+    const dirty = new Set<string>();
+    let applied = 0;
+    txs.forEach((tx, index) => {
+      const pre = stateless[index]!;
+      if (!pre.ok) return void rejected.push({ index, reason: pre.reason, message: pre.message });
+      const fromId = hexOf(tx.from);
+      const toId = hexOf(tx.to);
+      const result = transfer(tx, accounts.get(fromId)!, accounts.get(toId)!, fromId === toId);
+      if (!result.ok) return void rejected.push({ index, reason: result.reason, message: result.message });
+      accounts.set(fromId, result.from);
+      accounts.set(toId, result.to);
+      dirty.add(fromId).add(toId);
+      applied++;
+    });
+
+    const changes: SmtChange[] = [...dirty].map((id) => {
+      const a = accounts.get(id)!;
+      return { key: accountKey(keys.get(id)!), value: isDefault(a) ? undefined : encodeAccount(a) };
+    });
+    const { root: post, written } = await this.tree.update(root, changes);
+    return { root: post, applied, rejected, written };
+  }
+}
