@@ -1,0 +1,164 @@
+/**
+ * Read model behind the HTTP API: answers in the JSON shapes of the fixed contract (DESIGN.md
+ * section 4), from finalized state only. Every account answer carries the certificate that
+ * finalized the state it was read from and a Merkle proof against that certificate's state root.
+ */
+import { toHex } from '../core/bytes.js';
+import { checkpointEquals } from '../core/codec.js';
+import { encodeProof } from '../core/smt.js';
+import type { Evidence } from '../core/slashing.js';
+import type { Certificate, Checkpoint } from '../core/types.js';
+import { blockToJson, type BlockJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
+import type { ChainContext } from './context.js';
+import type { AppliedStore, BlockStore, CheckpointRecord, FinalityStore } from './ports.js';
+
+export interface QueryDeps {
+  readonly chain: ChainContext;
+  readonly region: string;
+  readonly blocks: BlockStore;
+  readonly finality: FinalityStore;
+  readonly applied: AppliedStore;
+}
+
+/** A lookup that found nothing: the API answers 404 with this message. */
+export class NotFound extends Error {
+  override readonly name = 'NotFound';
+}
+
+const ref = (c: { height: number; hash: Uint8Array }) => ({ height: c.height, hash: toHex(c.hash) });
+
+export class QueryService {
+  constructor(private readonly deps: QueryDeps) {}
+
+  private cert(c: Certificate | undefined): CertificateJson | null {
+    return c ? certificateToJson(this.deps.chain.set.chainId, c) : null;
+  }
+
+  validators() {
+    const { set } = this.deps.chain;
+    return {
+      chainId: toHex(set.chainId),
+      era: Number(set.era),
+      n: set.n,
+      threshold: set.threshold,
+      checkpointInterval: set.checkpointInterval,
+      groupPublicKey: toHex(set.groupPublicKey),
+      members: set.members.map((m) => ({ index: m.index, region: m.region, publicKey: toHex(m.publicKey) })),
+    };
+  }
+
+  async finality() {
+    const { deps } = this;
+    const [head, tip, applied] = await Promise.all([deps.finality.head(), deps.blocks.tip(), deps.applied.applied()]);
+    const a = applied ?? deps.chain.genesis;
+    return {
+      region: deps.region,
+      head: ref(tip ?? deps.chain.genesis),
+      justified: ref(head.justified),
+      finalized: checkpointToJson(head.finalized),
+      applied: { height: a.height, stateRoot: toHex(a.stateRoot) },
+      certificate: this.cert(head.finalization),
+    };
+  }
+
+  async checkpoint(height: number) {
+    const { set } = this.deps.chain;
+    if (height % set.checkpointInterval !== 0) throw new NotFound(`height ${height} is not a checkpoint (interval ${set.checkpointInterval})`);
+    if (height === 0) return { ...checkpointToJson(this.deps.chain.genesis), status: 'finalized' as const };
+    const records = await this.deps.finality.checkpointsAt(height);
+    const best = records.find((r) => r.status === 'finalized') ?? records[0];
+    if (best) return recordJson(this.deps.chain.set.chainId, best);
+    const [hash] = await this.deps.blocks.hashesAt(height);
+    const stateRoot = hash && (await this.deps.blocks.getExecution(hash));
+    if (!hash || !stateRoot) throw new NotFound(`no block at height ${height} yet`);
+    return { height, hash: toHex(hash), stateRoot: toHex(stateRoot), status: 'pending' as const };
+  }
+
+  /** The block at `height` on the finalized chain, or the first known one above finality. */
+  async block(height: number): Promise<BlockJson & { hash: string; finalized: boolean }> {
+    const { deps } = this;
+    const head = await deps.finality.head();
+    if (height <= head.finalized.height) {
+      let hash = head.finalized.hash;
+      let block = await deps.blocks.getBlock(hash);
+      while (block && block.height > height) {
+        hash = block.parentHash;
+        block = await deps.blocks.getBlock(hash);
+      }
+      if (!block) throw new NotFound(`block ${height} is not stored in this region`);
+      return { hash: toHex(hash), ...blockToJson(block), finalized: true };
+    }
+    const [hash] = await deps.blocks.hashesAt(height);
+    const block = hash && (await deps.blocks.getBlock(hash));
+    if (!hash || !block) throw new NotFound(`no block at height ${height}`);
+    return { hash: toHex(hash), ...blockToJson(block), finalized: false };
+  }
+
+  /** The latest finalized checkpoint whose state this region has applied, with its finalizing certificate. */
+  async readableCheckpoint(): Promise<{ checkpoint: Checkpoint; certificate?: Certificate }> {
+    const { deps } = this;
+    const [head, applied] = await Promise.all([deps.finality.head(), deps.applied.applied()]);
+    const appliedHeight = applied?.height ?? 0;
+    if (head.finalized.height <= appliedHeight) return { checkpoint: head.finalized, ...(head.finalization ? { certificate: head.finalization } : {}) };
+    const K = deps.chain.set.checkpointInterval;
+    for (let h = appliedHeight - (appliedHeight % K); h > 0; h -= K) {
+      const rec = (await deps.finality.checkpointsAt(h)).find((r) => r.status === 'finalized');
+      if (rec) return { checkpoint: rec.checkpoint, ...(rec.finalization ? { certificate: rec.finalization } : {}) };
+    }
+    return { checkpoint: deps.chain.genesis };
+  }
+
+  async account(publicKey: Uint8Array) {
+    const { checkpoint, certificate } = await this.readableCheckpoint();
+    const { account, proof } = await this.deps.chain.ledger.proveAccount(checkpoint.stateRoot, publicKey);
+    return {
+      account: toHex(publicKey),
+      balance: (account?.balance ?? 0n).toString(),
+      nonce: (account?.nonce ?? 0n).toString(),
+      height: checkpoint.height,
+      stateRoot: toHex(checkpoint.stateRoot),
+      proof: encodeProof(proof),
+      certificate: this.cert(certificate),
+    };
+  }
+
+  async evidence(limit = 100) {
+    const list = await this.deps.finality.listEvidence(limit);
+    return { count: list.length, evidence: list.map(evidenceJson) };
+  }
+
+  async health(options: { maxLagBlocks: number }) {
+    const f = await this.finality();
+    const lag = f.head.height - f.finalized.height;
+    const lastVotes = await Promise.all(
+      this.deps.chain.set.members.map(async (m) => {
+        const votes = await this.deps.finality.votesOf(m.index, Math.max(0, f.finalized.height - 8 * this.deps.chain.set.checkpointInterval));
+        const last = votes.reduce((max, v) => Math.max(max, v.target.height), -1);
+        return { index: m.index, region: m.region, lastVoteHeight: last >= 0 ? last : null };
+      }),
+    );
+    const evidence = (await this.deps.finality.listEvidence(1000)).length;
+    return {
+      status: lag > options.maxLagBlocks ? ('stalled' as const) : ('ok' as const),
+      region: f.region,
+      head: f.head.height,
+      justified: f.justified.height,
+      finalized: f.finalized.height,
+      applied: f.applied.height,
+      lag: { blocks: lag, appliedBehindFinalized: f.finalized.height - f.applied.height },
+      validators: lastVotes,
+      evidence,
+    };
+  }
+}
+
+function recordJson(chainId: Uint8Array, r: CheckpointRecord) {
+  const certificate = r.status === 'finalized' ? r.finalization : r.justification;
+  return { ...checkpointToJson(r.checkpoint), status: r.status, ...(certificate ? { certificate: certificateToJson(chainId, certificate) } : {}) };
+}
+
+export function evidenceJson(e: Evidence) {
+  return { kind: e.kind, member: e.member, first: voteToJson(e.first), second: voteToJson(e.second) };
+}
+
+export const isGenesis = (chain: ChainContext, c: Checkpoint) => checkpointEquals(c, chain.genesis);
