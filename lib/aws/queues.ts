@@ -78,11 +78,18 @@ async function createOrUpdate(sqs: SQSClient, name: string, attributes: Record<s
     return out.QueueUrl;
   } catch (e) {
     // CreateQueue is idempotent only with identical attributes; converge an existing queue instead.
-    if (!(e instanceof QueueNameExists) && (e as { name?: string }).name !== 'QueueAlreadyExists') throw e;
+    if (!isQueueNameExists(e)) throw e;
     const url = await resolveQueueUrl(sqs, name);
     await sqs.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: attributes }));
     return url;
   }
+}
+
+// SQS's JSON protocol may surface the query-compatible code (AWS.SimpleQueueService.QueueNameExists)
+// instead of the modelled exception class, depending on the service or emulator.
+function isQueueNameExists(e: unknown): boolean {
+  const name = (e as { name?: unknown } | null)?.name;
+  return e instanceof QueueNameExists || (typeof name === 'string' && /QueueNameExists|QueueAlreadyExists/.test(name));
 }
 
 /** The queue's ARN (GetQueueAttributes). */

@@ -1,0 +1,211 @@
+/**
+ * The embedded services against the real DynamoDB Local and fauxqs: conditional writes, per-region
+ * isolation of tables and queues, the queue helpers, and process clean-up.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConditionalCheckFailedException, CreateTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  GetQueueAttributesCommand,
+  QueueDoesNotExist,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { createClientFactory } from '../../lib/aws/clients.js';
+import { ensureQueue, queueArn, resolveQueueUrl, SendBatchError, sendBatch } from '../../lib/aws/queues.js';
+import { dlqName } from '../../lib/config.js';
+import { InputError } from '../../lib/core/errors.js';
+import { ServiceStartError, startEmbeddedServices } from '../../lib/local/services.js';
+import { uniqueName, useEmbeddedServices, waitFor } from '../helpers/embedded.js';
+
+const env = useEmbeddedServices();
+const EU = 'eu-west-1';
+const US = 'us-east-1';
+
+async function createTable(region: string, name: string): Promise<void> {
+  await env()
+    .aws.dynamo(region)
+    .send(
+      new CreateTableCommand({
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      }),
+    );
+}
+
+async function drain(sqs: SQSClient, url: string): Promise<string[]> {
+  const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+  return (out.Messages ?? []).map((m) => m.Body ?? '');
+}
+
+describe('DynamoDB Local', () => {
+  it('starts with both services answering', () => {
+    // The figure is printed for the report, not asserted: no timed assertions.
+    console.log(`embedded services answered after ${env().startupMs} ms`);
+    expect(env().services.dynamodbEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(env().services.sqsEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+  });
+
+  it('refuses a second put under attribute_not_exists with ConditionalCheckFailedException', async () => {
+    const table = uniqueName('cond');
+    await createTable(EU, table);
+    const db = env().aws.dynamo(EU);
+    const put = (value: string) =>
+      db.send(new PutCommand({ TableName: table, Item: { pk: 'k', value, gone: undefined }, ConditionExpression: 'attribute_not_exists(pk)' }));
+    await put('first'); // positive: the first write lands (and removeUndefinedValues drops `gone`)
+    await expect(put('second')).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+    const got = await db.send(new GetCommand({ TableName: table, Key: { pk: 'k' } }));
+    expect(got.Item).toEqual({ pk: 'k', value: 'first' });
+  });
+
+  it('keeps each region its own tables', async () => {
+    const table = uniqueName('regional');
+    await createTable(EU, table);
+    const listed = async (region: string) => (await env().aws.dynamo(region).send(new ListTablesCommand({}))).TableNames ?? [];
+    expect(await listed(EU)).toContain(table);
+    expect(await listed(US)).not.toContain(table);
+    // The same name in another region is a different table with its own items.
+    await createTable(US, table);
+    await env().aws.dynamo(EU).send(new PutCommand({ TableName: table, Item: { pk: 'k', region: EU } }));
+    const us = await env().aws.dynamo(US).send(new GetCommand({ TableName: table, Key: { pk: 'k' } }));
+    expect(us.Item).toBeUndefined();
+    const eu = await env().aws.dynamo(EU).send(new GetCommand({ TableName: table, Key: { pk: 'k' } }));
+    expect(eu.Item).toEqual({ pk: 'k', region: EU });
+  });
+});
+
+describe('fauxqs and the queue helpers', () => {
+  it('keeps same-named queues of different regions apart', async () => {
+    const name = uniqueName('q');
+    const eu = env().aws.sqs(EU);
+    const us = env().aws.sqs(US);
+    const euUrl = await ensureQueue(eu, name, { visibilityTimeoutSeconds: 1 });
+    const usUrl = await ensureQueue(us, name, { visibilityTimeoutSeconds: 1 });
+    expect(euUrl).not.toBe(usUrl);
+    expect(await queueArn(eu, euUrl)).toContain(`:${EU}:`);
+    expect(await queueArn(us, usUrl)).toContain(`:${US}:`);
+    await eu.send(new SendMessageCommand({ QueueUrl: euUrl, MessageBody: 'for-eu' }));
+    expect(await drain(us, usUrl)).toEqual([]);
+    expect(await drain(eu, euUrl)).toEqual(['for-eu']);
+  });
+
+  it('ensureQueue is idempotent, converges attributes and wires the DLQ', async () => {
+    const sqs = env().aws.sqs(EU);
+    const name = uniqueName('idem');
+    const url = await ensureQueue(sqs, name, { visibilityTimeoutSeconds: 1, dlq: { maxReceiveCount: 3 } });
+    const again = await ensureQueue(sqs, name, { visibilityTimeoutSeconds: 5, dlq: { maxReceiveCount: 4 } });
+    expect(again).toBe(url);
+    const attrs = (await sqs.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['All'] }))).Attributes ?? {};
+    expect(attrs.VisibilityTimeout).toBe('5');
+    const dlqArn = await queueArn(sqs, await resolveQueueUrl(sqs, dlqName(name)));
+    expect(JSON.parse(attrs.RedrivePolicy ?? '{}')).toMatchObject({ deadLetterTargetArn: dlqArn });
+    expect(Number(JSON.parse(attrs.RedrivePolicy ?? '{}').maxReceiveCount)).toBe(4);
+  });
+
+  it('resolveQueueUrl finds existing queues and throws QueueDoesNotExist for missing ones', async () => {
+    const sqs = env().aws.sqs(US);
+    const name = uniqueName('url');
+    const url = await ensureQueue(sqs, name, { visibilityTimeoutSeconds: 1 });
+    expect(await resolveQueueUrl(sqs, name)).toBe(url);
+    await expect(resolveQueueUrl(sqs, uniqueName('missing'))).rejects.toBeInstanceOf(QueueDoesNotExist);
+  });
+
+  it('sendBatch delivers every body across several batches', async () => {
+    const sqs = env().aws.sqs(EU);
+    const url = await ensureQueue(sqs, uniqueName('batch'), { visibilityTimeoutSeconds: 30 });
+    // 23 small bodies and two of 100 KiB: forces both the 10-entry and the 256 KiB split.
+    const bodies = [...Array.from({ length: 23 }, (_, i) => `m${i}`), 'a'.repeat(100 * 1024), 'b'.repeat(100 * 1024)];
+    const ids = await sendBatch(sqs, url, bodies);
+    expect(new Set(ids).size).toBe(bodies.length);
+    const seen = new Set<string>();
+    await waitFor('all bodies', async () => {
+      for (const body of await drain(sqs, url)) seen.add(body);
+      return seen.size === bodies.length;
+    });
+    expect([...seen].sort()).toEqual([...bodies].sort());
+  });
+
+  it('sendBatch refuses an oversized body before sending anything', async () => {
+    const sqs = env().aws.sqs(EU);
+    const url = await ensureQueue(sqs, uniqueName('big'), { visibilityTimeoutSeconds: 1 });
+    await expect(sendBatch(sqs, url, ['ok', 'x'.repeat(256 * 1024 + 1)])).rejects.toThrow(InputError);
+    expect(await drain(sqs, url)).toEqual([]);
+  });
+
+  it('sendBatch names the entries SQS refuses (sender fault, not retried)', async () => {
+    const sqs = env().aws.sqs(EU);
+    const url = await ensureQueue(sqs, uniqueName('bad'), { visibilityTimeoutSeconds: 1 });
+    // U+FFFF is outside the characters SQS accepts.
+    const err = await sendBatch(sqs, url, ['good', 'bad\uffff'], { backoffMs: 0 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SendBatchError);
+    expect((err as SendBatchError).meta.failed).toMatchObject([{ index: 1, code: 'InvalidMessageContents', senderFault: true }]);
+    expect(await drain(sqs, url)).toEqual(['good']); // the accepted entry was sent
+  });
+});
+
+describe('process lifecycle', () => {
+  it('explains how to install Java when it is missing, without starting anything', async () => {
+    const err = await startEmbeddedServices({ java: '/nonexistent/bin/java' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceStartError);
+    expect((err as Error).message).toContain('openjdk-17-jre-headless');
+  });
+
+  it('persists tables in dataDir across restarts and frees the port on stop()', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'afg-ddb-'));
+    try {
+      const first = await startEmbeddedServices({ dataDir: dir });
+      const aws = createClientFactory({ endpoints: { dynamodb: first.dynamodbEndpoint }, maxAttempts: 1 });
+      try {
+        await aws.dynamo(EU).send(
+          new CreateTableCommand({
+            TableName: 'kept',
+            BillingMode: 'PAY_PER_REQUEST',
+            AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+            KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+          }),
+        );
+      } finally {
+        aws.destroy();
+        await first.stop();
+      }
+      await expect(fetch(first.dynamodbEndpoint)).rejects.toThrow(); // nothing listens any more
+      const second = await startEmbeddedServices({ dataDir: dir });
+      const aws2 = createClientFactory({ endpoints: { dynamodb: second.dynamodbEndpoint }, maxAttempts: 1 });
+      try {
+        expect((await aws2.dynamo(EU).send(new ListTablesCommand({}))).TableNames).toEqual(['kept']);
+      } finally {
+        aws2.destroy();
+        await second.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('takes DynamoDB Local down when the owning process is SIGKILLed', async () => {
+    const script = [
+      "import { startEmbeddedServices } from './lib/local/services.ts';",
+      'const s = await startEmbeddedServices();',
+      "console.log('ENDPOINT ' + s.dynamodbEndpoint);",
+      'setInterval(() => {}, 1000);',
+    ].join('\n');
+    const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let out = '';
+      owner.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const endpoint = await waitFor('child services', () => /ENDPOINT (\S+)/.exec(out)?.[1], 45_000);
+      expect((await fetch(endpoint)).status).toBeGreaterThan(0); // answering while the owner lives
+      owner.kill('SIGKILL');
+      await waitFor('DynamoDB Local to exit', () => fetch(endpoint).then(() => false, () => true), 15_000);
+    } finally {
+      owner.kill('SIGKILL');
+    }
+  });
+});
