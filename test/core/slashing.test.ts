@@ -36,8 +36,19 @@ const cases: { name: string; prior: Link[]; link: Link; expected: Expected; exis
   { name: 'the identical link is idempotent', prior: [link(0, 1)], link: link(0, 1), expected: 'identical', existing: 0 },
   { name: 'a later link in sequence is new', prior: [link(0, 1), link(1, 2)], link: link(2, 3), expected: 'new' },
   { name: 'same target height, other block: double', prior: [link(0, 2)], link: link(0, 2, { fork: 1 }), expected: 'double', existing: 0 },
-  { name: 'same target block, other state root: double', prior: [link(0, 2)], link: link(0, 2, { root: 1 }), expected: 'double', existing: 0 },
-  { name: 'same target height, other block and other source: double', prior: [link(1, 3)], link: link(0, 3, { fork: 2 }), expected: 'double' },
+  {
+    name: 'same target block, other state root: double',
+    prior: [link(0, 2)],
+    link: link(0, 2, { root: 1 }),
+    expected: 'double',
+    existing: 0,
+  },
+  {
+    name: 'same target height, other block and other source: double',
+    prior: [link(1, 3)],
+    link: link(0, 3, { fork: 2 }),
+    expected: 'double',
+  },
   { name: 'same target checkpoint from another source: new (neither rule)', prior: [link(1, 3)], link: link(0, 3), expected: 'new' },
   { name: 'new link surrounds an existing one', prior: [link(2, 3)], link: link(1, 4), expected: 'surrounding', existing: 0 },
   { name: 'an existing link surrounds the new one', prior: [link(1, 4)], link: link(2, 3), expected: 'surrounded', existing: 0 },
@@ -64,14 +75,21 @@ const cases: { name: string; prior: Link[]; link: Link; expected: Expected; exis
     link: link(0, 3, { fork: 1 }),
     expected: 'identical',
   },
-  { name: 'first conflicting link in history order is reported', prior: [link(3, 4), link(2, 5)], link: link(1, 6), expected: 'surrounding', existing: 0 },
+  {
+    name: 'first conflicting link in history order is reported',
+    prior: [link(3, 4), link(2, 5)],
+    link: link(1, 6),
+    expected: 'surrounding',
+    existing: 0,
+  },
 ];
 
 describe('checkSlashing', () => {
   it.each(cases)('$name', ({ prior, link: l, expected, existing }) => {
     const verdict = checkSlashing(prior, l);
     expect(kindOf(verdict)).toBe(expected);
-    if (existing !== undefined && (verdict.kind === 'double' || verdict.kind === 'surround')) expect(verdict.existing).toBe(prior[existing]);
+    if (existing !== undefined && (verdict.kind === 'double' || verdict.kind === 'surround'))
+      expect(verdict.existing).toBe(prior[existing]);
   });
 
   it('invalid links carry the reason', () => {
