@@ -1,0 +1,182 @@
+/**
+ * BlockStore and SequencerStore over one region's blocks table (pk S + sk S).
+ *
+ * Item layout:
+ *   pk `B#<hash>`          sk `-`         height (N), and either json (S, the block's wire JSON) or parts (N)
+ *   pk `B#<hash>`          sk `P#<0000>`  gz (B): part i of the gzipped wire JSON of a block too large to inline
+ *   pk `H#<padHeight>`     sk `<hash>`    (no attributes) height index for hashesAt
+ *   pk `X#<hash>`          sk `-`         root (S hex): post-state root of executing the block
+ *   pk `TIP`               sk `-`         height (N), hash (S hex): highest stored block, monotone
+ *   pk `SEQ`               sk `-`         height (N), hash, stateRoot (S hex), announced (BOOL), w (S write token)
+ *
+ * Blocks are content-addressed, so every block write is idempotent. Order of writes in putBlock:
+ * block item, then height index, then tip; each later item implies the earlier ones exist, and a
+ * retried call (after a crash between them) redoes all three.
+ */
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { fromHex, toHex } from '../core/bytes.js';
+import type { Block } from '../core/types.js';
+import { blockFromJson, blockToJson } from '../core/wire.js';
+import { padHeight } from '../pipeline/keys.js';
+import type { BlockStore, SequencerHead, SequencerStore } from '../pipeline/ports.js';
+import { cancellationReasons, conditional, StoreError, writeToken } from './errors.js';
+import { queryAll } from './tables.js';
+
+/** Largest wire JSON stored inline in the block item (DynamoDB items are limited to 400 KB). */
+export const INLINE_BLOCK_BYTES = 350_000;
+/** Size of one gzipped part of a large block. */
+export const BLOCK_PART_BYTES = 350_000;
+/** Parts of one block, all written in one transaction (TransactWriteItems: 100 items, 4 MB in total). */
+export const MAX_BLOCK_PARTS = 10;
+
+const blockKey = (hash: Uint8Array) => ({ pk: `B#${toHex(hash)}`, sk: '-' });
+const partSk = (i: number) => `P#${i.toString().padStart(4, '0')}`;
+
+export class DynamoBlockStore implements BlockStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /**
+   * Stores the block (idempotent), its height index and raises the tip.
+   * @throws StoreError ITEM_TOO_LARGE when the gzipped block needs more than MAX_BLOCK_PARTS parts.
+   */
+  async putBlock(hash: Uint8Array, block: Block): Promise<void> {
+    const json = JSON.stringify(blockToJson(block));
+    if (Buffer.byteLength(json) <= INLINE_BLOCK_BYTES) {
+      // Content-addressed: an existing item under this hash is this block (ours or a retry's), so a plain put is idempotent.
+      await this.db.send(new PutCommand({ TableName: this.table, Item: { ...blockKey(hash), height: block.height, json } }));
+    } else {
+      await this.putLargeBlock(hash, block.height, gzipSync(json));
+    }
+    await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: `H#${padHeight(block.height)}`, sk: toHex(hash) } }));
+    // Timeline guarded: two blocks stored concurrently at heights 5 and 7 must leave the tip at 7, whatever
+    // order the writes land in. A failed condition means the tip is already at or above this height.
+    await conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: 'TIP', sk: '-' },
+          UpdateExpression: 'SET height = :h, #hash = :hash',
+          ConditionExpression: 'attribute_not_exists(pk) OR height < :h',
+          ExpressionAttributeNames: { '#hash': 'hash' },
+          ExpressionAttributeValues: { ':h': block.height, ':hash': toHex(hash) },
+        }),
+      ),
+    );
+  }
+
+  /** Parts and the block item in one transaction, so a reader never sees the block item without all its parts. */
+  private async putLargeBlock(hash: Uint8Array, height: number, gz: Uint8Array): Promise<void> {
+    const parts = Math.ceil(gz.length / BLOCK_PART_BYTES);
+    if (parts > MAX_BLOCK_PARTS)
+      throw new StoreError('ITEM_TOO_LARGE', `block ${toHex(hash)} is ${gz.length} bytes gzipped; at most ${MAX_BLOCK_PARTS * BLOCK_PART_BYTES} fit`, {
+        table: this.table,
+        key: blockKey(hash).pk,
+        bytes: gz.length,
+      });
+    const { pk } = blockKey(hash);
+    const items = Array.from({ length: parts }, (_, i) => ({
+      Put: { TableName: this.table, Item: { pk, sk: partSk(i), gz: gz.subarray(i * BLOCK_PART_BYTES, (i + 1) * BLOCK_PART_BYTES) } },
+    }));
+    try {
+      // The SDK reuses one ClientRequestToken across its retries, so a retried transaction is idempotent too.
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            ...items,
+            // Guards: the block is already stored (by us earlier or another invocation); then the transaction is a no-op.
+            { Put: { TableName: this.table, Item: { pk, sk: '-', height, parts }, ConditionExpression: 'attribute_not_exists(pk)' } },
+          ],
+        }),
+      );
+    } catch (e) {
+      const reasons = cancellationReasons(e);
+      const stored = reasons?.[parts] === 'ConditionalCheckFailed' && reasons.every((r) => r === 'None' || r === 'ConditionalCheckFailed');
+      if (!stored) throw e;
+    }
+  }
+
+  async getBlock(hash: Uint8Array): Promise<Block | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: blockKey(hash), ConsistentRead: true }));
+    const item = out.Item;
+    if (item === undefined) return undefined;
+    if (typeof item.json === 'string') return blockFromJson(JSON.parse(item.json), 'block');
+    const parts = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
+      ExpressionAttributeValues: { ':pk': blockKey(hash).pk, ':p': 'P#' },
+      ConsistentRead: true,
+    });
+    if (parts.length !== item.parts)
+      throw new StoreError('CORRUPT_ITEM', `block ${toHex(hash)} has ${parts.length} of ${String(item.parts)} parts`, { table: this.table, key: blockKey(hash).pk });
+    const gz = Buffer.concat(parts.map((p) => p.gz as Uint8Array));
+    return blockFromJson(JSON.parse(gunzipSync(gz).toString('utf8')), 'block');
+  }
+
+  async hashesAt(height: number): Promise<Uint8Array[]> {
+    const items = await queryAll(this.db, {
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `H#${padHeight(height)}` },
+      ConsistentRead: true,
+    });
+    return items.map((i) => fromHex(i.sk, 32, 'sk'));
+  }
+
+  async putExecution(hash: Uint8Array, stateRoot: Uint8Array): Promise<void> {
+    // Execution is deterministic: a rewrite stores the same root, so no condition is needed.
+    await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: `X#${toHex(hash)}`, sk: '-', root: toHex(stateRoot) } }));
+  }
+
+  async getExecution(hash: Uint8Array): Promise<Uint8Array | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `X#${toHex(hash)}`, sk: '-' }, ConsistentRead: true }));
+    return out.Item === undefined ? undefined : fromHex(out.Item.root, 32, 'root');
+  }
+
+  async tip(): Promise<{ height: number; hash: Uint8Array } | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: 'TIP', sk: '-' }, ConsistentRead: true }));
+    return out.Item === undefined ? undefined : { height: out.Item.height as number, hash: fromHex(out.Item.hash, 32, 'hash') };
+  }
+}
+
+/** The sequencer's head in the home region's blocks table (item `SEQ`/`-`). */
+export class DynamoSequencerStore implements SequencerStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  async head(): Promise<SequencerHead | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: 'SEQ', sk: '-' }, ConsistentRead: true }));
+    const i = out.Item;
+    if (i === undefined) return undefined;
+    return { height: i.height as number, hash: fromHex(i.hash, 32, 'hash'), stateRoot: fromHex(i.stateRoot, 32, 'stateRoot'), announced: i.announced === true };
+  }
+
+  async swapHead(expected: SequencerHead | undefined, next: SequencerHead): Promise<boolean> {
+    const w = writeToken();
+    // Timeline guarded: two invocations read head h and both propose h+1; only the first write may move the
+    // head, the second must see that h is gone and retry its batch. Our own landed write (a retried request)
+    // fails the condition too and is recognised by its token.
+    const result = await conditional(() =>
+      this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: 'SEQ', sk: '-', height: next.height, hash: toHex(next.hash), stateRoot: toHex(next.stateRoot), announced: next.announced, w },
+          ...(expected === undefined
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: 'height = :h AND #hash = :hash',
+                ExpressionAttributeNames: { '#hash': 'hash' },
+                ExpressionAttributeValues: { ':h': expected.height, ':hash': toHex(expected.hash) },
+              }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    return result.ok || result.old?.w === w;
+  }
+}
