@@ -56,9 +56,9 @@ export class MemorySequencerStore implements SequencerStore {
   async head(): Promise<SequencerHead | undefined> {
     return this.current;
   }
-  async swapHead(expected: SequencerHead | undefined, next: SequencerHead): Promise<boolean> {
+  async swapHead(expected: SequencerHead, next: SequencerHead): Promise<boolean> {
     const cur = this.current;
-    const same = cur === undefined ? expected === undefined : expected !== undefined && cur.height === expected.height && equalBytes(cur.hash, expected.hash);
+    const same = cur === undefined ? expected.height === 0 : cur.height === expected.height && equalBytes(cur.hash, expected.hash);
     if (!same) return false;
     this.current = next;
     return true;
@@ -176,7 +176,8 @@ export class MemoryFinalityStore implements FinalityStore {
     this.current = {
       justified,
       finalized: raiseFinal ? u.finalized! : cur.finalized,
-      ...(raiseFinal && u.finalization ? { finalization: u.finalization } : cur.finalization ? { finalization: cur.finalization } : {}),
+      // The finalization certificate belongs to `finalized`: a raise without one must not keep the old checkpoint's.
+      ...(raiseFinal ? (u.finalization ? { finalization: u.finalization } : {}) : cur.finalization ? { finalization: cur.finalization } : {}),
     };
     return this.current;
   }

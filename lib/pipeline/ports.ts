@@ -38,9 +38,10 @@ export interface SequencerStore {
   head(): Promise<SequencerHead | undefined>;
   /**
    * Compare-and-set of the head: succeeds iff the stored head still has `expected`'s height and
-   * hash (undefined: no head yet). False means another invocation moved it; nothing was written.
+   * hash; a store with no head yet is at genesis (height 0), like AppliedStore. False means
+   * another invocation moved it; nothing was written.
    */
-  swapHead(expected: SequencerHead | undefined, next: SequencerHead): Promise<boolean>;
+  swapHead(expected: SequencerHead, next: SequencerHead): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------- validator (one record per member)

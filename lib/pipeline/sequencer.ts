@@ -25,7 +25,10 @@ export interface SequencerDeps {
 
 export interface SequencerResult {
   readonly blocks: { height: number; hash: string; transactions: number }[];
+  /** Refused for good (bad signature, stale nonce, insufficient balance): logged, never retried. */
   readonly rejected: { hash: string; reason: string; message: string }[];
+  /** Indices of messages to redeliver later: transactions whose nonce is ahead of the sender's next one. */
+  readonly deferred: number[];
 }
 
 /** Another invocation moved the head first; the batch must be retried against the new head. */
@@ -49,23 +52,37 @@ export async function sequence(deps: SequencerDeps, messages: readonly QueueMess
   if (!head.announced) head = await announce(deps, head);
 
   const seen = new Set<string>();
-  const txs: Transaction[] = [];
+  const txs: { tx: Transaction; id: string; index: number }[] = [];
   let tickTo = 0;
-  for (const m of messages) {
+  messages.forEach((m, index) => {
     if (m.kind === 'tick') tickTo = Math.max(tickTo, m.height);
-    if (m.kind !== 'tx') continue;
+    if (m.kind !== 'tx') return;
     const id = toHex(txHash(chain.set.chainId, m.tx));
-    if (!seen.has(id)) txs.push(m.tx);
+    if (!seen.has(id)) txs.push({ tx: m.tx, id, index });
     seen.add(id);
-  }
+  });
+  // Queues do not keep order: order each sender's transactions by nonce, senders by key (deterministic).
+  txs.sort((a, b) => compareHex(toHex(a.tx.from), toHex(b.tx.from)) || (a.tx.nonce < b.tx.nonce ? -1 : a.tx.nonce > b.tx.nonce ? 1 : 0));
 
-  const result: SequencerResult = { blocks: [], rejected: [] };
+  const result: SequencerResult = { blocks: [], rejected: [], deferred: [] };
   if (txs.length > 0) {
     // Execute once on the head to learn which transactions are valid in this order.
-    const trial = await chain.ledger.execute(head.stateRoot, txs);
-    const bad = new Set(trial.rejected.map((r) => r.index));
-    for (const r of trial.rejected) result.rejected.push({ hash: toHex(txHash(chain.set.chainId, txs[r.index]!)), reason: r.reason, message: r.message });
-    const valid = txs.filter((_, i) => !bad.has(i));
+    const trial = await chain.ledger.execute(head.stateRoot, txs.map((t) => t.tx));
+    const bad = new Set<number>();
+    for (const r of trial.rejected) {
+      const item = txs[r.index]!;
+      bad.add(r.index);
+      if (r.reason === 'BAD_NONCE') {
+        const sender = await chain.ledger.account(trial.root, item.tx.from);
+        // A nonce ahead of the sender's next one is probably a reordered delivery: retry it later.
+        if (item.tx.nonce > (sender?.nonce ?? 0n)) {
+          result.deferred.push(item.index);
+          continue;
+        }
+      }
+      result.rejected.push({ hash: item.id, reason: r.reason, message: r.message });
+    }
+    const valid = txs.filter((_, i) => !bad.has(i)).map((t) => t.tx);
     for (const chunk of chunks(valid, deps.maxBlockTransactions, Math.max(1, Math.floor(deps.maxBlockBytes / TX_JSON_BYTES)))) {
       head = await propose(deps, head, chunk, result);
     }
@@ -91,6 +108,8 @@ async function carriesTransactions(blocks: BlockStore, head: SequencerHead, from
   }
   return false;
 }
+
+const compareHex = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function* chunks<T>(items: readonly T[], maxCount: number, maxBySize: number): Generator<T[]> {
   const size = Math.max(1, Math.min(maxCount, maxBySize));
