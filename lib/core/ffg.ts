@@ -5,7 +5,8 @@
  * clock, and never verifies signatures: the host verifies each partial signature (and that the target
  * descends from the source, see below) before calling `addVote`, and persists what it is told. It is
  * used by the deterministic simulation, by validators to learn the highest justified checkpoint, and as
- * the reference model of the DynamoDB finalizer, which uses the stateless helpers at the bottom.
+ * the reference model of the DynamoDB finalizer, which uses the stateless helpers (quorum,
+ * isCheckpointHeight, finalizesSource, linkKey, supermajorityDecision) with the same semantics.
  *
  * Rules:
  * - genesis is justified and finalized by definition;
@@ -17,7 +18,9 @@
  *
  * Counting rule: per member, the first recorded vote counts; a later vote that double or surround votes
  * against one of that member's counted votes is recorded as evidence and NOT counted. So each member's
- * counted votes are pairwise non-slashable, and a tally is a count of distinct members.
+ * counted votes are pairwise non-slashable, and a tally is a count of distinct members. Which of two
+ * conflicting votes counts depends on arrival order, so two regions may count different ones; then
+ * their certificates together name the equivocators (accountable safety, tested with two regions).
  *
  * Ancestry: FFG links must go from a checkpoint to one of its descendants. This state knows no blocks,
  * so it cannot check that; the host must (an honest validator's links always satisfy it). Without that
@@ -106,7 +109,15 @@ interface Tally {
   readonly votes: Vote[];
 }
 
-/** In-memory finality state for one era. Not thread-safe, not persistent; deterministic for a given vote order. */
+/**
+ * In-memory finality state for one era; deterministic for a given vote order. Nothing is pruned: memory
+ * grows with the votes recorded.
+ *
+ * @example
+ * const s = new FinalityState({ era: 0n, n: 4, threshold: 3, checkpointInterval: 1, genesis });
+ * s.addVote(vote); // { kind: 'counted', tally: 1, justified: [], finalized: [] }
+ * s.justified();   // highest justified checkpoint: the source of the next honest vote
+ */
 export class FinalityState {
   readonly params: FfgParams;
   private readonly tallies = new Map<string, Tally>();
