@@ -89,6 +89,8 @@ export function compileOperations(doc: Json = openapiDocument): { operations: Op
   const ajv = new Ajv2020({ strict: true, allErrors: true, verbose: true });
   ajv.addVocabulary(OPENAPI_KEYS);
   ajv.addSchema(doc, DOC_ID);
+  // Compile every component, referenced or not, so a typo anywhere in the document fails here.
+  for (const name of Object.keys(doc.components?.schemas ?? {})) ajv.getSchema(`${DOC_ID}#/components/schemas/${name}`);
   const operations: Operation[] = [];
   for (const [template, item] of Object.entries<Json>(doc.paths)) {
     const names: string[] = [];

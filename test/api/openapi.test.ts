@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { openapiDocument } from '../../lib/api/openapi.js';
+import { compileOperations, responseChecker } from '../../lib/api/validate.js';
+
+type Json = Record<string, any>;
+const doc = openapiDocument as unknown as Json;
+
+/** Every $ref string in `node`. */
+function refs(node: unknown, out: string[] = []): string[] {
+  if (Array.isArray(node)) for (const n of node) refs(n, out);
+  else if (node && typeof node === 'object')
+    for (const [k, v] of Object.entries(node)) {
+      if (k === '$ref' && typeof v === 'string') out.push(v);
+      else refs(v, out);
+    }
+  return out;
+}
+
+describe('OpenAPI document', () => {
+  it('compiles under ajv strict mode (2020-12): every component schema and every operation', () => {
+    const { operations, ajv } = compileOperations();
+    expect(operations.map((o) => `${o.method} ${o.template}`).sort()).toEqual([
+      'GET /v1/accounts/{publicKeyHex}',
+      'GET /v1/blocks/{height}',
+      'GET /v1/checkpoints/{height}',
+      'GET /v1/evidence',
+      'GET /v1/finality',
+      'GET /v1/health',
+      'GET /v1/openapi.json',
+      'GET /v1/validators',
+      'POST /v1/transactions',
+    ]);
+    for (const name of Object.keys(doc.components.schemas)) expect(ajv.getSchema(`openapi.json#/components/schemas/${name}`), name).toBeTypeOf('function');
+  });
+
+  it('is well-formed OpenAPI 3.1: version, unique operation ids, resolvable refs, declared path parameters', () => {
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    expect(doc.info.title).toBeTruthy();
+    const ops = Object.values<Json>(doc.paths).flatMap((item) => Object.values<Json>(item));
+    const ids = ops.map((o) => o.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const r of refs(doc)) {
+      expect(r).toMatch(/^#\/components\/schemas\/\w+$/);
+      expect(doc.components.schemas[r.split('/').pop()!], r).toBeDefined();
+    }
+    for (const [template, item] of Object.entries<Json>(doc.paths)) {
+      const inPath = [...template.matchAll(/\{(\w+)\}/g)].map((m) => m[1]);
+      for (const op of Object.values<Json>(item)) {
+        const declared = (op.parameters ?? []).filter((p: Json) => p.in === 'path').map((p: Json) => p.name);
+        expect(declared, template).toEqual(inPath);
+        for (const p of op.parameters ?? []) if (p.in === 'path') expect(p.required).toBe(true);
+        expect(Object.keys(op.responses).length).toBeGreaterThan(0);
+        for (const status of Object.keys(op.responses)) expect(status).toMatch(/^[1-5]\d\d$/);
+      }
+    }
+  });
+
+  it('survives a JSON round trip (it is served as JSON)', () => {
+    expect(JSON.parse(JSON.stringify(openapiDocument))).toEqual(openapiDocument);
+  });
+
+  it('response checker reports mismatches (positive and negative)', () => {
+    const check = responseChecker();
+    expect(check('postTransaction', 202, { hash: 'ab'.repeat(32) })).toBeUndefined();
+    expect(check('postTransaction', 202, { hash: 'AB'.repeat(32) })).toMatch(/pattern/);
+    expect(check('postTransaction', 202, { hash: 'ab'.repeat(32), extra: 1 })).toMatch(/additional/);
+    expect(check('getValidators', 418, {})).toMatch(/documents no JSON response/);
+  });
+
+  it('a broken document fails to compile (strict mode catches typos)', () => {
+    const broken = JSON.parse(JSON.stringify(openapiDocument));
+    broken.components.schemas.Hash.patern = '^x$';
+    expect(() => compileOperations(broken)).toThrow(/patern/);
+  });
+});
