@@ -67,7 +67,11 @@ export function createClientFactory(opts: ClientFactoryOptions = {}): ClientFact
     maxAttempts,
     retryMode,
     ...(endpoint === undefined ? {} : { endpoint }),
-    ...(opts.credentials !== undefined ? { credentials: opts.credentials } : endpoint !== undefined ? { credentials: LOCAL_CREDENTIALS } : {}),
+    ...(opts.credentials !== undefined
+      ? { credentials: opts.credentials }
+      : endpoint !== undefined
+        ? { credentials: LOCAL_CREDENTIALS }
+        : {}),
   });
   const cache = new Map<string, { destroy(): void }>();
   const cached = <T extends { destroy(): void }>(service: string, region: string, build: () => T): T => {
@@ -131,8 +135,10 @@ export function parseEndpoint(value: string, key: string): string {
   } catch {
     throw new ConfigError(key, `not a URL: ${JSON.stringify(value)} (expected e.g. http://127.0.0.1:8000)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(key, `expected an http or https URL, got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(key, `expected an http or https URL, got ${url.protocol}`);
   if (url.username !== '' || url.password !== '') throw new ConfigError(key, 'must not embed credentials');
-  if (url.pathname !== '/' || url.search !== '' || url.hash !== '') throw new ConfigError(key, 'expected scheme, host and port only (no path or query)');
+  if (url.pathname !== '/' || url.search !== '' || url.hash !== '')
+    throw new ConfigError(key, 'expected scheme, host and port only (no path or query)');
   return url.origin;
 }

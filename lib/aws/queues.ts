@@ -9,6 +9,7 @@ import {
   GetQueueUrlCommand,
   QueueNameExists,
   SendMessageBatchCommand,
+  type SendMessageBatchCommandOutput,
   SetQueueAttributesCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -42,7 +43,8 @@ export class SendBatchError extends AfgError<'SQS_SEND_FAILED', { queueUrl: stri
     const first = failed[0];
     super(
       'SQS_SEND_FAILED',
-      `${failed.length} message(s) not accepted by ${queueUrl}` + (first ? ` (first: #${first.index} ${first.code}: ${first.message})` : ''),
+      `${failed.length} message(s) not accepted by ${queueUrl}` +
+        (first ? ` (first: #${first.index} ${first.code}: ${first.message})` : ''),
       { queueUrl, failed },
       options,
     );
@@ -103,10 +105,17 @@ export async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string
 // URLs never change for a (client = region + endpoint, name) pair, so one lookup per process suffices.
 const urlCache = new WeakMap<SQSClient, Map<string, Promise<string>>>();
 
-function rememberUrl(sqs: SQSClient, name: string, url: string): void {
+function urlsOf(sqs: SQSClient): Map<string, Promise<string>> {
   let byName = urlCache.get(sqs);
-  if (byName === undefined) urlCache.set(sqs, (byName = new Map()));
-  byName.set(name, Promise.resolve(url));
+  if (byName === undefined) {
+    byName = new Map();
+    urlCache.set(sqs, byName);
+  }
+  return byName;
+}
+
+function rememberUrl(sqs: SQSClient, name: string, url: string): void {
+  urlsOf(sqs).set(name, Promise.resolve(url));
 }
 
 /**
@@ -114,8 +123,7 @@ function rememberUrl(sqs: SQSClient, name: string, url: string): void {
  * A failed lookup is not cached. Throws the SDK's QueueDoesNotExist when the queue is missing.
  */
 export function resolveQueueUrl(sqs: SQSClient, name: string): Promise<string> {
-  let byName = urlCache.get(sqs);
-  if (byName === undefined) urlCache.set(sqs, (byName = new Map()));
+  const byName = urlsOf(sqs);
   const hit = byName.get(name);
   if (hit !== undefined) return hit;
   const lookup = sqs.send(new GetQueueUrlCommand({ QueueName: name })).then((out) => {
@@ -163,7 +171,12 @@ export interface SendBatchOptions {
  * Throws InputError for an empty or oversized body (before sending anything), and SendBatchError
  * naming every entry that was not confirmed (refused, or in a request that failed) once retries are spent.
  */
-export async function sendBatch(sqs: SQSClient, queueUrl: string, bodies: readonly string[], opts: SendBatchOptions = {}): Promise<string[]> {
+export async function sendBatch(
+  sqs: SQSClient,
+  queueUrl: string,
+  bodies: readonly string[],
+  opts: SendBatchOptions = {},
+): Promise<string[]> {
   const attempts = opts.attempts ?? 4;
   const backoffMs = opts.backoffMs ?? 50;
   const batches = planBatches(bodies);
@@ -172,7 +185,7 @@ export async function sendBatch(sqs: SQSClient, queueUrl: string, bodies: readon
   for (let b = 0; b < batches.length; b++) {
     let pending = batches[b]!;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      let out;
+      let out: SendMessageBatchCommandOutput;
       try {
         out = await sqs.send(
           new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending.map((i) => ({ Id: String(i), MessageBody: bodies[i]! })) }),
@@ -203,6 +216,10 @@ export async function sendBatch(sqs: SQSClient, queueUrl: string, bodies: readon
       if (pending.length > 0) await sleep(backoffMs * 2 ** (attempt - 1));
     }
   }
-  if (failed.length > 0) throw new SendBatchError(queueUrl, failed.sort((x, y) => x.index - y.index));
+  if (failed.length > 0)
+    throw new SendBatchError(
+      queueUrl,
+      failed.sort((x, y) => x.index - y.index),
+    );
   return ids;
 }

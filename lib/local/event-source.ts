@@ -30,6 +30,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSReco
 import { queueArn as fetchQueueArn } from '../aws/queues.js';
 import { InputError } from '../core/errors.js';
 
+// biome-ignore lint/suspicious/noConfusingVoidType: the aws-lambda SQSHandler result, so handlers returning Promise<void> fit
 export type SqsBatchHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse | void>;
 
 export interface EventSourceOptions {
@@ -275,7 +276,7 @@ export class SqsEventSource {
  * an empty list means all succeeded; an itemIdentifier that is empty or not in the batch makes the
  * whole batch fail (thrown, so the caller treats it like a handler error).
  */
-export function failuresOf(response: SQSBatchResponse | void | null | undefined, event: SQSEvent): Set<string> {
+export function failuresOf(response: unknown, event: SQSEvent): Set<string> {
   const ids = new Set<string>();
   if (response === undefined || response === null) return ids;
   const list = (response as Partial<SQSBatchResponse>).batchItemFailures;

@@ -135,7 +135,8 @@ function dynamoDbLocalDir(): string {
 // Runs "$@" (java ...) in the background and kills it when stdin reaches EOF: our pipe closing on stop() or
 // on our death. The first output line is java's pid, so stop() can SIGKILL it if the watchdog is ever stuck.
 // Background jobs get /dev/null as stdin in a non-interactive sh, hence the explicit fd 3.
-const WATCHDOG = 'exec 3<&0; "$@" </dev/null & child=$!; echo "afg-java-pid $child";' +
+const WATCHDOG =
+  'exec 3<&0; "$@" </dev/null & child=$!; echo "afg-java-pid $child";' +
   ' ( while read -r _; do :; done; kill $child 2>/dev/null ) <&3 & exec 3<&-; wait $child';
 
 interface DynamoProcess {
@@ -258,7 +259,8 @@ async function waitForSqs(endpoint: string, timeoutMs: number): Promise<void> {
         await client.send(new ListQueuesCommand({}));
         return;
       } catch (e) {
-        if (Date.now() > deadline) throw new ServiceStartError('fauxqs', `no answer on ${endpoint} within ${timeoutMs} ms`, [], { cause: e });
+        if (Date.now() > deadline)
+          throw new ServiceStartError('fauxqs', `no answer on ${endpoint} within ${timeoutMs} ms`, [], { cause: e });
       }
       await sleep(POLL_MS);
     }

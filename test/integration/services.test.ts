@@ -58,7 +58,9 @@ describe('DynamoDB Local', () => {
     await createTable(EU, table);
     const db = env().aws.dynamo(EU);
     const put = (value: string) =>
-      db.send(new PutCommand({ TableName: table, Item: { pk: 'k', value, gone: undefined }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      db.send(
+        new PutCommand({ TableName: table, Item: { pk: 'k', value, gone: undefined }, ConditionExpression: 'attribute_not_exists(pk)' }),
+      );
     await put('first'); // positive: the first write lands (and removeUndefinedValues drops `gone`)
     await expect(put('second')).rejects.toBeInstanceOf(ConditionalCheckFailedException);
     const got = await db.send(new GetCommand({ TableName: table, Key: { pk: 'k' } }));
@@ -73,10 +75,16 @@ describe('DynamoDB Local', () => {
     expect(await listed(US)).not.toContain(table);
     // The same name in another region is a different table with its own items.
     await createTable(US, table);
-    await env().aws.dynamo(EU).send(new PutCommand({ TableName: table, Item: { pk: 'k', region: EU } }));
-    const us = await env().aws.dynamo(US).send(new GetCommand({ TableName: table, Key: { pk: 'k' } }));
+    await env()
+      .aws.dynamo(EU)
+      .send(new PutCommand({ TableName: table, Item: { pk: 'k', region: EU } }));
+    const us = await env()
+      .aws.dynamo(US)
+      .send(new GetCommand({ TableName: table, Key: { pk: 'k' } }));
     expect(us.Item).toBeUndefined();
-    const eu = await env().aws.dynamo(EU).send(new GetCommand({ TableName: table, Key: { pk: 'k' } }));
+    const eu = await env()
+      .aws.dynamo(EU)
+      .send(new GetCommand({ TableName: table, Key: { pk: 'k' } }));
     expect(eu.Item).toEqual({ pk: 'k', region: EU });
   });
 });
@@ -196,14 +204,24 @@ describe('process lifecycle', () => {
       "console.log('ENDPOINT ' + s.dynamodbEndpoint);",
       'setInterval(() => {}, 1000);',
     ].join('\n');
-    const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       let out = '';
       owner.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       const endpoint = await waitFor('child services', () => /ENDPOINT (\S+)/.exec(out)?.[1], 45_000);
       expect((await fetch(endpoint)).status).toBeGreaterThan(0); // answering while the owner lives
       owner.kill('SIGKILL');
-      await waitFor('DynamoDB Local to exit', () => fetch(endpoint).then(() => false, () => true), 15_000);
+      await waitFor(
+        'DynamoDB Local to exit',
+        () =>
+          fetch(endpoint).then(
+            () => false,
+            () => true,
+          ),
+        15_000,
+      );
     } finally {
       owner.kill('SIGKILL');
     }
