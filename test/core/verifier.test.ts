@@ -1,0 +1,195 @@
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { deal } from '../../lib/core/bls.js';
+import { toHex } from '../../lib/core/bytes.js';
+import { encodeAccount } from '../../lib/core/account.js';
+import { certificateToJson } from '../../lib/core/wire.js';
+import { type VerifyFailure, type VerifyOptions, verifyAccountAnswer, verifyCertificate } from '../../lib/core/verifier.js';
+import { buildFixture, certifyLink, DEV_PK, type Fixture } from '../helpers/fixture.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+
+let fx: Fixture;
+let opts: VerifyOptions;
+let certJson: any; // the finalizing certificate 2 -> 4
+let known: any; // account answer of dev 1
+let unknown: any; // account answer of a never-credited key
+
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
+const checks = (failures: VerifyFailure[]) => [...new Set(failures.map((f) => f.check))].sort();
+const flipHex = (hex: string, at = 0) => hex.slice(0, at) + ((Number.parseInt(hex[at]!, 16) ^ 1).toString(16)) + hex.slice(at + 1);
+
+function expectCertFailure(c: unknown, expected: VerifyFailure['check'][], o: VerifyOptions = opts, message?: RegExp) {
+  const v = verifyCertificate(c, o);
+  expect(v.ok).toBe(false);
+  if (v.ok) return;
+  expect(checks(v.failures)).toEqual([...expected].sort());
+  if (message) expect(v.failures.map((f) => f.message).join(' | ')).toMatch(message);
+}
+
+function expectAnswerFailure(a: unknown, expected: VerifyFailure['check'][], message?: RegExp) {
+  const v = verifyAccountAnswer(a, opts);
+  expect(v.ok).toBe(false);
+  if (v.ok) return;
+  expect(checks(v.failures)).toEqual([...expected].sort());
+  if (message) expect(v.failures.map((f) => f.message).join(' | ')).toMatch(message);
+}
+
+beforeAll(async () => {
+  fx = await buildFixture();
+  opts = { groupPublicKey: fx.dealing.groupPublicKey, chainId: fx.chain.set.chainId, checkpointInterval: 2, threshold: 3 };
+  certJson = certificateToJson(fx.chain.set.chainId, fx.certificates[1]!);
+  known = await fx.query.account(DEV_PK[1]!);
+  unknown = await fx.query.account(new Uint8Array(32).fill(0xab));
+});
+
+describe('verifyCertificate', () => {
+  it('accepts an honest certificate and returns the decoded link', () => {
+    const v = verifyCertificate(certJson, opts);
+    expect(v.ok).toBe(true);
+    if (v.ok) {
+      expect(v.certificate.source.height).toBe(2);
+      expect(v.certificate.signers).toEqual([2, 3, 4]);
+    }
+    // Without a threshold the signer count is not checked; with threshold 3 it passes (3 signers).
+    expect(verifyCertificate(certJson, { ...opts, threshold: undefined }).ok).toBe(true);
+  });
+
+  it('rejects a signature bit flip', () => {
+    const c = clone(certJson);
+    c.signature = flipHex(c.signature, 95); // last nibble: still a valid encoding, wrong point or off-curve
+    expectCertFailure(c, ['certificate.signature']);
+  });
+
+  it('rejects shown fields that the message does not encode (and the signature then fails over them)', () => {
+    const c = clone(certJson);
+    c.target.stateRoot = flipHex(c.target.stateRoot, 10);
+    expectCertFailure(c, ['certificate.message', 'certificate.signature'], opts, /target\.stateRoot/);
+    const e = clone(certJson);
+    e.era = 1;
+    expectCertFailure(e, ['certificate.message', 'certificate.signature'], opts, /era \(shown 1, signed 0\)/);
+  });
+
+  it('rejects a message that was changed to match tampered fields (signature fails)', () => {
+    const c = clone(certJson);
+    c.source.hash = 'cd'.repeat(32);
+    c.message = c.message.slice(0, 22 + 64 + 16 + 16) + 'cd'.repeat(32) + c.message.slice(22 + 64 + 16 + 16 + 64);
+    expectCertFailure(c, ['certificate.signature']);
+  });
+
+  it('rejects a certificate for another chain', () => {
+    const otherChain = sha256(new TextEncoder().encode('afg-other'));
+    expectCertFailure(certJson, ['certificate.message', 'certificate.signature'], { ...opts, chainId: otherChain }, /message is for chain/);
+    // Even a correctly signed certificate of another chain (same key) is refused.
+    const foreign = certificateToJson(otherChain, certifyLink(fx.dealing, otherChain, fx.certificates[1]!));
+    expect(verifyCertificate(foreign, { ...opts, chainId: otherChain }).ok).toBe(true);
+    expectCertFailure(foreign, ['certificate.message', 'certificate.signature'], opts);
+  });
+
+  it('rejects a wrong interval (a link that does not finalize its source)', () => {
+    expectCertFailure(certJson, ['certificate.link'], { ...opts, checkpointInterval: 1 }, /not source height 2 \+ checkpoint interval 1/);
+    // A correctly signed link that skips a checkpoint (0 -> 4 with K = 2) is refused too.
+    const skip = certificateToJson(fx.chain.set.chainId, certifyLink(fx.dealing, fx.chain.set.chainId, { era: 0n, source: fx.checkpoints.get(0)!, target: fx.checkpoints.get(4)! }));
+    expectCertFailure(skip, ['certificate.link'], opts);
+  });
+
+  it('rejects a wrong group key', () => {
+    const other = deal(4, 3);
+    expectCertFailure(certJson, ['certificate.signature'], { ...opts, groupPublicKey: other.groupPublicKey });
+    expectCertFailure(certJson, ['certificate.signature'], { ...opts, groupPublicKey: new Uint8Array(96) }, /does not decode/);
+  });
+
+  it('rejects duplicate signers and too few signers', () => {
+    const dup = clone(certJson);
+    dup.signers = [2, 2, 4];
+    expectCertFailure(dup, ['certificate.signers'], opts, /not distinct.*2 distinct signers, threshold is 3/);
+    const few = clone(certJson);
+    few.signers = [2, 3];
+    expectCertFailure(few, ['certificate.signers'], opts, /threshold is 3/);
+    expect(verifyCertificate(few, { ...opts, threshold: 2 }).ok).toBe(true);
+  });
+
+  it('reports malformed input as shape, never throws', () => {
+    for (const bad of [null, 7, {}, { ...certJson, extra: 1 }, { ...certJson, signature: 'zz' }, { ...certJson, message: 'ab' }]) {
+      const v = verifyCertificate(bad, opts);
+      expect(v.ok).toBe(false);
+    }
+    expectCertFailure({ ...certJson, extra: 1 }, ['shape'], opts, /extra: unknown field/);
+    // The fields are intact and signed, so only the message is wrong.
+    expectCertFailure({ ...certJson, message: 'ab' }, ['certificate.message'], opts, /not vote signing bytes/);
+  });
+});
+
+describe('verifyAccountAnswer', () => {
+  it('accepts an honest inclusion answer', () => {
+    const v = verifyAccountAnswer(known, opts);
+    expect(v.ok).toBe(true);
+    if (v.ok) {
+      expect(v.balance).toBe(1_000_000_150n);
+      expect(v.nonce).toBe(1n);
+      expect(v.height).toBe(2);
+      expect(v.account).toBe(toHex(DEV_PK[1]!));
+    }
+  });
+
+  it('accepts an honest absence answer for an unknown account', () => {
+    const v = verifyAccountAnswer(unknown, opts);
+    expect(v.ok).toBe(true);
+    if (v.ok) expect([v.balance, v.nonce]).toEqual([0n, 0n]);
+  });
+
+  it('rejects a changed balance or nonce', () => {
+    expectAnswerFailure({ ...known, balance: '2000000000' }, ['proof'], /balance 2000000000/);
+    expectAnswerFailure({ ...known, nonce: '0' }, ['proof']);
+    // Claiming a known account is empty fails: the proof shows its leaf.
+    expectAnswerFailure({ ...known, balance: '0', nonce: '0' }, ['proof'], /absence proof/);
+    // Claiming a balance for an absent account fails too.
+    expectAnswerFailure({ ...unknown, balance: '5' }, ['proof']);
+  });
+
+  it('rejects a tampered proof', () => {
+    const a = clone(known);
+    a.proof.siblings[0] = flipHex(a.proof.siblings[0]);
+    expectAnswerFailure(a, ['proof']);
+    const b = clone(known);
+    b.proof.leaf.valueHash = toHex(sha256(encodeAccount({ balance: 1n, nonce: 1n })));
+    expectAnswerFailure(b, ['proof']);
+    const c = clone(known);
+    c.proof.siblings.pop();
+    expectAnswerFailure(c, ['proof']);
+  });
+
+  it('rejects an answer whose checkpoint is not the certificate source', () => {
+    expectAnswerFailure({ ...known, height: 4 }, ['answer.checkpoint'], /not the certificate's source/);
+    // A forged state root with a matching forged proof still fails: the proof is checked against the certified root.
+    expectAnswerFailure({ ...known, stateRoot: 'ee'.repeat(32) }, ['answer.checkpoint']);
+    // Swapping in the justification certificate (0 -> 2) does not finalize height 2.
+    expectAnswerFailure({ ...known, certificate: certificateToJson(fx.chain.set.chainId, fx.certificates[0]!) }, ['answer.checkpoint', 'proof']);
+  });
+
+  it('passes certificate failures through, e.g. a wrong group key', () => {
+    const v = verifyAccountAnswer(known, { ...opts, groupPublicKey: deal(4, 3).groupPublicKey });
+    expect(v.ok).toBe(false);
+    if (!v.ok) expect(checks(v.failures)).toEqual(['certificate.signature']);
+  });
+
+  it('reports genesis answers (no certificate) and malformed answers clearly', () => {
+    expectAnswerFailure({ ...known, certificate: null }, ['answer.checkpoint'], /no certificate/);
+    expectAnswerFailure({ ...known, balance: 12 }, ['shape'], /answer\.balance/);
+    expectAnswerFailure({ ...known, proof: { key: 'x' } }, ['shape'], /proof\.key/);
+    expectAnswerFailure('nope', ['shape']);
+  });
+});
+
+describe('browser safety', () => {
+  it('imports no node: modules and no Buffer', () => {
+    const src = readFileSync(new URL('../../lib/core/verifier.ts', import.meta.url), 'utf8');
+    expect(src).not.toMatch(/from 'node:|Buffer\.(from|alloc|concat)|ledger\.js|ed25519\.js/);
+    // Its imports are browser-safe core modules only.
+    const imports = [...src.matchAll(/from '\.\/([\w-]+)\.js'/g)].map((m) => m[1]).sort();
+    expect(imports).toEqual(['account', 'bls', 'bytes', 'codec', 'smt', 'types', 'wire']);
+    for (const mod of imports) {
+      const dep = readFileSync(new URL(`../../lib/core/${mod}.ts`, import.meta.url), 'utf8');
+      expect(dep, mod).not.toMatch(/from 'node:|Buffer\.(from|alloc|concat)|ed25519\.js/);
+    }
+  });
+});
