@@ -1,0 +1,67 @@
+/**
+ * Lambda container wiring from environment variables (set by the CDK app):
+ * AFG_CONFIG (cluster config JSON), AWS_REGION, AFG_MEMBER + AFG_KEY_SECRET_ID (validators),
+ * AFG_PEERS (comma-separated peer API URLs), and the endpoint overrides of lib/aws/clients.ts.
+ * Everything is built lazily once per container and validated with messages naming the variable.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { createClientFactory, endpointsFromEnv } from '../aws/clients.js';
+import { loadKeySecret, type MemberKey } from '../aws/keys.js';
+import { type ClusterConfig, parseClusterConfig } from '../config.js';
+import { ConfigError } from '../core/errors.js';
+import { HttpPeerBlocks } from '../pipeline/peers.js';
+import { createRegionRuntime, type RegionRuntime } from '../runtime.js';
+import type { Telemetry } from './telemetry.js';
+
+function env(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new ConfigError(name, 'environment variable is not set');
+  return v;
+}
+
+function once<T>(make: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => {
+    p ??= make().catch((e) => {
+      p = undefined; // a failed cold start retries on the next invocation
+      throw e;
+    });
+    return p;
+  };
+}
+
+export function configFromEnv(): ClusterConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(env('AFG_CONFIG'));
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError('AFG_CONFIG', 'not valid JSON');
+  }
+  return parseClusterConfig(raw);
+}
+
+export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'afg' });
+export const metrics = new Metrics({ namespace: 'afg', serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'afg' });
+const aws = createClientFactory({ endpoints: endpointsFromEnv() });
+
+export const telemetry: Telemetry = {
+  log: logger,
+  metric: (name, value, unit = name.endsWith('Ms') ? 'Milliseconds' : 'Count') => {
+    metrics.addDimension('region', process.env.AWS_REGION ?? 'unknown');
+    metrics.addMetric(name, unit === 'Milliseconds' ? MetricUnit.Milliseconds : MetricUnit.Count, value);
+  },
+};
+
+export const runtime: () => Promise<RegionRuntime> = once(async () => {
+  const config = configFromEnv();
+  const peers = (process.env.AFG_PEERS ?? '').split(',').filter(Boolean).map((url) => new HttpPeerBlocks(url));
+  return createRegionRuntime({ config, region: env('AWS_REGION'), aws, peers });
+});
+
+export const memberKey: () => Promise<MemberKey> = once(async () => {
+  const member = Number(env('AFG_MEMBER'));
+  if (!Number.isInteger(member) || member < 1) throw new ConfigError('AFG_MEMBER', 'expected a member index (1-based)');
+  return loadKeySecret(aws, env('AWS_REGION'), env('AFG_KEY_SECRET_ID'), configFromEnv(), member);
+});

@@ -1,0 +1,19 @@
+/** Fetches blocks from a peer region's HTTP API for catch-up; the applier checks every hash. */
+import { blockFromJson } from '../core/wire.js';
+import type { Block } from '../core/types.js';
+import type { PeerBlocks } from './ports.js';
+
+export class HttpPeerBlocks implements PeerBlocks {
+  constructor(
+    readonly baseUrl: string,
+    private readonly timeoutMs = 5_000,
+  ) {}
+
+  async fetchBlock(height: number): Promise<Block | undefined> {
+    const res = await fetch(`${this.baseUrl.replace(/\/$/, '')}/v1/blocks/${height}`, { signal: AbortSignal.timeout(this.timeoutMs) });
+    if (res.status === 404) return undefined;
+    if (!res.ok) throw new Error(`peer ${this.baseUrl} answered ${res.status} for block ${height}`);
+    const { height: h, parentHash, transactions } = (await res.json()) as Record<string, unknown>;
+    return blockFromJson({ height: h, parentHash, transactions });
+  }
+}
