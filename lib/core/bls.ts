@@ -443,6 +443,9 @@ function certifyEach(prep: Prepared, params: CertifyParams): CertifyResult {
  * Returns ok with `signers` (exactly t, ascending) and `rejected` (partials that failed to decode
  * or verify; empty when all decode and the optimistic check passes), or NOT_ENOUGH_VALID_SHARES
  * with the valid and rejected members when fewer than t partials verify.
+ * On the optimistic path `signers` means "their partials combine to the valid group signature",
+ * not "each partial verified on its own" (colluders could offset each other's errors); never
+ * store an unverified partial as slashing evidence on the strength of certify() alone.
  * Throws InputError (threshold, partial shapes), CryptoError BAD_POINT (group or member key),
  * UNKNOWN_MEMBER (index < 1 or memberPublicKey undefined), DUPLICATE_MEMBER (two different
  * signatures for one index), NOT_ENOUGH_SHARES (fewer than t distinct partials given), BAD_SHARE
