@@ -16,6 +16,7 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { fromHex, toHex } from '../core/bytes.js';
+import { InputError } from '../core/errors.js';
 import type { Block } from '../core/types.js';
 import { blockFromJson, blockToJson } from '../core/wire.js';
 import { padHeight } from '../pipeline/keys.js';
@@ -33,15 +34,28 @@ export const MAX_BLOCK_PARTS = 10;
 const blockKey = (hash: Uint8Array) => ({ pk: `B#${toHex(hash)}`, sk: '-' });
 const partSk = (i: number) => `P#${i.toString().padStart(4, '0')}`;
 
+export interface BlockStoreOptions {
+  /** Most gzipped parts of one block (default MAX_BLOCK_PARTS; at most 99, as the block item shares the transaction). */
+  readonly maxParts?: number;
+}
+
 export class DynamoBlockStore implements BlockStore {
+  private readonly maxParts: number;
+
+  /** @throws InputError when opts.maxParts is not an integer in [1, 99]. */
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
-  ) {}
+    opts: BlockStoreOptions = {},
+  ) {
+    this.maxParts = opts.maxParts ?? MAX_BLOCK_PARTS;
+    if (!Number.isInteger(this.maxParts) || this.maxParts < 1 || this.maxParts > 99)
+      throw new InputError('maxParts', 'expected an integer in [1, 99]');
+  }
 
   /**
    * Stores the block (idempotent), its height index and raises the tip.
-   * @throws StoreError ITEM_TOO_LARGE when the gzipped block needs more than MAX_BLOCK_PARTS parts.
+   * @throws StoreError ITEM_TOO_LARGE when the gzipped block needs more than `maxParts` parts (nothing is written).
    */
   async putBlock(hash: Uint8Array, block: Block): Promise<void> {
     const json = JSON.stringify(blockToJson(block));
@@ -71,12 +85,16 @@ export class DynamoBlockStore implements BlockStore {
   /** Parts and the block item in one transaction, so a reader never sees the block item without all its parts. */
   private async putLargeBlock(hash: Uint8Array, height: number, gz: Uint8Array): Promise<void> {
     const parts = Math.ceil(gz.length / BLOCK_PART_BYTES);
-    if (parts > MAX_BLOCK_PARTS)
-      throw new StoreError('ITEM_TOO_LARGE', `block ${toHex(hash)} is ${gz.length} bytes gzipped; at most ${MAX_BLOCK_PARTS * BLOCK_PART_BYTES} fit`, {
-        table: this.table,
-        key: blockKey(hash).pk,
-        bytes: gz.length,
-      });
+    if (parts > this.maxParts)
+      throw new StoreError(
+        'ITEM_TOO_LARGE',
+        `block ${toHex(hash)} is ${gz.length} bytes gzipped; at most ${this.maxParts * BLOCK_PART_BYTES} fit`,
+        {
+          table: this.table,
+          key: blockKey(hash).pk,
+          bytes: gz.length,
+        },
+      );
     const { pk } = blockKey(hash);
     const items = Array.from({ length: parts }, (_, i) => ({
       Put: { TableName: this.table, Item: { pk, sk: partSk(i), gz: gz.subarray(i * BLOCK_PART_BYTES, (i + 1) * BLOCK_PART_BYTES) } },
@@ -111,7 +129,10 @@ export class DynamoBlockStore implements BlockStore {
       ConsistentRead: true,
     });
     if (parts.length !== item.parts)
-      throw new StoreError('CORRUPT_ITEM', `block ${toHex(hash)} has ${parts.length} of ${String(item.parts)} parts`, { table: this.table, key: blockKey(hash).pk });
+      throw new StoreError('CORRUPT_ITEM', `block ${toHex(hash)} has ${parts.length} of ${String(item.parts)} parts`, {
+        table: this.table,
+        key: blockKey(hash).pk,
+      });
     const gz = Buffer.concat(parts.map((p) => p.gz as Uint8Array));
     return blockFromJson(JSON.parse(gunzipSync(gz).toString('utf8')), 'block');
   }
@@ -132,7 +153,9 @@ export class DynamoBlockStore implements BlockStore {
   }
 
   async getExecution(hash: Uint8Array): Promise<Uint8Array | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `X#${toHex(hash)}`, sk: '-' }, ConsistentRead: true }));
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `X#${toHex(hash)}`, sk: '-' }, ConsistentRead: true }),
+    );
     return out.Item === undefined ? undefined : fromHex(out.Item.root, 32, 'root');
   }
 
@@ -153,10 +176,15 @@ export class DynamoSequencerStore implements SequencerStore {
     const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: 'SEQ', sk: '-' }, ConsistentRead: true }));
     const i = out.Item;
     if (i === undefined) return undefined;
-    return { height: i.height as number, hash: fromHex(i.hash, 32, 'hash'), stateRoot: fromHex(i.stateRoot, 32, 'stateRoot'), announced: i.announced === true };
+    return {
+      height: i.height as number,
+      hash: fromHex(i.hash, 32, 'hash'),
+      stateRoot: fromHex(i.stateRoot, 32, 'stateRoot'),
+      announced: i.announced === true,
+    };
   }
 
-  async swapHead(expected: SequencerHead | undefined, next: SequencerHead): Promise<boolean> {
+  async swapHead(expected: SequencerHead, next: SequencerHead): Promise<boolean> {
     const w = writeToken();
     // Timeline guarded: two invocations read head h and both propose h+1; only the first write may move the
     // head, the second must see that h is gone and retry its batch. Our own landed write (a retried request)
@@ -165,14 +193,19 @@ export class DynamoSequencerStore implements SequencerStore {
       this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: 'SEQ', sk: '-', height: next.height, hash: toHex(next.hash), stateRoot: toHex(next.stateRoot), announced: next.announced, w },
-          ...(expected === undefined
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : {
-                ConditionExpression: 'height = :h AND #hash = :hash',
-                ExpressionAttributeNames: { '#hash': 'hash' },
-                ExpressionAttributeValues: { ':h': expected.height, ':hash': toHex(expected.hash) },
-              }),
+          Item: {
+            pk: 'SEQ',
+            sk: '-',
+            height: next.height,
+            hash: toHex(next.hash),
+            stateRoot: toHex(next.stateRoot),
+            announced: next.announced,
+            w,
+          },
+          // A table without the item is at genesis (height 0), like the applied pointer.
+          ConditionExpression: `${expected.height === 0 ? 'attribute_not_exists(pk) OR ' : ''}(height = :h AND #hash = :hash)`,
+          ExpressionAttributeNames: { '#hash': 'hash' },
+          ExpressionAttributeValues: { ':h': expected.height, ':hash': toHex(expected.hash) },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),

@@ -26,7 +26,11 @@ export class StoreError extends AfgError<
 > {}
 
 /** Names of the error codes DynamoDB uses for throttling (retryable after backoff). */
-export const THROTTLING_ERRORS: readonly string[] = ['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded'];
+export const THROTTLING_ERRORS: readonly string[] = [
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+];
 
 const nameOf = (e: unknown): string | undefined => {
   const name = (e as { name?: unknown } | null)?.name;
@@ -52,7 +56,9 @@ export function oldItem(e: unknown): Record<string, unknown> | undefined {
  * Runs one conditional write. Resolves `{ ok: true }` when it was applied, and `{ ok: false, old }`
  * (the existing item, if any) when its condition failed; every other error is rethrown unchanged.
  */
-export async function conditional(write: () => Promise<unknown>): Promise<{ ok: true } | { ok: false; old: Record<string, unknown> | undefined }> {
+export async function conditional(
+  write: () => Promise<unknown>,
+): Promise<{ ok: true } | { ok: false; old: Record<string, unknown> | undefined }> {
   try {
     await write();
     return { ok: true };

@@ -23,16 +23,9 @@ import { fromHex, parseU64Decimal, toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
 import type { Evidence } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Link, Vote } from '../core/types.js';
-import { aobject, checkpointFromJson, checkpointToJson, type CheckpointJson } from '../core/wire.js';
+import { aobject, type CheckpointJson, checkpointFromJson, checkpointToJson } from '../core/wire.js';
 import { checkpointId, linkId, padHeight } from '../pipeline/keys.js';
-import type {
-  CheckpointRecord,
-  FinalityHead,
-  FinalityStore,
-  LinkTally,
-  SignOutcome,
-  SlashingProtectionStore,
-} from '../pipeline/ports.js';
+import type { CheckpointRecord, FinalityHead, FinalityStore, LinkTally, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
 import { conditional, StoreError, writeToken } from './errors.js';
 import { queryAll } from './tables.js';
 
@@ -58,7 +51,11 @@ const certificateItem = (c: Certificate): CertificateItem => ({ ...linkItem(c), 
 
 function linkFrom(value: unknown, path: string): Link {
   const o = aobject(value, path, ['era', 'source', 'target'], ['member', 'signature', 'signers']);
-  return { era: parseU64Decimal(o.era, `${path}.era`), source: checkpointFromJson(o.source, `${path}.source`), target: checkpointFromJson(o.target, `${path}.target`) };
+  return {
+    era: parseU64Decimal(o.era, `${path}.era`),
+    source: checkpointFromJson(o.source, `${path}.source`),
+    target: checkpointFromJson(o.target, `${path}.target`),
+  };
 }
 function voteFrom(value: unknown, path: string): Vote {
   const o = value as VoteItem;
@@ -105,7 +102,8 @@ export class DynamoSlashingProtectionStore implements SlashingProtectionStore {
     );
     if (result.ok) return { kind: 'signed', signature };
     const old = result.old;
-    if (old === undefined) throw new StoreError('CORRUPT_ITEM', `watermark of member ${member} failed its condition but is absent`, { table: this.table });
+    if (old === undefined)
+      throw new StoreError('CORRUPT_ITEM', `watermark of member ${member} failed its condition but is absent`, { table: this.table });
     if (old.id === id) return { kind: 'identical', signature: fromHex(old.signature, 48, 'signature') };
     return { kind: 'refused', last: linkFrom(old.link, 'link') };
   }
@@ -160,7 +158,11 @@ export class DynamoFinalityStore implements FinalityStore {
     await this.db.send(
       new PutCommand({
         TableName: this.table,
-        Item: { pk: 'E', sk: `${e.member}#${e.kind}#${a}#${b}`, evidence: { kind: e.kind, member: e.member, first: voteItem(e.first), second: voteItem(e.second) } },
+        Item: {
+          pk: 'E',
+          sk: `${e.member}#${e.kind}#${a}#${b}`,
+          evidence: { kind: e.kind, member: e.member, first: voteItem(e.first), second: voteItem(e.second) },
+        },
       }),
     );
   }
@@ -243,7 +245,8 @@ export class DynamoFinalityStore implements FinalityStore {
       ),
     );
     if (result.ok) return c;
-    if (result.old?.cert === undefined) throw new StoreError('CORRUPT_ITEM', `tally ${linkId(c)} failed its condition without a certificate`, { table: this.table });
+    if (result.old?.cert === undefined)
+      throw new StoreError('CORRUPT_ITEM', `tally ${linkId(c)} failed its condition without a certificate`, { table: this.table });
     return certificateFrom(result.old.cert, 'cert');
   }
 
@@ -316,7 +319,9 @@ export class DynamoFinalityStore implements FinalityStore {
 
   async awaitSource(c: Certificate): Promise<void> {
     // Idempotent: the key names the link; a rewrite stores the same certificate (setCertificate is first-writer-wins).
-    await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: `W#${checkpointId(c.source)}`, sk: linkId(c), cert: certificateItem(c) } }));
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { pk: `W#${checkpointId(c.source)}`, sk: linkId(c), cert: certificateItem(c) } }),
+    );
   }
 
   async linksFrom(source: Checkpoint): Promise<Certificate[]> {
@@ -344,21 +349,26 @@ export class DynamoFinalityStore implements FinalityStore {
   async raiseHead(u: { justified?: Checkpoint; finalized?: Checkpoint; finalization?: Certificate }): Promise<FinalityHead> {
     // Justified and finalized are raised independently, each by a conditional update: concurrent raises land in
     // any order and the head ends at the highest of each (a lower or equal one fails its condition and is ignored).
-    const raise = (field: 'justified' | 'finalized', heightAttr: 'jh' | 'fh', c: Checkpoint, certificate?: Certificate) =>
-      conditional(() =>
+    const raise = (field: 'justified' | 'finalized', heightAttr: 'jh' | 'fh', c: Checkpoint, certificate?: Certificate) => {
+      // The finalization certificate travels with `finalized` (its source is that checkpoint), never alone.
+      const finalization = field === 'finalized' ? (certificate ? ', finalization = :cert' : ' REMOVE finalization') : '';
+      return conditional(() =>
         this.db.send(
           new UpdateCommand({
             TableName: this.table,
             Key: HEAD_KEY,
-            // The finalization certificate travels with `finalized` (its source is that checkpoint), never alone.
-            UpdateExpression:
-              `SET #c = :c, #h = :h` + (field === 'finalized' ? (certificate ? ', finalization = :cert' : ' REMOVE finalization') : ''),
+            UpdateExpression: `SET #c = :c, #h = :h${finalization}`,
             ConditionExpression: 'attribute_not_exists(#h) OR #h < :h',
             ExpressionAttributeNames: { '#c': field, '#h': heightAttr },
-            ExpressionAttributeValues: { ':c': checkpointToJson(c), ':h': c.height, ...(certificate ? { ':cert': certificateItem(certificate) } : {}) },
+            ExpressionAttributeValues: {
+              ':c': checkpointToJson(c),
+              ':h': c.height,
+              ...(certificate ? { ':cert': certificateItem(certificate) } : {}),
+            },
           }),
         ),
       );
+    };
     const g = this.genesis.height;
     await Promise.all([
       u.justified && u.justified.height > g ? raise('justified', 'jh', u.justified) : undefined,

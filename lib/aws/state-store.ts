@@ -25,7 +25,9 @@ export class DynamoAppliedStore implements AppliedStore {
     // Strongly consistent: a compare-and-set is only as good as the read it is based on.
     const out = await this.db.send(new GetCommand({ TableName: this.table, Key: APPLIED_KEY, ConsistentRead: true }));
     const i = out.Item;
-    return i === undefined ? undefined : { height: i.height as number, hash: fromHex(i.hash, 32, 'hash'), stateRoot: fromHex(i.stateRoot, 32, 'stateRoot') };
+    return i === undefined
+      ? undefined
+      : { height: i.height as number, hash: fromHex(i.hash, 32, 'hash'), stateRoot: fromHex(i.stateRoot, 32, 'stateRoot') };
   }
 
   async advanceApplied(expected: AppliedHead, next: AppliedHead): Promise<boolean> {
@@ -77,7 +79,9 @@ export class DynamoNodeStore implements NodeStore {
   }
 
   async get(hash: Uint8Array): Promise<Uint8Array | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `N#${toHex(hash)}`, sk: '-' }, ConsistentRead: true }));
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `N#${toHex(hash)}`, sk: '-' }, ConsistentRead: true }),
+    );
     return out.Item?.b as Uint8Array | undefined;
   }
 

@@ -3,9 +3,10 @@
  * a string partition key `pk` and a string sort key `sk`, on-demand billing. On AWS the CDK app
  * creates the same tables (with PITR); item layouts are documented in the store files.
  */
+
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, type CreateTableCommandInput, DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } from '@aws-sdk/lib-dynamodb';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { resourceNames } from '../config.js';
 import { AfgError } from '../core/errors.js';
 
@@ -58,7 +59,11 @@ async function waitActive(dynamo: DynamoDBDocumentClient, table: string, timeout
 }
 
 /** Every item of a Query (following LastEvaluatedKey), or the first `limit` items. */
-export async function queryAll(db: DynamoDBDocumentClient, input: QueryCommandInput, limit = Number.POSITIVE_INFINITY): Promise<Record<string, unknown>[]> {
+export async function queryAll(
+  db: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+  limit = Number.POSITIVE_INFINITY,
+): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {

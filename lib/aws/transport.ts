@@ -9,12 +9,17 @@ import { AfgError } from '../core/errors.js';
 import { encodeMessage, type QueueMessage } from '../pipeline/messages.js';
 import type { Destination, Transport } from '../pipeline/ports.js';
 import type { ClientFactory } from './clients.js';
-import { resolveQueueUrl, type SendBatchOptions, SendBatchError, sendBatch } from './queues.js';
+import { resolveQueueUrl, SendBatchError, type SendBatchOptions, sendBatch } from './queues.js';
 
 /** Messages of one send() that SQS did not accept. `failed[i].index` is the message's index in the call. */
 export class TransportError extends AfgError<
   'TRANSPORT_SEND_FAILED',
-  { destination: Destination; queue: string; region: string; failed: { index: number; kind: QueueMessage['kind']; code: string; message: string }[] }
+  {
+    destination: Destination;
+    queue: string;
+    region: string;
+    failed: { index: number; kind: QueueMessage['kind']; code: string; message: string }[];
+  }
 > {}
 
 export interface SqsTransportOptions {
@@ -60,9 +65,10 @@ export class SqsTransport implements Transport {
     } catch (e) {
       if (!(e instanceof SendBatchError)) throw e;
       const failed = e.meta.failed.map((f) => ({ index: f.index, kind: messages[f.index]!.kind, code: f.code, message: f.message }));
+      const list = failed.map((f) => `#${f.index} ${f.kind}: ${f.code}`).join(', ');
       throw new TransportError(
         'TRANSPORT_SEND_FAILED',
-        `${failed.length} of ${messages.length} message(s) to ${queue} in ${region} not accepted (${failed.map((f) => `#${f.index} ${f.kind}: ${f.code}`).join(', ')})`,
+        `${failed.length} of ${messages.length} message(s) to ${queue} in ${region} not accepted (${list})`,
         { destination: to, queue, region, failed },
         { cause: e },
       );
