@@ -15,13 +15,14 @@
  * An account equal to the default (balance 0, nonce 0) is not stored: absent and default read the same,
  * and leaving it out keeps one canonical state per set of balances.
  */
-import { U64_MAX, abytes } from './bytes.js';
+
+import { type Account, accountKey, decodeAccount, encodeAccount } from './account.js';
+import { abytes, U64_MAX } from './bytes.js';
 import { DEV_ACCOUNT_COUNT, DEV_GENESIS_BALANCE, devSecretKey } from './chain.js';
 import { txSigningBytes } from './codec.js';
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.js';
 import { InputError } from './errors.js';
-import { type Account, accountKey, decodeAccount, encodeAccount } from './account.js';
-import { EMPTY_ROOT, type Hash, type SmtChange, type SmtProof, type SparseMerkleTree, hexOf } from './smt.js';
+import { EMPTY_ROOT, type Hash, hexOf, type SmtChange, type SmtProof, type SparseMerkleTree } from './smt.js';
 import type { CheckResult, ExecutionResult, StateMachine } from './state-machine.js';
 import type { Transaction } from './types.js';
 
@@ -141,7 +142,11 @@ export class TransferLedger implements StateMachine<Transaction, LedgerRejection
   /** Shape and signature checks; never throws, whatever `tx` holds. */
   checkStateless(tx: Transaction): Outcome {
     if (typeof tx !== 'object' || tx === null) return reject('MALFORMED', 'transaction: expected an object');
-    for (const [field, length] of [['from', 32], ['to', 32], ['signature', 64]] as const) {
+    for (const [field, length] of [
+      ['from', 32],
+      ['to', 32],
+      ['signature', 64],
+    ] as const) {
       const v: unknown = tx[field];
       if (!(v instanceof Uint8Array) || v.length !== length) return reject('MALFORMED', `${field}: expected ${length} bytes`);
     }
@@ -177,25 +182,29 @@ export class TransferLedger implements StateMachine<Transaction, LedgerRejection
       keys.set(hexOf(tx.from), tx.from);
       keys.set(hexOf(tx.to), tx.to);
     });
-    await Promise.all(
-      [...keys].map(async ([id, pk]) => accounts.set(id, (await this.account(root, pk)) ?? DEFAULT_ACCOUNT)),
-    );
+    await Promise.all([...keys].map(async ([id, pk]) => accounts.set(id, (await this.account(root, pk)) ?? DEFAULT_ACCOUNT)));
 
     const rejected: { index: number; reason: LedgerRejection; message: string }[] = [];
     const dirty = new Set<string>();
     let applied = 0;
-    txs.forEach((tx, index) => {
+    for (const [index, tx] of txs.entries()) {
       const pre = stateless[index]!;
-      if (!pre.ok) return void rejected.push({ index, reason: pre.reason, message: pre.message });
+      if (!pre.ok) {
+        rejected.push({ index, reason: pre.reason, message: pre.message });
+        continue;
+      }
       const fromId = hexOf(tx.from);
       const toId = hexOf(tx.to);
       const result = transfer(tx, accounts.get(fromId)!, accounts.get(toId)!, fromId === toId);
-      if (!result.ok) return void rejected.push({ index, reason: result.reason, message: result.message });
+      if (!result.ok) {
+        rejected.push({ index, reason: result.reason, message: result.message });
+        continue;
+      }
       accounts.set(fromId, result.from);
       accounts.set(toId, result.to);
       dirty.add(fromId).add(toId);
       applied++;
-    });
+    }
 
     const changes: SmtChange[] = [...dirty].map((id) => {
       const a = accounts.get(id)!;

@@ -30,7 +30,7 @@
  * This module is browser-safe: @noble/hashes only, no node:crypto and no Buffer.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { abytes, concatBytes, equalBytes } from './bytes.js';
+import { abytes, equalBytes } from './bytes.js';
 import { AfgError, InputError } from './errors.js';
 
 export type Hash = Uint8Array; // 32 bytes
@@ -56,20 +56,31 @@ export class StateError extends AfgError<'MISSING_NODE' | 'CORRUPT_NODE', { hash
 
 // ---- browser-safe hex (lib/core/bytes.ts toHex/fromHex use Buffer) ----
 
-const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const HEX_DIGITS = Array.from('0123456789abcdef', (c) => c.charCodeAt(0));
 const HEX_RE = /^(?:[0-9a-f]{2})*$/;
 
 /** Lowercase hex of `bytes` without Buffer (usable in a browser). */
 export function hexOf(bytes: Uint8Array): string {
+  // One fromCharCode call yields a flat string; `+=` builds a rope that every Map lookup must flatten,
+  // which made hex-keyed node lookups several times slower.
   let out = '';
-  for (let i = 0; i < bytes.length; i++) out += HEX_BYTE[bytes[i]!];
+  for (let at = 0; at < bytes.length; at += 4096) {
+    const chunk = bytes.subarray(at, at + 4096);
+    const codes = new Array<number>(chunk.length * 2);
+    for (let i = 0; i < chunk.length; i++) {
+      codes[2 * i] = HEX_DIGITS[chunk[i]! >> 4]!;
+      codes[2 * i + 1] = HEX_DIGITS[chunk[i]! & 15]!;
+    }
+    out += String.fromCharCode(...codes);
+  }
   return out;
 }
 
 /** Parses lowercase hex of exactly `length` bytes without Buffer. Throws InputError naming `field`. */
 export function parseHex(hex: unknown, length: number, field: string): Uint8Array {
   if (typeof hex !== 'string' || !HEX_RE.test(hex)) throw new InputError(field, 'expected lowercase hex without 0x prefix');
-  if (hex.length !== length * 2) throw new InputError(field, `expected ${length} bytes (${length * 2} hex chars), got ${hex.length} hex chars`);
+  if (hex.length !== length * 2)
+    throw new InputError(field, `expected ${length} bytes (${length * 2} hex chars), got ${hex.length} hex chars`);
   const out = new Uint8Array(length);
   for (let i = 0; i < length; i++) out[i] = Number.parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return out;
@@ -136,20 +147,26 @@ export class CachingNodeStore implements NodeStore {
 
 // ---- hashing and node codec ----
 
+/** 0x?? || a(32) || b(32): the preimage of both hash kinds, and the stored form of an internal node. */
+function tagged(tag: number, a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(65);
+  out[0] = tag;
+  out.set(a, 1);
+  out.set(b, 33);
+  return out;
+}
+
 /** Hash of a leaf: sha256(0x00 || key || valueHash). */
 export function leafHash(key: Hash, valueHash: Hash): Hash {
-  return sha256(concatBytes(Uint8Array.of(LEAF_TAG), key, valueHash));
+  return sha256(tagged(LEAF_TAG, key, valueHash));
 }
 
 /** Hash of an internal node: sha256(0x01 || left || right). */
 export function internalHash(left: Hash, right: Hash): Hash {
-  return sha256(concatBytes(Uint8Array.of(INTERNAL_TAG), left, right));
+  return sha256(tagged(INTERNAL_TAG, left, right));
 }
 
-type Node =
-  | { kind: 'empty' }
-  | { kind: 'leaf'; key: Hash; value: Uint8Array }
-  | { kind: 'internal'; left: Hash; right: Hash };
+type Node = { kind: 'empty' } | { kind: 'leaf'; key: Hash; value: Uint8Array } | { kind: 'internal'; left: Hash; right: Hash };
 
 const EMPTY_NODE: Node = { kind: 'empty' };
 
@@ -218,12 +235,33 @@ interface Entry {
 
 type Write = { hash: Hash; bytes: Uint8Array };
 
+export interface SparseMerkleTreeOptions {
+  /**
+   * How many decoded, hash-checked nodes to keep (approximate LRU; default 50_000, 0 disables). Every read checks
+   * a node against its hash; the top levels are on every path, so caching them saves most of that work.
+   */
+  nodeCache?: number;
+}
+
 /**
- * Persistent sparse Merkle tree over a NodeStore. Stateless apart from the store: every method takes
- * the root to read. Throws StateError if the store lacks a node reachable from that root.
+ * Persistent sparse Merkle tree over a NodeStore. Stateless apart from the store (and a cache of
+ * immutable nodes): every method takes the root to read. Throws StateError if the store lacks a node
+ * reachable from that root or returns bytes that do not match a node's hash.
  */
 export class SparseMerkleTree {
-  constructor(readonly store: NodeStore) {}
+  // Two-generation cache (an approximate LRU without per-hit reordering): hits in `older` are promoted
+  // to `recent`; when `recent` is full it becomes `older` and the previous `older` is dropped.
+  private recent = new Map<string, Node>();
+  private older = new Map<string, Node>();
+  private readonly nodeCache: number;
+
+  constructor(
+    readonly store: NodeStore,
+    options: SparseMerkleTreeOptions = {},
+  ) {
+    this.nodeCache = options.nodeCache ?? 50_000;
+    if (!Number.isSafeInteger(this.nodeCache) || this.nodeCache < 0) throw new InputError('nodeCache', 'expected a non-negative integer');
+  }
 
   /** Value bytes stored under `key` in the state `root`, or undefined when absent. */
   async get(root: Hash, key: Hash): Promise<Uint8Array | undefined> {
@@ -277,9 +315,27 @@ export class SparseMerkleTree {
 
   private async load(hash: Hash): Promise<Node> {
     if (isEmptyHash(hash)) return EMPTY_NODE;
-    const bytes = await this.store.get(hash);
-    if (!bytes) throw new StateError('MISSING_NODE', `node ${hexOf(hash)} is not in the store`, { hash: hexOf(hash) });
-    return decodeNode(bytes, hash);
+    const id = hexOf(hash);
+    const recent = this.recent.get(id);
+    if (recent) return recent;
+    let node = this.older.get(id);
+    if (!node) {
+      const bytes = await this.store.get(hash);
+      if (!bytes) throw new StateError('MISSING_NODE', `node ${id} is not in the store`, { hash: id });
+      node = decodeNode(bytes, hash);
+    }
+    this.remember(id, node);
+    return node;
+  }
+
+  private remember(id: string, node: Node): void {
+    const half = Math.ceil(this.nodeCache / 2);
+    if (half === 0) return;
+    if (this.recent.size >= half) {
+      this.older = this.recent;
+      this.recent = new Map();
+    }
+    this.recent.set(id, node);
   }
 
   /** Applies sorted, de-duplicated `changes` (all sharing the first `depth` key bits) to the subtree `at`. */
@@ -339,7 +395,7 @@ export class SparseMerkleTree {
 }
 
 function internalNode(left: Hash, right: Hash, writes: Write[]): Ref {
-  const bytes = concatBytes(Uint8Array.of(INTERNAL_TAG), left, right);
+  const bytes = tagged(INTERNAL_TAG, left, right);
   const hash = sha256(bytes);
   writes.push({ hash, bytes });
   return { hash, kind: 'internal' };
@@ -351,7 +407,10 @@ function buildSubtree(entries: readonly Entry[], from: number, to: number, depth
   if (to - from === 1) {
     const e = entries[from]!;
     if (e.hash) return { hash: e.hash, kind: 'leaf' };
-    const bytes = concatBytes(Uint8Array.of(LEAF_TAG), e.key, e.value);
+    const bytes = new Uint8Array(33 + e.value.length);
+    bytes[0] = LEAF_TAG;
+    bytes.set(e.key, 1);
+    bytes.set(e.value, 33);
     const hash = leafHash(e.key, sha256(e.value));
     writes.push({ hash, bytes });
     return { hash, kind: 'leaf' };
@@ -450,5 +509,9 @@ export function decodeProof(json: unknown): SmtProof {
   if (j.leaf === undefined) return { key, siblings };
   if (typeof j.leaf !== 'object' || j.leaf === null) throw new InputError('proof.leaf', 'expected an object');
   const l = j.leaf as Record<string, unknown>;
-  return { key, leaf: { key: parseHex(l.key, 32, 'proof.leaf.key'), valueHash: parseHex(l.valueHash, 32, 'proof.leaf.valueHash') }, siblings };
+  return {
+    key,
+    leaf: { key: parseHex(l.key, 32, 'proof.leaf.key'), valueHash: parseHex(l.valueHash, 32, 'proof.leaf.valueHash') },
+    siblings,
+  };
 }

@@ -22,7 +22,8 @@ const SK = Array.from({ length: 10 }, (_, i) => devSecretKey(i));
 const PK = SK.map((sk) => ed25519PublicKey(sk));
 const newLedger = (genesis?: { account: Uint8Array; balance: bigint }[]) =>
   new TransferLedger({ chainId: LOCAL_CHAIN_ID, tree: new SparseMerkleTree(new MemoryNodeStore()), ...(genesis ? { genesis } : {}) });
-const send = (from: number, to: Uint8Array, amount: bigint, nonce: bigint) => signTransfer(LOCAL_CHAIN_ID, SK[from]!, { to, amount, nonce });
+const send = (from: number, to: Uint8Array, amount: bigint, nonce: bigint) =>
+  signTransfer(LOCAL_CHAIN_ID, SK[from]!, { to, amount, nonce });
 
 async function setup() {
   const ledger = newLedger();
@@ -92,7 +93,12 @@ describe('transfers', () => {
     expect(await ledger.account(root, tx.from)).toEqual({ balance: 1_000_000_000n, nonce: 0n });
   });
 
-  const cases: { name: string; reason: LedgerRejection; tx: () => Transaction; genesis?: () => { account: Uint8Array; balance: bigint }[] }[] = [
+  const cases: {
+    name: string;
+    reason: LedgerRejection;
+    tx: () => Transaction;
+    genesis?: () => { account: Uint8Array; balance: bigint }[];
+  }[] = [
     {
       name: 'a bad signature',
       reason: 'BAD_SIGNATURE',
@@ -104,7 +110,11 @@ describe('transfers', () => {
       },
     },
     { name: 'a signature for another amount', reason: 'BAD_SIGNATURE', tx: () => ({ ...send(0, PK[1]!, 5n, 0n), amount: 6n }) },
-    { name: 'a signature over another chain id', reason: 'BAD_SIGNATURE', tx: () => signTransfer(new Uint8Array(32), SK[0]!, { to: PK[1]!, amount: 5n, nonce: 0n }) },
+    {
+      name: 'a signature over another chain id',
+      reason: 'BAD_SIGNATURE',
+      tx: () => signTransfer(new Uint8Array(32), SK[0]!, { to: PK[1]!, amount: 5n, nonce: 0n }),
+    },
     { name: 'a future nonce', reason: 'BAD_NONCE', tx: () => send(0, PK[1]!, 5n, 1n) },
     { name: 'an overdraft', reason: 'INSUFFICIENT_BALANCE', tx: () => send(0, PK[1]!, 1_000_000_001n, 0n) },
     { name: 'a short from', reason: 'MALFORMED', tx: () => ({ ...send(0, PK[1]!, 5n, 0n), from: new Uint8Array(31) }) },
@@ -238,7 +248,9 @@ describe('proofs and determinism', () => {
         const signed = sign(bs);
         const holders = [...PK, ...OUTSIDERS];
         const { ledger, root: genesis } = await setup();
-        const model = new Map<string, { balance: bigint; nonce: bigint }>(PK.map((pk) => [toHex(pk), { balance: 1_000_000_000n, nonce: 0n }]));
+        const model = new Map<string, { balance: bigint; nonce: bigint }>(
+          PK.map((pk) => [toHex(pk), { balance: 1_000_000_000n, nonce: 0n }]),
+        );
         const roots: string[] = [];
         let root = genesis;
         for (const block of signed) {

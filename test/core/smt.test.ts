@@ -52,7 +52,12 @@ async function run(tree: SparseMerkleTree, bs: { k: number; v: Uint8Array | unde
   let root = EMPTY_ROOT;
   const history: { root: Hash; model: Map<number, Uint8Array> }[] = [];
   for (const b of bs) {
-    root = (await tree.update(root, b.map((c) => ({ key: POOL[c.k]!, value: c.v })))).root;
+    root = (
+      await tree.update(
+        root,
+        b.map((c) => ({ key: POOL[c.k]!, value: c.v })),
+      )
+    ).root;
     for (const c of b) c.v === undefined ? model.delete(c.k) : model.set(c.k, c.v);
     history.push({ root, model: new Map(model) });
   }
@@ -60,7 +65,12 @@ async function run(tree: SparseMerkleTree, bs: { k: number; v: Uint8Array | unde
 }
 
 async function rootOf(entries: [number, Uint8Array][]): Promise<Hash> {
-  return (await fresh().update(EMPTY_ROOT, entries.map(([k, v]) => ({ key: POOL[k]!, value: v })))).root;
+  return (
+    await fresh().update(
+      EMPTY_ROOT,
+      entries.map(([k, v]) => ({ key: POOL[k]!, value: v })),
+    )
+  ).root;
 }
 
 describe('sparse Merkle tree: hashing and shape', () => {
@@ -78,7 +88,10 @@ describe('sparse Merkle tree: hashing and shape', () => {
   it('two keys split on the first bit give sha256(0x01 || left || right) of collapsed leaves', async () => {
     const lo = key(0x00, 7);
     const hi = key(0x80, 9);
-    const { root } = await fresh().update(EMPTY_ROOT, [{ key: hi, value: val('h') }, { key: lo, value: val('l') }]);
+    const { root } = await fresh().update(EMPTY_ROOT, [
+      { key: hi, value: val('h') },
+      { key: lo, value: val('l') },
+    ]);
     const expected = internalHash(leafHash(lo, sha256(val('l'))), leafHash(hi, sha256(val('h'))));
     expect(hexOf(root)).toBe(hexOf(expected));
     expect(hexOf(expected)).toBe(hexOf(sha256(Uint8Array.of(1, ...leafHash(lo, sha256(val('l'))), ...leafHash(hi, sha256(val('h')))))));
@@ -185,7 +198,10 @@ describe('sparse Merkle tree: persistence and writes', () => {
 
   it('a no-op batch (same values, deleting absent keys) keeps the root and writes nothing', async () => {
     const tree = fresh();
-    const { root } = await tree.update(EMPTY_ROOT, POOL.slice(0, 8).map((k, i) => ({ key: k, value: val(`v${i}`) })));
+    const { root } = await tree.update(
+      EMPTY_ROOT,
+      POOL.slice(0, 8).map((k, i) => ({ key: k, value: val(`v${i}`) })),
+    );
     const again = await tree.update(root, [
       { key: POOL[3]!, value: val('v3') },
       { key: POOL[9]!, value: undefined },
@@ -199,13 +215,18 @@ describe('sparse Merkle tree: persistence and writes', () => {
     const tree = new SparseMerkleTree(store);
     const n = 2048;
     const keys = Array.from({ length: n }, (_, i) => sha256(Uint8Array.of(i >> 8, i & 255)));
-    const { root, written } = await tree.update(EMPTY_ROOT, keys.map((k) => ({ key: k, value: val('x') })));
+    const { root, written } = await tree.update(
+      EMPTY_ROOT,
+      keys.map((k) => ({ key: k, value: val('x') })),
+    );
     // n leaves, n - 1 branching nodes, plus a few one-child nodes where keys share a prefix.
     expect(written).toBeGreaterThanOrEqual(2 * n - 1);
     expect(written).toBeLessThan(3 * n);
     expect(store.size).toBe(written);
     const touched = keys.slice(0, 10).map((k) => ({ key: k, value: val('y') }));
-    const maxDepth = Math.max(...(await Promise.all(keys.slice(0, 10).map(async (k) => (await tree.prove(root, k)).proof.siblings.length))));
+    const maxDepth = Math.max(
+      ...(await Promise.all(keys.slice(0, 10).map(async (k) => (await tree.prove(root, k)).proof.siblings.length))),
+    );
     const step = await tree.update(root, touched);
     expect(step.written).toBeGreaterThanOrEqual(10 + maxDepth - 1);
     expect(step.written).toBeLessThanOrEqual(10 * (maxDepth + 1));
@@ -242,10 +263,13 @@ describe('sparse Merkle tree: proofs', () => {
           expect(verifyProof(root, POOL[k]!, value, { ...proof, siblings })).toBe(false);
         }
         if (proof.leaf) {
-          expect(verifyProof(root, POOL[k]!, value, { ...proof, leaf: { ...proof.leaf, valueHash: flip(proof.leaf.valueHash) } })).toBe(false);
+          expect(verifyProof(root, POOL[k]!, value, { ...proof, leaf: { ...proof.leaf, valueHash: flip(proof.leaf.valueHash) } })).toBe(
+            false,
+          );
           expect(verifyProof(root, POOL[k]!, value, { key: proof.key, siblings: proof.siblings })).toBe(false);
         }
-        if (proof.siblings.length > 0) expect(verifyProof(root, POOL[k]!, value, { ...proof, siblings: proof.siblings.slice(1) })).toBe(false);
+        if (proof.siblings.length > 0)
+          expect(verifyProof(root, POOL[k]!, value, { ...proof, siblings: proof.siblings.slice(1) })).toBe(false);
       }),
       { numRuns: 80 },
     );
@@ -255,7 +279,10 @@ describe('sparse Merkle tree: proofs', () => {
     const tree = fresh();
     const a = key(0x00, 1);
     const b = key(0x80, 1);
-    const { root } = await tree.update(EMPTY_ROOT, [{ key: a, value: val('a') }, { key: b, value: val('b') }]);
+    const { root } = await tree.update(EMPTY_ROOT, [
+      { key: a, value: val('a') },
+      { key: b, value: val('b') },
+    ]);
     const pa = (await tree.prove(root, a)).proof;
     expect(verifyProof(root, a, val('a'), pa)).toBe(true);
     // Claim c (same first bit as b) is absent using a's leaf: a's leaf is not on c's path.
@@ -278,21 +305,48 @@ describe('sparse Merkle tree: proofs', () => {
     expect(() => decodeProof({ ...good, siblings: Array(257).fill('00'.repeat(32)) })).toThrow(/at most 256/);
   });
 
-  it('browser-safe hex helpers round-trip and validate', () => {
+  it('browser-safe hex helpers round-trip, match Buffer hex and validate', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 9000 }), (b) => {
+        expect(hexOf(b)).toBe(Buffer.from(b).toString('hex'));
+      }),
+      { numRuns: 30 },
+    );
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (b) => {
         expect(parseHex(hexOf(b), 32, 'x')).toEqual(b);
       }),
     );
-    expect(() => parseHex('0x' + '00'.repeat(31), 32, 'field')).toThrow(/field/);
+    expect(() => parseHex(`0x${'00'.repeat(31)}`, 32, 'field')).toThrow(/field/);
   });
 });
 
 describe('node stores', () => {
+  it('the tree-level node cache changes no answer, whatever its size', async () => {
+    await fc.assert(
+      fc.asyncProperty(batches, fc.constantFrom(0, 1, 2, 5, 1000), async (bs, nodeCache) => {
+        const store = new MemoryNodeStore();
+        const history = await run(new SparseMerkleTree(store), bs);
+        const tree = new SparseMerkleTree(store, { nodeCache });
+        for (const { root, model } of history) {
+          for (let k = 0; k < POOL.length; k++) {
+            const got = await tree.get(root, POOL[k]!);
+            expect(got && hexOf(got)).toBe(model.has(k) ? hexOf(model.get(k)!) : undefined);
+          }
+        }
+      }),
+      { numRuns: 20 },
+    );
+    expect(() => new SparseMerkleTree(new MemoryNodeStore(), { nodeCache: -1 })).toThrow(/nodeCache/);
+  });
+
   it('a missing or corrupt node is a StateError, not a wrong answer', async () => {
     const store = new MemoryNodeStore();
     const tree = new SparseMerkleTree(store);
-    const { root } = await tree.update(EMPTY_ROOT, [{ key: POOL[0]!, value: val('a') }, { key: POOL[1]!, value: val('b') }]);
+    const { root } = await tree.update(EMPTY_ROOT, [
+      { key: POOL[0]!, value: val('a') },
+      { key: POOL[1]!, value: val('b') },
+    ]);
     await expect(new SparseMerkleTree(new MemoryNodeStore()).get(root, POOL[0]!)).rejects.toMatchObject({ code: 'MISSING_NODE' });
     const bytes = (await store.get(root))!.slice();
     bytes[5]! ^= 1;
@@ -306,11 +360,20 @@ describe('node stores', () => {
   it('CachingNodeStore gives the same answers, serves repeats from cache and stays within maxEntries', async () => {
     const inner = new MemoryNodeStore();
     let innerGets = 0;
-    const counting: NodeStore = { get: (h) => (innerGets++, inner.get(h)), putMany: (n) => inner.putMany(n) };
+    const counting: NodeStore = {
+      get: (h) => {
+        innerGets++;
+        return inner.get(h);
+      },
+      putMany: (n) => inner.putMany(n),
+    };
     const build = new SparseMerkleTree(inner);
-    const { root } = await build.update(EMPTY_ROOT, POOL.map((k, i) => ({ key: k, value: val(`v${i}`) })));
+    const { root } = await build.update(
+      EMPTY_ROOT,
+      POOL.map((k, i) => ({ key: k, value: val(`v${i}`) })),
+    );
     const cached = new CachingNodeStore(counting, 8);
-    const tree = new SparseMerkleTree(cached);
+    const tree = new SparseMerkleTree(cached, { nodeCache: 0 }); // no tree-level cache: every read reaches the store
     expect(await tree.get(root, POOL[2]!)).toEqual(val('v2'));
     const afterFirst = innerGets;
     expect(await tree.get(root, POOL[2]!)).toEqual(val('v2'));
