@@ -37,11 +37,17 @@ function decodeAll<K extends MessageKind>(event: SQSEvent, kinds: readonly K[], 
 }
 
 /** Per-record processing with Powertools' BatchProcessor (records run concurrently; every role step is idempotent). */
-function perRecord<K extends MessageKind>(kinds: readonly K[], telemetry: Telemetry, handle: (m: Extract<QueueMessage, { kind: K }>) => Promise<void>): SqsHandler {
+function perRecord<K extends MessageKind>(
+  kinds: readonly K[],
+  telemetry: Telemetry,
+  handle: (m: Extract<QueueMessage, { kind: K }>) => Promise<void>,
+  options: { sequential?: boolean; order?: (records: SQSRecord[]) => SQSRecord[] } = {},
+): SqsHandler {
   const processor = new BatchProcessor(EventType.SQS);
   return async (event, context) => {
+    const ordered = options.order ? { ...event, Records: options.order([...event.Records]) } : event;
     const response = await processPartialResponse(
-      event,
+      ordered,
       async (record: SQSRecord) => {
         let message: Extract<QueueMessage, { kind: K }>;
         try {
@@ -54,7 +60,7 @@ function perRecord<K extends MessageKind>(kinds: readonly K[], telemetry: Teleme
         await handle(message);
       },
       processor,
-      { context, throwOnFullBatchFailure: false },
+      { context, throwOnFullBatchFailure: false, processInParallel: !options.sequential },
     );
     telemetry.flush?.();
     return response;
@@ -90,7 +96,13 @@ export function validatorHandler(runtime: Provider<RegionRuntime>, key: Provider
       telemetry.log.warn('vote refused by slashing protection', { member, reason: outcome.reason });
     }
     if (outcome.kind === 'rejected') telemetry.log.warn('proposal rejected', { member, reason: outcome.reason });
-  });
+  }, { sequential: true, order: byHeight });
+}
+
+/** Proposals in height order (a child after its parent), so one batch never waits on itself. */
+function byHeight(records: SQSRecord[]): SQSRecord[] {
+  const height = (r: SQSRecord) => Number(/"height":(\d+)/.exec(r.body)?.[1] ?? Number.MAX_SAFE_INTEGER);
+  return records.sort((a, b) => height(a) - height(b));
 }
 
 /** A region's vote queue. Invalid votes are refused (logged, counted, deleted), never retried. */

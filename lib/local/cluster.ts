@@ -1,0 +1,185 @@
+/**
+ * The local multi-region cluster: every region's roles run in this process on the same handlers
+ * as on AWS, fed by local SQS event sources, against real DynamoDB Local and an SQS emulator (or
+ * any endpoints given, e.g. LocalStack). Each region serves its HTTP API on 127.0.0.1.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../aws/clients.js';
+import { ensureQueue, resolveQueueUrl } from '../aws/queues.js';
+import { ensureTables } from '../aws/tables.js';
+import { type ClusterConfig, inboxQueue, parseClusterConfig, resourceNames } from '../config.js';
+import { toHex } from '../core/bytes.js';
+import { LOCAL_CHAIN_ID } from '../core/chain.js';
+import { ConfigError } from '../core/errors.js';
+import { applierHandler, finalizerHandler, sequencerHandler, type SqsHandler, validatorHandler } from '../handlers/sqs.js';
+import { CounterTelemetry, type Log } from '../handlers/telemetry.js';
+import { HttpPeerBlocks } from '../pipeline/peers.js';
+import { createRegionRuntime, type RegionRuntime } from '../runtime.js';
+import { createApi } from '../api/app.js';
+import { startApiServer } from '../api/node-server.js';
+import { SqsEventSource } from './event-source.js';
+import { loadOrDealKeys } from './keys.js';
+import { type EmbeddedServices, startEmbeddedServices } from './services.js';
+
+export interface LocalClusterOptions {
+  readonly regions: readonly string[];
+  /** Total validators, placed round-robin over the regions. */
+  readonly validators: number;
+  /** Default n - floor((n-1)/3). */
+  readonly threshold?: number;
+  readonly checkpointInterval: number;
+  readonly dataDir: string;
+  /** Delete the data folder first. */
+  readonly fresh?: boolean;
+  /** Port of the first region's API; the others follow. 0 = any free port. */
+  readonly basePort: number;
+  /** Use these endpoints (e.g. LocalStack) instead of starting the embedded services. */
+  readonly endpoints?: AwsEndpoints;
+  readonly maxBlockTransactions?: number;
+  /** Sequencer batching window: how long a partial block may wait for more transactions. */
+  readonly batchingWindowMs?: number;
+  readonly log?: Log;
+  /** Finality lag (blocks) beyond which /v1/health answers 503. */
+  readonly maxLagBlocks?: number;
+}
+
+export interface LocalRegion {
+  readonly region: string;
+  readonly url: string;
+  readonly runtime: RegionRuntime;
+  readonly telemetry: CounterTelemetry;
+  readonly sources: SqsEventSource[];
+}
+
+/** Visibility timeouts are short locally so a deferred message is retried quickly. */
+const VISIBILITY = { ingress: 2, inbox: 2, votes: 5, finalized: 5 } as const;
+const MAX_RECEIVE_COUNT = 20;
+
+export class LocalCluster {
+  private stopped = false;
+  private constructor(
+    readonly config: ClusterConfig,
+    readonly regions: LocalRegion[],
+    readonly aws: ClientFactory,
+    private readonly services: EmbeddedServices | undefined,
+    private readonly servers: { close(): Promise<void> }[],
+  ) {}
+
+  get urls(): string[] {
+    return this.regions.map((r) => r.url);
+  }
+
+  /** Starts everything; on failure stops what was started and rethrows. */
+  static async start(opts: LocalClusterOptions): Promise<LocalCluster> {
+    validateOptions(opts);
+    if (opts.fresh) await rm(opts.dataDir, { recursive: true, force: true });
+    await mkdir(opts.dataDir, { recursive: true });
+    const n = opts.validators;
+    const threshold = opts.threshold ?? n - Math.floor((n - 1) / 3);
+    const keys = await loadOrDealKeys(join(opts.dataDir, 'keys'), n, threshold);
+    const config = parseClusterConfig({
+      prefix: 'afg',
+      chainId: toHex(LOCAL_CHAIN_ID),
+      era: 0,
+      checkpointInterval: opts.checkpointInterval,
+      threshold,
+      homeRegion: opts.regions[0],
+      regions: opts.regions,
+      members: keys.members.map((m, i) => ({ index: m.index, region: opts.regions[i % opts.regions.length], publicKey: toHex(m.publicKey) })),
+      groupPublicKey: toHex(keys.groupPublicKey),
+      maxBlockTransactions: opts.maxBlockTransactions ?? 500,
+      maxBlockBytes: 200_000,
+    });
+
+    const services = opts.endpoints ? undefined : await startEmbeddedServices({ dataDir: join(opts.dataDir, 'services') });
+    const endpoints = opts.endpoints ?? { dynamodb: services!.dynamodbEndpoint, sqs: services!.sqsEndpoint };
+    const aws = createClientFactory({ endpoints });
+    const servers: { close(): Promise<void> }[] = [];
+    const regions: LocalRegion[] = [];
+    const cluster = new LocalCluster(config, regions, aws, services, servers);
+    try {
+      const ports = config.regions.map((_, i) => (opts.basePort === 0 ? 0 : opts.basePort + i));
+      const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+      for (const [i, region] of config.regions.entries()) {
+        await provision(aws, config, region);
+        const peers = urls.filter((_, j) => j !== i).map((u) => new HttpPeerBlocks(u));
+        const runtime = await createRegionRuntime({ config, region, aws, peers });
+        const telemetry = new CounterTelemetry(opts.log);
+        const api = createApi({ query: runtime.query, transport: runtime.transport, chain: runtime.chain, maxLagBlocks: opts.maxLagBlocks ?? 50 });
+        const server = await startApiServer(api, { port: ports[i]!, host: '127.0.0.1' });
+        servers.push(server);
+        regions.push({ region, url: server.url, runtime, telemetry, sources: [] });
+      }
+      for (const r of regions) r.sources.push(...(await cluster.eventSources(r, keys.members, opts)));
+      for (const r of regions) for (const s of r.sources) s.start();
+      return cluster;
+    } catch (e) {
+      await cluster.stop();
+      throw e;
+    }
+  }
+
+  private async eventSources(r: LocalRegion, members: { index: number; secretKey: Uint8Array }[], opts: LocalClusterOptions): Promise<SqsEventSource[]> {
+    const { config, aws } = this;
+    const names = resourceNames(config.prefix);
+    const sqs = aws.sqs(r.region);
+    const runtime = async () => r.runtime;
+    const source = async (queue: string, handler: SqsHandler, o: { batchSize: number; windowMs: number; concurrency: number }) =>
+      new SqsEventSource({
+        sqs,
+        queueUrl: await resolveQueueUrl(sqs, queue),
+        region: r.region,
+        batchSize: o.batchSize,
+        maxBatchingWindowMs: o.windowMs,
+        concurrency: o.concurrency,
+        handler,
+        waitTimeSeconds: 1,
+        functionName: `afg-${r.region}-${queue}`,
+        onError: (e) => r.telemetry.log.error('event source error', { queue, error: String(e) }),
+      });
+    const out: SqsEventSource[] = [];
+    if (r.region === config.homeRegion)
+      out.push(await source(names.ingressQueue, sequencerHandler(runtime, r.telemetry), { batchSize: config.maxBlockTransactions, windowMs: opts.batchingWindowMs ?? 50, concurrency: 1 }));
+    for (const m of config.members.filter((m) => m.region === r.region)) {
+      const key = members.find((k) => k.index === m.index)!;
+      const memberKey = async () => ({ member: key.index, secretKey: key.secretKey });
+      out.push(await source(inboxQueue(config.prefix, m.index), validatorHandler(runtime, memberKey, r.telemetry), { batchSize: 10, windowMs: 0, concurrency: 1 }));
+    }
+    out.push(await source(names.voteQueue, finalizerHandler(runtime, r.telemetry), { batchSize: 10, windowMs: 0, concurrency: 2 }));
+    out.push(await source(names.finalizedQueue, applierHandler(runtime, r.telemetry), { batchSize: 10, windowMs: 0, concurrency: 1 }));
+    return out;
+  }
+
+  /** Stops event sources (waiting for in-flight batches), API servers, clients and services. Idempotent. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.allSettled(this.regions.flatMap((r) => r.sources.map((s) => s.stop())));
+    await Promise.allSettled(this.servers.map((s) => s.close()));
+    this.aws.destroy();
+    await this.services?.stop();
+  }
+}
+
+/** Creates one region's tables and queues (idempotent), as the CDK app does on AWS. */
+export async function provision(aws: ClientFactory, config: ClusterConfig, region: string): Promise<void> {
+  const names = resourceNames(config.prefix);
+  const sqs = aws.sqs(region);
+  await ensureTables(aws.dynamo(region), config.prefix);
+  const dlq = { maxReceiveCount: MAX_RECEIVE_COUNT };
+  const queues: [string, number][] = [
+    [names.voteQueue, VISIBILITY.votes],
+    [names.finalizedQueue, VISIBILITY.finalized],
+    ...config.members.filter((m) => m.region === region).map((m): [string, number] => [inboxQueue(config.prefix, m.index), VISIBILITY.inbox]),
+  ];
+  if (region === config.homeRegion) queues.push([names.ingressQueue, VISIBILITY.ingress]);
+  for (const [name, visibilityTimeoutSeconds] of queues) await ensureQueue(sqs, name, { visibilityTimeoutSeconds, dlq });
+}
+
+function validateOptions(o: LocalClusterOptions): void {
+  if (o.regions.length === 0) throw new ConfigError('regions', 'at least one region');
+  if (!Number.isInteger(o.validators) || o.validators < 1 || o.validators > 64) throw new ConfigError('validators', 'expected an integer in 1..64');
+  if (!Number.isInteger(o.checkpointInterval) || o.checkpointInterval < 1) throw new ConfigError('checkpoint-interval', 'expected a positive integer');
+  if (!Number.isInteger(o.basePort) || o.basePort < 0 || o.basePort > 65535 - o.regions.length) throw new ConfigError('port', 'expected a TCP port');
+}
