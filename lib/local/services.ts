@@ -45,7 +45,7 @@ export interface EmbeddedServicesOptions {
   readonly java?: string;
   /** JVM flags. The default favours start-up time and a small footprint on a shared machine. */
   readonly jvmArgs?: readonly string[];
-  /** Give up when a service does not answer within this time (default 60 s). */
+  /** Give up when a service does not answer within this time (default 90 s: the JVM is slow on a loaded 2-core machine). */
   readonly startTimeoutMs?: number;
 }
 
@@ -60,6 +60,8 @@ export class ServiceStartError extends AfgError<'SERVICE_START_FAILED', { servic
 const DEFAULT_JVM_ARGS = ['-Xms64m', '-Xmx512m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1'];
 const TAIL_LINES = 40;
 const POLL_MS = 100;
+// A probe must not hang on a port that accepts connections but never answers (e.g. taken by another program).
+const PROBE_TIMEOUT_MS = 2_000;
 
 /**
  * Starts DynamoDB Local and fauxqs and waits until both answer (ListTables / ListQueues).
@@ -70,7 +72,7 @@ const POLL_MS = 100;
  */
 export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}): Promise<EmbeddedServices> {
   const log = opts.log ?? (() => {});
-  const timeoutMs = opts.startTimeoutMs ?? 60_000;
+  const timeoutMs = opts.startTimeoutMs ?? 90_000;
   const dataDir = opts.dataDir === undefined ? undefined : resolve(opts.dataDir);
   const java = findJava(opts.java);
   const dynamo = await startDynamoDbLocal({
@@ -234,7 +236,7 @@ async function startDynamoDbLocal(o: {
         if (exit !== undefined)
           throw new ServiceStartError('dynamodb-local', `exited during start-up (code ${exit.code}, signal ${exit.signal})`, tail);
         try {
-          await client.send(new ListTablesCommand({}));
+          await client.send(new ListTablesCommand({}), { abortSignal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
           o.log('dynamodb-local: ready');
           return;
         } catch (e) {
@@ -256,7 +258,7 @@ async function waitForSqs(endpoint: string, timeoutMs: number): Promise<void> {
   try {
     for (;;) {
       try {
-        await client.send(new ListQueuesCommand({}));
+        await client.send(new ListQueuesCommand({}), { abortSignal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
         return;
       } catch (e) {
         if (Date.now() > deadline)

@@ -1,6 +1,6 @@
 /**
  * Shared vitest helper for suites that need the real services: starts DynamoDB Local and fauxqs once
- * per test file and stops them in afterAll, which runs even when tests fail (and the java process
+ * per test file (or reuses a run-wide pair, see sharedServices) and stops them in afterAll, which runs even when tests fail (and the java process
  * dies with the worker if the worker itself is killed; see lib/local/services.ts).
  *
  * @example
@@ -30,7 +30,7 @@ export function useEmbeddedServices(): () => EmbeddedEnv {
   let env: EmbeddedEnv | undefined;
   beforeAll(async () => {
     const started = Date.now();
-    const services = await startEmbeddedServices();
+    const services = sharedServices() ?? (await startEmbeddedServices());
     const endpoints = { dynamodb: services.dynamodbEndpoint, sqs: services.sqsEndpoint };
     env = { services, endpoints, aws: createClientFactory({ endpoints, maxAttempts: 3 }), startupMs: Date.now() - started };
   });
@@ -42,6 +42,17 @@ export function useEmbeddedServices(): () => EmbeddedEnv {
     if (env === undefined) throw new Error('embedded services are not running (use the accessor inside tests)');
     return env;
   };
+}
+
+/**
+ * Services already running for the whole run (e.g. started by a vitest globalSetup), given as
+ * AFG_TEST_DYNAMODB_ENDPOINT and AFG_TEST_SQS_ENDPOINT: saves one JVM start per file. stop() is a no-op.
+ */
+function sharedServices(): EmbeddedServices | undefined {
+  const dynamodbEndpoint = process.env.AFG_TEST_DYNAMODB_ENDPOINT;
+  const sqsEndpoint = process.env.AFG_TEST_SQS_ENDPOINT;
+  if (!dynamodbEndpoint || !sqsEndpoint) return undefined;
+  return { dynamodbEndpoint, sqsEndpoint, stop: async () => {} };
 }
 
 /** A name unique within the run, for tables and queues (letters, digits and '-'). */
