@@ -75,7 +75,15 @@ export function createApi(deps: ApiDeps): Api {
   const log =
     deps.log ??
     ((entry) =>
-      console.error(JSON.stringify({ ...entry, error: entry.error instanceof Error ? { name: entry.error.name, message: entry.error.message, stack: entry.error.stack } : String(entry.error) })));
+      console.error(
+        JSON.stringify({
+          ...entry,
+          error:
+            entry.error instanceof Error
+              ? { name: entry.error.name, message: entry.error.message, stack: entry.error.stack }
+              : String(entry.error),
+        }),
+      ));
   const { chainId } = deps.chain.set;
 
   const handlers: Record<string, Handler> = {
@@ -101,17 +109,27 @@ export function createApi(deps: ApiDeps): Api {
   async function submit(body: unknown): Promise<string> {
     const tx: Transaction = transactionFromJson(body, '');
     if (!ed25519Verify(tx.signature, txSigningBytes(chainId, tx), tx.from))
-      throw new ApiError(400, 'BAD_SIGNATURE', 'signature: signature does not verify for this chain (ed25519 by `from` over the AFG-TX-V1 signing bytes)');
+      throw new ApiError(
+        400,
+        'BAD_SIGNATURE',
+        'signature: signature does not verify for this chain (ed25519 by `from` over the AFG-TX-V1 signing bytes)',
+      );
     const { checkpoint } = await deps.query.readableCheckpoint();
     const account = await deps.chain.ledger.account(checkpoint.stateRoot, tx.from);
     const next = account?.nonce ?? 0n;
     if (tx.nonce < next)
-      throw new ApiError(400, 'STALE_NONCE', `nonce: ${tx.nonce} is stale; the account's next nonce at finalized height ${checkpoint.height} is ${next}`);
+      throw new ApiError(
+        400,
+        'STALE_NONCE',
+        `nonce: ${tx.nonce} is stale; the account's next nonce at finalized height ${checkpoint.height} is ${next}`,
+      );
     try {
       await deps.transport.send({ queue: 'ingress' }, [{ kind: 'tx', tx }]);
     } catch (cause) {
       // Not accepted: the client may retry the same transaction (same hash); duplicates fail the nonce rule.
-      throw new ApiError(503, 'UNAVAILABLE', 'the transaction could not be queued; retry later (resubmitting yields the same hash)', { cause });
+      throw new ApiError(503, 'UNAVAILABLE', 'the transaction could not be queued; retry later (resubmitting yields the same hash)', {
+        cause,
+      });
     }
     return toHex(txHash(chainId, tx));
   }
@@ -128,9 +146,21 @@ export function createApi(deps: ApiDeps): Api {
       if (matches.length === 0) throw new ApiError(404, 'NOT_FOUND', `no route ${req.path}`);
       const allow = [...new Set(matches.map((m) => m.op.method))];
       if (method === 'OPTIONS')
-        return { status: 204, headers: { ...CORS, 'access-control-allow-methods': [...allow, 'OPTIONS'].join(', '), 'access-control-allow-headers': 'content-type' }, body: '' };
+        return {
+          status: 204,
+          headers: {
+            ...CORS,
+            'access-control-allow-methods': [...allow, 'OPTIONS'].join(', '),
+            'access-control-allow-headers': 'content-type',
+          },
+          body: '',
+        };
       const found = matches.find((m) => m.op.method === method);
-      if (!found) return errorResponse(new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${req.path}; use ${allow.join(', ')}`), { allow: allow.join(', '), ...cors });
+      if (!found)
+        return errorResponse(new ApiError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${req.path}; use ${allow.join(', ')}`), {
+          allow: allow.join(', '),
+          ...cors,
+        });
       const params = found.op.parameters(found.path!, req.query);
       const res = await handlers[found.op.operationId]!(params, req);
       return { ...res, headers: { ...res.headers, ...cors } };

@@ -132,7 +132,12 @@ const schemas = {
     count: { type: 'integer', minimum: 0 },
     evidence: {
       type: 'array',
-      items: object({ kind: { type: 'string', enum: ['double', 'surround'] }, member: { type: 'integer', minimum: 1 }, first: ref('Vote'), second: ref('Vote') }),
+      items: object({
+        kind: { type: 'string', enum: ['double', 'surround'] },
+        member: { type: 'integer', minimum: 1 },
+        first: ref('Vote'),
+        second: ref('Vote'),
+      }),
     },
   }),
   Health: object({
@@ -172,7 +177,13 @@ const schemas = {
 };
 
 const heightParam = (what: string) => ({ name: 'height', in: 'path', required: true, description: what, schema: ref('Height') });
-const getOp = (operationId: string, summary: string, ok: unknown, extra: Record<string, unknown> = {}, errors: Record<string, unknown> = {}) => ({
+const getOp = (
+  operationId: string,
+  summary: string,
+  ok: unknown,
+  extra: Record<string, unknown> = {},
+  errors: Record<string, unknown> = {},
+) => ({
   get: {
     operationId,
     summary,
@@ -193,8 +204,16 @@ export const openapiDocument = {
       '{ "error": { "code", "message" } }; byte strings are lowercase hex, u64 amounts and nonces are decimal strings.',
   },
   paths: {
-    '/v1/validators': getOp('getValidators', 'Validator set: chain id, group public key, threshold, checkpoint interval', json(ref('Validators'), 'the validator set')),
-    '/v1/finality': getOp('getFinality', 'Head, justified, finalized and applied checkpoints, with the finalizing certificate', json(ref('Finality'), 'finality status')),
+    '/v1/validators': getOp(
+      'getValidators',
+      'Validator set: chain id, group public key, threshold, checkpoint interval',
+      json(ref('Validators'), 'the validator set'),
+    ),
+    '/v1/finality': getOp(
+      'getFinality',
+      'Head, justified, finalized and applied checkpoints, with the finalizing certificate',
+      json(ref('Finality'), 'finality status'),
+    ),
     '/v1/checkpoints/{height}': getOp(
       'getCheckpoint',
       'Checkpoint at a height that is a multiple of the checkpoint interval',
@@ -216,14 +235,32 @@ export const openapiDocument = {
       { parameters: [{ name: 'publicKeyHex', in: 'path', required: true, description: 'ed25519 public key', schema: ref('PublicKey') }] },
       { '400': error('not a 32-byte lowercase hex key') },
     ),
-    '/v1/evidence': getOp('getEvidence', 'Stored equivocation evidence (double and surround votes)', json(ref('Evidence'), 'evidence'), {
-      parameters: [
-        { name: 'limit', in: 'query', required: false, description: 'at most this many items', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-      ],
-    }, { '400': error('bad limit') }),
-    '/v1/health': getOp('getHealth', 'Sync status: heights, lag, each validator\'s last vote', json(ref('Health'), 'in sync (status ok)'), {}, {
-      '503': json(ref('Health'), 'stalled: head is more than the configured lag ahead of finality'),
-    }),
+    '/v1/evidence': getOp(
+      'getEvidence',
+      'Stored equivocation evidence (double and surround votes)',
+      json(ref('Evidence'), 'evidence'),
+      {
+        parameters: [
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            description: 'at most this many items',
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+          },
+        ],
+      },
+      { '400': error('bad limit') },
+    ),
+    '/v1/health': getOp(
+      'getHealth',
+      "Sync status: heights, lag, each validator's last vote",
+      json(ref('Health'), 'in sync (status ok)'),
+      {},
+      {
+        '503': json(ref('Health'), 'stalled: head is more than the configured lag ahead of finality'),
+      },
+    ),
     '/v1/openapi.json': getOp('getOpenApi', 'This document', json({ type: 'object' }, 'OpenAPI 3.1 document')),
     '/v1/transactions': {
       post: {

@@ -9,7 +9,18 @@ import { openapiDocument } from './openapi.js';
 
 const DOC_ID = 'openapi.json';
 /** Top-level OpenAPI keys: known to ajv as annotations so strict mode accepts the document as a schema root. */
-const OPENAPI_KEYS = ['openapi', 'info', 'servers', 'paths', 'components', 'tags', 'webhooks', 'externalDocs', 'security', 'jsonSchemaDialect'];
+const OPENAPI_KEYS = [
+  'openapi',
+  'info',
+  'servers',
+  'paths',
+  'components',
+  'tags',
+  'webhooks',
+  'externalDocs',
+  'security',
+  'jsonSchemaDialect',
+];
 
 type Json = Record<string, any>;
 
@@ -67,7 +78,8 @@ export function toInputError(errors: readonly ErrorObject[], root: string): Inpu
   const rank = (e: ErrorObject) => (e.keyword === 'additionalProperties' ? 0 : e.keyword === 'required' ? 2 : 1);
   const e = [...errors].sort((a, b) => rank(a) - rank(b))[0]!;
   const at = fieldOf(e.instancePath, root);
-  if (e.keyword === 'additionalProperties') return new InputError(joinPath(at === 'body' ? '' : at, e.params.additionalProperty), 'unknown field');
+  if (e.keyword === 'additionalProperties')
+    return new InputError(joinPath(at === 'body' ? '' : at, e.params.additionalProperty), 'unknown field');
   if (e.keyword === 'required') return new InputError(joinPath(at === 'body' ? '' : at, e.params.missingProperty), 'missing');
   const description = (e.parentSchema as Json | undefined)?.description;
   if (e.keyword === 'pattern' && typeof description === 'string') return new InputError(at, `expected ${description}`);

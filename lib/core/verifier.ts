@@ -41,7 +41,9 @@ export interface VerifyOptions {
   threshold?: number;
 }
 
-export type CertificateVerdict = { ok: true; certificate: Certificate & { message: Uint8Array } } | { ok: false; failures: VerifyFailure[] };
+export type CertificateVerdict =
+  | { ok: true; certificate: Certificate & { message: Uint8Array } }
+  | { ok: false; failures: VerifyFailure[] };
 
 export type AccountVerdict =
   | { ok: true; account: string; balance: bigint; nonce: bigint; height: number; stateRoot: string; certificate: Certificate }
@@ -101,7 +103,10 @@ export function verifyCertificate(c: unknown, opts: VerifyOptions): CertificateV
   if (expected) {
     try {
       if (!verifySignature(opts.groupPublicKey, expected, cert.signature))
-        fail('certificate.signature', 'group signature does not verify over the signing bytes of the fields shown, for this chain, under the group key');
+        fail(
+          'certificate.signature',
+          'group signature does not verify over the signing bytes of the fields shown, for this chain, under the group key',
+        );
     } catch (e) {
       fail('certificate.signature', `signature or group key does not decode: ${errorText(e)}`);
     }
@@ -110,7 +115,8 @@ export function verifyCertificate(c: unknown, opts: VerifyOptions): CertificateV
   const K = opts.checkpointInterval;
   if (cert.target.height !== cert.source.height + K)
     fail('certificate.link', `target height ${cert.target.height} is not source height ${cert.source.height} + checkpoint interval ${K}`);
-  else if (cert.source.height % K !== 0) fail('certificate.link', `source height ${cert.source.height} is not a multiple of the checkpoint interval ${K}`);
+  else if (cert.source.height % K !== 0)
+    fail('certificate.link', `source height ${cert.source.height} is not a multiple of the checkpoint interval ${K}`);
 
   const distinct = new Set(cert.signers);
   if (distinct.size !== cert.signers.length) fail('certificate.signers', `signers are not distinct: [${cert.signers.join(', ')}]`);
@@ -128,7 +134,15 @@ export function verifyCertificate(c: unknown, opts: VerifyOptions): CertificateV
  * and nonce are both 0. Never throws.
  */
 export function verifyAccountAnswer(answer: unknown, opts: VerifyOptions): AccountVerdict {
-  let a: { account: Uint8Array; balance: bigint; nonce: bigint; height: number; stateRoot: Uint8Array; proof: ReturnType<typeof decodeProof>; certificate: unknown };
+  let a: {
+    account: Uint8Array;
+    balance: bigint;
+    nonce: bigint;
+    height: number;
+    stateRoot: Uint8Array;
+    proof: ReturnType<typeof decodeProof>;
+    certificate: unknown;
+  };
   try {
     const o = aobject(answer, 'answer', ['account', 'balance', 'nonce', 'height', 'stateRoot', 'proof', 'certificate']);
     a = {
@@ -146,7 +160,12 @@ export function verifyAccountAnswer(answer: unknown, opts: VerifyOptions): Accou
   if (a.certificate === null)
     return {
       ok: false,
-      failures: [{ check: 'answer.checkpoint', message: `no certificate: the answer is read at height ${a.height} (genesis), which no certificate covers` }],
+      failures: [
+        {
+          check: 'answer.checkpoint',
+          message: `no certificate: the answer is read at height ${a.height} (genesis), which no certificate covers`,
+        },
+      ],
     };
   const verdict = verifyCertificate(a.certificate, opts);
   const failures = verdict.ok ? [] : [...verdict.failures];
@@ -173,5 +192,13 @@ export function verifyAccountAnswer(answer: unknown, opts: VerifyOptions): Accou
     });
 
   if (failures.length > 0) return { ok: false, failures };
-  return { ok: true, account: toHex(a.account), balance: a.balance, nonce: a.nonce, height: a.height, stateRoot: toHex(a.stateRoot), certificate: cert };
+  return {
+    ok: true,
+    account: toHex(a.account),
+    balance: a.balance,
+    nonce: a.nonce,
+    height: a.height,
+    stateRoot: toHex(a.stateRoot),
+    certificate: cert,
+  };
 }

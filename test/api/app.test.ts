@@ -1,12 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createApi, type Api, type ApiRequest, type ApiResponse } from '../../lib/api/app.js';
+import { type Api, type ApiRequest, type ApiResponse, createApi } from '../../lib/api/app.js';
 import { MAX_BODY_BYTES } from '../../lib/api/openapi.js';
 import { responseChecker } from '../../lib/api/validate.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { txHash } from '../../lib/core/codec.js';
 import { signTransfer } from '../../lib/core/ledger.js';
-import { transactionToJson } from '../../lib/core/wire.js';
 import { verifyAccountAnswer, verifyCertificate } from '../../lib/core/verifier.js';
+import { transactionToJson } from '../../lib/core/wire.js';
 import { buildFixture, DEV_PK, DEV_SK, type Fixture } from '../helpers/fixture.js';
 
 const check = responseChecker();
@@ -19,7 +19,13 @@ beforeAll(async () => {
   api = createApi({ query: fx.query, transport: fx.transport, chain: fx.chain, maxLagBlocks: 8, log: (e) => logged.push(e) });
 });
 
-const req = (method: string, path: string, body?: string, query: Record<string, string> = {}): ApiRequest => ({ method, path, query, headers: {}, body });
+const req = (method: string, path: string, body?: string, query: Record<string, string> = {}): ApiRequest => ({
+  method,
+  path,
+  query,
+  headers: {},
+  body,
+});
 const get = (path: string, query: Record<string, string> = {}) => api(req('GET', path, undefined, query));
 const post = (body: unknown) => api(req('POST', '/v1/transactions', typeof body === 'string' ? body : JSON.stringify(body)));
 const body = (r: ApiResponse) => JSON.parse(r.body);
@@ -51,7 +57,13 @@ describe('GET routes', () => {
     expect(r.headers['access-control-allow-origin']).toBe('*');
     expect(r.headers['content-type']).toMatch(/^application\/json/);
     const v = body(r);
-    expect(v).toMatchObject({ chainId: toHex(fx.chain.set.chainId), n: 4, threshold: 3, checkpointInterval: 2, groupPublicKey: toHex(fx.dealing.groupPublicKey) });
+    expect(v).toMatchObject({
+      chainId: toHex(fx.chain.set.chainId),
+      n: 4,
+      threshold: 3,
+      checkpointInterval: 2,
+      groupPublicKey: toHex(fx.dealing.groupPublicKey),
+    });
     expect(v.members.map((m: { index: number }) => m.index)).toEqual([1, 2, 3, 4]);
   });
 
@@ -59,7 +71,13 @@ describe('GET routes', () => {
     const r = await get('/v1/finality');
     expectDocumented(r, 'getFinality', 200);
     const f = body(r);
-    expect(f).toMatchObject({ region: 'eu-west-1', head: { height: 5 }, justified: { height: 4 }, finalized: { height: 2 }, applied: { height: 2 } });
+    expect(f).toMatchObject({
+      region: 'eu-west-1',
+      head: { height: 5 },
+      justified: { height: 4 },
+      finalized: { height: 2 },
+      applied: { height: 2 },
+    });
     expect(f.certificate.source).toEqual(f.finalized);
     expect(verifyCertificate(f.certificate, opts()).ok).toBe(true);
   });
@@ -117,7 +135,13 @@ describe('GET routes', () => {
 
   it('/v1/accounts/{key}: malformed keys are 400 naming the parameter', async () => {
     for (const bad of ['ab', 'AB'.repeat(32), `0x${'ab'.repeat(31)}`, 'zz'.repeat(32)]) {
-      expectError(await get(`/v1/accounts/${bad}`), 'getAccount', 400, 'INVALID_INPUT', /^publicKeyHex: expected ed25519 public key: 32 bytes/);
+      expectError(
+        await get(`/v1/accounts/${bad}`),
+        'getAccount',
+        400,
+        'INVALID_INPUT',
+        /^publicKeyHex: expected ed25519 public key: 32 bytes/,
+      );
     }
   });
 
@@ -171,7 +195,13 @@ describe('routing errors', () => {
   });
 
   it('GET / serves the dashboard when given', async () => {
-    const withPage = createApi({ query: fx.query, transport: fx.transport, chain: fx.chain, maxLagBlocks: 8, dashboardHtml: '<h1>afg</h1>' });
+    const withPage = createApi({
+      query: fx.query,
+      transport: fx.transport,
+      chain: fx.chain,
+      maxLagBlocks: 8,
+      dashboardHtml: '<h1>afg</h1>',
+    });
     const r = await withPage(req('GET', '/'));
     expect(r.status).toBe(200);
     expect(r.headers['content-type']).toMatch(/^text\/html/);
@@ -179,7 +209,12 @@ describe('routing errors', () => {
   });
 
   it('an internal error is 500 without details, and is logged', async () => {
-    const broken = { ...fx.query, validators: () => { throw new Error('secret stack detail'); } } as unknown as typeof fx.query;
+    const broken = {
+      ...fx.query,
+      validators: () => {
+        throw new Error('secret stack detail');
+      },
+    } as unknown as typeof fx.query;
     const seen: unknown[] = [];
     const bad = createApi({ query: broken, transport: fx.transport, chain: fx.chain, maxLagBlocks: 8, log: (e) => seen.push(e) });
     const r = await bad(req('GET', '/v1/validators'));
@@ -221,7 +256,13 @@ describe('POST /v1/transactions', () => {
 
   it('refuses a stale nonce against finalized state', async () => {
     // dev 0 sent nonces 0 and 1 in finalized blocks 1 and 2: its next nonce is 2.
-    expectError(await post(tx(0, 6, 1n, 1n)), 'postTransaction', 400, 'STALE_NONCE', /nonce: 1 is stale.*next nonce at finalized height 2 is 2/);
+    expectError(
+      await post(tx(0, 6, 1n, 1n)),
+      'postTransaction',
+      400,
+      'STALE_NONCE',
+      /nonce: 1 is stale.*next nonce at finalized height 2 is 2/,
+    );
     expectDocumented(await post(tx(0, 6, 1n, 2n)), 'postTransaction', 202);
   });
 
@@ -250,7 +291,13 @@ describe('POST /v1/transactions', () => {
   it('invalid JSON, empty body and oversized bodies', async () => {
     expectError(await post('{"from":'), 'postTransaction', 400, 'INVALID_JSON', /not valid JSON/);
     expectError(await api(req('POST', '/v1/transactions', undefined)), 'postTransaction', 400, 'INVALID_JSON', /expected a JSON object/);
-    expectError(await post(`{"pad":"${'x'.repeat(MAX_BODY_BYTES)}"}`), 'postTransaction', 413, 'PAYLOAD_TOO_LARGE', /larger than 16384 bytes/);
+    expectError(
+      await post(`{"pad":"${'x'.repeat(MAX_BODY_BYTES)}"}`),
+      'postTransaction',
+      413,
+      'PAYLOAD_TOO_LARGE',
+      /larger than 16384 bytes/,
+    );
     // Multi-byte characters count as bytes, not UTF-16 units.
     expectError(await post(`{"pad":"${'é'.repeat(MAX_BODY_BYTES / 2)}"}`), 'postTransaction', 413, 'PAYLOAD_TOO_LARGE', /larger/);
   });

@@ -30,7 +30,8 @@ describe('OpenAPI document', () => {
       'GET /v1/validators',
       'POST /v1/transactions',
     ]);
-    for (const name of Object.keys(doc.components.schemas)) expect(ajv.getSchema(`openapi.json#/components/schemas/${name}`), name).toBeTypeOf('function');
+    for (const name of Object.keys(doc.components.schemas))
+      expect(ajv.getSchema(`openapi.json#/components/schemas/${name}`), name).toBeTypeOf('function');
   });
 
   it('is well-formed OpenAPI 3.1: version, unique operation ids, resolvable refs, declared path parameters', () => {

@@ -1,14 +1,14 @@
 import { request } from 'node:http';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../lib/api/app.js';
-import { requestFromEvent, lambdaHandler } from '../../lib/api/lambda.js';
+import { lambdaHandler, requestFromEvent } from '../../lib/api/lambda.js';
 import { type ApiServer, startApiServer } from '../../lib/api/node-server.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { signTransfer } from '../../lib/core/ledger.js';
-import { transactionToJson } from '../../lib/core/wire.js';
 import { verifyAccountAnswer } from '../../lib/core/verifier.js';
+import { transactionToJson } from '../../lib/core/wire.js';
 import { buildFixture, DEV_PK, DEV_SK, type Fixture } from '../helpers/fixture.js';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 
 let fx: Fixture;
 let server: ApiServer;
@@ -43,7 +43,11 @@ describe('node:http server (real HTTP)', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
     const answer = await res.json();
-    const v = verifyAccountAnswer(answer, { groupPublicKey: fx.dealing.groupPublicKey, chainId: fx.chain.set.chainId, checkpointInterval: 2 });
+    const v = verifyAccountAnswer(answer, {
+      groupPublicKey: fx.dealing.groupPublicKey,
+      chainId: fx.chain.set.chainId,
+      checkpointInterval: 2,
+    });
     expect(v.ok).toBe(true);
   });
 
@@ -55,7 +59,11 @@ describe('node:http server (real HTTP)', () => {
 
   it('accepts a POSTed transaction (202) and refuses malformed JSON (400)', async () => {
     const tx = transactionToJson(signTransfer(fx.chain.set.chainId, DEV_SK[9]!, { to: DEV_PK[8]!, amount: 1n, nonce: 0n }));
-    const ok = await fetch(`${server.url}/v1/transactions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(tx) });
+    const ok = await fetch(`${server.url}/v1/transactions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(tx),
+    });
     expect(ok.status).toBe(202);
     expect((await ok.json()).hash).toMatch(/^[0-9a-f]{64}$/);
     const bad = await fetch(`${server.url}/v1/transactions`, { method: 'POST', body: '{' });
@@ -64,7 +72,11 @@ describe('node:http server (real HTTP)', () => {
   });
 
   it('answers 413 from a too-large content-length before reading the body', async () => {
-    const r = await rawPost('/v1/transactions', { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) }, '{"a":');
+    const r = await rawPost(
+      '/v1/transactions',
+      { 'content-type': 'application/json', 'content-length': String(10 * 1024 * 1024) },
+      '{"a":',
+    );
     expect(r.status).toBe(413);
     expect(JSON.parse(r.body).error.code).toBe('PAYLOAD_TOO_LARGE');
   });
@@ -92,15 +104,30 @@ describe('API Gateway v2 adapter', () => {
       queryStringParameters: over.queryStringParameters,
       body: over.body,
       isBase64Encoded: over.isBase64Encoded ?? false,
-      requestContext: { http: { method: over.method ?? 'GET', path: over.rawPath ?? '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 't' } },
+      requestContext: {
+        http: { method: over.method ?? 'GET', path: over.rawPath ?? '/', protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 't' },
+      },
     }) as unknown as APIGatewayProxyEventV2;
 
   it('maps method, path, query, headers and base64 bodies', () => {
     const r = requestFromEvent(
-      event({ method: 'POST', rawPath: '/prod/v1/transactions', headers: { 'Content-Type': 'application/json' }, body: Buffer.from('{"a":1}').toString('base64'), isBase64Encoded: true, queryStringParameters: { limit: '5,6' } }),
+      event({
+        method: 'POST',
+        rawPath: '/prod/v1/transactions',
+        headers: { 'Content-Type': 'application/json' },
+        body: Buffer.from('{"a":1}').toString('base64'),
+        isBase64Encoded: true,
+        queryStringParameters: { limit: '5,6' },
+      }),
       { basePath: '/prod' },
     );
-    expect(r).toEqual({ method: 'POST', path: '/v1/transactions', query: { limit: '5' }, headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
+    expect(r).toEqual({
+      method: 'POST',
+      path: '/v1/transactions',
+      query: { limit: '5' },
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
   });
 
   it('answers through the router', async () => {

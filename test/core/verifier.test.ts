@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeAccount } from '../../lib/core/account.js';
 import { deal } from '../../lib/core/bls.js';
 import { toHex } from '../../lib/core/bytes.js';
-import { encodeAccount } from '../../lib/core/account.js';
-import { certificateToJson } from '../../lib/core/wire.js';
 import { type VerifyFailure, type VerifyOptions, verifyAccountAnswer, verifyCertificate } from '../../lib/core/verifier.js';
+import { certificateToJson } from '../../lib/core/wire.js';
 import { buildFixture, certifyLink, DEV_PK, type Fixture } from '../helpers/fixture.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 
 let fx: Fixture;
 let opts: VerifyOptions;
@@ -16,7 +16,7 @@ let unknown: any; // account answer of a never-credited key
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
 const checks = (failures: VerifyFailure[]) => [...new Set(failures.map((f) => f.check))].sort();
-const flipHex = (hex: string, at = 0) => hex.slice(0, at) + ((Number.parseInt(hex[at]!, 16) ^ 1).toString(16)) + hex.slice(at + 1);
+const flipHex = (hex: string, at = 0) => hex.slice(0, at) + (Number.parseInt(hex[at]!, 16) ^ 1).toString(16) + hex.slice(at + 1);
 
 function expectCertFailure(c: unknown, expected: VerifyFailure['check'][], o: VerifyOptions = opts, message?: RegExp) {
   const v = verifyCertificate(c, o);
@@ -88,7 +88,10 @@ describe('verifyCertificate', () => {
   it('rejects a wrong interval (a link that does not finalize its source)', () => {
     expectCertFailure(certJson, ['certificate.link'], { ...opts, checkpointInterval: 1 }, /not source height 2 \+ checkpoint interval 1/);
     // A correctly signed link that skips a checkpoint (0 -> 4 with K = 2) is refused too.
-    const skip = certificateToJson(fx.chain.set.chainId, certifyLink(fx.dealing, fx.chain.set.chainId, { era: 0n, source: fx.checkpoints.get(0)!, target: fx.checkpoints.get(4)! }));
+    const skip = certificateToJson(
+      fx.chain.set.chainId,
+      certifyLink(fx.dealing, fx.chain.set.chainId, { era: 0n, source: fx.checkpoints.get(0)!, target: fx.checkpoints.get(4)! }),
+    );
     expectCertFailure(skip, ['certificate.link'], opts);
   });
 
@@ -163,7 +166,10 @@ describe('verifyAccountAnswer', () => {
     // A forged state root with a matching forged proof still fails: the proof is checked against the certified root.
     expectAnswerFailure({ ...known, stateRoot: 'ee'.repeat(32) }, ['answer.checkpoint']);
     // Swapping in the justification certificate (0 -> 2) does not finalize height 2.
-    expectAnswerFailure({ ...known, certificate: certificateToJson(fx.chain.set.chainId, fx.certificates[0]!) }, ['answer.checkpoint', 'proof']);
+    expectAnswerFailure({ ...known, certificate: certificateToJson(fx.chain.set.chainId, fx.certificates[0]!) }, [
+      'answer.checkpoint',
+      'proof',
+    ]);
   });
 
   it('passes certificate failures through, e.g. a wrong group key', () => {

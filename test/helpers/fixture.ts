@@ -17,8 +17,8 @@ import { MemoryNodeStore, SparseMerkleTree } from '../../lib/core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Transaction, ValidatorSet, Vote } from '../../lib/core/types.js';
 import { type ChainContext, createChainContext } from '../../lib/pipeline/context.js';
 import { MemoryAppliedStore, MemoryBlockStore, MemoryFinalityStore } from '../../lib/pipeline/memory.js';
-import type { Destination, Transport } from '../../lib/pipeline/ports.js';
 import type { QueueMessage } from '../../lib/pipeline/messages.js';
+import type { Destination, Transport } from '../../lib/pipeline/ports.js';
 import { QueryService } from '../../lib/pipeline/query.js';
 
 export const DEV_SK = Array.from({ length: 10 }, (_, i) => devSecretKey(i));
@@ -97,7 +97,10 @@ export async function buildFixture(opts: { checkpointInterval?: number; region?:
 
   const txs: Transaction[][] = [
     [signTransfer(chainId, DEV_SK[0]!, { to: DEV_PK[1]!, amount: 250n, nonce: 0n })],
-    [signTransfer(chainId, DEV_SK[1]!, { to: DEV_PK[2]!, amount: 100n, nonce: 0n }), signTransfer(chainId, DEV_SK[0]!, { to: DEV_PK[2]!, amount: 1n, nonce: 1n })],
+    [
+      signTransfer(chainId, DEV_SK[1]!, { to: DEV_PK[2]!, amount: 100n, nonce: 0n }),
+      signTransfer(chainId, DEV_SK[0]!, { to: DEV_PK[2]!, amount: 1n, nonce: 1n }),
+    ],
     [],
     [signTransfer(chainId, DEV_SK[2]!, { to: DEV_PK[3]!, amount: 7n, nonce: 0n })],
     [signTransfer(chainId, DEV_SK[3]!, { to: DEV_PK[4]!, amount: 1n, nonce: 0n })],
@@ -127,11 +130,31 @@ export async function buildFixture(opts: { checkpointInterval?: number; region?:
   await finality.raiseHead({ justified: cp(2 * K), finalized: cp(K), finalization: c2 });
   for (const member of [1, 2, 3]) await finality.recordVote(voteOn(dealing, chainId, link1, member));
   for (const member of [2, 3, 4]) await finality.recordVote(voteOn(dealing, chainId, link2, member));
-  await applied.advanceApplied({ height: 0, hash: chain.genesis.hash, stateRoot: chain.genesis.stateRoot }, { height: K, hash: hashes.get(K)!, stateRoot: roots.get(K)! });
+  await applied.advanceApplied(
+    { height: 0, hash: chain.genesis.hash, stateRoot: chain.genesis.stateRoot },
+    { height: K, hash: hashes.get(K)!, stateRoot: roots.get(K)! },
+  );
   // Member 4 double-votes at height K: a second target with a different hash.
   const conflicting: Link = { era: 0n, source: cp(0), target: { height: K, hash: new Uint8Array(32).fill(9), stateRoot: roots.get(K)! } };
-  await finality.putEvidence({ kind: 'double', member: 4, first: voteOn(dealing, chainId, link1, 4), second: voteOn(dealing, chainId, conflicting, 4) });
+  await finality.putEvidence({
+    kind: 'double',
+    member: 4,
+    first: voteOn(dealing, chainId, link1, 4),
+    second: voteOn(dealing, chainId, conflicting, 4),
+  });
 
   const query = new QueryService({ chain, region, blocks, finality, applied });
-  return { chain, dealing, region, blocks, finality, applied, query, transport: new RecordingTransport(), checkpoints, certificates: [c1, c2], hashes };
+  return {
+    chain,
+    dealing,
+    region,
+    blocks,
+    finality,
+    applied,
+    query,
+    transport: new RecordingTransport(),
+    checkpoints,
+    certificates: [c1, c2],
+    hashes,
+  };
 }
