@@ -101,6 +101,8 @@ export function createApi(deps: ApiDeps): Api {
     postTransaction: async (_p, req) => json(202, { hash: await submit(parseBody(req.body, operationById('postTransaction'))) }),
   };
 
+  for (const op of operations) if (!handlers[op.operationId]) throw new Error(`openapi: no handler for operation ${op.operationId}`);
+
   function operationById(id: string): Operation {
     return operations.find((o) => o.operationId === id)!;
   }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { sha256 } from '@noble/hashes/sha2.js';
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeAccount } from '../../lib/core/account.js';
 import { deal } from '../../lib/core/bls.js';
@@ -183,6 +184,34 @@ describe('verifyAccountAnswer', () => {
     expectAnswerFailure({ ...known, balance: 12 }, ['shape'], /answer\.balance/);
     expectAnswerFailure({ ...known, proof: { key: 'x' } }, ['shape'], /proof\.key/);
     expectAnswerFailure('nope', ['shape']);
+  });
+});
+
+describe('property: any single-character change to a signed or proven field is caught', () => {
+  /** Paths of every hex string of 32 bytes or more in the answer: keys, hashes, roots, proof, signature, message. */
+  function hexPaths(x: unknown, path: (string | number)[] = [], out: (string | number)[][] = []): (string | number)[][] {
+    if (typeof x === 'string' && /^[0-9a-f]+$/.test(x) && x.length >= 64) out.push(path);
+    else if (x && typeof x === 'object')
+      for (const [k, v] of Object.entries(x)) hexPaths(v, [...path, Array.isArray(x) ? Number(k) : k], out);
+    return out;
+  }
+
+  it('flipping one bit of one nibble anywhere in a hex field makes the answer fail', () => {
+    const paths = hexPaths(known);
+    expect(paths.length).toBeGreaterThan(10);
+    fc.assert(
+      fc.property(fc.nat(paths.length - 1), fc.nat(), fc.integer({ min: 0, max: 3 }), (which, pos, bit) => {
+        const a = clone(known);
+        const path = paths[which]!;
+        const parent = path.slice(0, -1).reduce((o: any, k) => o[k], a);
+        const key = path[path.length - 1]!;
+        const hex: string = parent[key];
+        const at = pos % hex.length;
+        parent[key] = hex.slice(0, at) + (Number.parseInt(hex[at]!, 16) ^ (1 << bit)).toString(16) + hex.slice(at + 1);
+        return verifyAccountAnswer(a, opts).ok === false;
+      }),
+      { numRuns: 30 },
+    );
   });
 });
 
