@@ -441,7 +441,8 @@ function certifyEach(prep: Prepared, params: CertifyParams): CertifyResult {
  * `rejected` and combine the t lowest valid ones. The message is hashed once.
  *
  * Returns ok with `signers` (exactly t, ascending) and `rejected` (partials that failed to decode
- * or verify; empty when all decode and the optimistic check passes), or NOT_ENOUGH_VALID_SHARES
+ * or verify; empty when all decode and the optimistic check passes, and partials above the t
+ * lowest decodable ones are then not examined at all), or NOT_ENOUGH_VALID_SHARES
  * with the valid and rejected members when fewer than t partials verify.
  * On the optimistic path `signers` means "their partials combine to the valid group signature",
  * not "each partial verified on its own" (colluders could offset each other's errors); never
