@@ -1,0 +1,61 @@
+/**
+ * Deployment-side naming and config loading for the CDK app. Every name of a queue, secret or
+ * parameter that another region needs is derived here from the cluster prefix, so stacks never
+ * reference each other through CloudFormation (no exports, no cross-region lookups).
+ */
+import { readFileSync } from 'node:fs';
+import { type ClusterConfig, dlqName, inboxQueue, parseClusterConfig, resourceNames } from '../lib/config.js';
+import { ConfigError } from '../lib/core/errors.js';
+
+export { dlqName, inboxQueue, resourceNames };
+
+/** The Lambda roles; one entry point each under functions/. */
+export const ROLES = ['sequencer', 'validator', 'finalizer', 'applier', 'api'] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * The finality-lag metric the finalizer emits with Powertools Metrics (EMF). Powertools always adds a
+ * `service` dimension (from POWERTOOLS_SERVICE_NAME), so the alarm selects on `service` and `region`.
+ */
+export const FINALITY_LAG_METRIC = { namespace: 'afg', metricName: 'FinalityLag', service: 'afg-finalizer' } as const;
+
+/** POWERTOOLS_SERVICE_NAME of a role's function, e.g. `afg-finalizer`. */
+export const serviceName = (role: Role): string => `afg-${role}`;
+
+/** Secrets Manager name of member `index`'s key share, e.g. `afg/member-1`. */
+export const keyShareSecretName = (prefix: string, index: number): string => `${prefix}/member-${index}`;
+
+/** SSM parameter (one per region) holding that region's API URL, read by peers for catch-up. */
+export const apiUrlParameterName = (prefix: string): string => `/${prefix}/api-url`;
+
+/**
+ * CloudFormation stack name of a region: `<prefix>-<region>`, with characters CloudFormation refuses
+ * replaced by '-' and an `afg-` lead when the prefix does not start with a letter.
+ * @example stackName('afg', 'eu-west-1') // 'afg-eu-west-1'
+ */
+export function stackName(prefix: string, region: string): string {
+  const clean = prefix.replace(/[^A-Za-z0-9-]/g, '-');
+  return /^[A-Za-z]/.test(clean) ? `${clean}-${region}` : `afg-${clean}-${region}`;
+}
+
+/**
+ * Reads and validates a cluster config JSON file.
+ * @param path file path (relative to the working directory)
+ * @returns the validated config
+ * @throws ConfigError when the file cannot be read or parsed, or a key is invalid (the message names it)
+ */
+export function loadClusterConfig(path: string): ClusterConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError('config', `cannot read ${path}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError('config', `${path} is not JSON: ${(e as Error).message}`);
+  }
+  return parseClusterConfig(raw);
+}

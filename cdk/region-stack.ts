@@ -1,0 +1,236 @@
+/**
+ * RegionStack: everything afg runs in one region. Stacks never reference each other: whatever lives
+ * in another region (its proposal and vote queues, the home region's ingress queue, its API URL
+ * parameter) is addressed by an ARN built from the shared naming scheme and this stack's account.
+ */
+import { Annotations, ArnFormat, CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
+import type { Construct } from 'constructs';
+import type { ClusterConfig } from '../lib/config.js';
+import { apiUrlParameterName, FINALITY_LAG_METRIC, inboxQueue, keyShareSecretName, type Role, resourceNames } from './config.js';
+import { HttpEndpoint } from './constructs/http-endpoint.js';
+import { KeyShares } from './constructs/key-shares.js';
+import { ProtocolQueue } from './constructs/protocol-queue.js';
+import { ProtocolTable } from './constructs/protocol-table.js';
+import { RoleFunction } from './constructs/role-function.js';
+
+/** Per-role Lambda sizing and SQS event-source settings (fixed defaults). */
+export const ROLE_SETTINGS: Readonly<
+  Record<Role, { timeout: number; memorySize: number; batchSize?: number; batchingWindow?: number; maxConcurrency?: number }>
+> = {
+  // Larger batches with a short window let the sequencer pack transactions into blocks.
+  sequencer: { timeout: 30, memorySize: 512, batchSize: 100, batchingWindow: 1, maxConcurrency: 2 },
+  // Each proposal costs a block execution and a BLS signature; low concurrency keeps one member's chain in order.
+  validator: { timeout: 60, memorySize: 1024, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
+  // Votes are small; combining t partial signatures needs BLS, hence the memory (and CPU) bump.
+  finalizer: { timeout: 30, memorySize: 1024, batchSize: 50, batchingWindow: 1, maxConcurrency: 5 },
+  applier: { timeout: 60, memorySize: 512, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
+  // API Gateway HTTP APIs wait at most 30 s for an integration.
+  api: { timeout: 15, memorySize: 512 },
+};
+
+export interface RegionStackProps extends StackProps {
+  /** The validated cluster config (parseClusterConfig). */
+  readonly config: ClusterConfig;
+  /** The region this stack deploys to; must be one of config.regions. */
+  readonly region: string;
+  /**
+   * Protect data: table deletion protection, and RETAIN for tables, key shares, KMS key and logs.
+   * Default true. Set false only for dev clusters that `cdk destroy` should remove completely.
+   */
+  readonly deletionProtection?: boolean;
+  /** FinalityLag (blocks) above which the lag alarm fires. Default 3 x checkpointInterval. */
+  readonly finalityLagThreshold?: number;
+  /**
+   * API URLs of the regions (as output by each stack's ApiUrl), given to this region's applier as
+   * AFG_PEERS for catch-up. Known only after a first deploy, so a second deploy passes them.
+   * Default: none (no catch-up from peers). Keys must be config regions; values https URLs.
+   */
+  readonly peerApiUrls?: Readonly<Record<string, string>>;
+  /** Name of an SNS topic (in this region and account) notified by every alarm. Default: alarms without actions. */
+  readonly alarmTopicName?: string;
+}
+
+export class RegionStack extends Stack {
+  readonly tables: { readonly blocks: ProtocolTable; readonly finality: ProtocolTable; readonly state: ProtocolTable };
+  readonly functions: ReadonlyMap<string, RoleFunction>;
+  readonly endpoint: HttpEndpoint;
+
+  /**
+   * @throws Error when region is not in config.regions, env.region disagrees with it, finalityLagThreshold is not a
+   *   positive integer, or peerApiUrls names an unknown region or a non-https URL
+   */
+  constructor(scope: Construct, id: string, props: RegionStackProps) {
+    const { config, region } = props;
+    if (!config.regions.includes(region)) throw new Error(`RegionStack.region: ${region} is not one of config.regions`);
+    if (props.env?.region !== undefined && props.env.region !== region) {
+      throw new Error(`RegionStack.env.region: ${props.env.region} disagrees with region ${region}`);
+    }
+    const lagThreshold = props.finalityLagThreshold ?? 3 * config.checkpointInterval;
+    if (!Number.isInteger(lagThreshold) || lagThreshold < 1) {
+      throw new Error(`RegionStack.finalityLagThreshold: expected a positive integer, got ${lagThreshold}`);
+    }
+    for (const [r, url] of Object.entries(props.peerApiUrls ?? {})) {
+      if (!config.regions.includes(r)) throw new Error(`RegionStack.peerApiUrls: ${r} is not one of config.regions`);
+      if (!/^https:\/\/[^\s,]+$/.test(url))
+        throw new Error(`RegionStack.peerApiUrls.${r}: expected an https URL without commas, got ${url}`);
+    }
+    super(scope, id, { ...props, env: { account: props.env?.account, region } });
+    Tags.of(this).add('afg:cluster', config.prefix);
+
+    const { prefix } = config;
+    const names = resourceNames(prefix);
+    const protect = props.deletionProtection ?? true;
+    const alarmActions = props.alarmTopicName
+      ? [
+          new cwActions.SnsAction(
+            sns.Topic.fromTopicArn(
+              this,
+              'AlarmTopic',
+              this.formatArn({ service: 'sns', resource: props.alarmTopicName, arnFormat: ArnFormat.NO_RESOURCE_NAME }),
+            ),
+          ),
+        ]
+      : [];
+    const functions = new Map<string, RoleFunction>();
+    const baseEnv = { AFG_CONFIG: JSON.stringify(config), AFG_REGION: region };
+    const roleFunction = (id: string, role: Role, functionName: string, env: Record<string, string> = {}): RoleFunction => {
+      const s = ROLE_SETTINGS[role];
+      const f = new RoleFunction(this, id, {
+        role,
+        functionName,
+        timeout: Duration.seconds(s.timeout),
+        memorySize: s.memorySize,
+        environment: { ...baseEnv, ...env },
+        destroyLogs: !protect,
+      });
+      functions.set(functionName, f);
+      return f;
+    };
+    const consumedQueue = (id: string, queueName: string, role: Role, consumer: RoleFunction): ProtocolQueue => {
+      const s = ROLE_SETTINGS[role];
+      const q = new ProtocolQueue(this, id, {
+        queueName,
+        consumerTimeout: consumer.timeout,
+        maxBatchingWindow: Duration.seconds(s.batchingWindow ?? 0),
+        alarmActions,
+      });
+      q.bindConsumer(consumer, { batchSize: s.batchSize ?? 10, maxConcurrency: s.maxConcurrency ?? 2 });
+      return q;
+    };
+
+    const blocks = new ProtocolTable(this, 'Blocks', { tableName: names.blocksTable, deletionProtection: protect });
+    const finality = new ProtocolTable(this, 'Finality', { tableName: names.finalityTable, deletionProtection: protect });
+    const state = new ProtocolTable(this, 'State', { tableName: names.stateTable, deletionProtection: protect });
+    this.tables = { blocks, finality, state };
+    const home = region === config.homeRegion;
+    const ingress = [{ region: config.homeRegion, name: names.ingressQueue }];
+
+    // Sequencer and ingress (home region only): orders transactions into blocks (executing them, so it
+    // writes state nodes) and sends each proposal to every member's inbox, wherever the member runs.
+    if (home) {
+      const sequencer = roleFunction('Sequencer', 'sequencer', `${prefix}-sequencer`);
+      consumedQueue('Ingress', names.ingressQueue, 'sequencer', sequencer);
+      blocks.grantReadWrite(sequencer.fn);
+      state.grantReadWrite(sequencer.fn);
+      ProtocolQueue.grantSendByName(
+        sequencer.fn,
+        this,
+        config.members.map((m) => ({ region: m.region, name: inboxQueue(prefix, m.index) })),
+      );
+    }
+
+    // Validators: one function and one inbox queue per member hosted here. A validator stores and executes
+    // each proposal, guards its votes in the finality table, and votes to every region.
+    const hosted = config.members.filter((m) => m.region === region);
+    const inboxes: ProtocolQueue[] = [];
+    if (hosted.length === 0) {
+      Annotations.of(this).addWarningV2(
+        'afg:no-validator',
+        `no member is hosted in ${region}: no proposal reaches it, so its blocks arrive only through catch-up from peer APIs`,
+      );
+    } else {
+      const shares = new KeyShares(this, 'KeyShares', { prefix, memberIndexes: hosted.map((m) => m.index), retain: protect });
+      for (const m of hosted) {
+        const validator = roleFunction(`Validator${m.index}`, 'validator', `${prefix}-validator-m${m.index}`, {
+          AFG_MEMBER: String(m.index),
+          AFG_KEY_SECRET_ID: keyShareSecretName(prefix, m.index),
+        });
+        inboxes.push(consumedQueue(`Proposals${m.index}`, inboxQueue(prefix, m.index), 'validator', validator));
+        blocks.grantReadWrite(validator.fn);
+        state.grantReadWrite(validator.fn);
+        finality.grantReadWrite(validator.fn);
+        // Proposals sent by reference are read from the home region's blocks table.
+        if (!home) ProtocolTable.grantReadByName(validator.fn, this, config.homeRegion, names.blocksTable);
+        shares.grantRead(m.index, validator.fn);
+        ProtocolQueue.grantSendByName(
+          validator.fn,
+          this,
+          config.regions.map((r) => ({ region: r, name: names.voteQueue })),
+        );
+      }
+    }
+
+    // State applier: advances the applied pointer over finalized blocks; stores blocks fetched from peers
+    // and executes them when this region has not.
+    const peerUrls = Object.entries(props.peerApiUrls ?? {})
+      .filter(([r]) => r !== region)
+      .map(([, url]) => url);
+    const applier = roleFunction('Applier', 'applier', `${prefix}-applier`, peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {});
+    const finalized = consumedQueue('Finalized', names.finalizedQueue, 'applier', applier);
+    blocks.grantReadWrite(applier.fn);
+    finality.grantRead(applier.fn);
+    state.grantReadWrite(applier.fn);
+
+    // Finalizer: tallies votes into certificates; notifies local validators (justified), the applier
+    // (finalized) and, in the home region, the sequencer (tick). Reads the block tip for FinalityLag.
+    const finalizer = roleFunction('Finalizer', 'finalizer', `${prefix}-finalizer`);
+    consumedQueue('Votes', names.voteQueue, 'finalizer', finalizer);
+    finality.grantReadWrite(finalizer.fn);
+    blocks.grantRead(finalizer.fn);
+    state.grantRead(finalizer.fn);
+    finalized.grantSend(finalizer.fn);
+    for (const inbox of inboxes) inbox.grantSend(finalizer.fn);
+    if (home) ProtocolQueue.grantSendByName(finalizer.fn, this, ingress);
+
+    // Query API: reads the region's tables; POST /v1/transactions goes to the home region's ingress.
+    const api = roleFunction('Api', 'api', `${prefix}-api`);
+    blocks.grantRead(api.fn);
+    finality.grantRead(api.fn);
+    state.grantRead(api.fn);
+    ProtocolQueue.grantSendByName(api.fn, this, ingress);
+    // Every role's cold start computes the genesis state, which writes its (content-addressed) nodes.
+    for (const fn of [finalizer, api]) state.grantBatchWrite(fn.fn);
+
+    this.endpoint = new HttpEndpoint(this, 'Http', { apiName: `${prefix}-api`, handler: api.fn, destroyLogs: !protect });
+    new ssm.StringParameter(this, 'ApiUrlParameter', {
+      parameterName: apiUrlParameterName(prefix),
+      stringValue: this.endpoint.url,
+      description: `URL of the ${prefix} API in ${region}; peers' appliers take it as AFG_PEERS (context peerApiUrls)`,
+    });
+    new CfnOutput(this, 'ApiUrl', { value: this.endpoint.url, description: `afg HTTP API in ${region}` });
+
+    // Finality lag, emitted by the finalizer (Powertools EMF). Silence (no votes at all) is not a breach:
+    // the DLQ alarms and GET /v1/health cover a stalled pipeline.
+    const lagAlarm = new cloudwatch.Alarm(this, 'FinalityLagAlarm', {
+      alarmName: `${prefix}-finality-lag-${region}`,
+      alarmDescription: `Head minus finalized height above ${lagThreshold} blocks for 5 minutes in ${region}`,
+      metric: new cloudwatch.Metric({
+        namespace: FINALITY_LAG_METRIC.namespace,
+        metricName: FINALITY_LAG_METRIC.metricName,
+        dimensionsMap: { service: FINALITY_LAG_METRIC.service, region },
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+      }),
+      threshold: lagThreshold,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 5,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    for (const action of alarmActions) lagAlarm.addAlarmAction(action);
+    this.functions = functions;
+  }
+}

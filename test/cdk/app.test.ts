@@ -1,0 +1,551 @@
+/**
+ * Assertion tests on the synthesized templates of the example cluster (4 regions, one member each),
+ * a second topology (two members in one region, a region without members), cdk-nag's AwsSolutions
+ * pack, and the construct props validation. The example app is built and synthesized once, with
+ * cdk-nag and CDK's built-in CloudFormation validation on, exactly as `npm run synth` does.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import type { IConstruct } from 'constructs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../cdk/build-app.js';
+import { FINALITY_LAG_METRIC, inboxQueue, loadClusterConfig, stackName } from '../../cdk/config.js';
+import { HttpEndpoint } from '../../cdk/constructs/http-endpoint.js';
+import { KeyShares } from '../../cdk/constructs/key-shares.js';
+import { ProtocolQueue } from '../../cdk/constructs/protocol-queue.js';
+import { ProtocolTable } from '../../cdk/constructs/protocol-table.js';
+import { RoleFunction, RUNTIME } from '../../cdk/constructs/role-function.js';
+import { RegionStack } from '../../cdk/region-stack.js';
+import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
+
+// Synthesized CloudFormation is untyped JSON; the assertions below check the shapes they read.
+// biome-ignore lint/suspicious/noExplicitAny: template JSON
+type Json = Record<string, any>;
+type Resource = { Type: string; Properties?: Json; DeletionPolicy?: string };
+
+const config = loadClusterConfig('cdk/clusters/example.json');
+const outdirs: string[] = [];
+const tempOutdir = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'afg-cdk-test-'));
+  outdirs.push(dir);
+  return dir;
+};
+
+// Asset staging caches bundles per output directory: the second topology reuses this one's bundles.
+const exampleOutdir = tempOutdir();
+let stacks: Map<string, RegionStack>;
+const templates = new Map<string, Template>();
+const json = (region: string): Json => templates.get(region)!.toJSON();
+const resources = (region: string, type: string): [string, Resource][] =>
+  Object.entries(json(region).Resources as Record<string, Resource>).filter(([, r]) => r.Type === type);
+const forEachRegion = (fn: (region: string) => void): void => {
+  for (const region of config.regions) fn(region);
+};
+
+/** Statements of the default policy of the role whose logical id starts with `rolePrefix`. */
+const statements = (region: string, rolePrefix: string): Json[] => {
+  const found = resources(region, 'AWS::IAM::Policy').find(([id]) => id.startsWith(rolePrefix));
+  if (!found) throw new Error(`no policy ${rolePrefix}* in ${region}`);
+  return found[1].Properties!.PolicyDocument.Statement as Json[];
+};
+const sends = (s: Json): boolean => [s.Action].flat().includes('sqs:SendMessage');
+/** `<region>:<queue name>` of every queue the role may send to by ARN (built from names with Fn::Join). */
+const sendTargets = (region: string, rolePrefix: string): string[] =>
+  statements(region, rolePrefix)
+    .filter(sends)
+    .flatMap((s) => [s.Resource].flat())
+    .filter((r: Json) => r['Fn::Join'])
+    .map((r: Json) => {
+      const text = (r['Fn::Join'][1] as unknown[]).map((x) => (typeof x === 'string' ? x : '')).join('');
+      const m = /:sqs:([a-z0-9-]+)::(.+)$/.exec(text)!; // the account is a Ref, rendered empty here
+      return `${m[1]}:${m[2]}`;
+    });
+/** Names of the same-stack queues the role may send to (granted by reference). */
+const sentByRef = (region: string, rolePrefix: string): string[] => {
+  const r = json(region).Resources as Record<string, Resource>;
+  return statements(region, rolePrefix)
+    .filter(sends)
+    .flatMap((s) => [s.Resource].flat())
+    .filter((x: Json) => x['Fn::GetAtt'])
+    .map((x: Json) => r[x['Fn::GetAtt'][0]]!.Properties!.QueueName as string);
+};
+
+beforeAll(() => {
+  const built = buildApp({ config, app: new App({ outdir: exampleOutdir }) });
+  stacks = built.stacks;
+  built.app.synth(); // throws if cdk-nag or CloudFormation validation reports an unacknowledged violation
+  for (const [region, stack] of stacks) templates.set(region, Template.fromStack(stack));
+});
+
+afterAll(() => {
+  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('stacks and cross-region wiring', () => {
+  it('creates one stack per region, named <prefix>-<region>, deployed to that region', () => {
+    expect([...stacks.keys()]).toEqual(config.regions);
+    for (const [region, stack] of stacks) {
+      expect(stack.stackName).toBe(stackName(config.prefix, region));
+      expect(stack.region).toBe(region);
+    }
+  });
+
+  it('has no cross-stack references: no Fn::ImportValue, no exports', () => {
+    forEachRegion((region) => {
+      const text = JSON.stringify(json(region));
+      expect(text).not.toContain('Fn::ImportValue');
+      for (const output of Object.values((json(region).Outputs ?? {}) as Record<string, Json>)) expect(output.Export).toBeUndefined();
+    });
+  });
+
+  it('lets the sequencer look up and send to exactly every member inbox, by ARN built from the name', () => {
+    const sends = sendTargets(config.homeRegion, 'SequencerRole');
+    expect(sends).toHaveLength(config.members.length);
+    for (const m of config.members) expect(sends).toContain(`${m.region}:${inboxQueue(config.prefix, m.index)}`);
+  });
+
+  it('lets each validator send votes to every region, the API only to the home ingress, the finalizer only to local queues', () => {
+    forEachRegion((region) => {
+      const member = config.members.find((m) => m.region === region)!;
+      expect(sendTargets(region, `Validator${member.index}Role`).sort()).toEqual(config.regions.map((r) => `${r}:afg-votes`).sort());
+      expect(sendTargets(region, 'ApiRole')).toEqual([`${config.homeRegion}:afg-ingress`]);
+      // Local inbox and finalized queues are granted by reference; the home finalizer also ticks the sequencer.
+      expect(sendTargets(region, 'FinalizerRole')).toEqual(region === config.homeRegion ? [`${config.homeRegion}:afg-ingress`] : []);
+      const local = sentByRef(region, 'FinalizerRole');
+      expect(local.sort()).toEqual([`afg-finalized`, inboxQueue(config.prefix, member.index)].sort());
+    });
+  });
+
+  it('puts the sequencer and ingress queue in the home region only', () => {
+    forEachRegion((region) => {
+      const names = resources(region, 'AWS::SQS::Queue').map(([, r]) => r.Properties!.QueueName);
+      const functions = resources(region, 'AWS::Lambda::Function').map(([, r]) => r.Properties!.FunctionName);
+      const home = region === config.homeRegion;
+      expect(names.includes('afg-ingress')).toBe(home);
+      expect(functions.includes('afg-sequencer')).toBe(home);
+      expect(functions).toEqual(expect.arrayContaining(['afg-finalizer', 'afg-applier', 'afg-api']));
+    });
+  });
+});
+
+describe('queues', () => {
+  it('gives every queue a DLQ with maxReceiveCount >= 5, encryption and the expected names', () => {
+    forEachRegion((region) => {
+      const queues = resources(region, 'AWS::SQS::Queue');
+      const byId = new Map(queues);
+      const main = queues.filter(([, q]) => !q.Properties!.QueueName.endsWith('-dlq'));
+      const member = config.members.find((m) => m.region === region)!;
+      const expected = [
+        'afg-votes',
+        'afg-finalized',
+        `afg-proposals-m${member.index}`,
+        ...(region === config.homeRegion ? ['afg-ingress'] : []),
+      ];
+      expect(main.map(([, q]) => q.Properties!.QueueName).sort()).toEqual(expected.sort());
+      expect(queues).toHaveLength(2 * main.length);
+      for (const [, q] of queues)
+        expect(q.Properties!.SqsManagedSseEnabled === true || q.Properties!.KmsMasterKeyId !== undefined).toBe(true);
+      for (const [, q] of main) {
+        const redrive = q.Properties!.RedrivePolicy;
+        expect(redrive.maxReceiveCount).toBeGreaterThanOrEqual(5);
+        const dlq = byId.get(redrive.deadLetterTargetArn['Fn::GetAtt'][0])!;
+        expect(dlq.Properties!.QueueName).toBe(`${q.Properties!.QueueName}-dlq`);
+      }
+    });
+  });
+
+  it('sets each queue visibility timeout to at least 6x its consumer function timeout', () => {
+    forEachRegion((region) => {
+      const r = json(region).Resources as Record<string, Resource>;
+      const mappings = resources(region, 'AWS::Lambda::EventSourceMapping');
+      expect(mappings.length).toBeGreaterThanOrEqual(3);
+      for (const [, m] of mappings) {
+        const queue = r[m.Properties!.EventSourceArn['Fn::GetAtt'][0]]!;
+        const fn = r[m.Properties!.FunctionName.Ref]!;
+        expect(queue.Properties!.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn.Properties!.Timeout);
+      }
+    });
+  });
+
+  it('denies non-TLS access on every queue, DLQs included', () => {
+    forEachRegion((region) => {
+      const queueIds = resources(region, 'AWS::SQS::Queue').map(([id]) => id);
+      const covered = new Set<string>();
+      for (const [, p] of resources(region, 'AWS::SQS::QueuePolicy')) {
+        const denyTls = p.Properties!.PolicyDocument.Statement.some(
+          (s: Json) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false',
+        );
+        if (denyTls) for (const q of p.Properties!.Queues) covered.add(q.Ref);
+      }
+      expect([...covered].sort()).toEqual(queueIds.sort());
+    });
+  });
+
+  it('consumes every queue through an event source reporting partial batch failures, with bounded concurrency', () => {
+    forEachRegion((region) => {
+      for (const [, m] of resources(region, 'AWS::Lambda::EventSourceMapping')) {
+        const p = m.Properties!;
+        expect(p.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+        expect(p.BatchSize).toBeGreaterThanOrEqual(1);
+        expect(p.MaximumBatchingWindowInSeconds).toBeTypeOf('number');
+        expect(p.ScalingConfig.MaximumConcurrency).toBeGreaterThanOrEqual(2);
+        expect(p.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(10);
+      }
+    });
+  });
+});
+
+describe('tables', () => {
+  it('creates blocks, finality and state tables: pk/sk strings, on-demand, PITR, deletion protection, retained, no TTL', () => {
+    forEachRegion((region) => {
+      const tables = resources(region, 'AWS::DynamoDB::Table');
+      expect(tables.map(([, t]) => t.Properties!.TableName).sort()).toEqual(['afg-blocks', 'afg-finality', 'afg-state']);
+      for (const [, t] of tables) {
+        const p = t.Properties!;
+        expect(p.KeySchema).toEqual([
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ]);
+        expect(p.AttributeDefinitions).toEqual([
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ]);
+        expect(p.BillingMode).toBe('PAY_PER_REQUEST');
+        expect(p.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+        expect(p.DeletionProtectionEnabled).toBe(true);
+        expect(p.TimeToLiveSpecification).toBeUndefined();
+        expect(t.DeletionPolicy).toBe('Retain');
+      }
+    });
+  });
+
+  it('drops deletion protection and retention when deletionProtection is false', () => {
+    const stack = new Stack(new App({ outdir: tempOutdir() }), 'T');
+    new ProtocolTable(stack, 'Dev', { tableName: 'dev-blocks', deletionProtection: false });
+    new ProtocolTable(stack, 'Prod', { tableName: 'prod-blocks' });
+    const t = Template.fromStack(stack);
+    t.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Delete',
+      Properties: Match.objectLike({ TableName: 'dev-blocks', DeletionProtectionEnabled: false }),
+    });
+    t.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: Match.objectLike({ TableName: 'prod-blocks', DeletionProtectionEnabled: true }),
+    });
+  });
+});
+
+describe('functions', () => {
+  it('runs every function on nodejs22.x or newer, arm64, ESM bundle, with the shared environment', () => {
+    forEachRegion((region) => {
+      const fns = resources(region, 'AWS::Lambda::Function');
+      expect(fns.length).toBe(region === config.homeRegion ? 5 : 4);
+      for (const [, f] of fns) {
+        const p = f.Properties!;
+        expect(p.Runtime).toMatch(/^nodejs\d+\.x$/);
+        expect(Number(/^nodejs(\d+)/.exec(p.Runtime)![1])).toBeGreaterThanOrEqual(22);
+        expect(p.Architectures).toEqual(['arm64']);
+        expect(p.Handler).toBe('index.handler');
+        const env = p.Environment.Variables;
+        expect(parseClusterConfig(JSON.parse(env.AFG_CONFIG))).toEqual(config);
+        expect(env.AFG_REGION).toBe(region);
+        expect(env.POWERTOOLS_SERVICE_NAME).toMatch(/^afg-(sequencer|validator|finalizer|applier|api)$/);
+        expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
+      }
+    });
+  });
+
+  it('gives each validator its member index and only its own key-share secret', () => {
+    forEachRegion((region) => {
+      const member = config.members.find((m) => m.region === region)!;
+      const t = templates.get(region)!;
+      t.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: `afg-validator-m${member.index}`,
+        Environment: { Variables: Match.objectLike({ AFG_MEMBER: String(member.index), AFG_KEY_SECRET_ID: `afg/member-${member.index}` }) },
+      });
+      const secrets = resources(region, 'AWS::SecretsManager::Secret');
+      expect(secrets.map(([, s]) => s.Properties!.Name)).toEqual([`afg/member-${member.index}`]);
+      const [secretId, secret] = secrets[0]!;
+      expect(secret.Properties!.SecretString).toBeUndefined(); // no key material in the template
+      expect(secret.Properties!.GenerateSecretString.SecretStringTemplate).toBe(JSON.stringify({ status: 'unset', index: member.index }));
+      expect(secret.Properties!.KmsKeyId).toBeDefined();
+      t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+      // Only the validator's policy mentions the secret.
+      const readers = resources(region, 'AWS::IAM::Policy').filter(([, p]) => JSON.stringify(p).includes(`"Ref":"${secretId}"`));
+      expect(readers.map(([id]) => id)).toEqual([expect.stringMatching(/^Validator\d+Role/)]);
+    });
+  });
+
+  it('scopes IAM: no wildcard resource on sqs, dynamodb, secretsmanager, kms or ssm actions', () => {
+    forEachRegion((region) => {
+      for (const [id, p] of resources(region, 'AWS::IAM::Policy')) {
+        for (const s of p.Properties!.PolicyDocument.Statement as Json[]) {
+          const actions = [s.Action].flat() as string[];
+          if (!actions.some((a) => /^(sqs|dynamodb|secretsmanager|kms|ssm):/.test(a))) continue;
+          for (const r of [s.Resource].flat()) {
+            expect(typeof r === 'string' && r.includes('*'), `${region} ${id} ${JSON.stringify(r)}`).toBe(false);
+          }
+        }
+      }
+    });
+  });
+
+  it('grants table actions per role: only executing roles write blocks and state; the API and finalizer only batch-write state nodes', () => {
+    const region = config.homeRegion;
+    const tableIds = new Map(resources(region, 'AWS::DynamoDB::Table').map(([id, t]) => [t.Properties!.TableName as string, id]));
+    const can = (rolePrefix: string, action: string, table: string): boolean =>
+      statements(region, rolePrefix).some(
+        (s) => [s.Action].flat().includes(action) && JSON.stringify(s.Resource).includes(`"${tableIds.get(table)}"`),
+      );
+    const table = [
+      ['SequencerRole', 'afg-blocks', true, true],
+      ['SequencerRole', 'afg-state', true, true],
+      ['SequencerRole', 'afg-finality', false, false],
+      ['Validator1Role', 'afg-finality', true, true],
+      ['ApplierRole', 'afg-blocks', true, true],
+      ['ApplierRole', 'afg-finality', false, true],
+      ['FinalizerRole', 'afg-finality', true, true],
+      ['FinalizerRole', 'afg-blocks', false, true],
+      ['ApiRole', 'afg-blocks', false, true],
+      ['ApiRole', 'afg-finality', false, true],
+    ] as const;
+    for (const [role, name, put, get] of table) {
+      expect(can(role, 'dynamodb:PutItem', name), `${role} PutItem ${name}`).toBe(put);
+      expect(can(role, 'dynamodb:GetItem', name), `${role} GetItem ${name}`).toBe(get);
+    }
+    for (const role of ['ApiRole', 'FinalizerRole']) {
+      expect(can(role, 'dynamodb:BatchWriteItem', 'afg-state')).toBe(true);
+      expect(can(role, 'dynamodb:PutItem', 'afg-state')).toBe(false);
+      expect(can(role, 'dynamodb:DeleteItem', 'afg-state')).toBe(false);
+    }
+  });
+
+  it('lets validators outside the home region read (only read) the home blocks table, by ARN built from the name', () => {
+    forEachRegion((region) => {
+      const member = config.members.find((m) => m.region === region)!;
+      const crossRegion = statements(region, `Validator${member.index}Role`).filter((s) =>
+        JSON.stringify(s.Resource).includes(`:dynamodb:${config.homeRegion}:`),
+      );
+      if (region === config.homeRegion) expect(crossRegion).toEqual([]);
+      else {
+        expect(crossRegion).toHaveLength(1);
+        expect(crossRegion[0]!.Action).toEqual(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query']);
+        expect(JSON.stringify(crossRegion[0]!.Resource)).toContain(':table/afg-blocks');
+      }
+    });
+  });
+});
+
+describe('HTTP API and alarms', () => {
+  it('outputs ApiUrl from an HTTP API stage with access logs and throttling, and publishes it for peers', () => {
+    forEachRegion((region) => {
+      const t = templates.get(region)!;
+      t.hasOutput('ApiUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
+      t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
+      t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+        StageName: '$default',
+        AutoDeploy: true,
+        AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
+        DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
+      });
+      t.hasResourceProperties('AWS::SSM::Parameter', { Name: '/afg/api-url' });
+    });
+  });
+
+  it('alarms on the depth of every DLQ', () => {
+    forEachRegion((region) => {
+      const dlqIds = resources(region, 'AWS::SQS::Queue')
+        .filter(([, q]) => q.Properties!.QueueName.endsWith('-dlq'))
+        .map(([id]) => id);
+      const alarmed = resources(region, 'AWS::CloudWatch::Alarm')
+        .filter(([, a]) => a.Properties!.MetricName === 'ApproximateNumberOfMessagesVisible')
+        .map(([, a]) => {
+          expect(a.Properties!).toMatchObject({ Namespace: 'AWS/SQS', Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+          return a.Properties!.Dimensions[0].Value['Fn::GetAtt'][0] as string;
+        });
+      expect(alarmed.sort()).toEqual(dlqIds.sort());
+    });
+  });
+
+  it('alarms on FinalityLag (namespace afg) with the dimensions Powertools emits: service and region', () => {
+    forEachRegion((region) => {
+      templates.get(region)!.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'afg',
+        MetricName: 'FinalityLag',
+        Dimensions: Match.arrayWith([
+          { Name: 'region', Value: region },
+          { Name: 'service', Value: FINALITY_LAG_METRIC.service },
+        ]),
+        Threshold: 3 * config.checkpointInterval,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    });
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it('reports no unacknowledged finding on any region stack', () => {
+    for (const stack of stacks.values()) {
+      const report = new AwsSolutionsChecks().validateScope(stack);
+      expect(report.violations.map((v) => `${v.ruleName}: ${v.violatingResources.map((r) => r.resourceLogicalId)}`)).toEqual([]);
+    }
+  });
+
+  it('does report a finding on a non-compliant queue (the check is live)', () => {
+    const stack = new Stack(new App({ outdir: tempOutdir() }), 'Bad');
+    new sqs.Queue(stack, 'Plain', { encryption: sqs.QueueEncryption.UNENCRYPTED });
+    const rules = new AwsSolutionsChecks().validateScope(stack).violations.map((v) => v.ruleName);
+    expect(rules).toEqual(expect.arrayContaining([expect.stringContaining('SQS3'), expect.stringContaining('SQS4')]));
+  });
+
+  it('carries a specific reason on every acknowledgment', () => {
+    const acks: { id: string; reason: string }[] = [];
+    const walk = (c: IConstruct): void => {
+      for (const entry of c.node.metadata) {
+        if (entry.type !== 'aws:cdk:acknowledged-rules') continue;
+        for (const [id, reason] of Object.entries(entry.data as Record<string, string>)) acks.push({ id, reason });
+      }
+      for (const child of c.node.children) walk(child);
+    };
+    walk(stacks.get(config.homeRegion)!);
+    // CDK records a bare rule id as 'Annotation::<id>'; cdk-nag matches it after stripping that prefix.
+    expect(new Set(acks.map((a) => a.id.replace(/^annotation::/i, '')))).toEqual(
+      new Set(['AwsSolutions-L1', 'AwsSolutions-SMG4', 'AwsSolutions-APIG4']),
+    );
+    for (const a of acks) expect(a.reason.length).toBeGreaterThan(80);
+  });
+});
+
+describe('another topology: two members in one region, a region without members', () => {
+  const topology: ClusterConfig = {
+    ...config,
+    regions: ['us-east-1', 'eu-west-1'],
+    members: config.members.map((m, i) => ({ ...m, region: i < 2 ? 'us-east-1' : 'eu-west-1' })),
+  };
+
+  it('creates one validator and proposal queue per hosted member and warns about the empty region', () => {
+    const three: ClusterConfig = { ...topology, regions: [...topology.regions, 'ap-southeast-2'] };
+    const peerApiUrls = { 'us-east-1': 'https://a.example/', 'eu-west-1': 'https://b.example/', 'ap-southeast-2': 'https://c.example/' };
+    const app = new App({ outdir: exampleOutdir, builtinCloudFormationValidation: false });
+    const { stacks: s } = buildApp({ config: three, nag: false, peerApiUrls, app });
+    const home = Template.fromStack(s.get('us-east-1')!);
+    home.resourceCountIs('AWS::SecretsManager::Secret', 2);
+    for (const index of [1, 2]) {
+      home.hasResourceProperties('AWS::SQS::Queue', { QueueName: `afg-proposals-m${index}` });
+      home.hasResourceProperties('AWS::Lambda::Function', { FunctionName: `afg-validator-m${index}` });
+    }
+    const empty = s.get('ap-southeast-2')!;
+    const t = Template.fromStack(empty);
+    t.resourceCountIs('AWS::SecretsManager::Secret', 0);
+    t.resourceCountIs('AWS::KMS::Key', 0);
+    expect(Object.values(t.findResources('AWS::SQS::Queue')).map((q) => q.Properties.QueueName)).not.toContain('afg-proposals-m1');
+    // Each applier gets the other regions' URLs; no other function gets peers.
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'afg-applier',
+      Environment: { Variables: Match.objectLike({ AFG_PEERS: 'https://a.example/,https://b.example/' }) },
+    });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'afg-api',
+      Environment: { Variables: Match.objectLike({ AFG_PEERS: Match.absent() }) },
+    });
+    Annotations.fromStack(empty).hasWarning('*', Match.stringLikeRegexp('no member is hosted in ap-southeast-2'));
+    Annotations.fromStack(s.get('eu-west-1')!).hasNoWarning('*', Match.stringLikeRegexp('no member is hosted'));
+  });
+});
+
+describe('props validation', () => {
+  const scope = (): Stack => new Stack(new App({ outdir: tempOutdir() }), 'V', { env: { region: 'us-east-1' } });
+  // A function that needs no bundling, for constructs that only need some consumer or handler.
+  const inlineFunction = (s: Stack): lambda.Function =>
+    new lambda.Function(s, 'Inline', {
+      runtime: RUNTIME,
+      handler: 'index.handler',
+      code: lambda.Code.fromInline('exports.handler=()=>{}'),
+    });
+
+  it('ProtocolQueue refuses bad names, receive counts, timeouts and windows, and accepts good ones', () => {
+    const s = scope();
+    const ok = { queueName: 'afg-votes', consumerTimeout: Duration.seconds(30) };
+    expect(() => new ProtocolQueue(s, 'Ok', ok)).not.toThrow();
+    expect(() => new ProtocolQueue(s, 'Ok5', { ...ok, queueName: 'x-5', maxReceiveCount: 5 })).not.toThrow();
+    expect(() => new ProtocolQueue(s, 'A', { ...ok, queueName: 'bad name' })).toThrow(/queueName/);
+    expect(() => new ProtocolQueue(s, 'B', { ...ok, queueName: 'q'.repeat(77) })).toThrow(/queueName/);
+    expect(() => new ProtocolQueue(s, 'C', { ...ok, maxReceiveCount: 4 })).toThrow(/maxReceiveCount/);
+    expect(() => new ProtocolQueue(s, 'D', { ...ok, consumerTimeout: Duration.minutes(16) })).toThrow(/consumerTimeout/);
+    expect(() => new ProtocolQueue(s, 'E', { ...ok, maxBatchingWindow: Duration.seconds(301) })).toThrow(/maxBatchingWindow/);
+    expect(() => ProtocolQueue.grantSendByName(inlineFunction(s), s, [])).toThrow(/at least one/);
+  });
+
+  it('ProtocolQueue.bindConsumer refuses a consumer slower than the queue was sized for, and bad batch options', () => {
+    const s = scope();
+    const consumer = { fn: inlineFunction(s), timeout: Duration.seconds(30) };
+    const q = new ProtocolQueue(s, 'Q', { queueName: 'short', consumerTimeout: Duration.seconds(10) });
+    expect(() => q.bindConsumer(consumer, { batchSize: 10, maxConcurrency: 2 })).toThrow(/exceeds consumerTimeout/);
+    const q2 = new ProtocolQueue(s, 'Q2', { queueName: 'long', consumerTimeout: Duration.seconds(30) });
+    expect(() => q2.bindConsumer(consumer, { batchSize: 11, maxConcurrency: 2 })).toThrow(/batchSize/);
+    expect(() => q2.bindConsumer(consumer, { batchSize: 10, maxConcurrency: 1 })).toThrow(/maxConcurrency/);
+    q2.bindConsumer(consumer, { batchSize: 10, maxConcurrency: 2 });
+    Template.fromStack(s).hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 10,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
+    });
+  });
+
+  it('ProtocolTable refuses an invalid table name', () => {
+    const s = scope();
+    expect(() => new ProtocolTable(s, 'Ok', { tableName: 'afg-state' })).not.toThrow();
+    expect(() => new ProtocolTable(s, 'A', { tableName: 'ab' })).toThrow(/tableName/);
+    expect(() => new ProtocolTable(s, 'B', { tableName: 'a/b/c' })).toThrow(/tableName/);
+  });
+
+  it('RoleFunction refuses bad names, timeouts, memory and an environment over 4 KB (before bundling)', () => {
+    const s = scope();
+    const ok = { role: 'api' as const, functionName: 'afg-api', timeout: Duration.seconds(15), memorySize: 512, environment: {} };
+    expect(() => new RoleFunction(s, 'A', { ...ok, functionName: 'has space' })).toThrow(/functionName/);
+    expect(() => new RoleFunction(s, 'B', { ...ok, timeout: Duration.seconds(901) })).toThrow(/timeout/);
+    expect(() => new RoleFunction(s, 'C', { ...ok, memorySize: 64 })).toThrow(/memorySize/);
+    expect(() => new RoleFunction(s, 'D', { ...ok, environment: { AFG_CONFIG: 'x'.repeat(4100) } })).toThrow(/4096-byte/);
+  });
+
+  it('KeyShares refuses no members, duplicates and non-positive indexes', () => {
+    const s = scope();
+    expect(() => new KeyShares(s, 'Ok', { prefix: 'afg', memberIndexes: [1, 2] }).secret(2)).not.toThrow();
+    expect(() => new KeyShares(s, 'A', { prefix: 'afg', memberIndexes: [] })).toThrow(/at least one/);
+    expect(() => new KeyShares(s, 'B', { prefix: 'afg', memberIndexes: [1, 1] })).toThrow(/duplicate/);
+    expect(() => new KeyShares(s, 'C', { prefix: 'afg', memberIndexes: [0] })).toThrow(/1-based/);
+    expect(() => new KeyShares(s, 'D', { prefix: 'afg', memberIndexes: [3] }).secret(4)).toThrow(/not hosted/);
+  });
+
+  it('HttpEndpoint refuses out-of-range throttling', () => {
+    const s = scope();
+    const handler = inlineFunction(s);
+    expect(() => new HttpEndpoint(s, 'Ok', { apiName: 'x', handler, rateLimit: 10, burstLimit: 20 })).not.toThrow();
+    expect(() => new HttpEndpoint(s, 'BadRate', { apiName: 'x', handler, rateLimit: 0 })).toThrow(/rateLimit/);
+    expect(() => new HttpEndpoint(s, 'BadBurst', { apiName: 'x', handler, burstLimit: 5001 })).toThrow(/burstLimit/);
+  });
+
+  it('RegionStack refuses a region outside the config, a mismatched env region and a bad lag threshold', () => {
+    const app = new App({ outdir: tempOutdir() });
+    expect(() => new RegionStack(app, 'A', { config, region: 'sa-east-1' })).toThrow(/not one of config.regions/);
+    expect(() => new RegionStack(app, 'B', { config, region: 'us-east-1', env: { region: 'eu-west-1' } })).toThrow(/disagrees/);
+    expect(() => new RegionStack(app, 'C', { config, region: 'us-east-1', finalityLagThreshold: 0 })).toThrow(/finalityLagThreshold/);
+    expect(() => new RegionStack(app, 'D', { config, region: 'us-east-1', peerApiUrls: { 'sa-east-1': 'https://x/' } })).toThrow(
+      /peerApiUrls: sa-east-1/,
+    );
+    expect(() => new RegionStack(app, 'E', { config, region: 'us-east-1', peerApiUrls: { 'eu-west-1': 'http://x/' } })).toThrow(
+      /peerApiUrls.eu-west-1/,
+    );
+  });
+
+  it('loadClusterConfig names the problem for a missing file and for an invalid key', () => {
+    expect(() => loadClusterConfig('cdk/clusters/missing.json')).toThrow(/cannot read/);
+    expect(() => loadClusterConfig('package.json')).toThrow(/unknown key/);
+  });
+});
