@@ -76,6 +76,7 @@ export async function createRegionRuntime(opts: RegionRuntimeOptions): Promise<R
       chain,
       blocks,
       store: new DynamoSequencerStore(db, names.blocksTable),
+      finality,
       transport,
       maxBlockTransactions: config.maxBlockTransactions,
       maxBlockBytes: config.maxBlockBytes,

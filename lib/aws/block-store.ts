@@ -14,14 +14,14 @@
  * retried call (after a crash between them) redoes all three.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { fromHex, toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
-import type { Block } from '../core/types.js';
-import { blockFromJson, blockToJson } from '../core/wire.js';
+import type { Block, Transaction } from '../core/types.js';
+import { blockFromJson, blockToJson, transactionFromJson, transactionToJson } from '../core/wire.js';
 import { padHeight } from '../pipeline/keys.js';
 import type { BlockStore, SequencerHead, SequencerStore } from '../pipeline/ports.js';
-import { cancellationReasons, conditional, StoreError, writeToken } from './errors.js';
+import { backoffMs, cancellationReasons, conditional, StoreError, writeToken } from './errors.js';
 import { queryAll } from './tables.js';
 
 /** Largest wire JSON stored inline in the block item (DynamoDB items are limited to 400 KB). */
@@ -211,5 +211,38 @@ export class DynamoSequencerStore implements SequencerStore {
       ),
     );
     return result.ok || result.old?.w === w;
+  }
+
+  async addPending(txs: readonly { hash: Uint8Array; tx: Transaction }[]): Promise<void> {
+    // Idempotent puts keyed by transaction hash: a redelivered ingress message rewrites the same item.
+    const items = txs.map((t) => ({ pk: 'POOL', sk: toHex(t.hash), tx: transactionToJson(t.tx) }));
+    await batchWrite(this.db, this.table, items);
+  }
+
+  async pending(limit: number): Promise<{ hash: Uint8Array; tx: Transaction }[]> {
+    const items = await queryAll(
+      this.db,
+      { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'POOL' }, ConsistentRead: true },
+      limit,
+    );
+    return items.map((i) => ({ hash: fromHex(i.sk, 32, 'sk'), tx: transactionFromJson(i.tx, 'tx') }));
+  }
+
+  async removePending(hashes: readonly Uint8Array[]): Promise<void> {
+    await batchWrite(this.db, this.table, [], hashes.map((h) => ({ pk: 'POOL', sk: toHex(h) })));
+  }
+}
+
+/** BatchWriteItem in chunks of 25, re-sending unprocessed items with backoff. */
+async function batchWrite(db: DynamoDBDocumentClient, table: string, puts: Record<string, unknown>[], deletes: Record<string, unknown>[] = []): Promise<void> {
+  const requests = [...puts.map((Item) => ({ PutRequest: { Item } })), ...deletes.map((Key) => ({ DeleteRequest: { Key } }))];
+  for (let i = 0; i < requests.length; i += 25) {
+    let chunk: typeof requests = requests.slice(i, i + 25);
+    for (let attempt = 0; chunk.length > 0; attempt++) {
+      if (attempt >= 8) throw new StoreError('UNPROCESSED_ITEMS', `${chunk.length} pool writes left unprocessed after ${attempt} attempts`, { table, unprocessed: chunk.length });
+      if (attempt > 0) await new Promise((r) => setTimeout(r, backoffMs(attempt)));
+      const out = await db.send(new BatchWriteCommand({ RequestItems: { [table]: chunk } }));
+      chunk = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
+    }
   }
 }

@@ -74,12 +74,11 @@ export function sequencerHandler(runtime: Provider<RegionRuntime>, telemetry: Te
     const { ok, failures } = decodeAll(event, ['tx', 'tick'], telemetry);
     // HeadMovedError propagates: the whole batch is redelivered and re-checked against the new head.
     const result = await sequence(rt.sequencer(), ok.map((o) => o.message));
-    for (const i of result.deferred) failures.push({ itemIdentifier: ok[i]!.record.messageId });
     for (const r of result.rejected) telemetry.log.info('transaction rejected at sequencing', r);
     telemetry.metric('BlocksProposed', result.blocks.length);
     telemetry.metric('TransactionsSequenced', result.blocks.reduce((n, b) => n + b.transactions, 0));
     telemetry.metric('TransactionsRejected', result.rejected.length);
-    telemetry.metric('TransactionsDeferred', result.deferred.length);
+    telemetry.metric('TransactionsWaiting', result.waiting);
     telemetry.flush?.();
     return { batchItemFailures: failures };
   };

@@ -24,7 +24,7 @@ export type MetricName =
   | 'BlocksProposed'
   | 'TransactionsSequenced'
   | 'TransactionsRejected'
-  | 'TransactionsDeferred'
+  | 'TransactionsWaiting'
   | 'VotesSigned'
   | 'SignaturesRefused'
   | 'Evidence'

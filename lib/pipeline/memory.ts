@@ -5,7 +5,7 @@
 import { equalBytes, toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
 import type { Evidence } from '../core/slashing.js';
-import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
+import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
 import { checkpointId, linkId, padHeight } from './keys.js';
 import type {
   AppliedHead,
@@ -53,6 +53,16 @@ export class MemoryBlockStore implements BlockStore {
 
 export class MemorySequencerStore implements SequencerStore {
   private current: SequencerHead | undefined;
+  private readonly pool = new Map<string, { hash: Uint8Array; tx: Transaction }>();
+  async addPending(txs: readonly { hash: Uint8Array; tx: Transaction }[]): Promise<void> {
+    for (const t of txs) this.pool.set(toHex(t.hash), t);
+  }
+  async pending(limit: number): Promise<{ hash: Uint8Array; tx: Transaction }[]> {
+    return [...this.pool.values()].slice(0, limit);
+  }
+  async removePending(hashes: readonly Uint8Array[]): Promise<void> {
+    for (const h of hashes) this.pool.delete(toHex(h));
+  }
   async head(): Promise<SequencerHead | undefined> {
     return this.current;
   }

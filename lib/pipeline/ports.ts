@@ -5,7 +5,7 @@
  * retried or concurrent Lambda invocation can never double-apply.
  */
 import type { Evidence } from '../core/slashing.js';
-import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
+import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
 import type { QueueMessage } from './messages.js';
 
 // ---------------------------------------------------------------- blocks (every region)
@@ -42,6 +42,12 @@ export interface SequencerStore {
    * another invocation moved it; nothing was written.
    */
   swapHead(expected: SequencerHead, next: SequencerHead): Promise<boolean>;
+  /** Durably adds accepted transactions to the pending pool (idempotent by transaction hash). */
+  addPending(txs: readonly { hash: Uint8Array; tx: Transaction }[]): Promise<void>;
+  /** Up to `limit` pending transactions, in no particular order. */
+  pending(limit: number): Promise<{ hash: Uint8Array; tx: Transaction }[]>;
+  /** Removes transactions that were included in a block or refused for good. */
+  removePending(hashes: readonly Uint8Array[]): Promise<void>;
 }
 
 // ---------------------------------------------------------------- validator (one record per member)

@@ -1,9 +1,17 @@
 /**
  * Sequencer (home region): orders accepted transactions into blocks, stores them, and sends each
- * proposal to every validator's inbox. Single writer by compare-and-set on the head: a concurrent
- * or retried invocation that lost the race throws, and its batch is redelivered and re-checked
- * against the new head (a transaction already in a block then fails its nonce check, so a retry
- * never includes it twice). A timer may flush a partial block; no rule here reads a clock.
+ * proposal to every validator's inbox.
+ *
+ * Accepted transactions first go to a durable pending pool, so the ingress message can be deleted
+ * at once and nothing is lost while the sequencer waits. Blocks are paced by justification: the
+ * head may run at most two checkpoints ahead of the highest justified one, so under load blocks
+ * grow instead of piling up unfinalized (each finality round then covers more transactions).
+ * Every justification sends a tick that resumes block building. A local timer may flush a partial
+ * block; no rule here reads a clock.
+ *
+ * Single writer by compare-and-set on the head: an invocation that lost the race throws and its
+ * batch is redelivered; transactions already in a block then fail their nonce check and leave the
+ * pool, so a retry never includes one twice.
  */
 import { txHash, blockHash } from '../core/codec.js';
 import { toHex } from '../core/bytes.js';
@@ -12,12 +20,14 @@ import type { Block, Transaction } from '../core/types.js';
 import { blockToJson } from '../core/wire.js';
 import type { ChainContext } from './context.js';
 import { MAX_MESSAGE_BYTES, type QueueMessage } from './messages.js';
-import type { BlockStore, SequencerHead, SequencerStore, Transport } from './ports.js';
+import type { BlockStore, HeadStore, SequencerHead, SequencerStore, Transport } from './ports.js';
 
 export interface SequencerDeps {
   readonly chain: ChainContext;
   readonly blocks: BlockStore;
   readonly store: SequencerStore;
+  /** The home region's finality head, for pacing. */
+  readonly finality: HeadStore;
   readonly transport: Transport;
   readonly maxBlockTransactions: number;
   readonly maxBlockBytes: number;
@@ -25,10 +35,10 @@ export interface SequencerDeps {
 
 export interface SequencerResult {
   readonly blocks: { height: number; hash: string; transactions: number }[];
-  /** Refused for good (bad signature, stale nonce, insufficient balance): logged, never retried. */
+  /** Refused for good (bad signature, stale nonce, insufficient balance): logged and dropped from the pool. */
   readonly rejected: { hash: string; reason: string; message: string }[];
-  /** Indices of messages to redeliver later: transactions whose nonce is ahead of the sender's next one. */
-  readonly deferred: number[];
+  /** Transactions left waiting in the pool (pacing, or a nonce ahead of the sender's). */
+  waiting: number;
 }
 
 /** Another invocation moved the head first; the batch must be retried against the new head. */
@@ -40,61 +50,77 @@ export class HeadMovedError extends AfgError<'HEAD_MOVED', { height: number }> {
 
 // Rough JSON size of one transaction in a proposal (hex fields + decimal strings + keys).
 const TX_JSON_BYTES = 330;
+/** How many checkpoints the head may run ahead of the highest justified checkpoint. */
+const MAX_CHECKPOINTS_AHEAD = 2;
 
 /**
- * Handles one batch of ingress messages: transactions are checked (signature, nonce, balance)
- * and ordered; ticks ask for empty blocks up to a height so finality never waits for traffic.
+ * Handles one batch of ingress messages: transactions join the pending pool; then, while pacing
+ * allows, blocks are built from the pool (checked for signature, nonce and balance in order).
+ * Ticks ask for empty blocks so a justified checkpoint with transactions gets finalized.
  * @throws HeadMovedError when another invocation advanced the head concurrently.
  */
 export async function sequence(deps: SequencerDeps, messages: readonly QueueMessage[]): Promise<SequencerResult> {
   const { chain } = deps;
+  const K = chain.set.checkpointInterval;
   let head = (await deps.store.head()) ?? { ...chain.genesis, announced: true };
   if (!head.announced) head = await announce(deps, head);
 
-  const seen = new Set<string>();
-  const txs: { tx: Transaction; id: string; index: number }[] = [];
   let tickTo = 0;
-  messages.forEach((m, index) => {
+  const incoming: { hash: Uint8Array; tx: Transaction }[] = [];
+  for (const m of messages) {
     if (m.kind === 'tick') tickTo = Math.max(tickTo, m.height);
-    if (m.kind !== 'tx') return;
-    const id = toHex(txHash(chain.set.chainId, m.tx));
-    if (!seen.has(id)) txs.push({ tx: m.tx, id, index });
-    seen.add(id);
-  });
-  // Queues do not keep order: order each sender's transactions by nonce, senders by key (deterministic).
-  txs.sort((a, b) => compareHex(toHex(a.tx.from), toHex(b.tx.from)) || (a.tx.nonce < b.tx.nonce ? -1 : a.tx.nonce > b.tx.nonce ? 1 : 0));
-
-  const result: SequencerResult = { blocks: [], rejected: [], deferred: [] };
-  if (txs.length > 0) {
-    // Execute once on the head to learn which transactions are valid in this order.
-    const trial = await chain.ledger.execute(head.stateRoot, txs.map((t) => t.tx));
-    const bad = new Set<number>();
-    for (const r of trial.rejected) {
-      const item = txs[r.index]!;
-      bad.add(r.index);
-      if (r.reason === 'BAD_NONCE') {
-        const sender = await chain.ledger.account(trial.root, item.tx.from);
-        // A nonce ahead of the sender's next one is probably a reordered delivery: retry it later.
-        if (item.tx.nonce > (sender?.nonce ?? 0n)) {
-          result.deferred.push(item.index);
-          continue;
-        }
-      }
-      result.rejected.push({ hash: item.id, reason: r.reason, message: r.message });
-    }
-    const valid = txs.filter((_, i) => !bad.has(i)).map((t) => t.tx);
-    for (const chunk of chunks(valid, deps.maxBlockTransactions, Math.max(1, Math.floor(deps.maxBlockBytes / TX_JSON_BYTES)))) {
-      head = await propose(deps, head, chunk, result);
-    }
+    if (m.kind === 'tx') incoming.push({ hash: txHash(chain.set.chainId, m.tx), tx: m.tx });
   }
+  if (incoming.length > 0) await deps.store.addPending(incoming);
+
+  const result: SequencerResult = { blocks: [], rejected: [], waiting: 0 };
+  const { justified } = await deps.finality.head();
+  const limit = justified.height + MAX_CHECKPOINTS_AHEAD * K;
+  let pool = await deps.store.pending(deps.maxBlockTransactions * 4);
+  while (pool.length > 0 && head.height < limit) {
+    const { valid, drop } = await selectValid(deps, head, pool, result);
+    const perBlock = Math.max(1, Math.min(deps.maxBlockTransactions, Math.floor(deps.maxBlockBytes / TX_JSON_BYTES)));
+    const chosen = valid.slice(0, perBlock);
+    if (chosen.length === 0) {
+      await deps.store.removePending(drop);
+      break;
+    }
+    head = await propose(deps, head, chosen.map((c) => c.tx), result);
+    await deps.store.removePending([...drop, ...chosen.map((c) => c.hash)]);
+    pool = await deps.store.pending(deps.maxBlockTransactions * 4);
+  }
+  result.waiting = pool.length;
+
   // A tick says checkpoint `tickTo` was justified: it becomes final once the next checkpoint exists,
   // so propose empty blocks up to it, but only when unfinal blocks carry transactions (otherwise
   // empty blocks would keep finalizing each other forever).
-  const K = chain.set.checkpointInterval;
   if (tickTo > 0 && head.height < tickTo + K && (await carriesTransactions(deps.blocks, head, tickTo - K + 1))) {
     while (head.height < tickTo + K) head = await propose(deps, head, [], result);
   }
   return result;
+}
+
+/**
+ * Orders the pool (each sender by nonce, senders by key: queues do not keep order) and executes it
+ * on the head: returns the valid transactions in block order and the hashes to drop for good.
+ * A nonce ahead of the sender's next one stays in the pool (probably a reordered delivery).
+ */
+async function selectValid(deps: SequencerDeps, head: SequencerHead, pool: { hash: Uint8Array; tx: Transaction }[], result: SequencerResult) {
+  const { ledger } = deps.chain;
+  const ordered = [...pool].sort(
+    (a, b) => compareHex(toHex(a.tx.from), toHex(b.tx.from)) || (a.tx.nonce < b.tx.nonce ? -1 : a.tx.nonce > b.tx.nonce ? 1 : 0),
+  );
+  const trial = await ledger.execute(head.stateRoot, ordered.map((t) => t.tx));
+  const bad = new Set<number>();
+  const drop: Uint8Array[] = [];
+  for (const r of trial.rejected) {
+    const item = ordered[r.index]!;
+    bad.add(r.index);
+    if (r.reason === 'BAD_NONCE' && item.tx.nonce > ((await ledger.account(trial.root, item.tx.from))?.nonce ?? 0n)) continue;
+    drop.push(item.hash);
+    result.rejected.push({ hash: toHex(item.hash), reason: r.reason, message: r.message });
+  }
+  return { valid: ordered.filter((_, i) => !bad.has(i)), drop };
 }
 
 /** Whether any block on the head's chain at height >= `fromHeight` has transactions. */
@@ -110,11 +136,6 @@ async function carriesTransactions(blocks: BlockStore, head: SequencerHead, from
 }
 
 const compareHex = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-function* chunks<T>(items: readonly T[], maxCount: number, maxBySize: number): Generator<T[]> {
-  const size = Math.max(1, Math.min(maxCount, maxBySize));
-  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
-}
 
 async function propose(deps: SequencerDeps, head: SequencerHead, txs: Transaction[], result: SequencerResult): Promise<SequencerHead> {
   const { chain } = deps;

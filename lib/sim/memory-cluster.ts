@@ -169,11 +169,10 @@ export class MemoryCluster {
     switch (kind) {
       case 'ingress': {
         const msg = decodeMessage(body, ['tx', 'tick']);
-        const result = await sequence(
-          { chain: home.chain, blocks: home.blocks, store: this.sequencerStore, transport: this.transport, maxBlockTransactions: this.maxBlockTransactions, maxBlockBytes: 200_000 },
+        await sequence(
+          { chain: home.chain, blocks: home.blocks, store: this.sequencerStore, finality: home.finality, transport: this.transport, maxBlockTransactions: this.maxBlockTransactions, maxBlockBytes: 200_000 },
           [msg],
         );
-        if (result.deferred.length > 0) throw new Error('transaction nonce ahead of the sender: redeliver later');
         return;
       }
       case 'inbox': {

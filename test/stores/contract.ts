@@ -128,6 +128,23 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         expect(won.filter(Boolean)).toHaveLength(1);
         expect(await sequencer.head()).toEqual(nexts[won.indexOf(true)]);
       });
+
+      it('keeps pending transactions durably, idempotent by hash, until removed', async () => {
+        const { sequencer } = await makeStores();
+        const txs = Array.from({ length: 30 }, (_, i) => ({
+          hash: bytes(32),
+          tx: { from: bytes(32), to: bytes(32), amount: BigInt(i) + (1n << 60n), nonce: BigInt(i), signature: bytes(64) } as Transaction,
+        }));
+        await sequencer.addPending(txs);
+        await sequencer.addPending(txs.slice(0, 5)); // a redelivered batch
+        const pool = await sequencer.pending(1000);
+        expect(pool).toHaveLength(30);
+        const byHash = new Map(pool.map((p) => [toHex(p.hash), p.tx]));
+        expect(byHash.get(toHex(txs[7]!.hash))).toEqual(txs[7]!.tx);
+        expect(await sequencer.pending(10)).toHaveLength(10);
+        await sequencer.removePending(txs.slice(0, 26).map((t) => t.hash));
+        expect((await sequencer.pending(1000)).map((p) => toHex(p.hash)).sort()).toEqual(txs.slice(26).map((t) => toHex(t.hash)).sort());
+      });
     });
 
     describe('SlashingProtectionStore', () => {
