@@ -1,4 +1,25 @@
-// Placeholder until the api role lands (issue 3/4); the CDK app bundles this path.
-export const handler = async (): Promise<never> => {
-  throw new Error('api handler not built yet');
-};
+/** Lambda entry: the region's HTTP API (wiring only; routes in lib/api/app.ts). */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { type Api, createApi } from '../lib/api/app.js';
+import { lambdaHandler } from '../lib/api/lambda.js';
+import { logger, runtime } from '../lib/handlers/lambda-env.js';
+
+let api: Api | undefined;
+
+async function serve(event: APIGatewayProxyEventV2) {
+  if (!api) {
+    const rt = await runtime();
+    api = createApi({
+      query: rt.query,
+      transport: rt.transport,
+      chain: rt.chain,
+      maxLagBlocks: Number(process.env.AFG_MAX_LAG_BLOCKS ?? 50),
+      log: (entry) => logger.error(entry.message, { method: entry.method, path: entry.path, error: String(entry.error) }),
+    });
+  }
+  return lambdaHandler(api)(event);
+}
+
+export const handler = middy(serve).use(injectLambdaContext(logger));
