@@ -1,6 +1,6 @@
 /**
  * RoleFunction: the Lambda function of one protocol role (functions/<role>.ts), with fixed defaults:
- * Node.js 22 on arm64, bundled as ESM by the local esbuild (no Docker), source maps on, its own log
+ * Node.js 22 on arm64, bundled as ESM (AWS SDK included) by the local esbuild (no Docker), source maps on, its own log
  * group (30-day retention) and its own role whose only starting permission is writing that log group.
  * Every other permission comes from the grant methods of the tables, queues and secrets it uses.
  */
@@ -98,6 +98,9 @@ export class RoleFunction extends Construct {
         format: OutputFormat.ESM,
         target: 'node22',
         mainFields: ['module', 'main'],
+        // Bundle the AWS SDK too: handlers run the exact client versions the tests ran (e.g. SQS
+        // useQueueUrlAsEndpoint), not whichever v3 release the Lambda runtime ships.
+        externalModules: [],
         banner: REQUIRE_SHIM,
         minify: true,
         sourceMap: true,

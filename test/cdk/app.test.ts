@@ -4,7 +4,7 @@
  * pack, and the construct props validation. The example app is built and synthesized once, with
  * cdk-nag and CDK's built-in CloudFormation validation on, exactly as `npm run synth` does.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -261,6 +261,16 @@ describe('functions', () => {
     });
   });
 
+  it('stages each function as an ESM bundle with the require shim and the AWS SDK inside', () => {
+    for (const [, f] of resources(config.homeRegion, 'AWS::Lambda::Function')) {
+      const hash = String(f.Properties!.Code.S3Key).replace(/\.zip$/, '');
+      const bundle = readFileSync(join(exampleOutdir, `asset.${hash}`, 'index.mjs'), 'utf8');
+      expect(bundle.startsWith("import { createRequire as __afgCreateRequire } from 'node:module';")).toBe(true);
+      expect(existsSync(join(exampleOutdir, `asset.${hash}`, 'index.mjs.map'))).toBe(true);
+      expect(bundle).not.toMatch(/from\s*["']@aws-sdk\//); // no import left for the runtime's SDK to satisfy
+    }
+  });
+
   it('gives each validator its member index and only its own key-share secret', () => {
     forEachRegion((region) => {
       const member = config.members.find((m) => m.region === region)!;
@@ -296,7 +306,7 @@ describe('functions', () => {
     });
   });
 
-  it('grants table actions per role: only executing roles write blocks and state; the API and finalizer only batch-write state nodes', () => {
+  it('grants table actions per role: only executing roles write blocks and state; API and finalizer batch-write state nodes', () => {
     const region = config.homeRegion;
     const tableIds = new Map(resources(region, 'AWS::DynamoDB::Table').map(([id, t]) => [t.Properties!.TableName as string, id]));
     const can = (rolePrefix: string, action: string, table: string): boolean =>
