@@ -108,7 +108,13 @@ function byHeight(records: SQSRecord[]): SQSRecord[] {
 export function finalizerHandler(runtime: Provider<RegionRuntime>, telemetry: Telemetry): SqsHandler {
   return perRecord(['vote'], telemetry, async ({ vote }) => {
     const rt = await runtime();
+    const started = performance.now();
     const result = await handleVote(rt.finalizer(), vote);
+    // Handler-side timing (the pipeline reads no clock): the whole vote when it produced a certificate.
+    if (result.kind === 'counted' && result.certifiedNow) {
+      telemetry.metric('Certificates', 1);
+      telemetry.metric('CertificationMs', performance.now() - started, 'Milliseconds');
+    }
     if (result.kind === 'refused') {
       telemetry.metric('VotesRefused', 1);
       telemetry.log.warn('vote refused', { member: vote.member, reason: result.reason, message: result.message });

@@ -26,7 +26,17 @@ export interface FinalizerDeps {
 }
 
 export type VoteResult =
-  | { kind: 'counted'; duplicate: boolean; tally: number; certified: boolean; justified: number[]; finalized: number[]; evidence: number }
+  | {
+      kind: 'counted';
+      duplicate: boolean;
+      tally: number;
+      /** The link has a certificate; `certifiedNow` when this call combined it. */
+      certified: boolean;
+      certifiedNow: boolean;
+      justified: number[];
+      finalized: number[];
+      evidence: number;
+    }
   | { kind: 'refused'; reason: VoteRefusal; message: string };
 
 export type VoteRefusal = 'WRONG_ERA' | 'UNKNOWN_MEMBER' | 'BAD_LINK' | 'NOT_CHECKPOINT' | 'BAD_SIGNATURE';
@@ -50,7 +60,7 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote): Promise<VoteR
   const duplicate = (await store.recordVote(vote)) === 'duplicate';
   const evidence = await detectEquivocation(deps, vote);
   const tally = await store.addPartial(vote);
-  const result = { kind: 'counted' as const, duplicate, tally: tally.partials.size, certified: false, justified: [] as number[], finalized: [] as number[], evidence };
+  const result = { kind: 'counted' as const, duplicate, tally: tally.partials.size, certified: false, certifiedNow: false, justified: [] as number[], finalized: [] as number[], evidence };
   let certificate = tally.certificate;
   if (!certificate && tally.partials.size >= chain.set.threshold) {
     const message = voteSigningBytes(chain.set.chainId, tally.link);
@@ -61,7 +71,10 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote): Promise<VoteR
       memberPublicKey: (i) => chain.set.members[i - 1]?.publicKey,
     });
     if (outcome.rejected.length > 0) await store.removePartials(tally.link, partials.filter((p) => outcome.rejected.includes(p.index)).map((p) => ({ member: p.index, signature: p.signature })));
-    if (outcome.ok) certificate = await store.setCertificate({ ...tally.link, signers: outcome.signers, signature: outcome.signature });
+    if (outcome.ok) {
+      certificate = await store.setCertificate({ ...tally.link, signers: outcome.signers, signature: outcome.signature });
+      result.certifiedNow = true;
+    }
   }
   if (certificate) {
     result.certified = true;
