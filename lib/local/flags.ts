@@ -1,0 +1,209 @@
+/**
+ * Command-line flags of `npm start` (the local cluster), parsed with commander and validated here,
+ * at the edge: every refusal names the flag. Parsing never exits the process; main.ts maps the
+ * result to an exit code (2 for bad usage).
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+
+export const DEFAULT_REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'] as const;
+export const DEFAULT_PORT = 3000;
+export const DEFAULT_DATA_DIR = '.data/local';
+/** Same bounds as the cluster's own checks (LocalCluster.start) and the config parser. */
+const MAX_VALIDATORS = 64;
+const MAX_CHECKPOINT_INTERVAL = 1_000_000;
+const MAX_LOAD = 1_000;
+const MAX_DURATION_S = 7 * 24 * 3600;
+const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d$/;
+
+export interface StartOptions {
+  readonly regions: readonly string[];
+  /** Total validators, placed round-robin over the regions. */
+  readonly validators: number;
+  /** Signatures needed to certify; defaults to n - floor((n-1)/3). */
+  readonly threshold: number;
+  readonly checkpointInterval: number;
+  /** Port of the first region's API; the others follow. 0 = any free port. */
+  readonly port: number;
+  readonly dataDir: string;
+  readonly fresh: boolean;
+  /** Transfers per second offered by the load generator; 0 = no load. */
+  readonly load: number;
+  /** One AWS-compatible endpoint (e.g. LocalStack) for DynamoDB and SQS instead of the embedded services. */
+  readonly endpoint?: string;
+  /** Stop by itself after this many seconds. */
+  readonly durationSeconds?: number;
+  /** Show the live terminal view (false with --no-view). */
+  readonly view: boolean;
+}
+
+export type FlagsResult =
+  | { readonly kind: 'run'; readonly options: StartOptions }
+  /** --help: print `text` to stdout and exit 0. */
+  | { readonly kind: 'help'; readonly text: string }
+  /** Bad usage: print `message` to stderr and exit 2. */
+  | { readonly kind: 'error'; readonly message: string };
+
+/** Bad usage; `flag` names the offending flag (or environment variable). */
+export class FlagError extends Error {
+  override readonly name = 'FlagError';
+  constructor(
+    readonly flag: string,
+    reason: string,
+  ) {
+    super(`${flag}: ${reason}`);
+  }
+}
+
+/** Minimum safe threshold for n validators: n - f with f = floor((n-1)/3). */
+export const minThreshold = (n: number): number => n - Math.floor((n - 1) / 3);
+
+const intIn =
+  (flag: string, min: number, max: number) =>
+  (value: string): number => {
+    const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${flag}: expected an integer in ${min}..${max}, got "${value}"`);
+    return n;
+  };
+
+const numberIn =
+  (flag: string, min: number, max: number, minExclusive = false) =>
+  (value: string): number => {
+    const n = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+    if (!Number.isFinite(n) || n > max || (minExclusive ? n <= min : n < min))
+      throw new InvalidArgumentError(`${flag}: expected a number ${minExclusive ? '>' : '>='} ${min} and <= ${max}, got "${value}"`);
+    return n;
+  };
+
+function regionList(value: string): string[] {
+  const regions = value.split(',').map((r) => r.trim());
+  if (regions.length === 0 || regions.some((r) => r === ''))
+    throw new InvalidArgumentError('--regions: expected a comma-separated list of region names');
+  for (const r of regions)
+    if (!REGION_RE.test(r)) throw new InvalidArgumentError(`--regions: "${r}" is not a region name (e.g. us-east-1)`);
+  if (new Set(regions).size !== regions.length) throw new InvalidArgumentError('--regions: a region is listed twice');
+  return regions;
+}
+
+function endpointUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError(`--endpoint: not a URL: "${value}" (e.g. http://localhost:4566)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new InvalidArgumentError(`--endpoint: expected http(s), got ${url.protocol}`);
+  return value.replace(/\/+$/, '');
+}
+
+function program(defaultPort: number): Command {
+  return new Command('npm start --')
+    .description('Run the local multi-region afg cluster (embedded DynamoDB Local + SQS emulator) with a live view')
+    .exitOverride()
+    .configureOutput({ writeOut: () => {}, writeErr: () => {} })
+    .allowExcessArguments(false)
+    .option(
+      '--validators <n>',
+      'total validators, placed round-robin over the regions (default: one per region)',
+      intIn('--validators', 1, MAX_VALIDATORS),
+    )
+    .option('--regions <list>', 'comma-separated regions; the first is the home region', regionList, [...DEFAULT_REGIONS])
+    .option('--threshold <t>', 'signatures needed (default n - floor((n-1)/3))', intIn('--threshold', 1, MAX_VALIDATORS))
+    .option('--checkpoint-interval <k>', 'blocks between checkpoints', intIn('--checkpoint-interval', 1, MAX_CHECKPOINT_INTERVAL), 1)
+    .option(
+      '--port <p>',
+      'API port of the first region, the next regions use the following ports (env PORT; 0 = any free port)',
+      intIn('--port', 0, 65535),
+      defaultPort,
+    )
+    .option('--data-dir <dir>', 'folder holding tables, queues and keys between runs', DEFAULT_DATA_DIR)
+    .option('--fresh', 'delete the data folder first and start a new chain', false)
+    .option(
+      '--load <n>',
+      'offer n transfers per second from the dev accounts and measure finality latency',
+      numberIn('--load', 0, MAX_LOAD),
+      0,
+    )
+    .addOption(
+      new Option('--endpoint <url>', 'use this AWS-compatible endpoint (e.g. LocalStack) for DynamoDB and SQS').argParser(endpointUrl),
+    )
+    .option('--duration <s>', 'stop by itself after s seconds', numberIn('--duration', 0, MAX_DURATION_S, true))
+    .option('--no-view', 'print plain status lines instead of the live view');
+}
+
+/** PORT from the environment, validated like --port; undefined when unset or empty. */
+function envPort(env: Readonly<Record<string, string | undefined>>): number {
+  const raw = env.PORT;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_PORT;
+  try {
+    return intIn('PORT', 0, 65535)(raw);
+  } catch (e) {
+    throw new FlagError('PORT', `${(e as Error).message.replace(/^PORT: /, '')} (environment variable)`);
+  }
+}
+
+/** Turns commander's message ("error: option '--x <n>' argument 'y' is invalid. --x: reason") into "--x: reason". */
+function usageMessage(e: CommanderError): string {
+  const text = e.message.replace(/^error: /, '');
+  const ours = /is invalid\. (.*)$/s.exec(text);
+  return ours ? ours[1]!.trim() : text.trim();
+}
+
+/**
+ * Parses `argv` (arguments only, without node and script) with defaults from `env` (PORT).
+ * Returns the options, the help text, or a usage error naming the flag. Never throws, never exits.
+ * @example parseStartFlags(['--regions', 'us-east-1,eu-west-1', '--validators', '4'], process.env)
+ */
+export function parseStartFlags(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): FlagsResult {
+  try {
+    const p = program(envPort(env));
+    try {
+      p.parse([...argv], { from: 'user' });
+    } catch (e) {
+      if (e instanceof CommanderError) {
+        if (e.code === 'commander.helpDisplayed' || e.code === 'commander.help') return { kind: 'help', text: p.helpInformation() };
+        return { kind: 'error', message: usageMessage(e) };
+      }
+      throw e;
+    }
+    return { kind: 'run', options: finish(p.opts()) };
+  } catch (e) {
+    if (e instanceof FlagError || e instanceof InvalidArgumentError) return { kind: 'error', message: e.message };
+    throw e;
+  }
+}
+
+/** Cross-flag checks: threshold against the validator count, port range against the region count. */
+function finish(o: Record<string, unknown>): StartOptions {
+  const regions = o.regions as string[];
+  const validators = (o.validators as number | undefined) ?? regions.length;
+  if (validators > MAX_VALIDATORS)
+    throw new FlagError('--validators', `at most ${MAX_VALIDATORS} (one per region by default; pass --validators)`);
+  const min = minThreshold(validators);
+  const threshold = (o.threshold as number | undefined) ?? min;
+  if (threshold < min || threshold > validators)
+    throw new FlagError(
+      '--threshold',
+      `must be in ${min}..${validators} for ${validators} validators (n - f .. n, f = floor((n-1)/3)), got ${threshold}`,
+    );
+  const port = o.port as number;
+  // LocalCluster refuses a base port above 65535 - regions.
+  if (port > 65535 - regions.length)
+    throw new FlagError('--port', `${port} leaves no room for ${regions.length} consecutive ports (max ${65535 - regions.length})`);
+  const dataDir = String(o.dataDir);
+  if (dataDir.trim() === '') throw new FlagError('--data-dir', 'must not be empty');
+  return {
+    regions,
+    validators,
+    threshold,
+    checkpointInterval: o.checkpointInterval as number,
+    port,
+    dataDir,
+    fresh: o.fresh === true,
+    load: o.load as number,
+    ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint as string }),
+    ...(o.duration === undefined ? {} : { durationSeconds: o.duration as number }),
+    view: o.view !== false,
+  };
+}
