@@ -41,6 +41,11 @@ export interface ApiDeps {
   readonly maxLagBlocks: number;
   /** Served at GET / when given (the dashboard page). */
   readonly dashboardHtml?: string;
+  /**
+   * Counters served at GET /v1/metrics (e.g. a CounterTelemetry's `totals` and `last` maps);
+   * without it that route answers 404.
+   */
+  readonly metrics?: () => { totals: ReadonlyMap<string, number>; last: ReadonlyMap<string, number> };
   /** Receives unexpected errors (500s) with the request line; default: one JSON line on stderr. */
   readonly log?: (entry: { level: 'error'; message: string; method: string; path: string; error: unknown }) => void;
 }
@@ -96,6 +101,12 @@ export function createApi(deps: ApiDeps): Api {
     getHealth: async () => {
       const health = await deps.query.health({ maxLagBlocks: deps.maxLagBlocks });
       return json(health.status === 'ok' ? 200 : 503, health);
+    },
+    getMetrics: async () => {
+      if (!deps.metrics)
+        throw new ApiError(404, 'NOT_FOUND', 'this process collects no counters (on AWS read the afg namespace in CloudWatch)');
+      const { totals, last } = deps.metrics();
+      return json(200, { region: deps.query.region, scope: 'process', totals: Object.fromEntries(totals), last: Object.fromEntries(last) });
     },
     getOpenApi: async () => ({ status: 200, headers: { 'content-type': JSON_TYPE }, body: openapiBody }),
     postTransaction: async (_p, req) => json(202, { hash: await submit(parseBody(req.body, operationById('postTransaction'))) }),

@@ -147,12 +147,33 @@ const schemas = {
     justified: ref('Height'),
     finalized: ref('Height'),
     applied: ref('Height'),
-    lag: object({ blocks: { type: 'integer' }, appliedBehindFinalized: { type: 'integer' } }),
+    lag: object({
+      blocks: { type: 'integer', description: 'head height minus finalized height' },
+      appliedBehindFinalized: { type: 'integer', description: 'finalized height minus applied height' },
+      seconds: {
+        type: ['number', 'null'],
+        minimum: 0,
+        description:
+          'informational: seconds (local clock of this API instance) since it first saw the current finalized height; ' +
+          'null when the instance keeps no clock. No protocol rule reads a clock.',
+      },
+    }),
     validators: {
       type: 'array',
       items: object({ index: { type: 'integer', minimum: 1 }, region: { type: 'string' }, lastVoteHeight: { type: ['integer', 'null'] } }),
     },
     evidence: { type: 'integer', minimum: 0, description: 'number of stored evidence items' },
+    dlq: {
+      type: ['object', 'null'],
+      additionalProperties: { type: 'integer', minimum: 0 },
+      description: "messages waiting in each of this region's dead-letter queues, by queue name; null when not known",
+    },
+  }),
+  Metrics: object({
+    region: { type: 'string' },
+    scope: { type: 'string', enum: ['process'], description: 'counters of this process only (on AWS: one container)' },
+    totals: { type: 'object', additionalProperties: { type: 'number' }, description: 'sum of every value reported, by metric name' },
+    last: { type: 'object', additionalProperties: { type: 'number' }, description: 'most recent value, by metric name (gauges)' },
   }),
   TransactionAccepted: object({ hash: { ...ref('Hash'), description: 'sha256(tx signing bytes || signature)' } }),
   Error: object({
@@ -260,6 +281,13 @@ export const openapiDocument = {
       {
         '503': json(ref('Health'), 'stalled: head is more than the configured lag ahead of finality'),
       },
+    ),
+    '/v1/metrics': getOp(
+      'getMetrics',
+      "Counters of this process's roles (local cluster: the region's handlers); informational, not for alerting",
+      json(ref('Metrics'), 'counters since the process started'),
+      {},
+      { '404': error('this process collects no counters (on AWS read the afg namespace in CloudWatch)') },
     ),
     '/v1/openapi.json': getOp('getOpenApi', 'This document', json({ type: 'object' }, 'OpenAPI 3.1 document')),
     '/v1/transactions': {

@@ -5,10 +5,10 @@
  */
 import { toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
-import { encodeProof } from '../core/smt.js';
 import type { Evidence } from '../core/slashing.js';
+import { encodeProof } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
-import { blockToJson, type BlockJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
+import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import type { ChainContext } from './context.js';
 import type { AppliedStore, BlockStore, CheckpointRecord, FinalityStore } from './ports.js';
 
@@ -18,6 +18,13 @@ export interface QueryDeps {
   readonly blocks: BlockStore;
   readonly finality: FinalityStore;
   readonly applied: AppliedStore;
+  /**
+   * Local clock in milliseconds, for the informational `lag.seconds` of health() only (no
+   * protocol rule reads it). Without it `lag.seconds` is null.
+   */
+  readonly now?: () => number;
+  /** Messages waiting in each dead-letter queue of this region, by queue name; health() reports them. */
+  readonly dlqDepths?: () => Promise<Record<string, number>>;
 }
 
 /** A lookup that found nothing: the API answers 404 with this message. */
@@ -29,6 +36,11 @@ const ref = (c: { height: number; hash: Uint8Array }) => ({ height: c.height, ha
 
 export class QueryService {
   constructor(private readonly deps: QueryDeps) {}
+
+  /** The region this service answers for. */
+  get region(): string {
+    return this.deps.region;
+  }
 
   private cert(c: Certificate | undefined): CertificateJson | null {
     return c ? certificateToJson(this.deps.chain.set.chainId, c) : null;
@@ -63,7 +75,8 @@ export class QueryService {
 
   async checkpoint(height: number) {
     const { set } = this.deps.chain;
-    if (height % set.checkpointInterval !== 0) throw new NotFound(`height ${height} is not a checkpoint (interval ${set.checkpointInterval})`);
+    if (height % set.checkpointInterval !== 0)
+      throw new NotFound(`height ${height} is not a checkpoint (interval ${set.checkpointInterval})`);
     if (height === 0) return { ...checkpointToJson(this.deps.chain.genesis), status: 'finalized' as const };
     const records = await this.deps.finality.checkpointsAt(height);
     const best = records.find((r) => r.status === 'finalized') ?? records[0];
@@ -99,7 +112,8 @@ export class QueryService {
     const { deps } = this;
     const [head, applied] = await Promise.all([deps.finality.head(), deps.applied.applied()]);
     const appliedHeight = applied?.height ?? 0;
-    if (head.finalized.height <= appliedHeight) return { checkpoint: head.finalized, ...(head.finalization ? { certificate: head.finalization } : {}) };
+    if (head.finalized.height <= appliedHeight)
+      return { checkpoint: head.finalized, ...(head.finalization ? { certificate: head.finalization } : {}) };
     const K = deps.chain.set.checkpointInterval;
     for (let h = appliedHeight - (appliedHeight % K); h > 0; h -= K) {
       const rec = (await deps.finality.checkpointsAt(h)).find((r) => r.status === 'finalized');
@@ -127,17 +141,32 @@ export class QueryService {
     return { count: list.length, evidence: list.map(evidenceJson) };
   }
 
+  /** First local time (ms) this service saw the current finalized height; feeds `lag.seconds`. */
+  private finalizedSeen: { height: number; at: number } | undefined;
+
+  /**
+   * Sync status of this region. `status` is 'stalled' when the head is more than
+   * `options.maxLagBlocks` blocks ahead of finality (the API answers 503), else 'ok'.
+   * `lag.seconds` is how long (local clock, seconds) this service has seen the current finalized
+   * height, null without `deps.now`; `dlq` is null when no `deps.dlqDepths` is given or it fails.
+   */
   async health(options: { maxLagBlocks: number }) {
+    const { deps } = this;
     const f = await this.finality();
     const lag = f.head.height - f.finalized.height;
+    const K = deps.chain.set.checkpointInterval;
     const lastVotes = await Promise.all(
-      this.deps.chain.set.members.map(async (m) => {
-        const votes = await this.deps.finality.votesOf(m.index, Math.max(0, f.finalized.height - 8 * this.deps.chain.set.checkpointInterval));
+      deps.chain.set.members.map(async (m) => {
+        const votes = await deps.finality.votesOf(m.index, Math.max(0, f.finalized.height - 8 * K));
         const last = votes.reduce((max, v) => Math.max(max, v.target.height), -1);
         return { index: m.index, region: m.region, lastVoteHeight: last >= 0 ? last : null };
       }),
     );
-    const evidence = (await this.deps.finality.listEvidence(1000)).length;
+    const [evidence, dlq] = await Promise.all([
+      deps.finality.listEvidence(1000).then((l) => l.length),
+      // A queue lookup failing must not turn the health answer into a 500: report the depths as unknown.
+      deps.dlqDepths ? deps.dlqDepths().catch(() => null) : Promise.resolve(null),
+    ]);
     return {
       status: lag > options.maxLagBlocks ? ('stalled' as const) : ('ok' as const),
       region: f.region,
@@ -145,16 +174,33 @@ export class QueryService {
       justified: f.justified.height,
       finalized: f.finalized.height,
       applied: f.applied.height,
-      lag: { blocks: lag, appliedBehindFinalized: f.finalized.height - f.applied.height },
+      lag: {
+        blocks: lag,
+        appliedBehindFinalized: f.finalized.height - f.applied.height,
+        seconds: this.secondsAtFinalized(f.finalized.height),
+      },
       validators: lastVotes,
       evidence,
+      dlq,
     };
+  }
+
+  /** Seconds since this service first saw `height` as the finalized height (informational; local clock). */
+  private secondsAtFinalized(height: number): number | null {
+    if (!this.deps.now) return null;
+    const now = this.deps.now();
+    if (this.finalizedSeen?.height !== height) this.finalizedSeen = { height, at: now };
+    return Math.max(0, Math.round((now - this.finalizedSeen.at) / 100) / 10);
   }
 }
 
 function recordJson(chainId: Uint8Array, r: CheckpointRecord) {
   const certificate = r.status === 'finalized' ? r.finalization : r.justification;
-  return { ...checkpointToJson(r.checkpoint), status: r.status, ...(certificate ? { certificate: certificateToJson(chainId, certificate) } : {}) };
+  return {
+    ...checkpointToJson(r.checkpoint),
+    status: r.status,
+    ...(certificate ? { certificate: certificateToJson(chainId, certificate) } : {}),
+  };
 }
 
 export function evidenceJson(e: Evidence) {

@@ -26,6 +26,7 @@ describe('OpenAPI document', () => {
       'GET /v1/evidence',
       'GET /v1/finality',
       'GET /v1/health',
+      'GET /v1/metrics',
       'GET /v1/openapi.json',
       'GET /v1/validators',
       'POST /v1/transactions',
