@@ -248,6 +248,7 @@ function chart(id: string, title: string, unit: string, series: Record<string, S
   g.lines.forEach((line, i) => {
     const color = COLORS[i % COLORS.length]!;
     if (line.points) root.append(svg('polyline', { points: line.points, fill: 'none', stroke: color, 'stroke-width': 2 }));
+    if (line.end) root.append(svg('circle', { cx: line.end.x, cy: line.end.y, r: 3, fill: color }));
     const label = `${line.name}${line.last !== undefined ? ` ${Math.round(line.last * 10) / 10}` : ''}`;
     root.append(svg('text', { x: x0 + 8 + i * 150, y: box.height - 4, style: `fill:${color}`, class: 'legend' }, label));
   });

@@ -133,7 +133,7 @@ h2 { font-size: 15px; margin: 18px 0 8px; color: #374151; }
 table { border-collapse: collapse; background: #fff; font-size: 13px; }
 th, td { border: 1px solid #e5e7eb; padding: 4px 10px; text-align: right; }
 th { background: #f3f4f6; font-weight: 600; }
-td:first-child, th:first-child { text-align: left; }
+td:first-child, th:first-child, #regions td:nth-child(2), #regions th:nth-child(2) { text-align: left; }
 .strong { font-weight: 700; }
 .good { color: #15803d; }
 .bad { color: #b91c1c; }

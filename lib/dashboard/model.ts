@@ -89,6 +89,8 @@ export interface ChartLine {
   /** SVG polyline `points` attribute ("x,y x,y ..."), empty when the series is empty. */
   readonly points: string;
   readonly last: number | undefined;
+  /** Where the newest shown sample is drawn (a dot, so a one-sample series is visible). */
+  readonly end: { x: number; y: number } | undefined;
 }
 
 export interface ChartGeometry {
@@ -113,7 +115,13 @@ export function chartGeometry(series: Readonly<Record<string, readonly Sample[]>
   const y = (v: number) => r(box.pad.top + h - (Math.max(0, v) / yMax) * h);
   const lines = Object.entries(series).map(([name, samples]) => {
     const shown = samples.filter((s) => s.t >= tMin);
-    return { name, points: shown.map((s) => `${x(s.t)},${y(s.v)}`).join(' '), last: samples.at(-1)?.v };
+    const end = shown.at(-1);
+    return {
+      name,
+      points: shown.map((s) => `${x(s.t)},${y(s.v)}`).join(' '),
+      last: samples.at(-1)?.v,
+      end: end && { x: x(end.t), y: y(end.v) },
+    };
   });
   return { yMax, lines };
 }

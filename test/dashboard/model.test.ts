@@ -70,7 +70,7 @@ describe('chart geometry', () => {
       1000,
     );
     expect(g.yMax).toBe(10);
-    expect(g.lines).toEqual([{ name: 'a', points: '20,90 105,50 190,10', last: 10 }]);
+    expect(g.lines).toEqual([{ name: 'a', points: '20,90 105,50 190,10', last: 10, end: { x: 190, y: 10 } }]);
   });
 
   it('drops samples older than the span and keeps every point inside the box', () => {
@@ -97,7 +97,7 @@ describe('chart geometry', () => {
   });
 
   it('an empty series has no points', () => {
-    expect(chartGeometry({ a: [] }, box, 1000).lines).toEqual([{ name: 'a', points: '', last: undefined }]);
+    expect(chartGeometry({ a: [] }, box, 1000).lines).toEqual([{ name: 'a', points: '', last: undefined, end: undefined }]);
   });
 });
 
