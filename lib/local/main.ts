@@ -62,7 +62,6 @@ export async function main(argv: readonly string[] = process.argv.slice(2), env 
   }
 
   const stop = stopRequests(io);
-  quietSqliteWarning();
   try {
     return await run(o, io, stop);
   } finally {
@@ -191,13 +190,12 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
  * node:sqlite); every other warning is printed as usual.
  */
 function quietSqliteWarning(): void {
-  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === 'string' ? warning : warning.message;
-    const type = typeof rest[0] === 'string' ? rest[0] : (rest[0] as { type?: string } | undefined)?.type;
-    if ((type === 'ExperimentalWarning' || (warning as Error).name === 'ExperimentalWarning') && /SQLite/i.test(text)) return;
-    emit(warning, ...rest);
-  }) as typeof process.emitWarning;
+  const printers = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    if (w.name === 'ExperimentalWarning' && /SQLite/i.test(w.message)) return;
+    for (const print of printers) print.call(process, w);
+  });
 }
 
 /** One line for a start-up failure other than ServiceStartError (whose message names the fix), never a stack. */
@@ -330,6 +328,7 @@ class NoteLog implements Log {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  quietSqliteWarning();
   const code = await main();
   process.exitCode = code;
   // Everything is stopped; do not let a lingering keep-alive socket hold the process open.
