@@ -90,7 +90,20 @@ export class AwsOpsCounter {
     const key = `${origin}/${service}/${operation}`;
     let c = this.counts.get(key);
     if (c === undefined) {
-      c = { origin, service, operation, calls: 0, attempts: 0, errors: 0, entries: 0, billedRequests: 0, emptyReceives: 0, readUnits: 0, writeUnits: 0, estimatedUnits: 0 };
+      c = {
+        origin,
+        service,
+        operation,
+        calls: 0,
+        attempts: 0,
+        errors: 0,
+        entries: 0,
+        billedRequests: 0,
+        emptyReceives: 0,
+        readUnits: 0,
+        writeUnits: 0,
+        estimatedUnits: 0,
+      };
       this.counts.set(key, c);
     }
     return c;
@@ -110,7 +123,8 @@ export class AwsOpsCounter {
   /** Sums over the operations whose origin passes `include` (default all): SQS billed requests, DynamoDB units. */
   totals(include: (origin: string) => boolean = () => true): OpTotals {
     const all = [...this.counts.values()].filter((c) => include(c.origin));
-    const sum = (f: (c: OpCount) => number, service?: string) => all.filter((c) => service === undefined || c.service === service).reduce((s, c) => s + f(c), 0);
+    const sum = (f: (c: OpCount) => number, service?: string) =>
+      all.filter((c) => service === undefined || c.service === service).reduce((s, c) => s + f(c), 0);
     return {
       sqsRequests: sum((c) => c.billedRequests, 'sqs'),
       sqsEmptyReceives: sum((c) => c.emptyReceives, 'sqs'),

@@ -58,7 +58,11 @@ const measured = op('partial verify (cached') === undefined ? measureVerifyMs() 
 const partialVerifyMs = op('partial verify (cached') ?? measured!;
 const groupVerifyMs = op('group verify (cached') ?? measured!;
 
-const checkpoint = (height: number, tag: number) => ({ height, hash: new Uint8Array(32).fill(tag), stateRoot: new Uint8Array(32).fill(tag + 1) });
+const checkpoint = (height: number, tag: number) => ({
+  height,
+  hash: new Uint8Array(32).fill(tag),
+  stateRoot: new Uint8Array(32).fill(tag + 1),
+});
 const link = { era: 0n, source: checkpoint(100, 1), target: checkpoint(101, 3) };
 const message = voteSigningBytes(LOCAL_CHAIN_ID, link);
 const jsonBytes = (v: unknown) => Buffer.byteLength(JSON.stringify(v));
