@@ -33,6 +33,12 @@ export interface LoadOptions {
   readonly pollMs?: number;
   /** Submissions in flight at once; beyond it a due transfer is skipped and counted (default 64). */
   readonly maxInFlight?: number;
+  /**
+   * Before reading nonces, wait up to this long (default 0) for the chain to be idle: head =
+   * finalized = applied in every region for two polls in a row. After a restart, transfers left in
+   * the pipeline by the previous run would otherwise take nonces this run believes free.
+   */
+  readonly idleWaitMs?: number;
   /** Receives one line per notable event (a refusal, a retired account). */
   readonly onNote?: (message: string) => void;
   /** Injected for tests; default global fetch. */
@@ -78,6 +84,7 @@ interface Pending {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const REQUEST_TIMEOUT_MS = 10_000;
+const IDLE_POLL_MS = 1_000;
 
 /**
  * Use `LoadGenerator.create` (reads the chain id and the senders' nonces), then start() and stop().
@@ -133,6 +140,8 @@ export class LoadGenerator {
       throw new InputError('ratePerSecond', 'expected a positive number');
     const f = opts.fetch ?? fetch;
     const base = opts.urls[0]!;
+    if ((opts.idleWaitMs ?? 0) > 0 && !(await waitIdle(f, opts.urls, opts.idleWaitMs!, opts.now ?? Date.now)))
+      opts.onNote?.(`load: the chain was still busy after ${opts.idleWaitMs} ms; starting anyway (some early transfers may be refused)`);
     const validators = (await getJson(f, `${base}/v1/validators`)) as { chainId: string; checkpointInterval: number };
     const finality = (await getJson(f, `${base}/v1/finality`)) as { head: { height: number } };
     const senders = await Promise.all(
@@ -205,8 +214,8 @@ export class LoadGenerator {
   private sendDue(): void {
     const due = Math.floor(((this.now() - this.startedAt) * this.opts.ratePerSecond) / 1000) - this.counts.offered;
     for (let i = 0; i < Math.min(due, 1000); i++) {
-      this.counts.offered++;
       const sender = this.pickSender();
+      this.counts.offered++;
       if (!sender || this.inFlight.size >= this.maxInFlight) {
         this.counts.skipped++;
         continue;
@@ -317,6 +326,25 @@ export function formatLoadSummary(s: LoadStats): string[] {
       `${s.pending} still pending, ${s.refused} refused${refusals ? ` (${refusals})` : ''}, ${s.failed} failed, ${s.skipped} skipped`,
     `finality latency (202 -> readable in every region): p50 ${ms(l.p50)}, p90 ${ms(l.p90)}, p99 ${ms(l.p99)}, max ${ms(l.max)} over ${l.count}`,
   ];
+}
+
+/** Polls every region's finality until head = finalized = applied everywhere twice in a row; false at the deadline. */
+async function waitIdle(f: Fetch, urls: readonly string[], timeoutMs: number, now: () => number): Promise<boolean> {
+  const deadline = now() + timeoutMs;
+  let previous = '';
+  for (;;) {
+    const all = (await Promise.all(urls.map((u) => getJson(f, `${u}/v1/finality`)))) as {
+      head: { height: number };
+      finalized: { height: number };
+      applied: { height: number };
+    }[];
+    const idle = all.every((x) => x.head.height === x.finalized.height && x.finalized.height === x.applied.height);
+    const key = all.map((x) => x.head.height).join(',');
+    if (idle && key === previous) return true;
+    previous = idle ? key : '';
+    if (now() >= deadline) return false;
+    await sleep(IDLE_POLL_MS);
+  }
 }
 
 async function getJson(f: Fetch, url: string): Promise<unknown> {

@@ -39,6 +39,8 @@ const TOPOLOGY_FILE = 'topology.json';
 const DUPLICATE_SIGNAL_MS = 1_000;
 /** How long accepted transfers may still finalize after the load stops: longer for a planned stop. */
 const DRAIN_MS = { duration: 15_000, signal: 3_000 } as const;
+/** After a restart, transfers left in the pipeline settle first, so the load reads nonces nobody else will take. */
+const LOAD_IDLE_WAIT_MS = 30_000;
 
 /**
  * Runs the cluster until a stop is requested, then stops everything and prints a summary.
@@ -119,9 +121,11 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
   let stoppingErrors = 0;
   try {
     if (!stop.requested && o.load > 0) {
+      io.out('load: waiting for the chain to be idle (head = finalized = applied in every region)\n');
       load = await LoadGenerator.create({
         urls: cluster.urls,
         ratePerSecond: o.load,
+        idleWaitMs: LOAD_IDLE_WAIT_MS,
         onNote: (m) => (view ? view.note(m) : io.err(`${m}\n`)),
       });
       load.start();
@@ -131,7 +135,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     view = new ClusterView({
       regions: cluster.regions,
       ...(current ? { load: () => current.stats() } : {}),
-      live: o.view && process.stdout.isTTY === true,
+      live: o.view && process.stdout.isTTY === true && (process.stdout.columns ?? 0) > 0,
     });
     log.sink = (line) => view!.note(line);
     if (!stop.requested) view.start();

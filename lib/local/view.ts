@@ -134,7 +134,8 @@ export class ClusterView {
 
   constructor(private readonly opts: ClusterViewOptions) {
     this.out = opts.out ?? process.stdout;
-    this.live = opts.live ?? this.out.isTTY === true;
+    // A pseudo-terminal without a size (columns 0) would wrap the frame one character per line.
+    this.live = opts.live ?? (this.out.isTTY === true && (this.out.columns ?? 0) > 0);
     this.draw = this.live ? createLogUpdate(this.out) : undefined;
     this.votes = opts.regions.map(() => new RateMeter());
     this.evidence = opts.regions.map(() => ({ count: 0, capped: false, at: 0 }));
