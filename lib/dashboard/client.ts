@@ -71,12 +71,14 @@ interface RegionState {
   lag: Sample[];
   blockRate: Sample[];
   txRate: Sample[];
-  prevFinalized?: Sample;
-  prevSequenced?: Sample;
+  /** Recent counter readings; a rate spans up to RATE_SPAN polls so bursty batches do not make a saw-tooth. */
+  finalizedReadings: Sample[];
+  sequencedReadings: Sample[];
   /** false once /v1/metrics answered 404: stop asking. */
   metrics: boolean;
 }
 
+const RATE_SPAN = 5;
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563', '#ca8a04'];
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
@@ -89,6 +91,8 @@ const regions: RegionState[] = regionUrls(location.search, config.peers, self).m
   lag: [],
   blockRate: [],
   txRate: [],
+  finalizedReadings: [],
+  sequencedReadings: [],
   metrics: true,
 }));
 let validators: Validators | undefined;
@@ -198,9 +202,9 @@ async function pollRegion(r: RegionState, now: number): Promise<void> {
     r.error = undefined;
     r.lag = pushSample(r.lag, { t: now, v: health.body.lag.blocks }, config.window);
     const fin = { t: now, v: health.body.finalized };
-    const rate = ratePerSecond(r.prevFinalized, fin);
+    const rate = ratePerSecond(r.finalizedReadings[0], fin);
     if (rate !== undefined) r.blockRate = pushSample(r.blockRate, { t: now, v: rate }, config.window);
-    r.prevFinalized = fin;
+    r.finalizedReadings = pushSample(r.finalizedReadings, fin, RATE_SPAN);
   } catch (e) {
     r.error = e instanceof Error ? e.message : String(e);
     return;
@@ -213,9 +217,11 @@ async function pollRegion(r: RegionState, now: number): Promise<void> {
       return;
     }
     const seq = { t: now, v: m.body.totals.TransactionsSequenced ?? 0 };
-    const rate = ratePerSecond(r.prevSequenced, seq);
+    // A counter that went down means a restarted process: start the readings over.
+    if (seq.v < (r.sequencedReadings.at(-1)?.v ?? 0)) r.sequencedReadings = [];
+    const rate = ratePerSecond(r.sequencedReadings[0], seq);
     if (rate !== undefined) r.txRate = pushSample(r.txRate, { t: now, v: rate }, config.window);
-    r.prevSequenced = seq;
+    r.sequencedReadings = pushSample(r.sequencedReadings, seq, RATE_SPAN);
   } catch {
     // metrics are optional; the next poll tries again
   }
@@ -246,7 +252,9 @@ function chart(id: string, title: string, unit: string, series: Record<string, S
     root.append(svg('text', { x: x0 - 6, y: y + 4, class: 'tick', 'text-anchor': 'end' }, String(Math.round(v * 100) / 100)));
   }
   g.lines.forEach((line, i) => {
-    const color = COLORS[i % COLORS.length]!;
+    // Colour by region, so a region keeps its colour across charts.
+    const index = regions.findIndex((r) => r.name === line.name);
+    const color = COLORS[(index >= 0 ? index : i) % COLORS.length]!;
     if (line.points) root.append(svg('polyline', { points: line.points, fill: 'none', stroke: color, 'stroke-width': 2 }));
     if (line.end) root.append(svg('circle', { cx: line.end.x, cy: line.end.y, r: 3, fill: color }));
     const label = `${line.name}${line.last !== undefined ? ` ${Math.round(line.last * 10) / 10}` : ''}`;
@@ -271,12 +279,11 @@ function renderRegions(): HTMLElement {
     const x = r.health;
     if (!x || r.error)
       return h('tr', { 'data-testid': `region-${r.name}` }, cell(r.name), cell(r.error ? `unreachable: ${r.error}` : 'loading…', 'bad'));
-    const dlq = x.dlq
-      ? Object.entries(x.dlq)
-          .map(([q, n]) => `${q}: ${n}`)
-          .join(', ') || 'none'
-      : 'n/a';
-    const dlqBad = x.dlq ? Object.values(x.dlq).some((n) => n > 0) : false;
+    // Only non-empty DLQs are named; the cell's tooltip lists them all.
+    const all = x.dlq ? Object.entries(x.dlq) : [];
+    const waiting = all.filter(([, n]) => n > 0);
+    const dlq = !x.dlq ? 'n/a' : waiting.length > 0 ? waiting.map(([q, n]) => `${q}: ${n}`).join(', ') : `empty (${all.length})`;
+    const dlqBad = waiting.length > 0;
     return h(
       'tr',
       { 'data-testid': `region-${r.name}` },
@@ -289,7 +296,7 @@ function renderRegions(): HTMLElement {
       cell(x.lag.blocks),
       cell(x.lag.seconds ?? 'n/a'),
       cell(x.evidence, x.evidence > 0 ? 'bad' : ''),
-      cell(dlq, dlqBad ? 'bad' : ''),
+      h('td', { class: dlqBad ? 'bad' : '', title: all.map(([q, n]) => `${q}: ${n}`).join('\n') }, dlq),
     );
   });
   return h('table', {}, h('thead', {}, head), h('tbody', {}, ...rows));

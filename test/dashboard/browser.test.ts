@@ -54,8 +54,17 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
       totals.set('TransactionsSequenced', sequenced);
       return { totals, last: totals };
     };
+    const dlqDepths = async () => ({ 'afg-votes-dlq': 0, 'afg-finalized-dlq': 2 });
+    const query = new QueryService({
+      chain: fx.chain,
+      region: fx.region,
+      blocks: fx.blocks,
+      finality: fx.finality,
+      applied: fx.applied,
+      dlqDepths,
+    });
     honest = await startApiServer(
-      createApi({ query: fx.query, transport: fx.transport, chain: fx.chain, maxLagBlocks: 8, dashboardHtml: html, metrics }),
+      createApi({ query, transport: fx.transport, chain: fx.chain, maxLagBlocks: 8, dashboardHtml: html, metrics }),
       { port: 0 },
     );
     const other = toHex(fx.certificates[0]!.signature);
@@ -137,7 +146,7 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
     const cells = await page.getByTestId('region-eu-west-1').locator('td').allTextContents();
     // region, status, head, justified, finalized, applied, lag, lag s, evidence, DLQ
     expect(cells.slice(0, 8)).toEqual(['eu-west-1', 'ok', '5', '4', '2', '2', '3', 'n/a']);
-    expect(cells[8]).toBe('1');
+    expect(cells.slice(8)).toEqual(['1', 'afg-finalized-dlq: 2']); // evidence count; only the non-empty DLQ is named
     expect(await page.locator('#chain').textContent()).toMatch(/n 4 · t 3 · K 2 · group key pinned by the page \(matches/);
     expect(await page.getByTestId('evidence').textContent()).toContain('double vote by member 4: 0 → 2');
 
@@ -176,6 +185,7 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
     await expect.poll(() => page.getByTestId('cert-eu-west-1').textContent(), { timeout: 30_000 }).toContain('verified ✓');
     // The tampered server is configured stricter (maxLagBlocks 2): its health is a 503 the page shows.
     await expect.poll(() => page.getByTestId('region-us-east-1').locator('td').nth(1).textContent()).toBe('stalled (503)');
+    expect(await page.getByTestId('region-us-east-1').locator('td').nth(9).textContent()).toBe('n/a'); // no DLQ callback there
     await expect.poll(() => page.getByTestId(`region-${closed.url}`).textContent()).toMatch(/unreachable: /);
     expect(await page.getByTestId(`cert-${closed.url}`).textContent()).toMatch(/unreachable: /);
     const png = await page.screenshot({ fullPage: true });
