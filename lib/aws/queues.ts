@@ -223,3 +223,14 @@ export async function sendBatch(
     );
   return ids;
 }
+
+/** Approximate visible messages per queue name (e.g. DLQ depths for /v1/health). */
+export async function queueDepths(sqs: SQSClient, names: readonly string[]): Promise<Record<string, number>> {
+  const entries = await Promise.all(
+    names.map(async (name) => {
+      const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: await resolveQueueUrl(sqs, name), AttributeNames: ['ApproximateNumberOfMessages'] }));
+      return [name, Number(out.Attributes?.ApproximateNumberOfMessages ?? 0)] as const;
+    }),
+  );
+  return Object.fromEntries(entries);
+}

@@ -6,9 +6,9 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../aws/clients.js';
-import { ensureQueue, resolveQueueUrl } from '../aws/queues.js';
+import { ensureQueue, queueDepths, resolveQueueUrl } from '../aws/queues.js';
 import { ensureTables } from '../aws/tables.js';
-import { type ClusterConfig, inboxQueue, parseClusterConfig, resourceNames } from '../config.js';
+import { type ClusterConfig, dlqName, inboxQueue, parseClusterConfig, resourceNames } from '../config.js';
 import { toHex } from '../core/bytes.js';
 import { LOCAL_CHAIN_ID } from '../core/chain.js';
 import { ConfigError } from '../core/errors.js';
@@ -16,8 +16,10 @@ import { applierHandler, finalizerHandler, sequencerHandler, type SqsHandler, va
 import { CounterTelemetry, type Log } from '../handlers/telemetry.js';
 import { HttpPeerBlocks } from '../pipeline/peers.js';
 import { createRegionRuntime, type RegionRuntime } from '../runtime.js';
-import { createApi } from '../api/app.js';
-import { startApiServer } from '../api/node-server.js';
+import { type Api, createApi } from '../api/app.js';
+import { dashboardHtml } from '../dashboard/index.js';
+import { QueryService } from '../pipeline/query.js';
+import { type ApiServer, startApiServer } from '../api/node-server.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
 import { type EmbeddedServices, startEmbeddedServices } from './services.js';
@@ -63,7 +65,7 @@ export class LocalCluster {
     readonly regions: LocalRegion[],
     readonly aws: ClientFactory,
     private readonly services: EmbeddedServices | undefined,
-    private readonly servers: { close(): Promise<void> }[],
+    private readonly servers: ApiServer[],
   ) {}
 
   get urls(): string[] {
@@ -95,21 +97,41 @@ export class LocalCluster {
     const services = opts.endpoints ? undefined : await startEmbeddedServices({ dataDir: join(opts.dataDir, 'services') });
     const endpoints = opts.endpoints ?? { dynamodb: services!.dynamodbEndpoint, sqs: services!.sqsEndpoint };
     const aws = createClientFactory({ endpoints });
-    const servers: { close(): Promise<void> }[] = [];
+    const servers: ApiServer[] = [];
     const regions: LocalRegion[] = [];
     const cluster = new LocalCluster(config, regions, aws, services, servers);
     try {
-      const ports = config.regions.map((_, i) => (opts.basePort === 0 ? 0 : opts.basePort + i));
-      const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+      // Listen first (port 0 picks a free port), so every region knows its peers' real URLs.
+      const routes: Api[] = [];
+      for (const [i] of config.regions.entries()) {
+        const server = await startApiServer((req) => routes[i]!(req), { port: opts.basePort === 0 ? 0 : opts.basePort + i, host: '127.0.0.1' });
+        servers.push(server);
+      }
+      const urls = servers.map((s) => s.url);
+      const dashboard = await dashboardHtml({ peers: urls, groupPublicKey: config.groupPublicKey });
       for (const [i, region] of config.regions.entries()) {
         await provision(aws, config, region);
         const peers = urls.filter((_, j) => j !== i).map((u) => new HttpPeerBlocks(u));
         const runtime = await createRegionRuntime({ config, region, aws, peers });
         const telemetry = new CounterTelemetry(opts.log);
-        const api = createApi({ query: runtime.query, transport: runtime.transport, chain: runtime.chain, maxLagBlocks: opts.maxLagBlocks ?? 50 });
-        const server = await startApiServer(api, { port: ports[i]!, host: '127.0.0.1' });
-        servers.push(server);
-        regions.push({ region, url: server.url, runtime, telemetry, sources: [] });
+        const query = new QueryService({
+          chain: runtime.chain,
+          region,
+          blocks: runtime.blocks,
+          finality: runtime.finality,
+          applied: runtime.applied,
+          now: () => Date.now(),
+          dlqDepths: () => queueDepths(aws.sqs(region), regionQueueNames(config, region).map(dlqName)),
+        });
+        routes[i] = createApi({
+          query,
+          transport: runtime.transport,
+          chain: runtime.chain,
+          maxLagBlocks: opts.maxLagBlocks ?? 50,
+          dashboardHtml: dashboard,
+          metrics: () => telemetry,
+        });
+        regions.push({ region, url: urls[i]!, runtime, telemetry, sources: [] });
       }
       for (const r of regions) r.sources.push(...(await cluster.eventSources(r, keys.members, opts)));
       for (const r of regions) for (const s of r.sources) s.start();
@@ -162,19 +184,22 @@ export class LocalCluster {
   }
 }
 
+/** The queues a region consumes: vote and finality queues, its members' inboxes, and ingress at home. */
+export function regionQueueNames(config: ClusterConfig, region: string): string[] {
+  const names = resourceNames(config.prefix);
+  const queues = [names.voteQueue, names.finalizedQueue, ...config.members.filter((m) => m.region === region).map((m) => inboxQueue(config.prefix, m.index))];
+  if (region === config.homeRegion) queues.push(names.ingressQueue);
+  return queues;
+}
+
 /** Creates one region's tables and queues (idempotent), as the CDK app does on AWS. */
 export async function provision(aws: ClientFactory, config: ClusterConfig, region: string): Promise<void> {
   const names = resourceNames(config.prefix);
-  const sqs = aws.sqs(region);
   await ensureTables(aws.dynamo(region), config.prefix);
-  const dlq = { maxReceiveCount: MAX_RECEIVE_COUNT };
-  const queues: [string, number][] = [
-    [names.voteQueue, VISIBILITY.votes],
-    [names.finalizedQueue, VISIBILITY.finalized],
-    ...config.members.filter((m) => m.region === region).map((m): [string, number] => [inboxQueue(config.prefix, m.index), VISIBILITY.inbox]),
-  ];
-  if (region === config.homeRegion) queues.push([names.ingressQueue, VISIBILITY.ingress]);
-  for (const [name, visibilityTimeoutSeconds] of queues) await ensureQueue(sqs, name, { visibilityTimeoutSeconds, dlq });
+  const visibility = (q: string) =>
+    q === names.voteQueue ? VISIBILITY.votes : q === names.finalizedQueue ? VISIBILITY.finalized : q === names.ingressQueue ? VISIBILITY.ingress : VISIBILITY.inbox;
+  for (const name of regionQueueNames(config, region))
+    await ensureQueue(aws.sqs(region), name, { visibilityTimeoutSeconds: visibility(name), dlq: { maxReceiveCount: MAX_RECEIVE_COUNT } });
 }
 
 function validateOptions(o: LocalClusterOptions): void {
