@@ -6,12 +6,12 @@
  */
 import { deal, type Dealing } from '../core/bls.js';
 import { LOCAL_CHAIN_ID } from '../core/chain.js';
-import { TransferLedger } from '../core/ledger.js';
+import { type GenesisAccount, TransferLedger } from '../core/ledger.js';
 import { MemoryNodeStore, SparseMerkleTree } from '../core/smt.js';
 import type { Transaction, ValidatorSet } from '../core/types.js';
-import { applyFinalized } from '../pipeline/applier.js';
+import { type ApplierDeps, applyFinalized } from '../pipeline/applier.js';
 import { type ChainContext, createChainContext } from '../pipeline/context.js';
-import { handleVote } from '../pipeline/finalizer.js';
+import { type FinalizerDeps, handleVote } from '../pipeline/finalizer.js';
 import { decodeMessage, encodeMessage, type QueueMessage } from '../pipeline/messages.js';
 import {
   MemoryAppliedStore,
@@ -20,10 +20,19 @@ import {
   MemorySequencerStore,
   MemorySlashingProtectionStore,
 } from '../pipeline/memory.js';
-import type { Destination, PeerBlocks, Transport } from '../pipeline/ports.js';
+import type {
+  AppliedStore,
+  BlockStore,
+  Destination,
+  FinalityStore,
+  PeerBlocks,
+  SequencerStore,
+  SlashingProtectionStore,
+  Transport,
+} from '../pipeline/ports.js';
 import { QueryService } from '../pipeline/query.js';
-import { sequence } from '../pipeline/sequencer.js';
-import { handleInbox } from '../pipeline/validator.js';
+import { type SequencerDeps, sequence } from '../pipeline/sequencer.js';
+import { handleInbox, type ValidatorDeps } from '../pipeline/validator.js';
 
 export interface MemoryClusterOptions {
   readonly regions: readonly string[];
@@ -35,7 +44,53 @@ export interface MemoryClusterOptions {
   readonly seed?: number;
   /** A dealing to reuse (dealing is slow-ish); must match members/threshold. */
   readonly dealing?: Dealing;
+  /** Genesis balances to reuse (default: the dev accounts, whose public keys take a while to derive). */
+  readonly genesis?: readonly GenesisAccount[];
+  /** Deliveries of one message before it is dead-lettered (SQS maxReceiveCount); default 50. */
+  readonly maxReceives?: number;
+  /** Simulation hooks; every one is optional and the defaults are the honest pipeline. */
+  readonly hooks?: ClusterHooks;
 }
+
+/** The stores the roles of one region use (the simulation may wrap them). */
+export interface RegionPorts {
+  readonly blocks: BlockStore;
+  readonly finality: FinalityStore;
+  readonly applied: AppliedStore;
+  readonly protection: SlashingProtectionStore;
+}
+
+/** One handled message: its queue, the role's result (undefined for roles that return nothing useful). */
+export interface DeliveryOutcome {
+  readonly queue: string;
+  readonly result: unknown;
+}
+
+/**
+ * Extension points for the deterministic simulation (lib/sim/simulation.ts): wrap stores and the
+ * transport (fault injection, recording), replace a role's dependencies (planted bugs, Byzantine
+ * members) and observe outcomes. Hooks are called synchronously while the cluster is built or a
+ * message is dispatched.
+ */
+export interface ClusterHooks {
+  /** Wraps a region's stores once, at creation; the roles use the returned ones, the query service the raw ones. */
+  wrapPorts?(region: string, ports: RegionPorts): RegionPorts;
+  wrapSequencerStore?(store: SequencerStore): SequencerStore;
+  /** Wraps the transport every role sends through. */
+  wrapTransport?(transport: Transport): Transport;
+  finalizerDeps?(deps: FinalizerDeps): FinalizerDeps;
+  applierDeps?(deps: ApplierDeps): ApplierDeps;
+  sequencerDeps?(deps: SequencerDeps): SequencerDeps;
+  /**
+   * Replaces one validator's inbox handling (a Byzantine member). `honest` runs the honest
+   * validator over `deps`; the default hook just calls it.
+   */
+  inbox?(ctx: { region: string; member: number; deps: ValidatorDeps; message: InboxMessage; honest: (deps?: ValidatorDeps) => Promise<unknown> }): Promise<unknown>;
+  /** Called after a message was handled without throwing. */
+  onDelivered?(outcome: DeliveryOutcome): void;
+}
+
+export type InboxMessage = Extract<QueueMessage, { kind: 'proposal' | 'justified' }>;
 
 export interface RegionNode {
   readonly region: string;
@@ -45,9 +100,12 @@ export interface RegionNode {
   readonly applied: MemoryAppliedStore;
   readonly protection: MemorySlashingProtectionStore;
   readonly query: QueryService;
+  /** What the roles use: the stores above, or the hooks' wrappers of them. */
+  readonly ports: RegionPorts;
 }
 
-interface Envelope {
+/** A message on a queue; `receives` counts deliveries (like SQS ApproximateReceiveCount). */
+export interface Envelope {
   readonly queue: string;
   readonly body: string;
   receives: number;
@@ -73,8 +131,12 @@ export class MemoryCluster {
   readonly pending: Envelope[] = [];
   readonly sequencerStore = new MemorySequencerStore();
   readonly errors: { queue: string; error: unknown }[] = [];
+  /** Messages dropped after `maxReceives` deliveries (a DLQ). */
+  readonly deadLetters: Envelope[] = [];
   delivered = 0;
   private readonly random: () => number;
+  private sequencerPort: SequencerStore = this.sequencerStore;
+  private wrappedTransport: Transport | undefined;
 
   private constructor(
     readonly set: ValidatorSet,
@@ -82,6 +144,8 @@ export class MemoryCluster {
     readonly homeRegion: string,
     readonly maxBlockTransactions: number,
     seed: number,
+    readonly hooks: ClusterHooks = {},
+    readonly maxReceives = 50,
   ) {
     this.random = mulberry32(seed);
   }
@@ -99,16 +163,23 @@ export class MemoryCluster {
       groupPublicKey: dealing.groupPublicKey,
       members: dealing.shares.map((s, i) => ({ index: s.index, region: opts.regions[i % opts.regions.length]!, publicKey: s.publicKey })),
     };
-    const cluster = new MemoryCluster(set, dealing, opts.regions[0]!, opts.maxBlockTransactions ?? 100, opts.seed ?? 1);
+    const hooks = opts.hooks ?? {};
+    const cluster = new MemoryCluster(set, dealing, opts.regions[0]!, opts.maxBlockTransactions ?? 100, opts.seed ?? 1, hooks, opts.maxReceives);
     for (const region of opts.regions) {
-      const ledger = new TransferLedger({ chainId: set.chainId, tree: new SparseMerkleTree(new MemoryNodeStore()) });
+      const tree = new SparseMerkleTree(new MemoryNodeStore());
+      const ledger = new TransferLedger({ chainId: set.chainId, tree, ...(opts.genesis ? { genesis: opts.genesis } : {}) });
       const chain = await createChainContext(set, ledger);
       const blocks = new MemoryBlockStore();
       const finality = new MemoryFinalityStore(chain.genesis);
       const applied = new MemoryAppliedStore();
+      const protection = new MemorySlashingProtectionStore();
       const query = new QueryService({ chain, region, blocks, finality, applied });
-      cluster.nodes.set(region, { region, chain, blocks, finality, applied, protection: new MemorySlashingProtectionStore(), query });
+      const raw: RegionPorts = { blocks, finality, applied, protection };
+      const ports = hooks.wrapPorts ? hooks.wrapPorts(region, raw) : raw;
+      cluster.nodes.set(region, { region, chain, blocks, finality, applied, protection, query, ports });
     }
+    if (hooks.wrapSequencerStore) cluster.sequencerPort = hooks.wrapSequencerStore(cluster.sequencerStore);
+    if (hooks.wrapTransport) cluster.wrappedTransport = hooks.wrapTransport(cluster.transport);
     return cluster;
   }
 
@@ -145,15 +216,20 @@ export class MemoryCluster {
     return steps;
   }
 
-  async deliver(envelope: Envelope): Promise<void> {
+  /** Handles one envelope; on a throw it records the error and puts the message back (or dead-letters it). Returns whether it succeeded. */
+  async deliver(envelope: Envelope): Promise<boolean> {
     envelope.receives++;
     this.delivered++;
     try {
-      await this.dispatch(envelope.queue, envelope.body);
+      const result = await this.dispatch(envelope.queue, envelope.body);
+      this.hooks.onDelivered?.({ queue: envelope.queue, result });
+      return true;
     } catch (error) {
       this.errors.push({ queue: envelope.queue, error });
       // Like a visibility timeout expiring: the message comes back later.
-      if (envelope.receives < 50) this.pending.push(envelope);
+      if (envelope.receives < this.maxReceives) this.pending.push(envelope);
+      else this.deadLetters.push(envelope);
+      return false;
     }
   }
 
@@ -163,47 +239,53 @@ export class MemoryCluster {
       .map((peer) => ({ fetchBlock: async (height: number) => blockAt(peer, height) }));
   }
 
-  private async dispatch(queue: string, body: string): Promise<void> {
+  private async dispatch(queue: string, body: string): Promise<unknown> {
     const [kind, region, member] = queue.split(':');
     const home = this.node(this.homeRegion);
+    const transport = this.wrappedTransport ?? this.transport;
+    const hooks = this.hooks;
     switch (kind) {
       case 'ingress': {
         const msg = decodeMessage(body, ['tx', 'tick']);
-        await sequence(
-          { chain: home.chain, blocks: home.blocks, store: this.sequencerStore, finality: home.finality, transport: this.transport, maxBlockTransactions: this.maxBlockTransactions, maxBlockBytes: 200_000 },
-          [msg],
-        );
-        return;
+        const deps: SequencerDeps = {
+          chain: home.chain,
+          blocks: home.ports.blocks,
+          store: this.sequencerPort,
+          finality: home.ports.finality,
+          transport,
+          maxBlockTransactions: this.maxBlockTransactions,
+          maxBlockBytes: 200_000,
+        };
+        return sequence(hooks.sequencerDeps ? hooks.sequencerDeps(deps) : deps, [msg]);
       }
       case 'inbox': {
         const node = this.node(region!);
         const index = Number(member);
-        await handleInbox(
-          {
-            chain: node.chain,
-            member: index,
-            secretKey: this.dealing.shares[index - 1]!.secretKey,
-            blocks: node.blocks,
-            homeBlocks: home.blocks,
-            finality: node.finality,
-            protection: node.protection,
-            transport: this.transport,
-          },
-          decodeMessage(body, ['proposal', 'justified']),
-        );
-        return;
+        const deps: ValidatorDeps = {
+          chain: node.chain,
+          member: index,
+          secretKey: this.dealing.shares[index - 1]!.secretKey,
+          blocks: node.ports.blocks,
+          homeBlocks: home.ports.blocks,
+          finality: node.ports.finality,
+          protection: node.ports.protection,
+          transport,
+        };
+        const message = decodeMessage(body, ['proposal', 'justified']);
+        const honest = (d: ValidatorDeps = deps) => handleInbox(d, message);
+        return hooks.inbox ? hooks.inbox({ region: region!, member: index, deps, message, honest }) : honest();
       }
       case 'votes': {
         const node = this.node(region!);
         const { vote } = decodeMessage(body, ['vote']);
-        await handleVote({ chain: node.chain, region: node.region, homeRegion: this.homeRegion, store: node.finality, transport: this.transport }, vote);
-        return;
+        const deps: FinalizerDeps = { chain: node.chain, region: node.region, homeRegion: this.homeRegion, store: node.ports.finality, transport };
+        return handleVote(hooks.finalizerDeps ? hooks.finalizerDeps(deps) : deps, vote);
       }
       case 'finalized': {
         const node = this.node(region!);
         decodeMessage(body, ['finalized']);
-        await applyFinalized({ chain: node.chain, blocks: node.blocks, finality: node.finality, applied: node.applied, peers: this.peersOf(node.region) });
-        return;
+        const deps: ApplierDeps = { chain: node.chain, blocks: node.ports.blocks, finality: node.ports.finality, applied: node.ports.applied, peers: this.peersOf(node.region) };
+        return applyFinalized(hooks.applierDeps ? hooks.applierDeps(deps) : deps);
       }
       default:
         throw new Error(`unknown queue ${queue}`);

@@ -1,0 +1,258 @@
+/**
+ * Byzantine actors for the simulation: one equivocating member (Twins-style: a second copy of the
+ * member with the same key but its own watermark and view, plus crafted double and surround votes
+ * and garbage) and a Byzantine sequencer (an alternative chain with an invalid transaction, sent to
+ * some or all validators, optionally with forged "justified" notices).
+ *
+ * Everything they do is logged, so the invariants can check that each equivocation ends up as
+ * evidence and each piece of garbage is refused.
+ */
+import { signShare } from '../core/bls.js';
+import { equalBytes, toHex } from '../core/bytes.js';
+import { blockHash, voteSigningBytes } from '../core/codec.js';
+import type { Block, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
+import { voteToJson } from '../core/wire.js';
+import { MemoryBlockStore, MemorySlashingProtectionStore } from '../pipeline/memory.js';
+import { encodeMessage, MAX_MESSAGE_BYTES, type QueueMessage } from '../pipeline/messages.js';
+import type { Transport } from '../pipeline/ports.js';
+import type { ValidatorDeps, ValidatorOutcome } from '../pipeline/validator.js';
+import { type InboxMessage, type MemoryCluster, mulberry32 } from './memory-cluster.js';
+
+export type MemberAttack =
+  /** After each vote, also sign the same source with another target at the same height. */
+  | 'double'
+  /** After each vote with a source above genesis, also sign genesis -> (target + K): it surrounds the vote. */
+  | 'surround'
+  /** Send malformed, forged, unknown-member and wrong-era votes to random regions. */
+  | 'garbage'
+  /** Never vote (a crashed member). */
+  | 'silent'
+  /** Run a second copy of the member (same key, own watermark and block view) that follows the alternative chain. */
+  | 'twins';
+
+export const MEMBER_ATTACKS: readonly MemberAttack[] = ['double', 'surround', 'garbage', 'silent', 'twins'];
+
+/** What a garbage message must lead to: a decode refusal (InputError), a refused vote, or a vote that can never count. */
+export type GarbageExpectation = 'decode' | 'refused' | 'uncounted';
+
+export interface ByzantineLog {
+  /** Every validly signed vote of the Byzantine member, in signing order. */
+  readonly signed: Vote[];
+  /** Garbage bodies sent to vote queues and what each must lead to. */
+  readonly garbage: Map<string, GarbageExpectation>;
+}
+
+const HUGE_BODY = `{"v":1,"kind":"vote","vote":"${'A'.repeat(2 * MAX_MESSAGE_BYTES)}"}`;
+
+/**
+ * Made-up bytes come from a small fixed pool (one fixed generator), so the same crafted votes recur
+ * across seeds and the simulation's crypto cache stays warm; which one is used is still seeded.
+ */
+const POOL = (() => {
+  const r = mulberry32(0xbad5eed);
+  const bytes = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
+  const offCurve = Array.from({ length: 3 }, () => {
+    const b = bytes(48);
+    b[0] = (b[0]! & 0x1f) | 0x80; // compressed flag, random x: almost surely not on the curve
+    return b;
+  });
+  return { hashes: Array.from({ length: 3 }, () => bytes(32)), signatures: Array.from({ length: 3 }, () => bytes(48)), offCurve };
+})();
+
+/** The Byzantine member: replaces its inbox handling (ClusterHooks.inbox). */
+export class ByzantineMember {
+  readonly log: ByzantineLog = { signed: [], garbage: new Map() };
+  private readonly twin = { blocks: new MemoryBlockStore(), protection: new MemorySlashingProtectionStore() };
+  private cluster!: MemoryCluster;
+
+  constructor(
+    readonly member: number,
+    readonly attacks: ReadonlySet<MemberAttack>,
+    private readonly random: () => number,
+    private readonly sequencer?: ByzantineSequencer,
+  ) {}
+
+  bind(cluster: MemoryCluster): void {
+    this.cluster = cluster;
+  }
+
+  async inbox(ctx: { deps: ValidatorDeps; message: InboxMessage; honest: (deps?: ValidatorDeps) => Promise<unknown> }): Promise<unknown> {
+    if (this.attacks.has('silent')) return { kind: 'waiting', reason: 'silent' };
+    const route = this.sequencer?.route(ctx.message) ?? 'both';
+    const outcomes: unknown[] = [];
+    if (route !== 'alt') outcomes.push(await ctx.honest());
+    if (this.attacks.has('twins') && route !== 'main') outcomes.push(await ctx.honest({ ...ctx.deps, blocks: this.twin.blocks, protection: this.twin.protection }));
+    for (const o of outcomes) {
+      const outcome = o as ValidatorOutcome;
+      if (outcome.kind !== 'voted') continue;
+      this.logSigned(outcome.link);
+      if (!outcome.repeat) await this.misbehave(outcome.link);
+    }
+    return outcomes[0];
+  }
+
+  private sign(link: Link): Vote {
+    const { set } = this.cluster;
+    const secretKey = this.cluster.dealing.shares[this.member - 1]!.secretKey;
+    return { ...link, member: this.member, signature: signShare(secretKey, voteSigningBytes(set.chainId, link)) };
+  }
+
+  private logSigned(link: Link): Vote {
+    const vote = this.sign(link);
+    const known = this.log.signed.some((v) => sameVote(v, vote));
+    if (!known) this.log.signed.push(vote);
+    return vote;
+  }
+
+  private fromPool(pool: readonly Uint8Array[]): Uint8Array {
+    return pool[Math.floor(this.random() * pool.length)]!;
+  }
+
+  /** Sends `vote` to every region, or (Twins-style partition) to a random non-empty subset. */
+  private async sendVote(vote: Vote): Promise<void> {
+    const regions = [...this.cluster.nodes.keys()];
+    const chosen = this.random() < 0.5 ? regions : regions.filter(() => this.random() < 0.5);
+    for (const region of chosen.length ? chosen : regions.slice(0, 1)) await this.cluster.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote }]);
+  }
+
+  private async misbehave(link: Link): Promise<void> {
+    const K = this.cluster.set.checkpointInterval;
+    if (this.attacks.has('double')) {
+      const other: Link = { era: link.era, source: link.source, target: { ...link.target, hash: this.fromPool(POOL.hashes) } };
+      await this.sendVote(this.logSigned(other));
+    }
+    if (this.attacks.has('surround') && link.source.height >= K) {
+      const genesis = (this.cluster.nodes.values().next().value as { chain: { genesis: Checkpoint } }).chain.genesis;
+      const outer: Link = { era: link.era, source: genesis, target: { height: link.target.height + K, hash: this.fromPool(POOL.hashes), stateRoot: this.fromPool(POOL.hashes) } };
+      await this.sendVote(this.logSigned(outer));
+    }
+    if (this.attacks.has('garbage')) for (const [body, expect] of this.garbage(this.sign(link))) this.sendRaw(body, expect);
+  }
+
+  private sendRaw(body: string, expect: GarbageExpectation): void {
+    const regions = [...this.cluster.nodes.keys()];
+    const region = regions[Math.floor(this.random() * regions.length)]!;
+    this.log.garbage.set(body, expect);
+    this.cluster.pending.push({ queue: `votes:${region}`, body, receives: 0 });
+  }
+
+  /** Malformed and forged variants of a real vote `v` of this member. */
+  private garbage(v: Vote): [string, GarbageExpectation][] {
+    const { n } = this.cluster.set;
+    const honest = 1 + ((this.member + Math.floor(this.random() * (n - 1))) % n);
+    const json = (vote: object) => JSON.stringify({ v: 1, kind: 'vote', vote });
+    const base = voteToJson(v);
+    const all: [string, GarbageExpectation][] = [
+      [encodeMessage({ kind: 'vote', vote: v }).slice(0, 40), 'decode'],
+      [json({ ...base, signature: toHex(this.fromPool(POOL.signatures).slice(1)) }), 'decode'],
+      [json({ ...base, member: 0 }), 'decode'],
+      [json({ ...base, extra: 1 }), 'decode'],
+      [HUGE_BODY, 'decode'],
+      [json({ ...base, member: n + 1 + Math.floor(this.random() * 100) }), 'refused'],
+      [json({ ...base, era: 7 }), 'refused'],
+      [json({ ...base, target: base.source }), 'refused'],
+      // Forged: this member's valid signature under an honest member's index.
+      [json({ ...base, member: honest }), 'uncounted'],
+      [json({ ...base, member: honest, signature: toHex(this.fromPool(POOL.offCurve)) }), 'uncounted'],
+      [json({ ...base, signature: toHex(this.fromPool(POOL.signatures)) }), 'uncounted'],
+    ];
+    return all.filter(() => this.random() < 0.4);
+  }
+}
+
+const sameVote = (a: Vote, b: Vote) => a.member === b.member && equalBytes(a.signature, b.signature);
+
+export type SequencerAttack =
+  /** Every validator gets the alternative chain (an extra invalid transaction at the fork height). */
+  | 'alt-chain'
+  /** Some validators get the alternative chain, the others the real one. */
+  | 'split'
+  /** Every validator gets both chains, plus forged "justified" notices for the alternative checkpoints. */
+  | 'confuse';
+
+export type InvalidTxKind = 'bad-signature' | 'overspend' | 'future-nonce';
+
+/**
+ * Intercepts the sequencer's proposals (ClusterHooks.wrapTransport): from `forkHeight` on, each
+ * block has an alternative with the same transactions on the alternative parent; the one at the
+ * fork height also carries `invalid`.
+ */
+export class ByzantineSequencer {
+  private readonly alt = new Map<string, { block: Block; hash: Uint8Array; stateRoot: Uint8Array }>();
+  private readonly altHashes = new Set<string>();
+  private readonly forked = new Set<string>();
+  private cluster!: MemoryCluster;
+
+  constructor(
+    readonly mode: SequencerAttack,
+    readonly forkHeight: number,
+    readonly invalid: Transaction,
+    /** Members that get the alternative chain in 'split' mode. */
+    readonly altMembers: ReadonlySet<number>,
+    /** The Byzantine member, whose two twins get one chain each. */
+    readonly twinsMember?: number,
+  ) {}
+
+  bind(cluster: MemoryCluster): void {
+    this.cluster = cluster;
+  }
+
+  /** Which twin of the Byzantine member handles `message`: the real chain, the alternative one, or both. */
+  route(message: InboxMessage): 'main' | 'alt' | 'both' {
+    if (message.kind !== 'proposal') return 'both';
+    const id = toHex(message.hash);
+    return this.altHashes.has(id) ? 'alt' : this.forked.has(id) ? 'main' : 'both';
+  }
+
+  wrap(inner: Transport): Transport {
+    return {
+      send: async (to, messages) => {
+        if (to.queue !== 'inbox') return inner.send(to, messages);
+        const out: QueueMessage[] = [];
+        for (const m of messages) {
+          if (m.kind !== 'proposal' || !m.block || m.height < this.forkHeight) {
+            out.push(m);
+            continue;
+          }
+          const alt = await this.alternative(m.block, m.hash);
+          const altMessage: QueueMessage = { kind: 'proposal', height: m.height, hash: alt.hash, block: alt.block };
+          const both = to.member === this.twinsMember || this.mode === 'confuse';
+          const altOnly = !both && (this.mode === 'alt-chain' || this.altMembers.has(to.member));
+          if (both || !altOnly) out.push(m);
+          if (both || altOnly) out.push(altMessage);
+          if (this.mode === 'confuse' && m.height % this.cluster.set.checkpointInterval === 0)
+            out.push({ kind: 'justified', checkpoint: { height: m.height, hash: alt.hash, stateRoot: alt.stateRoot } });
+        }
+        await inner.send(to, out);
+      },
+    };
+  }
+
+  private async alternative(block: Block, hash: Uint8Array): Promise<{ block: Block; hash: Uint8Array; stateRoot: Uint8Array }> {
+    const id = toHex(hash);
+    const known = this.alt.get(id);
+    if (known) return known;
+    const home = this.cluster.node(this.cluster.homeRegion);
+    let parentHash: Uint8Array;
+    let parentRoot: Uint8Array;
+    const txs = [...block.transactions];
+    if (block.height === this.forkHeight) {
+      parentHash = block.parentHash;
+      parentRoot = equalBytes(parentHash, home.chain.genesis.hash) ? home.chain.genesis.stateRoot : (await home.blocks.getExecution(parentHash))!;
+      txs.push(this.invalid);
+    } else {
+      const parent = await home.blocks.getBlock(block.parentHash);
+      const altParent = await this.alternative(parent!, block.parentHash);
+      parentHash = altParent.hash;
+      parentRoot = altParent.stateRoot;
+    }
+    const altBlock: Block = { height: block.height, parentHash, transactions: txs };
+    const altHash = blockHash(this.cluster.set.chainId, altBlock);
+    const { root } = await home.chain.ledger.execute(parentRoot, txs);
+    const result = { block: altBlock, hash: altHash, stateRoot: root };
+    this.alt.set(id, result);
+    this.altHashes.add(toHex(altHash));
+    this.forked.add(id);
+    return result;
+  }
+}
