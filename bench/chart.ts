@@ -183,13 +183,16 @@ export function writeAllCharts(): string[] {
     rows: {
       regions: number;
       n: number;
+      checkpoints: number;
       'SQS req/ckpt': number;
       'DDB WRU/ckpt': number;
       'DDB RRU/ckpt': number;
       'Lambda inv/ckpt': number;
     }[];
   }>('cost');
-  const byN = cost?.rows.filter((r) => r.regions === Math.max(...cost.rows.map((x) => x.regions))) ?? [];
+  // A run that finalized fewer than 3 checkpoints says nothing per checkpoint; leave it out.
+  const usable = cost?.rows.filter((r) => r.checkpoints >= 3) ?? [];
+  const byN = usable.filter((r) => r.regions === Math.max(...usable.map((x) => x.regions)));
   if (byN.length > 0)
     written.push(
       writeChart(

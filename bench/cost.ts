@@ -166,6 +166,8 @@ async function main(): Promise<void> {
       'tx/ckpt': transfers / checkpoints,
       'empty receives/s': p.emptyReceives / r.windowSeconds,
       'estimated units %': (100 * p.estimatedUnits) / Math.max(1, p.writeUnits + p.readUnits),
+      // Fewer than 3 finalized checkpoints in the window: the per-checkpoint figures are not meaningful.
+      valid: r.checkpoints >= 3,
       load1: r.loadAverage.end[0],
     });
     breakdown.push(...byRole(r, checkpoints));
