@@ -43,8 +43,10 @@ function perRecord<K extends MessageKind>(
   handle: (m: Extract<QueueMessage, { kind: K }>) => Promise<void>,
   options: { sequential?: boolean; order?: (records: SQSRecord[]) => SQSRecord[] } = {},
 ): SqsHandler {
-  const processor = new BatchProcessor(EventType.SQS);
   return async (event, context) => {
+    // One processor per invocation: BatchProcessor keeps per-batch state, and the local runner's
+    // pollers invoke one handler concurrently (Lambda never does within a container).
+    const processor = new BatchProcessor(EventType.SQS);
     const ordered = options.order ? { ...event, Records: options.order([...event.Records]) } : event;
     const response = await processPartialResponse(
       ordered,

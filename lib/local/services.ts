@@ -170,6 +170,9 @@ async function startDynamoDbLocal(o: {
   const child: ChildProcess = spawn('sh', ['-c', WATCHDOG, 'afg-dynamodb-local', o.java, ...args], {
     cwd: dir,
     stdio: ['pipe', 'pipe', 'pipe'],
+    // Own process group: a terminal Ctrl-C goes to the cluster, which stops the JVM itself after
+    // draining; the stdin watchdog still kills it if this process dies.
+    detached: true,
   });
   child.stdin?.on('error', () => {}); // EPIPE when the child is already gone: nothing to stop
   const tail: string[] = [];

@@ -126,16 +126,23 @@ async function onCertified(deps: FinalizerDeps, certificate: Certificate, result
 async function justify(deps: FinalizerDeps, certificate: Certificate, result: { justified: number[]; finalized: number[] }): Promise<void> {
   const { store, chain, transport } = deps;
   const target = certificate.target;
-  if (await store.markJustified(target, certificate)) result.justified.push(target.height);
   const adjacent = target.height === certificate.source.height + chain.set.checkpointInterval;
-  if (adjacent && (await store.markFinalized(certificate.source, certificate))) result.finalized.push(certificate.source.height);
-  await store.raiseHead({ justified: target, ...(adjacent ? { finalized: certificate.source, finalization: certificate } : {}) });
+  const [justifiedNow, finalizedNow] = await Promise.all([
+    store.markJustified(target, certificate),
+    adjacent ? store.markFinalized(certificate.source, certificate) : Promise.resolve(false),
+  ]);
+  if (justifiedNow) result.justified.push(target.height);
+  if (finalizedNow) result.finalized.push(certificate.source.height);
   // Notices are re-sent on every pass (they are idempotent for the receivers), so a crash after the
   // writes above can never strand the validators or the state function.
   const local = chain.set.members.filter((m) => m.region === deps.region);
-  await Promise.all(local.map((m) => transport.send({ queue: 'inbox', region: deps.region, member: m.index }, [{ kind: 'justified', checkpoint: target }])));
-  if (deps.region === deps.homeRegion) await transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: target.height }]);
-  if (adjacent) await transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: certificate.source.height }]);
-  // Links that were certified before this target was justified.
-  for (const waiting of await store.linksFrom(target)) await justify(deps, waiting, result);
+  const [, , , , waiting] = await Promise.all([
+    store.raiseHead({ justified: target, ...(adjacent ? { finalized: certificate.source, finalization: certificate } : {}) }),
+    Promise.all(local.map((m) => transport.send({ queue: 'inbox', region: deps.region, member: m.index }, [{ kind: 'justified', checkpoint: target }]))),
+    deps.region === deps.homeRegion ? transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: target.height }]) : undefined,
+    adjacent ? transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: certificate.source.height }]) : undefined,
+    // Links certified before this target was justified (read after the status write above).
+    store.linksFrom(target),
+  ]);
+  for (const next of waiting) await justify(deps, next, result);
 }
