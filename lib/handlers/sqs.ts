@@ -40,7 +40,7 @@ function decodeAll<K extends MessageKind>(event: SQSEvent, kinds: readonly K[], 
 function perRecord<K extends MessageKind>(
   kinds: readonly K[],
   telemetry: Telemetry,
-  handle: (m: Extract<QueueMessage, { kind: K }>) => Promise<void>,
+  handle: (m: Extract<QueueMessage, { kind: K }>, record: SQSRecord) => Promise<void>,
   options: { sequential?: boolean; order?: (records: SQSRecord[]) => SQSRecord[] } = {},
 ): SqsHandler {
   return async (event, context) => {
@@ -59,7 +59,7 @@ function perRecord<K extends MessageKind>(
           telemetry.log.warn('refused a malformed message', { messageId: record.messageId, reason: (e as Error).message });
           throw e;
         }
-        await handle(message);
+        await handle(message, record);
       },
       processor,
       { context, throwOnFullBatchFailure: false, processInParallel: !options.sequential },
@@ -88,9 +88,10 @@ export function sequencerHandler(runtime: Provider<RegionRuntime>, telemetry: Te
 
 /** One validator's inbox: proposals and justification notices. NotReadyError fails just that record. */
 export function validatorHandler(runtime: Provider<RegionRuntime>, key: Provider<{ member: number; secretKey: Uint8Array }>, telemetry: Telemetry): SqsHandler {
-  return perRecord(['proposal', 'justified'], telemetry, async (message) => {
+  return perRecord(['proposal', 'justified'], telemetry, async (message, record) => {
     const [rt, { member, secretKey }] = await Promise.all([runtime(), key()]);
-    const outcome = await handleInbox(rt.validator(member, secretKey), message);
+    const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? 1) > 1;
+    const outcome = await handleInbox(rt.validator(member, secretKey), message, { resendIdentical: redelivered });
     if (outcome.kind === 'voted' && !outcome.repeat) telemetry.metric('VotesSigned', 1);
     if (outcome.kind === 'refused') {
       telemetry.metric('SignaturesRefused', 1);

@@ -78,7 +78,7 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote): Promise<VoteR
   }
   if (certificate) {
     result.certified = true;
-    await onCertified(deps, certificate, result);
+    await onCertified(deps, certificate, result, !duplicate);
   }
   return result;
 }
@@ -117,13 +117,15 @@ async function isJustified(deps: FinalizerDeps, c: Checkpoint): Promise<boolean>
   return (await deps.store.checkpointsAt(c.height)).some((r) => checkpointEquals(r.checkpoint, c));
 }
 
-async function onCertified(deps: FinalizerDeps, certificate: Certificate, result: { justified: number[]; finalized: number[] }): Promise<void> {
+type Progress = { justified: number[]; finalized: number[] };
+
+async function onCertified(deps: FinalizerDeps, certificate: Certificate, result: Progress, freshVote: boolean): Promise<void> {
   await deps.store.awaitSource(certificate); // written before the source status is read (see header)
-  if (await isJustified(deps, certificate.source)) await justify(deps, certificate, result);
+  if (await isJustified(deps, certificate.source)) await justify(deps, certificate, result, freshVote);
 }
 
 /** `certificate` is a certified link whose source is justified: its target is justified; if adjacent, its source is final. */
-async function justify(deps: FinalizerDeps, certificate: Certificate, result: { justified: number[]; finalized: number[] }): Promise<void> {
+async function justify(deps: FinalizerDeps, certificate: Certificate, result: Progress, freshVote: boolean): Promise<void> {
   const { store, chain, transport } = deps;
   const target = certificate.target;
   const adjacent = target.height === certificate.source.height + chain.set.checkpointInterval;
@@ -133,16 +135,19 @@ async function justify(deps: FinalizerDeps, certificate: Certificate, result: { 
   ]);
   if (justifiedNow) result.justified.push(target.height);
   if (finalizedNow) result.finalized.push(certificate.source.height);
-  // Notices are re-sent on every pass (they are idempotent for the receivers), so a crash after the
-  // writes above can never strand the validators or the state function.
-  const local = chain.set.members.filter((m) => m.region === deps.region);
+  // Notices go out when this pass changed something or carries a vote seen for the first time
+  // (the n - t votes after the certificate re-send them, covering a crash between the writes above
+  // and the sends). A redelivered duplicate sends nothing: re-sending on every duplicate made
+  // validators re-send identical votes, which came back as duplicates again.
+  const notify = justifiedNow || finalizedNow || freshVote;
+  const local = notify ? chain.set.members.filter((m) => m.region === deps.region) : [];
   const [, , , , waiting] = await Promise.all([
     store.raiseHead({ justified: target, ...(adjacent ? { finalized: certificate.source, finalization: certificate } : {}) }),
     Promise.all(local.map((m) => transport.send({ queue: 'inbox', region: deps.region, member: m.index }, [{ kind: 'justified', checkpoint: target }]))),
-    deps.region === deps.homeRegion ? transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: target.height }]) : undefined,
-    adjacent ? transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: certificate.source.height }]) : undefined,
+    notify && deps.region === deps.homeRegion ? transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: target.height }]) : undefined,
+    notify && adjacent ? transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: certificate.source.height }]) : undefined,
     // Links certified before this target was justified (read after the status write above).
     store.linksFrom(target),
   ]);
-  for (const next of waiting) await justify(deps, next, result);
+  for (const next of waiting) await justify(deps, next, result, freshVote);
 }

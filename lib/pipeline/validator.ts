@@ -43,17 +43,35 @@ export class NotReadyError extends AfgError<'NOT_READY', { height: number }> {
   }
 }
 
+export interface InboxOptions {
+  /**
+   * Re-send a vote that was already signed for this link (default true). The handler passes false
+   * on a first delivery: the identical vote then came from another trigger (proposal and
+   * justification notice both lead to it) that already sent it. A redelivery must re-send, in case
+   * the earlier attempt stopped between the watermark write and the send.
+   */
+  readonly resendIdentical?: boolean;
+}
+
 /** Handles one inbox message. Throws NotReadyError when the message must be redelivered later. */
-export async function handleInbox(deps: ValidatorDeps, message: Extract<QueueMessage, { kind: 'proposal' | 'justified' }>): Promise<ValidatorOutcome> {
-  if (message.kind === 'justified') return voteAfter(deps, await highestJustified(deps, message.checkpoint));
+export async function handleInbox(
+  deps: ValidatorDeps,
+  message: Extract<QueueMessage, { kind: 'proposal' | 'justified' }>,
+  options: InboxOptions = {},
+): Promise<ValidatorOutcome> {
+  const resend = options.resendIdentical ?? true;
+  if (message.kind === 'justified') return voteAfter(deps, await highestJustified(deps, message.checkpoint), resend);
   const block = message.block ?? (await deps.homeBlocks.getBlock(message.hash));
   if (!block) throw new NotReadyError(message.height, 'block sent by reference is not readable in the home region yet');
   const hash = blockHash(deps.chain.set.chainId, block);
   if (!equalBytes(hash, message.hash) || block.height !== message.height) return { kind: 'rejected', reason: 'proposal hash does not match its block' };
-  await execute(deps, hash, block);
+  const stateRoot = await execute(deps, hash, block);
   const justified = await highestJustified(deps);
   if (block.height !== justified.height + deps.chain.set.checkpointInterval) return { kind: 'waiting', reason: `block ${block.height} is not the next checkpoint after ${justified.height}` };
-  return voteAfter(deps, justified);
+  // Fast path: the block in hand is the target; it descends from J when its parent chain reaches J.
+  if (deps.chain.set.checkpointInterval === 1 && equalBytes(block.parentHash, justified.hash) && (await stateRootAgrees(deps, justified)))
+    return sign(deps, { era: deps.chain.set.era, source: justified, target: { height: block.height, hash, stateRoot } }, resend);
+  return voteAfter(deps, justified, resend);
 }
 
 async function highestJustified(deps: ValidatorDeps, hint?: Checkpoint): Promise<Checkpoint> {
@@ -74,18 +92,23 @@ async function execute(deps: ValidatorDeps, hash: Uint8Array, block: Block): Pro
   return root;
 }
 
+/** False when this region computed a different state root for the justified checkpoint. */
+async function stateRootAgrees(deps: ValidatorDeps, justified: Checkpoint): Promise<boolean> {
+  const ownRoot = justified.height > 0 ? await deps.blocks.getExecution(justified.hash) : undefined;
+  return !ownRoot || equalBytes(ownRoot, justified.stateRoot);
+}
+
 /** Votes J -> J+K if this region has executed a block at J+K that descends from J. */
-async function voteAfter(deps: ValidatorDeps, justified: Checkpoint): Promise<ValidatorOutcome> {
+async function voteAfter(deps: ValidatorDeps, justified: Checkpoint, resend: boolean): Promise<ValidatorOutcome> {
   const { set } = deps.chain;
   const targetHeight = justified.height + set.checkpointInterval;
-  const ownRoot = justified.height > 0 ? await deps.blocks.getExecution(justified.hash) : undefined;
   // A certified state root we did not compute means a bug or a fault somewhere: never build on it.
-  if (ownRoot && !equalBytes(ownRoot, justified.stateRoot)) return { kind: 'refused', reason: `our state root at ${justified.height} differs from the justified one` };
+  if (!(await stateRootAgrees(deps, justified))) return { kind: 'refused', reason: `our state root at ${justified.height} differs from the justified one` };
   for (const hash of await deps.blocks.hashesAt(targetHeight)) {
     const stateRoot = await deps.blocks.getExecution(hash);
     if (!stateRoot || !(await descendsFrom(deps.blocks, hash, justified))) continue;
     const link: Link = { era: set.era, source: justified, target: { height: targetHeight, hash, stateRoot } };
-    return sign(deps, link);
+    return sign(deps, link, resend);
   }
   return { kind: 'waiting', reason: `no executed block at ${targetHeight} descending from ${justified.height}` };
 }
@@ -96,11 +119,12 @@ async function descendsFrom(blocks: BlockStore, hash: Uint8Array, ancestor: Chec
   return cursor !== undefined && cursor.height === ancestor.height + 1 && equalBytes(cursor.parentHash, ancestor.hash);
 }
 
-async function sign(deps: ValidatorDeps, link: Link): Promise<ValidatorOutcome> {
+async function sign(deps: ValidatorDeps, link: Link, resend: boolean): Promise<ValidatorOutcome> {
   const message = voteSigningBytes(deps.chain.set.chainId, link);
   // BLS signing is deterministic and releases nothing until sent, so it may precede the fence write.
   const outcome = await deps.protection.recordSignature(deps.member, link, signShare(deps.secretKey, message));
   if (outcome.kind === 'refused') return { kind: 'refused', reason: `watermark at target ${outcome.last.target.height} forbids target ${link.target.height}` };
+  if (outcome.kind === 'identical' && !resend) return { kind: 'voted', link, repeat: true };
   const vote: Vote = { ...link, member: deps.member, signature: outcome.signature };
   const regions = [...new Set(deps.chain.set.members.map((m) => m.region))];
   await Promise.all(regions.map((region) => deps.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote }])));
