@@ -23,14 +23,16 @@ export type MemberAttack =
   | 'double'
   /** After each vote with a source above genesis, also sign genesis -> (target + K): it surrounds the vote. */
   | 'surround'
-  /** Send malformed, forged, unknown-member and wrong-era votes to random regions. */
+  /** Send malformed, oversized, unknown-member, wrong-era, backwards and badly signed votes to random regions. */
   | 'garbage'
+  /** Send forged copies of real votes (same member and link, another signature; also under honest indices). */
+  | 'forge'
   /** Never vote (a crashed member). */
   | 'silent'
   /** Run a second copy of the member (same key, own watermark and block view) that follows the alternative chain. */
   | 'twins';
 
-export const MEMBER_ATTACKS: readonly MemberAttack[] = ['double', 'surround', 'garbage', 'silent', 'twins'];
+export const MEMBER_ATTACKS: readonly MemberAttack[] = ['double', 'surround', 'garbage', 'forge', 'silent', 'twins'];
 
 /** What a garbage message must lead to: a decode refusal (InputError), a refused vote, or a vote that can never count. */
 export type GarbageExpectation = 'decode' | 'refused' | 'uncounted';
@@ -126,7 +128,8 @@ export class ByzantineMember {
       const outer: Link = { era: link.era, source: genesis, target: { height: link.target.height + K, hash: this.fromPool(POOL.hashes), stateRoot: this.fromPool(POOL.hashes) } };
       await this.sendVote(this.logSigned(outer));
     }
-    if (this.attacks.has('garbage')) for (const [body, expect] of this.garbage(this.sign(link))) this.sendRaw(body, expect);
+    if (this.attacks.has('garbage') || this.attacks.has('forge'))
+      for (const [body, expect] of this.garbage(this.sign(link))) this.sendRaw(body, expect);
   }
 
   private sendRaw(body: string, expect: GarbageExpectation): void {
@@ -136,27 +139,36 @@ export class ByzantineMember {
     this.cluster.pending.push({ queue: `votes:${region}`, body, receives: 0 });
   }
 
-  /** Malformed and forged variants of a real vote `v` of this member. */
+  /** Malformed variants ('garbage') and forged copies ('forge') of a real vote `v` of this member. */
   private garbage(v: Vote): [string, GarbageExpectation][] {
     const { n } = this.cluster.set;
     const honest = 1 + ((this.member + Math.floor(this.random() * (n - 1))) % n);
     const json = (vote: object) => JSON.stringify({ v: 1, kind: 'vote', vote });
     const base = voteToJson(v);
-    const all: [string, GarbageExpectation][] = [
-      [encodeMessage({ kind: 'vote', vote: v }).slice(0, 40), 'decode'],
-      [json({ ...base, signature: toHex(this.fromPool(POOL.signatures).slice(1)) }), 'decode'],
-      [json({ ...base, member: 0 }), 'decode'],
-      [json({ ...base, extra: 1 }), 'decode'],
-      [HUGE_BODY, 'decode'],
-      [json({ ...base, member: n + 1 + Math.floor(this.random() * 100) }), 'refused'],
-      [json({ ...base, era: 7 }), 'refused'],
-      [json({ ...base, target: base.source }), 'refused'],
-      // Forged: this member's valid signature under an honest member's index.
-      [json({ ...base, member: honest }), 'uncounted'],
-      [json({ ...base, member: honest, signature: toHex(this.fromPool(POOL.offCurve)) }), 'uncounted'],
-      [json({ ...base, signature: toHex(this.fromPool(POOL.signatures)) }), 'uncounted'],
-    ];
-    return all.filter(() => this.random() < 0.4);
+    // Another target than any real vote: a badly signed vote here cannot hide a real one.
+    const elsewhere = { ...base.target, hash: toHex(this.fromPool(POOL.hashes)) };
+    const all: [string, GarbageExpectation][] = [];
+    if (this.attacks.has('garbage'))
+      all.push(
+        [encodeMessage({ kind: 'vote', vote: v }).slice(0, 40), 'decode'],
+        [json({ ...base, signature: toHex(this.fromPool(POOL.signatures).slice(1)) }), 'decode'],
+        [json({ ...base, member: 0 }), 'decode'],
+        [json({ ...base, extra: 1 }), 'decode'],
+        [HUGE_BODY, 'decode'],
+        [json({ ...base, member: n + 1 + Math.floor(this.random() * 100) }), 'refused'],
+        [json({ ...base, era: 7 }), 'refused'],
+        [json({ ...base, target: base.source }), 'refused'],
+        [json({ ...base, target: elsewhere, signature: toHex(this.fromPool(POOL.signatures)) }), 'uncounted'],
+        [json({ ...base, target: elsewhere, member: honest, signature: toHex(this.fromPool(POOL.offCurve)) }), 'uncounted'],
+      );
+    if (this.attacks.has('forge'))
+      all.push(
+        // This member's valid signature under an honest member's index, and bad signatures on its own real link.
+        [json({ ...base, member: honest }), 'uncounted'],
+        [json({ ...base, member: honest, signature: toHex(this.fromPool(POOL.offCurve)) }), 'uncounted'],
+        [json({ ...base, signature: toHex(this.fromPool(POOL.signatures)) }), 'uncounted'],
+      );
+    return all.filter(() => this.random() < 0.25);
   }
 }
 
@@ -181,6 +193,7 @@ export class ByzantineSequencer {
   private readonly alt = new Map<string, { block: Block; hash: Uint8Array; stateRoot: Uint8Array }>();
   private readonly altHashes = new Set<string>();
   private readonly forked = new Set<string>();
+  private readonly altAt = new Map<number, { block: Block; hash: Uint8Array; stateRoot: Uint8Array }>();
   private cluster!: MemoryCluster;
 
   constructor(
@@ -220,8 +233,13 @@ export class ByzantineSequencer {
           const altOnly = !both && (this.mode === 'alt-chain' || this.altMembers.has(to.member));
           if (both || !altOnly) out.push(m);
           if (both || altOnly) out.push(altMessage);
-          if (this.mode === 'confuse' && m.height % this.cluster.set.checkpointInterval === 0)
-            out.push({ kind: 'justified', checkpoint: { height: m.height, hash: alt.hash, stateRoot: alt.stateRoot } });
+          if (this.mode === 'confuse') {
+            // Forged notices for this alternative checkpoint and the one below it, so a validator that
+            // has the alternative block can be talked into the alternative link.
+            const K = this.cluster.set.checkpointInterval;
+            for (const c of [this.altAt.get(m.height - K), m.height % K === 0 ? alt : undefined])
+              if (c && c.block.height % K === 0) out.push({ kind: 'justified', checkpoint: { height: c.block.height, hash: c.hash, stateRoot: c.stateRoot } });
+          }
         }
         await inner.send(to, out);
       },
@@ -251,6 +269,7 @@ export class ByzantineSequencer {
     const { root } = await home.chain.ledger.execute(parentRoot, txs);
     const result = { block: altBlock, hash: altHash, stateRoot: root };
     this.alt.set(id, result);
+    this.altAt.set(block.height, result);
     this.altHashes.add(toHex(altHash));
     this.forked.add(id);
     return result;

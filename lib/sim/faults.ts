@@ -31,8 +31,12 @@ export class FaultControl {
   /** Store calls and sends seen so far (1-based index of the last one). */
   calls = 0;
   crashes = 0;
+  /** Where each crash hit: `label` and whether it was after the call took effect. */
+  readonly crashLog: { label: string; after: boolean }[] = [];
   /** Whether random faults are on (the fault phase); a planned `crashAt` fires regardless. */
   active = true;
+  /** When set, calls run untouched and uncounted (the simulation's own reads after the run). */
+  bypass = false;
 
   constructor(
     private readonly random: () => number,
@@ -43,6 +47,7 @@ export class FaultControl {
 
   /** Runs `effect` as call number `calls + 1`, with the yields and crashes the plan says. */
   async call<T>(label: string, effect: () => Promise<T>): Promise<T> {
+    if (this.bypass) return effect();
     const n = ++this.calls;
     if (this.active && this.rates.yields > 0) {
       const yields = Math.floor(this.random() * (this.rates.yields + 1));
@@ -51,6 +56,7 @@ export class FaultControl {
     let crash: 'before' | 'after' | undefined;
     if (this.crashAt?.call === n) crash = this.crashAt.after ? 'after' : 'before';
     else if (this.active && this.rates.crash > 0 && this.random() < this.rates.crash) crash = this.random() < 0.5 ? 'before' : 'after';
+    if (crash) this.crashLog.push({ label, after: crash === 'after' });
     if (crash === 'before') {
       this.crashes++;
       throw new SimulatedCrash(n, label, false);
