@@ -14,14 +14,21 @@
  * retried call (after a crash between them) redoes all three.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { fromHex, toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
 import type { Block, Transaction } from '../core/types.js';
 import { blockFromJson, blockToJson, transactionFromJson, transactionToJson } from '../core/wire.js';
 import { padHeight } from '../pipeline/keys.js';
 import type { BlockStore, SequencerHead, SequencerStore } from '../pipeline/ports.js';
-import { backoffMs, cancellationReasons, conditional, StoreError, writeToken } from './errors.js';
+import { backoffMs, cancellationReasons, conditional, putOnce, StoreError } from './errors.js';
 import { queryAll } from './tables.js';
 
 /** Largest wire JSON stored inline in the block item (DynamoDB items are limited to 400 KB). */
@@ -185,32 +192,23 @@ export class DynamoSequencerStore implements SequencerStore {
   }
 
   async swapHead(expected: SequencerHead, next: SequencerHead): Promise<boolean> {
-    const w = writeToken();
     // Timeline guarded: two invocations read head h and both propose h+1; only the first write may move the
-    // head, the second must see that h is gone and retry its batch. Our own landed write (a retried request)
-    // fails the condition too and is recognised by its token.
-    const result = await conditional(() =>
-      this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            pk: 'SEQ',
-            sk: '-',
-            height: next.height,
-            hash: toHex(next.hash),
-            stateRoot: toHex(next.stateRoot),
-            announced: next.announced,
-            w,
-          },
-          // A table without the item is at genesis (height 0), like the applied pointer.
-          ConditionExpression: `${expected.height === 0 ? 'attribute_not_exists(pk) OR ' : ''}(height = :h AND #hash = :hash)`,
-          ExpressionAttributeNames: { '#hash': 'hash' },
-          ExpressionAttributeValues: { ':h': expected.height, ':hash': toHex(expected.hash) },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
-    );
-    return result.ok || result.old?.w === w;
+    // head, the second must see that h is gone and retry its batch.
+    return putOnce(this.db, {
+      TableName: this.table,
+      Item: {
+        pk: 'SEQ',
+        sk: '-',
+        height: next.height,
+        hash: toHex(next.hash),
+        stateRoot: toHex(next.stateRoot),
+        announced: next.announced,
+      },
+      // A table without the item is at genesis (height 0), like the applied pointer.
+      ConditionExpression: `${expected.height === 0 ? 'attribute_not_exists(pk) OR ' : ''}(height = :h AND #hash = :hash)`,
+      ExpressionAttributeNames: { '#hash': 'hash' },
+      ExpressionAttributeValues: { ':h': expected.height, ':hash': toHex(expected.hash) },
+    });
   }
 
   async addPending(txs: readonly { hash: Uint8Array; tx: Transaction }[]): Promise<void> {
@@ -229,17 +227,31 @@ export class DynamoSequencerStore implements SequencerStore {
   }
 
   async removePending(hashes: readonly Uint8Array[]): Promise<void> {
-    await batchWrite(this.db, this.table, [], hashes.map((h) => ({ pk: 'POOL', sk: toHex(h) })));
+    await batchWrite(
+      this.db,
+      this.table,
+      [],
+      hashes.map((h) => ({ pk: 'POOL', sk: toHex(h) })),
+    );
   }
 }
 
 /** BatchWriteItem in chunks of 25, re-sending unprocessed items with backoff. */
-async function batchWrite(db: DynamoDBDocumentClient, table: string, puts: Record<string, unknown>[], deletes: Record<string, unknown>[] = []): Promise<void> {
+async function batchWrite(
+  db: DynamoDBDocumentClient,
+  table: string,
+  puts: Record<string, unknown>[],
+  deletes: Record<string, unknown>[] = [],
+): Promise<void> {
   const requests = [...puts.map((Item) => ({ PutRequest: { Item } })), ...deletes.map((Key) => ({ DeleteRequest: { Key } }))];
   for (let i = 0; i < requests.length; i += 25) {
     let chunk: typeof requests = requests.slice(i, i + 25);
     for (let attempt = 0; chunk.length > 0; attempt++) {
-      if (attempt >= 8) throw new StoreError('UNPROCESSED_ITEMS', `${chunk.length} pool writes left unprocessed after ${attempt} attempts`, { table, unprocessed: chunk.length });
+      if (attempt >= 8)
+        throw new StoreError('UNPROCESSED_ITEMS', `${chunk.length} pool writes left unprocessed after ${attempt} attempts`, {
+          table,
+          unprocessed: chunk.length,
+        });
       if (attempt > 0) await new Promise((r) => setTimeout(r, backoffMs(attempt)));
       const out = await db.send(new BatchWriteCommand({ RequestItems: { [table]: chunk } }));
       chunk = (out.UnprocessedItems?.[table] ?? []) as typeof requests;

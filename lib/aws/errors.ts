@@ -16,6 +16,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand, type PutCommandInput } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { AfgError } from '../core/errors.js';
 
@@ -84,4 +85,21 @@ export function cancellationReasons(e: unknown): string[] | undefined {
 /** Backoff before retry `attempt` (1-based): base * 2^(attempt-1) with full jitter, capped. */
 export function backoffMs(attempt: number, baseMs = 25, capMs = 2_000): number {
   return Math.random() * Math.min(capMs, baseMs * 2 ** (attempt - 1));
+}
+
+/**
+ * A conditional put that reports whether THIS call wrote the item. The item carries a fresh token
+ * in `tokenAttribute`; when the condition fails but the stored item holds our token, our own
+ * earlier attempt landed (the SDK retried a request whose answer was lost), so it counts as ours.
+ */
+export async function putOnce(
+  db: DynamoDBDocumentClient,
+  input: Omit<PutCommandInput, 'ReturnValuesOnConditionCheckFailure'> & { ConditionExpression: string },
+  tokenAttribute = 'w',
+): Promise<boolean> {
+  const token = writeToken();
+  const result = await conditional(() =>
+    db.send(new PutCommand({ ...input, Item: { ...input.Item, [tokenAttribute]: token }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' })),
+  );
+  return result.ok || result.old?.[tokenAttribute] === token;
 }

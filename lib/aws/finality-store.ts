@@ -26,7 +26,7 @@ import type { Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import { aobject, type CheckpointJson, checkpointFromJson, checkpointToJson } from '../core/wire.js';
 import { checkpointId, linkId, padHeight } from '../pipeline/keys.js';
 import type { CheckpointRecord, FinalityHead, FinalityStore, LinkTally, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
-import { conditional, StoreError, writeToken } from './errors.js';
+import { conditional, putOnce, StoreError, writeToken } from './errors.js';
 import { queryAll } from './tables.js';
 
 // ---------------------------------------------------------------- item codecs
@@ -270,26 +270,22 @@ export class DynamoFinalityStore implements FinalityStore {
 
   async markJustified(checkpoint: Checkpoint, justification: Certificate | undefined): Promise<boolean> {
     if (checkpointEquals(checkpoint, this.genesis)) return false;
-    const w = writeToken();
     // Guards: a checkpoint is justified once (the first justification is kept) and a finalized one is never
-    // downgraded. True only for the call whose write created the record (its token, even after a retried request).
-    const result = await conditional(() =>
-      this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: {
-            ...checkpointKey(checkpoint),
-            checkpoint: checkpointToJson(checkpoint),
-            status: 'justified',
-            ...(justification ? { justification: certificateItem(justification) } : {}),
-            jw: w,
-          },
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
+    // downgraded. True only for the call whose write created the record.
+    return putOnce(
+      this.db,
+      {
+        TableName: this.table,
+        Item: {
+          ...checkpointKey(checkpoint),
+          checkpoint: checkpointToJson(checkpoint),
+          status: 'justified',
+          ...(justification ? { justification: certificateItem(justification) } : {}),
+        },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      },
+      'jw',
     );
-    return result.ok || result.old?.jw === w;
   }
 
   async markFinalized(checkpoint: Checkpoint, finalization: Certificate | undefined): Promise<boolean> {

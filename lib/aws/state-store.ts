@@ -7,11 +7,11 @@
  *   pk `N#<hash>`  sk `-`   b (B): encoded SMT node; content-addressed, written once, never changed
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { fromHex, toHex } from '../core/bytes.js';
 import type { NodeStore } from '../core/smt.js';
 import type { AppliedHead, AppliedStore } from '../pipeline/ports.js';
-import { backoffMs, conditional, StoreError, writeToken } from './errors.js';
+import { backoffMs, putOnce, StoreError } from './errors.js';
 
 const APPLIED_KEY = { pk: 'APPLIED', sk: '-' };
 
@@ -31,22 +31,15 @@ export class DynamoAppliedStore implements AppliedStore {
   }
 
   async advanceApplied(expected: AppliedHead, next: AppliedHead): Promise<boolean> {
-    const w = writeToken();
     // Timeline guarded: two state-function invocations both read the pointer at h and apply h+1; only the first
     // write may move it, the loser re-reads (so no block is applied twice or skipped). A table without the item
-    // is at height 0 (genesis). Our own landed write (a retried request) fails the condition and carries our token.
-    const result = await conditional(() =>
-      this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { ...APPLIED_KEY, height: next.height, hash: toHex(next.hash), stateRoot: toHex(next.stateRoot), w },
-          ConditionExpression: expected.height === 0 ? 'attribute_not_exists(pk) OR height = :e' : 'height = :e',
-          ExpressionAttributeValues: { ':e': expected.height },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
-    );
-    return result.ok || result.old?.w === w;
+    // is at height 0 (genesis).
+    return putOnce(this.db, {
+      TableName: this.table,
+      Item: { ...APPLIED_KEY, height: next.height, hash: toHex(next.hash), stateRoot: toHex(next.stateRoot) },
+      ConditionExpression: expected.height === 0 ? 'attribute_not_exists(pk) OR height = :e' : 'height = :e',
+      ExpressionAttributeValues: { ':e': expected.height },
+    });
   }
 }
 
