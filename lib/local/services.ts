@@ -18,10 +18,11 @@ import { accessSync, constants, mkdirSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { delimiter, dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListQueuesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { startFauxqs } from 'fauxqs';
 import { LOCAL_CREDENTIALS } from '../aws/clients.js';
 import { AfgError } from '../core/errors.js';
 
@@ -82,10 +83,10 @@ export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}):
     dbPath: dataDir === undefined ? undefined : ensureDir(join(dataDir, 'dynamodb')),
     log,
   });
-  let fauxqs: Awaited<ReturnType<typeof startFauxqs>> | undefined;
+  let fauxqs: { port: number; stop(): Promise<void> } | undefined;
   try {
     const sqsDir = dataDir === undefined ? undefined : ensureDir(join(dataDir, 'sqs'));
-    fauxqs = await startFauxqs({ port: opts.sqsPort ?? 0, logger: false, ...(sqsDir === undefined ? {} : { dataDir: sqsDir }) });
+    fauxqs = await startSqsProcess(opts.sqsPort ?? 0, sqsDir, timeoutMs);
     const sqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
     await Promise.all([dynamo.ready(timeoutMs), waitForSqs(sqsEndpoint, timeoutMs)]);
     let stopped: Promise<void> | undefined;
@@ -298,4 +299,47 @@ export function freePort(): Promise<number> {
       server.close(() => resolvePort(port));
     });
   });
+}
+
+/**
+ * Runs fauxqs in a child Node process (lib/local/sqs-server.mjs) so it uses the other core instead
+ * of the cluster's event loop. Its own process group keeps a terminal Ctrl-C away from it; closing
+ * its stdin stops it, also when this process dies.
+ */
+async function startSqsProcess(port: number, dataDir: string | undefined, timeoutMs: number): Promise<{ port: number; stop(): Promise<void> }> {
+  const script = fileURLToPath(new URL('./sqs-server.mjs', import.meta.url));
+  const child = spawn(process.execPath, ['--no-warnings', script, String(port), ...(dataDir ? [dataDir] : [])], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    detached: true,
+  });
+  child.stdin?.on('error', () => {});
+  const output: string[] = [];
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  const listening = await new Promise<number>((done, fail) => {
+    const timer = setTimeout(() => fail(new ServiceStartError('fauxqs', `did not start within ${timeoutMs} ms`, output)), timeoutMs);
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      const m = /^afg-sqs-port (\d+)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        done(Number(m[1]));
+      } else output.push(line);
+    });
+    createInterface({ input: child.stderr! }).on('line', (line) => output.push(line));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new ServiceStartError('fauxqs', `exited with code ${code} before listening`, output.slice(-TAIL_LINES)));
+    });
+  });
+  let stopped: Promise<void> | undefined;
+  return {
+    port: listening,
+    stop: () =>
+      (stopped ??= (async () => {
+        child.stdin?.end();
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+        await exited;
+        clearTimeout(killer);
+      })()),
+  };
 }
