@@ -35,7 +35,7 @@ if (values.seed !== undefined) {
   console.log(`trace ${result.traceHash}  steps ${result.steps}  store calls ${result.storeCalls}  crashes ${result.crashes}`);
   console.log(`finalized ${result.finalized.join(",")}  evidence ${result.evidence}  masked evidence pairs ${result.maskedEvidence}  dead letters ${result.deadLetters}`);
   for (const v of result.violations) console.log(`VIOLATION step ${v.step} ${v.kind}: ${v.message}`);
-  for (const m of result.knownLiveness) console.log(`known lost-vote stall: ${m}`);
+  for (const m of result.knownLiveness) console.log(`known stall: ${m}`);
   process.exit(result.violations.length ? 1 : 0);
 }
 
@@ -62,7 +62,7 @@ for (let seed = from; seed < from + count; seed++) {
 const seconds = (performance.now() - started) / 1000;
 console.log(
   `${count} seeds in ${seconds.toFixed(1)} s: ${(count / seconds).toFixed(1)} seeds/s, ${(steps / seconds).toFixed(0)} deliveries/s, ` +
-    `${violations} violation(s) in ${failing.length} seed(s), ${known} seed(s) with the known lost-vote stall; crypto cache ${memoStats.hits} hits / ${memoStats.misses} misses`,
+    `${violations} violation(s) in ${failing.length} seed(s), ${known} seed(s) with a known lost-vote/lost-notice stall; crypto cache ${memoStats.hits} hits / ${memoStats.misses} misses`,
 );
 if (failing.length) console.log(`failing seeds: ${failing.map((f) => f.seed).join(' ')}`);
 process.exit(failing.length ? 1 : 0);
