@@ -6,6 +6,7 @@ import * as real from '../core/bls.js';
 import { memoizeBls } from './crypto-memo.js';
 
 export * from '../core/bls.js';
+
 const memo = memoizeBls(real);
 export const certify = memo.certify;
 export const verifySignature = memo.verifySignature;

@@ -83,7 +83,8 @@ export class ByzantineMember {
     const route = this.sequencer?.route(ctx.message) ?? 'both';
     const outcomes: unknown[] = [];
     if (route !== 'alt') outcomes.push(await ctx.honest());
-    if (this.attacks.has('twins') && route !== 'main') outcomes.push(await ctx.honest({ ...ctx.deps, blocks: this.twin.blocks, protection: this.twin.protection }));
+    if (this.attacks.has('twins') && route !== 'main')
+      outcomes.push(await ctx.honest({ ...ctx.deps, blocks: this.twin.blocks, protection: this.twin.protection }));
     for (const o of outcomes) {
       const outcome = o as ValidatorOutcome;
       if (outcome.kind !== 'voted') continue;
@@ -114,7 +115,8 @@ export class ByzantineMember {
   private async sendVote(vote: Vote): Promise<void> {
     const regions = [...this.cluster.nodes.keys()];
     const chosen = this.random() < 0.5 ? regions : regions.filter(() => this.random() < 0.5);
-    for (const region of chosen.length ? chosen : regions.slice(0, 1)) await this.cluster.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote }]);
+    for (const region of chosen.length ? chosen : regions.slice(0, 1))
+      await this.cluster.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote }]);
   }
 
   private async misbehave(link: Link): Promise<void> {
@@ -125,7 +127,11 @@ export class ByzantineMember {
     }
     if (this.attacks.has('surround') && link.source.height >= K) {
       const genesis = (this.cluster.nodes.values().next().value as { chain: { genesis: Checkpoint } }).chain.genesis;
-      const outer: Link = { era: link.era, source: genesis, target: { height: link.target.height + K, hash: this.fromPool(POOL.hashes), stateRoot: this.fromPool(POOL.hashes) } };
+      const outer: Link = {
+        era: link.era,
+        source: genesis,
+        target: { height: link.target.height + K, hash: this.fromPool(POOL.hashes), stateRoot: this.fromPool(POOL.hashes) },
+      };
       await this.sendVote(this.logSigned(outer));
     }
     if (this.attacks.has('garbage') || this.attacks.has('forge'))
@@ -238,7 +244,8 @@ export class ByzantineSequencer {
             // has the alternative block can be talked into the alternative link.
             const K = this.cluster.set.checkpointInterval;
             for (const c of [this.altAt.get(m.height - K), m.height % K === 0 ? alt : undefined])
-              if (c && c.block.height % K === 0) out.push({ kind: 'justified', checkpoint: { height: c.block.height, hash: c.hash, stateRoot: c.stateRoot } });
+              if (c && c.block.height % K === 0)
+                out.push({ kind: 'justified', checkpoint: { height: c.block.height, hash: c.hash, stateRoot: c.stateRoot } });
           }
         }
         await inner.send(to, out);
@@ -256,7 +263,9 @@ export class ByzantineSequencer {
     const txs = [...block.transactions];
     if (block.height === this.forkHeight) {
       parentHash = block.parentHash;
-      parentRoot = equalBytes(parentHash, home.chain.genesis.hash) ? home.chain.genesis.stateRoot : (await home.blocks.getExecution(parentHash))!;
+      parentRoot = equalBytes(parentHash, home.chain.genesis.hash)
+        ? home.chain.genesis.stateRoot
+        : (await home.blocks.getExecution(parentHash))!;
       txs.push(this.invalid);
     } else {
       const parent = await home.blocks.getBlock(block.parentHash);

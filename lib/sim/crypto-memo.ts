@@ -51,7 +51,9 @@ export function memoizeBls(mod: BlsModule): BlsModule {
     return cached(certifyCache, key, () => mod.certify(message, partials, params));
   };
   const verifySignature: BlsModule['verifySignature'] = (publicKey, message, signature) =>
-    cached(verifyCache, `${keyOf(publicKey)}|${hex(message)}|${keyOf(signature)}`, () => mod.verifySignature(publicKey, message, signature));
+    cached(verifyCache, `${keyOf(publicKey)}|${hex(message)}|${keyOf(signature)}`, () =>
+      mod.verifySignature(publicKey, message, signature),
+    );
   const signShare: BlsModule['signShare'] = (secretKey, message) =>
     cached(signCache, `${keyOf(secretKey)}|${hex(message)}`, () => mod.signShare(secretKey, message));
   return { ...mod, certify, verifySignature, signShare };

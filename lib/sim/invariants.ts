@@ -85,7 +85,10 @@ export class InvariantChecker {
     return new AppliedRecorder(inner, (expected, next) => {
       const last = this.lastApplied.get(region) ?? 0;
       if (expected.height !== last || next.height !== last + 1)
-        this.report('apply-order', `${region}: applied ${expected.height} -> ${next.height} after ${last} (each block exactly once, in order)`);
+        this.report(
+          'apply-order',
+          `${region}: applied ${expected.height} -> ${next.height} after ${last} (each block exactly once, in order)`,
+        );
       this.lastApplied.set(region, Math.max(last, next.height));
       const value = `${toHex(next.hash)}:${toHex(next.stateRoot)}`;
       const other = this.appliedAt.get(next.height);
@@ -148,7 +151,8 @@ export class InvariantChecker {
     } catch {
       valid = false;
     }
-    if (!wellFormed || !valid) this.report('bad-certificate', `${what}: ${wellFormed ? 'group signature does not verify' : 'signers are not t distinct members'}`);
+    if (!wellFormed || !valid)
+      this.report('bad-certificate', `${what}: ${wellFormed ? 'group signature does not verify' : 'signers are not t distinct members'}`);
   }
 
   /**
@@ -160,11 +164,17 @@ export class InvariantChecker {
    * vote from equivocation detection there (a known weakness, test/sim/findings.test.ts).
    * Returns the number of slashable pairs left unchecked for that reason.
    */
-  async checkEvidence(signed: readonly Vote[], handled: ReadonlyMap<string, ReadonlySet<string>>, forged: ReadonlyMap<string, ReadonlySet<string>>): Promise<number> {
+  async checkEvidence(
+    signed: readonly Vote[],
+    handled: ReadonlyMap<string, ReadonlySet<string>>,
+    forged: ReadonlyMap<string, ReadonlySet<string>>,
+  ): Promise<number> {
     const evidenceBy = new Map<string, Set<string>>();
     for (const node of this.cluster.nodes.values()) {
       const evidence = await node.finality.listEvidence(100_000);
-      for (const e of evidence) if (!this.byzantine.has(e.member)) this.report('evidence-against-honest', `${node.region}: evidence (${e.kind}) against honest member ${e.member}`);
+      for (const e of evidence)
+        if (!this.byzantine.has(e.member))
+          this.report('evidence-against-honest', `${node.region}: evidence (${e.kind}) against honest member ${e.member}`);
       evidenceBy.set(node.region, new Set(evidence.map(evidenceKey)));
     }
     let masked = 0;
@@ -180,7 +190,10 @@ export class InvariantChecker {
           continue;
         }
         if (!clean.some((r) => evidenceBy.get(r)!.has(evidenceKey(e))))
-          this.report('missing-evidence', `${e.kind} vote of member ${e.member} (targets ${e.first.target.height}, ${e.second.target.height}) is in no region's evidence (handled by ${clean.join(', ')})`);
+          this.report(
+            'missing-evidence',
+            `${e.kind} vote of member ${e.member} (targets ${e.first.target.height}, ${e.second.target.height}) is in no region's evidence (handled by ${clean.join(', ')})`,
+          );
       }
     return masked;
   }

@@ -4,7 +4,7 @@
  * unordered delivery. Delivery order comes from a seeded generator, so a run replays exactly.
  * Used by the pipeline tests and as the base of the deterministic simulation.
  */
-import { deal, type Dealing } from '../core/bls.js';
+import { type Dealing, deal } from '../core/bls.js';
 import { LOCAL_CHAIN_ID } from '../core/chain.js';
 import { type GenesisAccount, TransferLedger } from '../core/ledger.js';
 import { MemoryNodeStore, SparseMerkleTree } from '../core/smt.js';
@@ -12,7 +12,6 @@ import type { Transaction, ValidatorSet } from '../core/types.js';
 import { type ApplierDeps, applyFinalized } from '../pipeline/applier.js';
 import { type ChainContext, createChainContext } from '../pipeline/context.js';
 import { type FinalizerDeps, handleVote } from '../pipeline/finalizer.js';
-import { decodeMessage, encodeMessage, type QueueMessage } from '../pipeline/messages.js';
 import {
   MemoryAppliedStore,
   MemoryBlockStore,
@@ -20,6 +19,7 @@ import {
   MemorySequencerStore,
   MemorySlashingProtectionStore,
 } from '../pipeline/memory.js';
+import { decodeMessage, encodeMessage, type QueueMessage } from '../pipeline/messages.js';
 import type {
   AppliedStore,
   BlockStore,
@@ -85,7 +85,13 @@ export interface ClusterHooks {
    * Replaces one validator's inbox handling (a Byzantine member). `honest` runs the honest
    * validator over `deps`; the default hook just calls it.
    */
-  inbox?(ctx: { region: string; member: number; deps: ValidatorDeps; message: InboxMessage; honest: (deps?: ValidatorDeps) => Promise<unknown> }): Promise<unknown>;
+  inbox?(ctx: {
+    region: string;
+    member: number;
+    deps: ValidatorDeps;
+    message: InboxMessage;
+    honest: (deps?: ValidatorDeps) => Promise<unknown>;
+  }): Promise<unknown>;
   /** Called after a message was handled without throwing. */
   onDelivered?(outcome: DeliveryOutcome): void;
 }
@@ -164,7 +170,15 @@ export class MemoryCluster {
       members: dealing.shares.map((s, i) => ({ index: s.index, region: opts.regions[i % opts.regions.length]!, publicKey: s.publicKey })),
     };
     const hooks = opts.hooks ?? {};
-    const cluster = new MemoryCluster(set, dealing, opts.regions[0]!, opts.maxBlockTransactions ?? 100, opts.seed ?? 1, hooks, opts.maxReceives);
+    const cluster = new MemoryCluster(
+      set,
+      dealing,
+      opts.regions[0]!,
+      opts.maxBlockTransactions ?? 100,
+      opts.seed ?? 1,
+      hooks,
+      opts.maxReceives,
+    );
     for (const region of opts.regions) {
       const tree = new SparseMerkleTree(new MemoryNodeStore());
       const ledger = new TransferLedger({ chainId: set.chainId, tree, ...(opts.genesis ? { genesis: opts.genesis } : {}) });
@@ -278,13 +292,25 @@ export class MemoryCluster {
       case 'votes': {
         const node = this.node(region!);
         const { vote } = decodeMessage(body, ['vote']);
-        const deps: FinalizerDeps = { chain: node.chain, region: node.region, homeRegion: this.homeRegion, store: node.ports.finality, transport };
+        const deps: FinalizerDeps = {
+          chain: node.chain,
+          region: node.region,
+          homeRegion: this.homeRegion,
+          store: node.ports.finality,
+          transport,
+        };
         return handleVote(hooks.finalizerDeps ? hooks.finalizerDeps(deps) : deps, vote);
       }
       case 'finalized': {
         const node = this.node(region!);
         decodeMessage(body, ['finalized']);
-        const deps: ApplierDeps = { chain: node.chain, blocks: node.ports.blocks, finality: node.ports.finality, applied: node.ports.applied, peers: this.peersOf(node.region) };
+        const deps: ApplierDeps = {
+          chain: node.chain,
+          blocks: node.ports.blocks,
+          finality: node.ports.finality,
+          applied: node.ports.applied,
+          peers: this.peersOf(node.region),
+        };
         return applyFinalized(hooks.applierDeps ? hooks.applierDeps(deps) : deps);
       }
       default:

@@ -3,10 +3,11 @@
  * (test/sim/planted.test.ts). Each is an alternative store or dependency; nothing in lib/pipeline
  * changes.
  */
-import type { ChainContext } from '../pipeline/context.js';
-import type { AppliedHead, AppliedStore, FinalityStore, LinkTally, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
+
 import type { Link, Vote } from '../core/types.js';
+import type { ChainContext } from '../pipeline/context.js';
 import { linkId } from '../pipeline/keys.js';
+import type { AppliedHead, AppliedStore, FinalityStore, LinkTally, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
 
 export type PlantedBug =
   /** The finalizer believes the threshold is t-1. */

@@ -13,8 +13,8 @@ import { createHash } from 'node:crypto';
 import { type Dealing, deal } from '../core/bls.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../core/chain.js';
 import { ed25519PublicKey } from '../core/ed25519.js';
-import { type GenesisAccount, devGenesis, signTransfer } from '../core/ledger.js';
 import { AfgError, InputError } from '../core/errors.js';
+import { devGenesis, type GenesisAccount, signTransfer } from '../core/ledger.js';
 import type { Transaction } from '../core/types.js';
 import { decodeMessage } from '../pipeline/messages.js';
 import { HeadMovedError } from '../pipeline/sequencer.js';
@@ -61,7 +61,12 @@ export interface Scenario {
   /** Deliveries during which faults are on; afterwards the system heals. */
   readonly faultSteps: number;
   readonly byzantineMember?: { readonly member: number; readonly attacks: readonly MemberAttack[] };
-  readonly sequencer?: { readonly mode: SequencerAttack; readonly forkHeight: number; readonly invalid: InvalidTxKind; readonly altMembers: readonly number[] };
+  readonly sequencer?: {
+    readonly mode: SequencerAttack;
+    readonly forkHeight: number;
+    readonly invalid: InvalidTxKind;
+    readonly altMembers: readonly number[];
+  };
   readonly planted?: PlantedBug;
   /** One planned crash at store call / send number `call` (crash-point sweep). */
   readonly crashAt?: { readonly call: number; readonly after: boolean };
@@ -88,8 +93,6 @@ export interface SimResult {
   readonly knownLiveness: string[];
 }
 
-
-
 // ---------------------------------------------------------------- shared, deterministic inputs
 
 /** A fixed 3-of-4 dealing (deterministic coefficients): dealing is slow and the seeds do not need fresh keys. */
@@ -109,7 +112,9 @@ function inputs() {
   if (!pool) {
     const pk = (i: number) => ed25519PublicKey(devSecretKey(i));
     // Senders 0..2, nonces 0..1: the sequencer must order each sender's nonces even when queues reorder them.
-    const txs = [0, 1].flatMap((s) => [0n, 1n].map((nonce) => signTransfer(chainId, devSecretKey(s), { to: pk(3 + s), amount: 10n + nonce, nonce })));
+    const txs = [0, 1].flatMap((s) =>
+      [0n, 1n].map((nonce) => signTransfer(chainId, devSecretKey(s), { to: pk(3 + s), amount: 10n + nonce, nonce })),
+    );
     const bad = signTransfer(chainId, devSecretKey(6), { to: pk(0), amount: 1n, nonce: 0n });
     const sig = Uint8Array.from(bad.signature);
     sig[5] = sig[5]! ^ 1;
@@ -162,7 +167,14 @@ export function scenarioForSeed(seed: number, overrides: Partial<Scenario> = {})
     faultSteps: 250,
     ...(withMember ? { byzantineMember: { member, attacks: attacks.length ? attacks : ['double'] } } : {}),
     ...(withSequencer
-      ? { sequencer: { mode, forkHeight: 1 + Math.floor(r() * 2), invalid: pick<InvalidTxKind>(['bad-signature', 'overspend', 'future-nonce']), altMembers: [1, 2, 3, 4].filter(() => r() < 0.5) } }
+      ? {
+          sequencer: {
+            mode,
+            forkHeight: 1 + Math.floor(r() * 2),
+            invalid: pick<InvalidTxKind>(['bad-signature', 'overspend', 'future-nonce']),
+            altMembers: [1, 2, 3, 4].filter(() => r() < 0.5),
+          },
+        }
       : {}),
     maxSteps: 6000,
     livenessSteps: 3000,
@@ -199,16 +211,28 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
   const checker = new InvariantChecker(new Set<number>(s.byzantineMember ? [s.byzantineMember.member] : []));
   const work = inputs();
   const sequencer = s.sequencer
-    ? new ByzantineSequencer(s.sequencer.mode, s.sequencer.forkHeight, work.invalid[s.sequencer.invalid], new Set(s.sequencer.altMembers), s.byzantineMember?.member)
+    ? new ByzantineSequencer(
+        s.sequencer.mode,
+        s.sequencer.forkHeight,
+        work.invalid[s.sequencer.invalid],
+        new Set(s.sequencer.altMembers),
+        s.byzantineMember?.member,
+      )
     : undefined;
-  const member = s.byzantineMember ? new ByzantineMember(s.byzantineMember.member, new Set(s.byzantineMember.attacks), random, sequencer) : undefined;
+  const member = s.byzantineMember
+    ? new ByzantineMember(s.byzantineMember.member, new Set(s.byzantineMember.attacks), random, sequencer)
+    : undefined;
   const lastResult = new Map<string, unknown>();
 
   const hooks: ClusterHooks = {
     wrapPorts: (region, raw) => ({
       blocks: instrument(raw.blocks, `blocks@${region}`, control),
       finality: instrument(s.planted === 'no-dedup' ? noDedupTally(raw.finality) : raw.finality, `finality@${region}`, control),
-      applied: instrument(checker.recorder(region, s.planted === 'apply-twice' ? new NoCasAppliedStore() : raw.applied), `applied@${region}`, control),
+      applied: instrument(
+        checker.recorder(region, s.planted === 'apply-twice' ? new NoCasAppliedStore() : raw.applied),
+        `applied@${region}`,
+        control,
+      ),
       protection: instrument(s.planted === 'no-watermark' ? new AlwaysSignProtection() : raw.protection, `protection@${region}`, control),
     }),
     wrapSequencerStore: (store) => instrument(store, 'sequencer', control),
@@ -270,7 +294,8 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
     const errorsBefore = cluster.errors.length;
     if (control.active && random() < s.faults.duplicate) cluster.pending.push({ queue: envelope.queue, body: envelope.body, receives: 0 });
     const runs: Promise<boolean>[] = [cluster.deliver(envelope)];
-    if (control.active && random() < s.faults.concurrent) runs.push(cluster.deliver({ queue: envelope.queue, body: envelope.body, receives: 0 }));
+    if (control.active && random() < s.faults.concurrent)
+      runs.push(cluster.deliver({ queue: envelope.queue, body: envelope.body, receives: 0 }));
     const oks = await Promise.all(runs);
     deliveries++;
     // Newly queued messages (and redeliveries, after a visibility timeout) may be held back.
@@ -282,17 +307,24 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
     for (const { error } of cluster.errors.slice(errorsBefore)) {
       if (error instanceof SimulatedCrash) {
         const inbox = envelope.queue.startsWith('inbox:');
-        if (inbox && (error.label === 'send.votes' || (error.after && error.label.endsWith('.recordSignature')))) knownCause.add('lost vote');
+        if (inbox && (error.label === 'send.votes' || (error.after && error.label.endsWith('.recordSignature'))))
+          knownCause.add('lost vote');
         // justify() writes the statuses, then raises the head, sends the notices and reads waiting links in parallel.
         if (envelope.queue.startsWith('votes:') && /^send\.|\.raiseHead$|\.linksFrom$/.test(error.label)) knownCause.add('lost notice');
       }
       if (!expectedError(error, garbage !== undefined))
-        checker.report('unexpected-error', `${envelope.queue}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`);
+        checker.report(
+          'unexpected-error',
+          `${envelope.queue}: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
+        );
     }
     if (oks.some(Boolean) && envelope.queue.startsWith('votes:')) recordVote(envelope, garbage);
-    if (garbage === 'decode' && oks.some(Boolean)) checker.report('garbage-accepted', `${envelope.queue}: a malformed vote body was decoded`);
+    if (garbage === 'decode' && oks.some(Boolean))
+      checker.report('garbage-accepted', `${envelope.queue}: a malformed vote body was decoded`);
     // Long bodies (the oversized garbage) enter the trace by length and prefix only: hashing them each time is slow.
-    trace.update(`${clock}|${envelope.queue}|${oks.join(',')}|${envelope.body.length}|`).update(envelope.body.length > 4096 ? envelope.body.slice(0, 256) : envelope.body);
+    trace
+      .update(`${clock}|${envelope.queue}|${oks.join(',')}|${envelope.body.length}|`)
+      .update(envelope.body.length > 4096 ? envelope.body.slice(0, 256) : envelope.body);
     checker.step = deliveries;
     await checker.check();
     return true;
@@ -306,7 +338,8 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
     into.get(region)!.add(voteKey(vote));
     if (garbage === 'refused') {
       const last = lastResult.get(envelope.queue);
-      if ((last as { kind?: string } | undefined)?.kind !== 'refused') checker.report('garbage-accepted', `${envelope.queue}: a vote that must be refused was counted`);
+      if ((last as { kind?: string } | undefined)?.kind !== 'refused')
+        checker.report('garbage-accepted', `${envelope.queue}: a vote that must be refused was counted`);
     }
   }
 
@@ -349,7 +382,10 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
     for (const tx of Object.values(work.invalid)) {
       const account = await node.chain.ledger.account(applied.stateRoot, tx.from);
       if (account && (account.nonce !== 0n || account.balance !== 1_000_000_000n))
-        checker.report('invalid-tx-applied', `${node.region}: an invalid transaction changed account ${Buffer.from(tx.from).toString('hex').slice(0, 8)}`);
+        checker.report(
+          'invalid-tx-applied',
+          `${node.region}: an invalid transaction changed account ${Buffer.from(tx.from).toString('hex').slice(0, 8)}`,
+        );
     }
   }
   const maskedEvidence = await checker.checkEvidence(member?.log.signed ?? [], handled, forged);

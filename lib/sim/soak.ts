@@ -33,7 +33,9 @@ if (values.seed !== undefined) {
   const result = await runScenario(scenarioForSeed(Number(values.seed), overrides));
   console.log(JSON.stringify(result.scenario, null, 2));
   console.log(`trace ${result.traceHash}  steps ${result.steps}  store calls ${result.storeCalls}  crashes ${result.crashes}`);
-  console.log(`finalized ${result.finalized.join(",")}  evidence ${result.evidence}  masked evidence pairs ${result.maskedEvidence}  dead letters ${result.deadLetters}`);
+  console.log(
+    `finalized ${result.finalized.join(',')}  evidence ${result.evidence}  masked evidence pairs ${result.maskedEvidence}  dead letters ${result.deadLetters}`,
+  );
   for (const v of result.violations) console.log(`VIOLATION step ${v.step} ${v.kind}: ${v.message}`);
   for (const m of result.knownLiveness) console.log(`known stall: ${m}`);
   process.exit(result.violations.length ? 1 : 0);

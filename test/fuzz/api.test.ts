@@ -58,19 +58,33 @@ describe('POST /v1/transactions under bad input', () => {
   });
 
   it('refuses malformed JSON, non-objects and huge payloads with 400/413', async () => {
-    for (const body of ['{', '', 'null', '[]', '"x"', '{"from":']) expect(expectRefusal((await post(api, body)).status, (await post(api, body)).body).code).toMatch(/INVALID/);
+    for (const body of ['{', '', 'null', '[]', '"x"', '{"from":'])
+      expect(expectRefusal((await post(api, body)).status, (await post(api, body)).body).code).toMatch(/INVALID/);
     const huge = await post(api, JSON.stringify({ ...validTx(0n), pad: 'x'.repeat(MAX_BODY_BYTES) }));
     expect(huge.status).toBe(413);
   });
 
   it('property: any body or path gives a 2xx/4xx answer (never a 500), and the API keeps serving', async () => {
-    const field = fc.oneof(fc.string(), fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 140 }), fc.integer(), fc.constant(null), fc.jsonValue());
+    const field = fc.oneof(
+      fc.string(),
+      fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), maxLength: 140 }),
+      fc.integer(),
+      fc.constant(null),
+      fc.jsonValue(),
+    );
     const txLike = fc.record({ from: field, to: field, amount: field, nonce: field, signature: field }, { requiredKeys: [] });
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.string({ maxLength: 300 }), fc.jsonValue().map((v) => JSON.stringify(v) ?? ''), txLike.map((v) => JSON.stringify(v))),
+        fc.oneof(
+          fc.string({ maxLength: 300 }),
+          fc.jsonValue().map((v) => JSON.stringify(v) ?? ''),
+          txLike.map((v) => JSON.stringify(v)),
+        ),
         fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'OPTIONS'),
-        fc.oneof(fc.constantFrom('/v1/transactions', '/v1/blocks/1', '/v1/checkpoints/2', '/v1/finality'), fc.string({ maxLength: 40 }).map((s) => `/v1/${s}`)),
+        fc.oneof(
+          fc.constantFrom('/v1/transactions', '/v1/blocks/1', '/v1/checkpoints/2', '/v1/finality'),
+          fc.string({ maxLength: 40 }).map((s) => `/v1/${s}`),
+        ),
         async (body, method, path) => {
           const r = await api(req(method, path, body));
           expect(r.status, `${method} ${path} ${body}`).toBeLessThan(500);

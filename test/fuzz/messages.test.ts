@@ -45,9 +45,15 @@ describe('decodeMessage under bad input', async () => {
 
   it('property: arbitrary strings and JSON decode or are refused with InputError', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string({ maxLength: 500 }), fc.jsonValue().map((v) => JSON.stringify(v) ?? '')), (body) => {
-        decodeOrRefuse(body);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 500 }),
+          fc.jsonValue().map((v) => JSON.stringify(v) ?? ''),
+        ),
+        (body) => {
+          decodeOrRefuse(body);
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -56,18 +62,24 @@ describe('decodeMessage under bad input', async () => {
     const paths = (o: unknown, prefix: string[] = []): string[][] =>
       o && typeof o === 'object' ? Object.entries(o).flatMap(([k, v]) => [[...prefix, k], ...paths(v, [...prefix, k])]) : [];
     fc.assert(
-      fc.property(fc.constantFrom(...valid), fc.nat(), fc.oneof(fc.jsonValue(), fc.constant(undefined)), fc.nat(400), (m, pick, value, cut) => {
-        const raw = JSON.parse(encodeMessage(m));
-        const all = paths(raw);
-        const path = all[pick % all.length]!;
-        let at = raw;
-        for (const k of path.slice(0, -1)) at = at[k];
-        if (value === undefined) delete at[path.at(-1)!];
-        else at[path.at(-1)!] = value;
-        const body = JSON.stringify(raw);
-        decodeOrRefuse(body);
-        decodeOrRefuse(body.slice(0, cut));
-      }),
+      fc.property(
+        fc.constantFrom(...valid),
+        fc.nat(),
+        fc.oneof(fc.jsonValue(), fc.constant(undefined)),
+        fc.nat(400),
+        (m, pick, value, cut) => {
+          const raw = JSON.parse(encodeMessage(m));
+          const all = paths(raw);
+          const path = all[pick % all.length]!;
+          let at = raw;
+          for (const k of path.slice(0, -1)) at = at[k];
+          if (value === undefined) delete at[path.at(-1)!];
+          else at[path.at(-1)!] = value;
+          const body = JSON.stringify(raw);
+          decodeOrRefuse(body);
+          decodeOrRefuse(body.slice(0, cut));
+        },
+      ),
       { numRuns: 500 },
     );
   });

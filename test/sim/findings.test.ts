@@ -66,7 +66,13 @@ describe('known bugs found by the simulation', () => {
   // later certified link waits on it: that region never finalizes anything again.
   it.fails('a crash in the middle of a vote fan-out does not stall a region for good (seed 11, crash before call 64)', async () => {
     const { byzantineMember: _m, sequencer: _s, ...base } = scenarioForSeed(11);
-    const r = await runScenario({ ...base, faults: NO_FAULTS, checkpointInterval: 1, transactions: 1, crashAt: { call: 64, after: false } });
+    const r = await runScenario({
+      ...base,
+      faults: NO_FAULTS,
+      checkpointInterval: 1,
+      transactions: 1,
+      crashAt: { call: 64, after: false },
+    });
     expect(r.knownLiveness).toEqual([]);
   });
 
@@ -78,7 +84,13 @@ describe('known bugs found by the simulation', () => {
   // never finalized. Seed 11, K = 1, one crash before call 484 (`send.ingress`, the tick for 3).
   it.fails('a crash before the finalizer notices does not stall finality (seed 11, crash before call 484)', async () => {
     const { byzantineMember: _m, sequencer: _s, ...base } = scenarioForSeed(11);
-    const r = await runScenario({ ...base, faults: NO_FAULTS, checkpointInterval: 1, transactions: 1, crashAt: { call: 484, after: false } });
+    const r = await runScenario({
+      ...base,
+      faults: NO_FAULTS,
+      checkpointInterval: 1,
+      transactions: 1,
+      crashAt: { call: 484, after: false },
+    });
     expect(r.knownLiveness).toEqual([]);
   });
 

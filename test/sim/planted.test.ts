@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
+import type { ViolationKind } from '../../lib/sim/invariants.js';
 import type { PlantedBug } from '../../lib/sim/planted.js';
 import { runScenario, type Scenario, scenarioForSeed } from '../../lib/sim/simulation.js';
-import type { ViolationKind } from '../../lib/sim/invariants.js';
 
 vi.mock('../../lib/core/bls.js', async (importOriginal) => (await import('./memo.js')).blsMemoFactory(importOriginal as never));
 
@@ -11,7 +11,11 @@ const K = 10;
 const cases: { bug: PlantedBug; expect: ViolationKind[]; scenario: (seed: number) => Scenario }[] = [
   { bug: 'threshold-minus-one', expect: ['unexpected-error', 'liveness'], scenario: (seed) => plain(seed) },
   { bug: 'no-dedup', expect: ['unexpected-error'], scenario: (seed) => plain(seed, { faults: { ...none, duplicate: 1 } }) },
-  { bug: 'apply-twice', expect: ['apply-order'], scenario: (seed) => plain(seed, { faults: { ...none, concurrent: 1, yields: 2 }, transactions: 2 }) },
+  {
+    bug: 'apply-twice',
+    expect: ['apply-order'],
+    scenario: (seed) => plain(seed, { faults: { ...none, concurrent: 1, yields: 2 }, transactions: 2 }),
+  },
   {
     bug: 'no-watermark',
     expect: ['evidence-against-honest'],
@@ -36,7 +40,10 @@ describe('planted bugs are caught', () => {
         if (r.violations.length) caught = { seed, kinds: [...new Set(r.violations.map((v) => v.kind))] };
       }
       expect(caught, `${c.bug} not caught in ${K} seeds`).toBeDefined();
-      expect(caught!.kinds.some((k) => c.expect.includes(k)), `caught as ${caught!.kinds.join(', ')}`).toBe(true);
+      expect(
+        caught!.kinds.some((k) => c.expect.includes(k)),
+        `caught as ${caught!.kinds.join(', ')}`,
+      ).toBe(true);
       const control = await runScenario(c.scenario(caught!.seed));
       expect(control.violations).toEqual([]);
     });

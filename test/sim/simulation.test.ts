@@ -40,7 +40,9 @@ describe('deterministic simulation', () => {
   });
 
   it('a Byzantine member that equivocates (double, surround, Twins) and sends garbage is caught and never counted', async () => {
-    const r = await runScenario(quiet(7, { byzantineMember: { member: 2, attacks: ['double', 'surround', 'twins', 'garbage'] }, transactions: 2 }));
+    const r = await runScenario(
+      quiet(7, { byzantineMember: { member: 2, attacks: ['double', 'surround', 'twins', 'garbage'] }, transactions: 2 }),
+    );
     expect(r.violations).toEqual([]);
     expect(r.evidence).toBeGreaterThan(0);
   });
@@ -48,7 +50,10 @@ describe('deterministic simulation', () => {
   it('a Byzantine sequencer (alternative chains with an invalid transaction) never breaks safety', async () => {
     for (const mode of ['alt-chain', 'split', 'confuse'] as const) {
       const r = await runScenario(
-        quiet(9, { sequencer: { mode, forkHeight: 1, invalid: 'overspend', altMembers: [1, 3] }, byzantineMember: { member: 4, attacks: ['twins', 'double'] } }),
+        quiet(9, {
+          sequencer: { mode, forkHeight: 1, invalid: 'overspend', altMembers: [1, 3] },
+          byzantineMember: { member: 4, attacks: ['twins', 'double'] },
+        }),
       );
       expect(r.violations, mode).toEqual([]);
     }
@@ -72,7 +77,8 @@ describe('crash points', () => {
         runs++;
         expect(r.crashes).toBe(1);
         if (r.knownLiveness.length) known++;
-        if (r.violations.length) failures.push(`call ${call} ${after ? 'after' : 'before'}: ${r.violations[0]!.kind} ${r.violations[0]!.message}`);
+        if (r.violations.length)
+          failures.push(`call ${call} ${after ? 'after' : 'before'}: ${r.violations[0]!.kind} ${r.violations[0]!.message}`);
       }
     // Stalls from the known lost-vote / lost-notice bugs (findings.test.ts) are counted, not failures; every other invariant must hold.
     console.log(`crash points: ${runs} runs over ${clean.storeCalls} calls, ${known} known lost-vote/lost-notice stalls`);
