@@ -5,7 +5,7 @@
  * Item layout (checkpoints are maps {height N, hash S, stateRoot S}; links add era S (u64 decimal);
  * certificates add signers (L of N) and signature S; hex is lowercase):
  *   pk `WATERMARK#<member>`         sk `-`                          sourceHeight N, targetHeight N, id S (linkId), link M, signature S
- *   pk `V#<member>`                 sk `<padHeight(target)>#<linkId>` vote M, w S (write token)
+ *   pk `V#<member>`                 sk `<padHeight(target)>#<linkId>#<signature>` vote M, w S (write token)
  *   pk `E`                          sk `<member>#<kind>#<linkIdA>#<linkIdB>` (ids sorted) evidence M
  *   pk `L#<linkId>`                 sk `-`                          link M, signers NS, p<member> S (partials), cert M
  *   pk `C#<padHeight>`              sk `<hash>:<stateRoot>`         checkpoint M, status S (justified|finalized),
@@ -133,7 +133,7 @@ export class DynamoFinalityStore implements FinalityStore {
       this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: `V#${vote.member}`, sk: `${padHeight(vote.target.height)}#${linkId(vote)}`, vote: voteItem(vote), w },
+          Item: { pk: `V#${vote.member}`, sk: `${padHeight(vote.target.height)}#${linkId(vote)}#${toHex(vote.signature)}`, vote: voteItem(vote), w },
           ConditionExpression: 'attribute_not_exists(pk)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),

@@ -109,10 +109,11 @@ function byHeight(records: SQSRecord[]): SQSRecord[] {
 
 /** A region's vote queue. Invalid votes are refused (logged, counted, deleted), never retried. */
 export function finalizerHandler(runtime: Provider<RegionRuntime>, telemetry: Telemetry): SqsHandler {
-  return perRecord(['vote'], telemetry, async ({ vote }) => {
+  return perRecord(['vote'], telemetry, async ({ vote, justification }, record) => {
     const rt = await runtime();
     const started = performance.now();
-    const result = await handleVote(rt.finalizer(), vote);
+    const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? 1) > 1;
+    const result = await handleVote(rt.finalizer(), vote, { redelivered, ...(justification ? { justification } : {}) });
     // Handler-side timing (the pipeline reads no clock): the whole vote when it produced a certificate.
     if (result.kind === 'counted' && result.certifiedNow) {
       telemetry.metric('Certificates', 1);

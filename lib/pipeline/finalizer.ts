@@ -10,6 +10,7 @@
  * other, so no link is stranded.
  */
 import { certify, verifySignature } from '../core/bls.js';
+import { equalBytes } from '../core/bytes.js';
 import { voteSigningBytes } from '../core/codec.js';
 import { checkpointEquals } from '../core/codec.js';
 import { checkSlashing, type Evidence } from '../core/slashing.js';
@@ -52,14 +53,33 @@ export function checkVote(chain: ChainContext, vote: Vote): { reason: VoteRefusa
   return undefined;
 }
 
+export interface VoteOptions {
+  /** The certificate that justified the vote's source, as sent by the validator. */
+  readonly justification?: Certificate;
+  /**
+   * Whether this delivery may repeat one that stopped half-way (default true, the safe choice);
+   * the SQS handler passes false on a first delivery. It decides whether notices are re-sent.
+   */
+  readonly redelivered?: boolean;
+}
+
 /** Processes one vote. Never throws for a bad vote (it is refused); throws only on store/transport failure. */
-export async function handleVote(deps: FinalizerDeps, vote: Vote): Promise<VoteResult> {
+export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteOptions = {}): Promise<VoteResult> {
   const { chain, store } = deps;
   const refusal = checkVote(chain, vote);
   if (refusal) return { kind: 'refused', ...refusal };
+  const redelivered = options.redelivered ?? true;
   const duplicate = (await store.recordVote(vote)) === 'duplicate';
   const evidence = await detectEquivocation(deps, vote);
-  const tally = await store.addPartial(vote);
+  if (options.justification) await importJustification(deps, vote, options.justification);
+  let tally = await store.addPartial(vote);
+  const held = tally.partials.get(vote.member);
+  // Another copy holds this member's slot. BLS signatures are deterministic, so at most one of the
+  // two is genuine: only then (rarely) pay for two checks, and let the genuine one take the slot.
+  if (held && !equalBytes(held, vote.signature) && validPartial(chain, vote, vote.signature) && !validPartial(chain, vote, held)) {
+    await store.removePartials(tally.link, [{ member: vote.member, signature: held }]);
+    tally = await store.addPartial(vote);
+  }
   const result = { kind: 'counted' as const, duplicate, tally: tally.partials.size, certified: false, certifiedNow: false, justified: [] as number[], finalized: [] as number[], evidence };
   let certificate = tally.certificate;
   if (!certificate && tally.partials.size >= chain.set.threshold) {
@@ -78,7 +98,7 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote): Promise<VoteR
   }
   if (certificate) {
     result.certified = true;
-    await onCertified(deps, certificate, result, !duplicate);
+    await onCertified(deps, certificate, result, !duplicate || redelivered);
   }
   return result;
 }
@@ -100,6 +120,23 @@ async function detectEquivocation(deps: FinalizerDeps, vote: Vote): Promise<numb
     found++;
   }
   return found;
+}
+
+const validPartial = (chain: ChainContext, link: Vote, signature: Uint8Array) =>
+  safeVerify(chain.set.members[link.member - 1]!.publicKey, voteSigningBytes(chain.set.chainId, link), signature);
+
+/**
+ * A vote whose source this region has not justified yet may carry the source's justification:
+ * checked here with the group key alone (signers, link, signature), then treated like a link
+ * certified locally, so a region that lost shares of a link catches up instead of stalling.
+ */
+async function importJustification(deps: FinalizerDeps, vote: Vote, c: Certificate): Promise<void> {
+  const { chain, store } = deps;
+  if (!checkpointEquals(c.target, vote.source) || c.era !== chain.set.era || (await isJustified(deps, vote.source))) return;
+  const signers = new Set(c.signers);
+  if (signers.size !== c.signers.length || signers.size < chain.set.threshold || c.signers.some((i) => i < 1 || i > chain.set.n)) return;
+  if (c.source.height >= c.target.height || !safeVerify(chain.set.groupPublicKey, voteSigningBytes(chain.set.chainId, c), c.signature)) return;
+  await onCertified(deps, await store.setCertificate(c), { justified: [], finalized: [] }, true);
 }
 
 function safeVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {

@@ -109,7 +109,7 @@ export class MemoryFinalityStore implements FinalityStore {
   async recordVote(vote: Vote): Promise<'new' | 'duplicate'> {
     const mine = this.votes.get(vote.member) ?? new Map<string, Vote>();
     this.votes.set(vote.member, mine);
-    const key = `${padHeight(vote.target.height)}|${linkId(vote)}`;
+    const key = `${padHeight(vote.target.height)}|${linkId(vote)}|${toHex(vote.signature)}`;
     if (mine.has(key)) return 'duplicate';
     mine.set(key, vote);
     return 'new';

@@ -5,13 +5,14 @@
  */
 import { asafeUint, fromHex, toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
-import type { Block, Checkpoint, Transaction, Vote } from '../core/types.js';
+import type { Block, Certificate, Checkpoint, Transaction, Vote } from '../core/types.js';
 import {
   aobject,
   blockFromJson,
   blockToJson,
   checkpointFromJson,
   checkpointToJson,
+  linkToJson,
   transactionFromJson,
   transactionToJson,
   voteFromJson,
@@ -30,8 +31,12 @@ export type QueueMessage =
   | { kind: 'proposal'; height: number; hash: Uint8Array; block?: Block }
   /** A checkpoint just became justified in the sender's region: validators may vote on the next link (validator inbox). */
   | { kind: 'justified'; checkpoint: Checkpoint }
-  /** A member's partial signature on a link (vote queue). */
-  | { kind: 'vote'; vote: Vote }
+  /**
+   * A member's partial signature on a link (vote queue), with the certificate that justified its
+   * source when the sender has it: a region that missed that justification (lost shares after a
+   * crash mid fan-out) imports it instead of stalling.
+   */
+  | { kind: 'vote'; vote: Vote; justification?: Certificate }
   /** Finality advanced in this region: the state function applies up to `height` (finalized queue). */
   | { kind: 'finalized'; height: number };
 
@@ -50,7 +55,12 @@ export function encodeMessage(m: QueueMessage): string {
     case 'justified':
       return JSON.stringify({ v: 1, kind: m.kind, checkpoint: checkpointToJson(m.checkpoint) });
     case 'vote':
-      return JSON.stringify({ v: 1, kind: m.kind, vote: voteToJson(m.vote) });
+      return JSON.stringify({
+        v: 1,
+        kind: m.kind,
+        vote: voteToJson(m.vote),
+        ...(m.justification ? { justification: { ...linkToJson(m.justification), signers: [...m.justification.signers], signature: toHex(m.justification.signature) } } : {}),
+      });
   }
 }
 
@@ -73,6 +83,19 @@ export function decodeMessage<K extends MessageKind>(body: string, expected: rea
     throw new InputError('kind', `expected one of ${expected.join(', ')}, got ${JSON.stringify(kind)}`);
   const msg = decodeKind(kind as MessageKind, raw);
   return msg as Extract<QueueMessage, { kind: K }>;
+}
+
+/** A certificate without its `message` (the receiver rebuilds the signed bytes from its own chain id). */
+function certificateLinkFromJson(value: unknown, path: string): Certificate {
+  const o = aobject(value, path, ['era', 'source', 'target', 'signers', 'signature']);
+  if (!Array.isArray(o.signers) || o.signers.length > 1024) throw new InputError(`${path}.signers`, 'expected an array of member indices');
+  return {
+    era: BigInt(asafeUint(o.era, `${path}.era`)),
+    source: checkpointFromJson(o.source, `${path}.source`),
+    target: checkpointFromJson(o.target, `${path}.target`),
+    signers: o.signers.map((x, i) => asafeUint(x, `${path}.signers[${i}]`)),
+    signature: fromHex(o.signature, 48, `${path}.signature`),
+  };
 }
 
 function decodeKind(kind: MessageKind, raw: unknown): QueueMessage {
@@ -98,8 +121,9 @@ function decodeKind(kind: MessageKind, raw: unknown): QueueMessage {
       return { kind, checkpoint: checkpointFromJson(o.checkpoint, 'checkpoint') };
     }
     case 'vote': {
-      const o = aobject(raw, '', ['v', 'kind', 'vote']);
-      return { kind, vote: voteFromJson(o.vote, 'vote') };
+      const o = aobject(raw, '', ['v', 'kind', 'vote'], ['justification']);
+      const vote = voteFromJson(o.vote, 'vote');
+      return o.justification === undefined ? { kind, vote } : { kind, vote, justification: certificateLinkFromJson(o.justification, 'justification') };
     }
   }
 }

@@ -71,7 +71,11 @@ export interface SlashingProtectionStore {
 // ---------------------------------------------------------------- finalizer (every region)
 
 export interface VoteLog {
-  /** Idempotent; 'duplicate' when this member's vote on this exact link is already recorded. */
+  /**
+   * Idempotent; 'duplicate' when this exact vote (member, link and signature bytes) is already
+   * recorded. Copies with other signature bytes are kept apart: an honest member has one valid
+   * signature per link (BLS is deterministic), so a forged copy recorded first must not hide it.
+   */
   recordVote(vote: Vote): Promise<'new' | 'duplicate'>;
   /** The member's recorded votes whose target height is >= `fromTargetHeight` (for slashing detection). */
   votesOf(member: number, fromTargetHeight: number): Promise<Vote[]>;

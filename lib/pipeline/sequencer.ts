@@ -90,6 +90,9 @@ export async function sequence(deps: SequencerDeps, messages: readonly QueueMess
     pool = await deps.store.pending(deps.maxBlockTransactions * 4);
   }
   result.waiting = pool.length;
+  // Blocks with transactions are followed by empty ones up to the next checkpoint: only
+  // checkpoints are voted on, and no later trigger would otherwise complete the interval (K > 1).
+  if (result.blocks.length > 0) while (head.height % K !== 0) head = await propose(deps, head, [], result);
 
   // A tick says checkpoint `tickTo` was justified: it becomes final once the next checkpoint exists,
   // so propose empty blocks up to it, but only when unfinal blocks carry transactions (otherwise

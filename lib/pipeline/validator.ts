@@ -9,12 +9,12 @@
  */
 import { signShare } from '../core/bls.js';
 import { equalBytes, toHex } from '../core/bytes.js';
-import { blockHash, voteSigningBytes } from '../core/codec.js';
+import { blockHash, checkpointEquals, voteSigningBytes } from '../core/codec.js';
 import { AfgError } from '../core/errors.js';
 import type { Block, Checkpoint, Link, Vote } from '../core/types.js';
 import type { ChainContext } from './context.js';
 import type { QueueMessage } from './messages.js';
-import type { BlockStore, HeadStore, SlashingProtectionStore, Transport } from './ports.js';
+import type { BlockStore, CheckpointStore, HeadStore, SlashingProtectionStore, Transport } from './ports.js';
 
 export interface ValidatorDeps {
   readonly chain: ChainContext;
@@ -24,8 +24,8 @@ export interface ValidatorDeps {
   readonly blocks: BlockStore;
   /** The home region's blocks, for proposals sent by reference. */
   readonly homeBlocks: BlockStore;
-  /** This region's finality head (read only). */
-  readonly finality: HeadStore;
+  /** This region's finality head and checkpoint records (read only). */
+  readonly finality: HeadStore & Pick<CheckpointStore, 'checkpointsAt'>;
   readonly protection: SlashingProtectionStore;
   readonly transport: Transport;
 }
@@ -126,7 +126,10 @@ async function sign(deps: ValidatorDeps, link: Link, resend: boolean): Promise<V
   if (outcome.kind === 'refused') return { kind: 'refused', reason: `watermark at target ${outcome.last.target.height} forbids target ${link.target.height}` };
   if (outcome.kind === 'identical' && !resend) return { kind: 'voted', link, repeat: true };
   const vote: Vote = { ...link, member: deps.member, signature: outcome.signature };
+  // The source's justification travels with the vote, so a region that lost shares of it catches up.
+  const justification =
+    link.source.height === 0 ? undefined : (await deps.finality.checkpointsAt(link.source.height)).find((r) => checkpointEquals(r.checkpoint, link.source))?.justification;
   const regions = [...new Set(deps.chain.set.members.map((m) => m.region))];
-  await Promise.all(regions.map((region) => deps.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote }])));
+  await Promise.all(regions.map((region) => deps.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote, ...(justification ? { justification } : {}) }])));
   return { kind: 'voted', link, repeat: outcome.kind === 'identical' };
 }
