@@ -291,7 +291,7 @@ export class MemoryCluster {
       }
       case 'votes': {
         const node = this.node(region!);
-        const { vote } = decodeMessage(body, ['vote']);
+        const { vote, justification } = decodeMessage(body, ['vote']);
         const deps: FinalizerDeps = {
           chain: node.chain,
           region: node.region,
@@ -299,7 +299,7 @@ export class MemoryCluster {
           store: node.ports.finality,
           transport,
         };
-        return handleVote(hooks.finalizerDeps ? hooks.finalizerDeps(deps) : deps, vote);
+        return handleVote(hooks.finalizerDeps ? hooks.finalizerDeps(deps) : deps, vote, justification ? { justification } : {});
       }
       case 'finalized': {
         const node = this.node(region!);

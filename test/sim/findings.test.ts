@@ -1,7 +1,6 @@
 /**
- * Bugs the simulation found in lib/pipeline (not ours to fix). Each test states the correct
- * behaviour and is marked `it.fails` while the bug is present, so the suite stays green and the
- * marker turns red (remove `.fails`) once the fix lands. Details and suggested fixes: docs/testing.md.
+ * Bugs the simulation found in lib/pipeline, kept as regression tests now that they are fixed
+ * (they were marked `it.fails` while present). Details: docs/testing.md.
  */
 import { describe, expect, it } from 'vitest';
 import { devSecretKey } from '../../lib/core/chain.js';
@@ -16,11 +15,11 @@ import { buildFixture, RecordingTransport, voteOn } from '../helpers/fixture.js'
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
 
-describe('known bugs found by the simulation', () => {
+describe('bugs found by the simulation (fixed)', () => {
   // Sequencer (lib/pipeline/sequencer.ts): with K > 1, a block built from the pool below the next
   // checkpoint is never followed by blocks up to that checkpoint unless a later tick arrives, and
   // ticks only come from justifications (tickTo > 0). A lone transaction is never finalized.
-  it.fails('K=2: a single transfer is finalized and applied in every region', async () => {
+  it('K=2: a single transfer is finalized and applied in every region', async () => {
     const cluster = await MemoryCluster.create({ regions: REGIONS, checkpointInterval: 2, seed: 1, dealing: simDealing() });
     cluster.submit(signTransfer(cluster.set.chainId, devSecretKey(0), { to: ed25519PublicKey(devSecretKey(1)), amount: 1n, nonce: 0n }));
     await cluster.run();
@@ -31,7 +30,7 @@ describe('known bugs found by the simulation', () => {
   // tally keep the FIRST vote per (member, link) without checking its signature. A forged copy that
   // arrives first makes the real vote a 'duplicate' that is never tallied; certify() then drops the
   // forged partial, and the link can stay one share short for good in that region.
-  it.fails('a forged copy of an honest vote delivered first does not stop certification', async () => {
+  it('a forged copy of an honest vote delivered first does not stop certification', async () => {
     const f = await buildFixture({ checkpointInterval: 1 });
     const store = new MemoryFinalityStore(f.chain.genesis);
     const deps = { chain: f.chain, region: f.region, homeRegion: f.region, store, transport: new RecordingTransport() };
@@ -45,7 +44,7 @@ describe('known bugs found by the simulation', () => {
   });
 
   // Same root cause: a forged copy recorded first hides the member's real vote from equivocation detection.
-  it.fails('an equivocation is evidence even when a forged copy of one of its votes arrived first', async () => {
+  it('an equivocation is evidence even when a forged copy of one of its votes arrived first', async () => {
     const f = await buildFixture({ checkpointInterval: 1 });
     const store = new MemoryFinalityStore(f.chain.genesis);
     const deps = { chain: f.chain, region: f.region, homeRegion: f.region, store, transport: new RecordingTransport() };
@@ -64,7 +63,7 @@ describe('known bugs found by the simulation', () => {
   // justified 1, so it signs 1 -> 2 and never re-sends 0 -> 1. Member 4 skipped 0 -> 1 for the same
   // reason, so ap-northeast-1 holds 2 of 3 shares for 0 -> 1 forever, never justifies 1, and every
   // later certified link waits on it: that region never finalizes anything again.
-  it.fails('a crash in the middle of a vote fan-out does not stall a region for good (seed 11, crash before call 64)', async () => {
+  it('a crash in the middle of a vote fan-out does not stall a region for good (seed 11, crash before call 64)', async () => {
     const { byzantineMember: _m, sequencer: _s, ...base } = scenarioForSeed(11);
     const r = await runScenario({
       ...base,
@@ -82,7 +81,7 @@ describe('known bugs found by the simulation', () => {
   // fresh vote comes (n - t = 1 and that member voted earlier or skipped the link), the home region
   // never sends the tick, the sequencer never builds the next checkpoint, and the last transfer is
   // never finalized. Seed 11, K = 1, one crash before call 484 (`send.ingress`, the tick for 3).
-  it.fails('a crash before the finalizer notices does not stall finality (seed 11, crash before call 484)', async () => {
+  it('a crash before the finalizer notices does not stall finality (seed 11, crash before call 484)', async () => {
     const { byzantineMember: _m, sequencer: _s, ...base } = scenarioForSeed(11);
     const r = await runScenario({
       ...base,
