@@ -178,8 +178,9 @@ async function justify(deps: FinalizerDeps, certificate: Certificate, result: Pr
   // validators re-send identical votes, which came back as duplicates again.
   const notify = justifiedNow || finalizedNow || freshVote;
   const local = notify ? chain.set.members.filter((m) => m.region === deps.region) : [];
-  const [, , , , waiting] = await Promise.all([
-    store.raiseHead({ justified: target, ...(adjacent ? { finalized: certificate.source, finalization: certificate } : {}) }),
+  // The head moves before any notice leaves: a state function woken by the notice must see it.
+  await store.raiseHead({ justified: target, ...(adjacent ? { finalized: certificate.source, finalization: certificate } : {}) });
+  const [, , , waiting] = await Promise.all([
     Promise.all(local.map((m) => transport.send({ queue: 'inbox', region: deps.region, member: m.index }, [{ kind: 'justified', checkpoint: target }]))),
     notify && deps.region === deps.homeRegion ? transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: target.height }]) : undefined,
     notify && adjacent ? transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: certificate.source.height }]) : undefined,
