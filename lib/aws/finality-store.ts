@@ -75,6 +75,12 @@ export class DynamoSlashingProtectionStore implements SlashingProtectionStore {
     private readonly table: string,
   ) {}
 
+  async lastSigned(member: number): Promise<{ link: Link; signature: Uint8Array } | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `WATERMARK#${member}`, sk: '-' }, ConsistentRead: true }));
+    const i = out.Item;
+    return i === undefined ? undefined : { link: linkFrom(i.link, 'link'), signature: fromHex(i.signature, 48, 'signature') };
+  }
+
   async recordSignature(member: number, link: Link, signature: Uint8Array): Promise<SignOutcome> {
     const id = linkId(link);
     // Timeline guarded: two invocations of one validator (a redelivered proposal, a concurrent one) hold

@@ -77,6 +77,9 @@ export class MemorySequencerStore implements SequencerStore {
 
 export class MemorySlashingProtectionStore implements SlashingProtectionStore {
   private readonly records = new Map<number, { link: Link; signature: Uint8Array }>();
+  async lastSigned(member: number): Promise<{ link: Link; signature: Uint8Array } | undefined> {
+    return this.records.get(member);
+  }
   async recordSignature(member: number, link: Link, signature: Uint8Array): Promise<SignOutcome> {
     const last = this.records.get(member);
     if (last && linkId(last.link) === linkId(link)) return { kind: 'identical', signature: last.signature };

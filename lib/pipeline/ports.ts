@@ -66,6 +66,8 @@ export interface SlashingProtectionStore {
    * source. An identical link returns the stored signature.
    */
   recordSignature(member: number, link: Link, signature: Uint8Array): Promise<SignOutcome>;
+  /** The member's last signed link and signature (re-sent after a crash that may have cut its fan-out short). */
+  lastSigned(member: number): Promise<{ link: Link; signature: Uint8Array } | undefined>;
 }
 
 // ---------------------------------------------------------------- finalizer (every region)

@@ -60,6 +60,12 @@ export async function handleInbox(
   options: InboxOptions = {},
 ): Promise<ValidatorOutcome> {
   const resend = options.resendIdentical ?? true;
+  // A redelivery may follow a crash in the middle of the last vote's fan-out: send that vote again
+  // first (receivers treat repeats as no-ops), whatever this message leads to now.
+  if (resend) {
+    const last = await deps.protection.lastSigned(deps.member);
+    if (last) await fanOut(deps, { ...last.link, member: deps.member, signature: last.signature });
+  }
   if (message.kind === 'justified') return voteAfter(deps, await highestJustified(deps, message.checkpoint), resend);
   const block = message.block ?? (await deps.homeBlocks.getBlock(message.hash));
   if (!block) throw new NotReadyError(message.height, 'block sent by reference is not readable in the home region yet');
@@ -125,11 +131,15 @@ async function sign(deps: ValidatorDeps, link: Link, resend: boolean): Promise<V
   const outcome = await deps.protection.recordSignature(deps.member, link, signShare(deps.secretKey, message));
   if (outcome.kind === 'refused') return { kind: 'refused', reason: `watermark at target ${outcome.last.target.height} forbids target ${link.target.height}` };
   if (outcome.kind === 'identical' && !resend) return { kind: 'voted', link, repeat: true };
-  const vote: Vote = { ...link, member: deps.member, signature: outcome.signature };
-  // The source's justification travels with the vote, so a region that lost shares of it catches up.
+  await fanOut(deps, { ...link, member: deps.member, signature: outcome.signature });
+  return { kind: 'voted', link, repeat: outcome.kind === 'identical' };
+}
+
+/** Sends the vote to every region's vote queue, with the certificate that justified its source. */
+async function fanOut(deps: ValidatorDeps, vote: Vote): Promise<void> {
+  // The justification travels with the vote, so a region that lost shares of it catches up.
   const justification =
-    link.source.height === 0 ? undefined : (await deps.finality.checkpointsAt(link.source.height)).find((r) => checkpointEquals(r.checkpoint, link.source))?.justification;
+    vote.source.height === 0 ? undefined : (await deps.finality.checkpointsAt(vote.source.height)).find((r) => checkpointEquals(r.checkpoint, vote.source))?.justification;
   const regions = [...new Set(deps.chain.set.members.map((m) => m.region))];
   await Promise.all(regions.map((region) => deps.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote, ...(justification ? { justification } : {}) }])));
-  return { kind: 'voted', link, repeat: outcome.kind === 'identical' };
 }

@@ -31,6 +31,9 @@ export class AlwaysSignProtection implements SlashingProtectionStore {
   async recordSignature(_member: number, _link: Link, signature: Uint8Array): Promise<SignOutcome> {
     return { kind: 'signed', signature };
   }
+  async lastSigned(): Promise<undefined> {
+    return undefined;
+  }
 }
 
 /** A Map whose size also counts every repeated receipt of a partial (a counter incremented per delivery). */

@@ -87,10 +87,8 @@ export interface SimResult {
   readonly finalized: number[];
   readonly deadLetters: number;
   readonly evidence: number;
-  /** Slashable pairs not required as evidence because every region that saw both also saw a forged copy first. */
+  /** Slashable pairs whose regions also saw a forged copy of one of the votes (evidence still required). */
   readonly maskedEvidence: number;
-  /** Liveness failures explained by a known bug (lost vote or lost notice after a crash, findings.test.ts); not violations. */
-  readonly knownLiveness: string[];
 }
 
 // ---------------------------------------------------------------- shared, deterministic inputs
@@ -187,11 +185,7 @@ export function scenarioForSeed(seed: number, overrides: Partial<Scenario> = {})
  * good (even 'alt-chain' does, because the home region's validator also sees the block the
  * sequencer stored and votes for it).
  */
-export const expectsLiveness = (s: Scenario): boolean =>
-  !s.sequencer && s.checkpointInterval === 1 && !s.byzantineMember?.attacks.includes('forge');
-// Excluded for known bugs (test/sim/findings.test.ts): with K > 1 a transaction that lands in a block
-// below the next checkpoint while nothing is in flight is never padded up to a checkpoint; a forged
-// copy of a vote recorded before the real one masks it, which can stall a region ('forge').
+export const expectsLiveness = (s: Scenario): boolean => !s.sequencer;
 
 // ---------------------------------------------------------------- the run
 
@@ -257,8 +251,6 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
   member?.bind(cluster);
 
   const trace = createHash('sha256');
-  const knownLiveness: string[] = [];
-  const knownCause = new Set<string>();
   const handled = new Map<string, Set<string>>();
   const forged = new Map<string, Set<string>>();
   const delayed = new WeakMap<Envelope, number>();
@@ -305,13 +297,6 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
     }
     const garbage = member?.log.garbage.get(envelope.body);
     for (const { error } of cluster.errors.slice(errorsBefore)) {
-      if (error instanceof SimulatedCrash) {
-        const inbox = envelope.queue.startsWith('inbox:');
-        if (inbox && (error.label === 'send.votes' || (error.after && error.label.endsWith('.recordSignature'))))
-          knownCause.add('lost vote');
-        // justify() writes the statuses, then raises the head, sends the notices and reads waiting links in parallel.
-        if (envelope.queue.startsWith('votes:') && /^send\.|\.raiseHead$|\.linksFrom$/.test(error.label)) knownCause.add('lost notice');
-      }
       if (!expectedError(error, garbage !== undefined))
         checker.report(
           'unexpected-error',
@@ -367,10 +352,7 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
       const account = applied ? await node.chain.ledger.account(applied.stateRoot, work.liveness.from) : undefined;
       if ((account?.nonce ?? 0n) !== 1n) {
         const message = `${node.region}: the probe transfer was not finalized and applied within ${s.livenessSteps} steps after faults stopped (applied height ${applied?.height ?? 0})`;
-        // Two known bugs (findings.test.ts) explain a stall after certain crashes: a vote signed but not
-        // sent everywhere, and finalizer notices lost when the certifying vote's run crashed before sending.
-        if (knownCause.size > 0) knownLiveness.push(`${message} [known: ${[...knownCause].join(', ')}]`);
-        else checker.report('liveness', message);
+        checker.report('liveness', message);
       }
     }
   }
@@ -409,6 +391,5 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
     deadLetters: cluster.deadLetters.length,
     evidence,
     maskedEvidence,
-    knownLiveness,
   };
 }

@@ -72,7 +72,7 @@ describe('bugs found by the simulation (fixed)', () => {
       transactions: 1,
       crashAt: { call: 64, after: false },
     });
-    expect(r.knownLiveness).toEqual([]);
+    expect(r.violations).toEqual([]);
   });
 
   // Finalizer (lib/pipeline/finalizer.ts justify(), since bab3d0f "finalizer sends notices only on
@@ -90,7 +90,7 @@ describe('bugs found by the simulation (fixed)', () => {
       transactions: 1,
       crashAt: { call: 484, after: false },
     });
-    expect(r.knownLiveness).toEqual([]);
+    expect(r.violations).toEqual([]);
   });
 
   // Controls: without the forged copy both behaviours are right, so the tests above fail for the stated reason only.
