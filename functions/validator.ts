@@ -5,4 +5,6 @@ import middy from '@middy/core';
 import { logger, memberKey, metrics, runtime, telemetry } from '../lib/handlers/lambda-env.js';
 import { validatorHandler } from '../lib/handlers/sqs.js';
 
-export const handler = middy(validatorHandler(runtime, memberKey, telemetry)).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+export const handler = middy(validatorHandler(runtime, memberKey, telemetry))
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

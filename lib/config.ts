@@ -74,11 +74,24 @@ const PREFIX_RE = /^[a-zA-Z0-9_-]{1,40}$/;
 export function parseClusterConfig(raw: unknown): ClusterConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('config', 'expected a JSON object');
   const r = raw as Record<string, unknown>;
-  const known = new Set(['prefix', 'chainId', 'era', 'checkpointInterval', 'threshold', 'homeRegion', 'regions', 'members', 'groupPublicKey', 'maxBlockTransactions', 'maxBlockBytes']);
+  const known = new Set([
+    'prefix',
+    'chainId',
+    'era',
+    'checkpointInterval',
+    'threshold',
+    'homeRegion',
+    'regions',
+    'members',
+    'groupPublicKey',
+    'maxBlockTransactions',
+    'maxBlockBytes',
+  ]);
   for (const key of Object.keys(r)) if (!known.has(key)) throw new ConfigError(key, 'unknown key');
   const int = (key: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const v = r[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new ConfigError(key, `expected an integer in [${min}, ${max}]`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      throw new ConfigError(key, `expected an integer in [${min}, ${max}]`);
     return v;
   };
   const hex = (key: string, bytes: number): string => {
@@ -92,7 +105,9 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   if (typeof prefix !== 'string' || !PREFIX_RE.test(prefix)) throw new ConfigError('prefix', 'expected 1-40 characters of [a-zA-Z0-9_-]');
   const regions = r.regions;
   if (!Array.isArray(regions) || regions.length === 0) throw new ConfigError('regions', 'expected a non-empty array of region names');
-  for (const region of regions) if (typeof region !== 'string' || !REGION_RE.test(region)) throw new ConfigError('regions', `not a region name: ${JSON.stringify(region)}`);
+  for (const region of regions)
+    if (typeof region !== 'string' || !REGION_RE.test(region))
+      throw new ConfigError('regions', `not a region name: ${JSON.stringify(region)}`);
   if (new Set(regions).size !== regions.length) throw new ConfigError('regions', 'duplicate region');
   const homeRegion = r.homeRegion;
   if (typeof homeRegion !== 'string' || !regions.includes(homeRegion)) throw new ConfigError('homeRegion', 'must be one of regions');
@@ -102,7 +117,8 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     const mm = m as Record<string, unknown>;
     if (typeof mm !== 'object' || mm === null) throw new ConfigError(`members[${i}]`, 'expected an object');
     if (mm.index !== i + 1) throw new ConfigError(`members[${i}].index`, `expected ${i + 1} (members are listed by index, from 1)`);
-    if (typeof mm.region !== 'string' || !regions.includes(mm.region)) throw new ConfigError(`members[${i}].region`, 'must be one of regions');
+    if (typeof mm.region !== 'string' || !regions.includes(mm.region))
+      throw new ConfigError(`members[${i}].region`, 'must be one of regions');
     let publicKey: string;
     try {
       publicKey = toHex(fromHex(mm.publicKey, 96, `members[${i}].publicKey`));
@@ -114,7 +130,11 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   const n = parsedMembers.length;
   const threshold = int('threshold', 1, n);
   const f = Math.floor((n - 1) / 3);
-  if (threshold < n - f) throw new ConfigError('threshold', `must be at least n - f = ${n - f} for n = ${n} (safety needs two quorums to overlap in an honest member)`);
+  if (threshold < n - f)
+    throw new ConfigError(
+      'threshold',
+      `must be at least n - f = ${n - f} for n = ${n} (safety needs two quorums to overlap in an honest member)`,
+    );
   return {
     prefix,
     chainId: hex('chainId', 32),

@@ -4,7 +4,7 @@
  * Files isolate themselves with unique table and queue names.
  */
 import type { TestProject } from 'vitest/node';
-import { startEmbeddedServices, type EmbeddedServices } from '../lib/local/services.js';
+import { type EmbeddedServices, startEmbeddedServices } from '../lib/local/services.js';
 
 let services: EmbeddedServices | undefined;
 

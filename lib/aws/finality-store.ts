@@ -76,7 +76,9 @@ export class DynamoSlashingProtectionStore implements SlashingProtectionStore {
   ) {}
 
   async lastSigned(member: number): Promise<{ link: Link; signature: Uint8Array } | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `WATERMARK#${member}`, sk: '-' }, ConsistentRead: true }));
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `WATERMARK#${member}`, sk: '-' }, ConsistentRead: true }),
+    );
     const i = out.Item;
     return i === undefined ? undefined : { link: linkFrom(i.link, 'link'), signature: fromHex(i.signature, 48, 'signature') };
   }
@@ -139,7 +141,12 @@ export class DynamoFinalityStore implements FinalityStore {
       this.db.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: `V#${vote.member}`, sk: `${padHeight(vote.target.height)}#${linkId(vote)}#${toHex(vote.signature)}`, vote: voteItem(vote), w },
+          Item: {
+            pk: `V#${vote.member}`,
+            sk: `${padHeight(vote.target.height)}#${linkId(vote)}#${toHex(vote.signature)}`,
+            vote: voteItem(vote),
+            w,
+          },
           ConditionExpression: 'attribute_not_exists(pk)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),

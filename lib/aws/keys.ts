@@ -6,10 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import type { ClusterConfig } from '../config.js';
 import { publicKeyOf } from '../core/bls.js';
 import { equalBytes, fromHex } from '../core/bytes.js';
 import { ConfigError } from '../core/errors.js';
-import type { ClusterConfig } from '../config.js';
 import type { ClientFactory } from './clients.js';
 
 export interface MemberKey {
@@ -28,7 +28,8 @@ export function parseMemberKey(text: string, config: ClusterConfig, expectedMemb
   const o = raw as { index?: unknown; secretKey?: unknown };
   if (typeof o !== 'object' || o === null || typeof o.index !== 'number' || !Number.isInteger(o.index))
     throw new ConfigError(source, 'expected { "index": <member>, "secretKey": "<hex>" }');
-  if (expectedMember !== undefined && o.index !== expectedMember) throw new ConfigError(source, `holds the share of member ${o.index}, expected member ${expectedMember}`);
+  if (expectedMember !== undefined && o.index !== expectedMember)
+    throw new ConfigError(source, `holds the share of member ${o.index}, expected member ${expectedMember}`);
   const member = config.members[o.index - 1];
   if (!member) throw new ConfigError(source, `member ${o.index} is not in the cluster config`);
   let secretKey: Uint8Array;
@@ -52,7 +53,13 @@ export async function loadKeyFile(path: string, config: ClusterConfig, member?: 
   return parseMemberKey(text, config, member, path);
 }
 
-export async function loadKeySecret(aws: ClientFactory, region: string, secretId: string, config: ClusterConfig, member?: number): Promise<MemberKey> {
+export async function loadKeySecret(
+  aws: ClientFactory,
+  region: string,
+  secretId: string,
+  config: ClusterConfig,
+  member?: number,
+): Promise<MemberKey> {
   const out = await aws.secrets(region).send(new GetSecretValueCommand({ SecretId: secretId }));
   if (!out.SecretString) throw new ConfigError(secretId, 'secret has no string value (load it with the documented command)');
   return parseMemberKey(out.SecretString, config, member, `secret ${secretId}`);

@@ -228,7 +228,9 @@ export async function sendBatch(
 export async function queueDepths(sqs: SQSClient, names: readonly string[]): Promise<Record<string, number>> {
   const entries = await Promise.all(
     names.map(async (name) => {
-      const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: await resolveQueueUrl(sqs, name), AttributeNames: ['ApproximateNumberOfMessages'] }));
+      const out = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: await resolveQueueUrl(sqs, name), AttributeNames: ['ApproximateNumberOfMessages'] }),
+      );
       return [name, Number(out.Attributes?.ApproximateNumberOfMessages ?? 0)] as const;
     }),
   );

@@ -11,8 +11,7 @@ const HEX_RE = /^(?:[0-9a-f]{2})*$/;
 /** Asserts `value` is a Uint8Array, optionally of exactly `length` bytes. Throws InputError. */
 export function abytes(value: unknown, length: number | undefined, field: string): Uint8Array {
   if (!(value instanceof Uint8Array)) throw new InputError(field, 'expected bytes');
-  if (length !== undefined && value.length !== length)
-    throw new InputError(field, `expected ${length} bytes, got ${value.length}`);
+  if (length !== undefined && value.length !== length) throw new InputError(field, `expected ${length} bytes, got ${value.length}`);
   return value;
 }
 

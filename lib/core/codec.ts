@@ -4,8 +4,8 @@
  * length-prefixed.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { InputError } from './errors.js';
 import { abytes, ascii, concatBytes, equalBytes, readU64, u64 } from './bytes.js';
+import { InputError } from './errors.js';
 import type { Block, Checkpoint, Link, Transaction } from './types.js';
 
 const VOTE_TAG = ascii('AFG-VOTE-V1');
@@ -22,7 +22,13 @@ export const TX_SIGNING_BYTES_LENGTH = TX_TAG.length + 32 + 32 + 32 + 8 + 8; // 
  */
 export function voteSigningBytes(chainId: Uint8Array, link: Link): Uint8Array {
   abytes(chainId, 32, 'chainId');
-  return concatBytes(VOTE_TAG, chainId, u64(link.era, 'era'), checkpointBytes(link.source, 'source'), checkpointBytes(link.target, 'target'));
+  return concatBytes(
+    VOTE_TAG,
+    chainId,
+    u64(link.era, 'era'),
+    checkpointBytes(link.source, 'source'),
+    checkpointBytes(link.target, 'target'),
+  );
 }
 
 function checkpointBytes(c: Checkpoint, field: string): Uint8Array {
@@ -34,7 +40,11 @@ export function decodeVoteSigningBytes(bytes: Uint8Array): { chainId: Uint8Array
   abytes(bytes, VOTE_SIGNING_BYTES_LENGTH, 'message');
   if (!equalBytes(bytes.subarray(0, VOTE_TAG.length), VOTE_TAG)) throw new InputError('message', 'missing AFG-VOTE-V1 tag');
   let at = VOTE_TAG.length;
-  const take = (n: number) => bytes.slice(at, (at += n));
+  const take = (n: number) => {
+    const part = bytes.slice(at, at + n);
+    at += n;
+    return part;
+  };
   const chainId = take(32);
   const era = readU64(take(8), 0);
   const readCheckpoint = (field: string): Checkpoint => {
@@ -75,7 +85,13 @@ export function txRoot(chainId: Uint8Array, txs: readonly Transaction[]): Uint8A
  */
 export function blockHash(chainId: Uint8Array, block: Block): Uint8Array {
   return sha256(
-    concatBytes(BLOCK_TAG, abytes(chainId, 32, 'chainId'), u64(block.height, 'height'), abytes(block.parentHash, 32, 'parentHash'), txRoot(chainId, block.transactions)),
+    concatBytes(
+      BLOCK_TAG,
+      abytes(chainId, 32, 'chainId'),
+      u64(block.height, 'height'),
+      abytes(block.parentHash, 32, 'parentHash'),
+      txRoot(chainId, block.transactions),
+    ),
   );
 }
 

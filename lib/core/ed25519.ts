@@ -3,7 +3,7 @@
  * `npm run bench:crypto` measures at several times the speed of pure-JS @noble/curves; the noble
  * implementation is kept for runtimes without node:crypto (the browser verifier never needs ed25519).
  */
-import { createPrivateKey, createPublicKey, sign as nodeSign, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { abytes, concatBytes } from './bytes.js';
 
@@ -35,7 +35,11 @@ export function ed25519PublicKey(secretKey: Uint8Array): Uint8Array {
 
 /** Signs `message` with a 32-byte seed; returns the 64-byte signature. */
 export function ed25519Sign(message: Uint8Array, secretKey: Uint8Array): Uint8Array {
-  const key = createPrivateKey({ key: Buffer.from(concatBytes(PKCS8_PREFIX, abytes(secretKey, 32, 'secretKey'))), format: 'der', type: 'pkcs8' });
+  const key = createPrivateKey({
+    key: Buffer.from(concatBytes(PKCS8_PREFIX, abytes(secretKey, 32, 'secretKey'))),
+    format: 'der',
+    type: 'pkcs8',
+  });
   return new Uint8Array(nodeSign(null, message, key));
 }
 

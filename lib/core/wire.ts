@@ -58,7 +58,11 @@ function eraOf(value: unknown, path: string): bigint {
   return BigInt(asafeUint(value, path));
 }
 
-export const checkpointToJson = (c: Checkpoint): CheckpointJson => ({ height: c.height, hash: toHex(c.hash), stateRoot: toHex(c.stateRoot) });
+export const checkpointToJson = (c: Checkpoint): CheckpointJson => ({
+  height: c.height,
+  hash: toHex(c.hash),
+  stateRoot: toHex(c.stateRoot),
+});
 
 export function checkpointFromJson(value: unknown, path = 'checkpoint'): Checkpoint {
   const o = aobject(value, path, ['height', 'hash', 'stateRoot']);

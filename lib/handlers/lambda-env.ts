@@ -56,7 +56,10 @@ export const telemetry: Telemetry = {
 
 export const runtime: () => Promise<RegionRuntime> = once(async () => {
   const config = configFromEnv();
-  const peers = (process.env.AFG_PEERS ?? '').split(',').filter(Boolean).map((url) => new HttpPeerBlocks(url));
+  const peers = (process.env.AFG_PEERS ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((url) => new HttpPeerBlocks(url));
   return createRegionRuntime({ config, region: env('AWS_REGION'), aws, peers });
 });
 

@@ -29,7 +29,11 @@ function decodeAll<K extends MessageKind>(event: SQSEvent, kinds: readonly K[], 
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
       telemetry.metric('PoisonMessages', 1);
-      telemetry.log.warn('refused a malformed message', { messageId: record.messageId, reason: e.message, receiveCount: record.attributes?.ApproximateReceiveCount });
+      telemetry.log.warn('refused a malformed message', {
+        messageId: record.messageId,
+        reason: e.message,
+        receiveCount: record.attributes?.ApproximateReceiveCount,
+      });
       failures.push({ itemIdentifier: record.messageId });
     }
   }
@@ -75,10 +79,16 @@ export function sequencerHandler(runtime: Provider<RegionRuntime>, telemetry: Te
     const rt = await runtime();
     const { ok, failures } = decodeAll(event, ['tx', 'tick'], telemetry);
     // HeadMovedError propagates: the whole batch is redelivered and re-checked against the new head.
-    const result = await sequence(rt.sequencer(), ok.map((o) => o.message));
+    const result = await sequence(
+      rt.sequencer(),
+      ok.map((o) => o.message),
+    );
     for (const r of result.rejected) telemetry.log.info('transaction rejected at sequencing', r);
     telemetry.metric('BlocksProposed', result.blocks.length);
-    telemetry.metric('TransactionsSequenced', result.blocks.reduce((n, b) => n + b.transactions, 0));
+    telemetry.metric(
+      'TransactionsSequenced',
+      result.blocks.reduce((n, b) => n + b.transactions, 0),
+    );
     telemetry.metric('TransactionsRejected', result.rejected.length);
     telemetry.metric('TransactionsWaiting', result.waiting);
     telemetry.flush?.();
@@ -87,18 +97,27 @@ export function sequencerHandler(runtime: Provider<RegionRuntime>, telemetry: Te
 }
 
 /** One validator's inbox: proposals and justification notices. NotReadyError fails just that record. */
-export function validatorHandler(runtime: Provider<RegionRuntime>, key: Provider<{ member: number; secretKey: Uint8Array }>, telemetry: Telemetry): SqsHandler {
-  return perRecord(['proposal', 'justified'], telemetry, async (message, record) => {
-    const [rt, { member, secretKey }] = await Promise.all([runtime(), key()]);
-    const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? 1) > 1;
-    const outcome = await handleInbox(rt.validator(member, secretKey), message, { resendIdentical: redelivered });
-    if (outcome.kind === 'voted' && !outcome.repeat) telemetry.metric('VotesSigned', 1);
-    if (outcome.kind === 'refused') {
-      telemetry.metric('SignaturesRefused', 1);
-      telemetry.log.warn('vote refused by slashing protection', { member, reason: outcome.reason });
-    }
-    if (outcome.kind === 'rejected') telemetry.log.warn('proposal rejected', { member, reason: outcome.reason });
-  }, { sequential: true, order: byHeight });
+export function validatorHandler(
+  runtime: Provider<RegionRuntime>,
+  key: Provider<{ member: number; secretKey: Uint8Array }>,
+  telemetry: Telemetry,
+): SqsHandler {
+  return perRecord(
+    ['proposal', 'justified'],
+    telemetry,
+    async (message, record) => {
+      const [rt, { member, secretKey }] = await Promise.all([runtime(), key()]);
+      const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? 1) > 1;
+      const outcome = await handleInbox(rt.validator(member, secretKey), message, { resendIdentical: redelivered });
+      if (outcome.kind === 'voted' && !outcome.repeat) telemetry.metric('VotesSigned', 1);
+      if (outcome.kind === 'refused') {
+        telemetry.metric('SignaturesRefused', 1);
+        telemetry.log.warn('vote refused by slashing protection', { member, reason: outcome.reason });
+      }
+      if (outcome.kind === 'rejected') telemetry.log.warn('proposal rejected', { member, reason: outcome.reason });
+    },
+    { sequential: true, order: byHeight },
+  );
 }
 
 /** Proposals in height order (a child after its parent), so one batch never waits on itself. */

@@ -5,6 +5,8 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type Api, createApi } from '../api/app.js';
+import { type ApiServer, startApiServer } from '../api/node-server.js';
 import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../aws/clients.js';
 import { ensureQueue, queueDepths, resolveQueueUrl } from '../aws/queues.js';
 import { ensureTables } from '../aws/tables.js';
@@ -12,14 +14,12 @@ import { type ClusterConfig, dlqName, inboxQueue, parseClusterConfig, resourceNa
 import { toHex } from '../core/bytes.js';
 import { LOCAL_CHAIN_ID } from '../core/chain.js';
 import { ConfigError } from '../core/errors.js';
-import { applierHandler, finalizerHandler, sequencerHandler, type SqsHandler, validatorHandler } from '../handlers/sqs.js';
+import { dashboardHtml } from '../dashboard/index.js';
+import { applierHandler, finalizerHandler, type SqsHandler, sequencerHandler, validatorHandler } from '../handlers/sqs.js';
 import { CounterTelemetry, type Log } from '../handlers/telemetry.js';
 import { HttpPeerBlocks } from '../pipeline/peers.js';
-import { createRegionRuntime, type RegionRuntime } from '../runtime.js';
-import { type Api, createApi } from '../api/app.js';
-import { dashboardHtml } from '../dashboard/index.js';
 import { QueryService } from '../pipeline/query.js';
-import { type ApiServer, startApiServer } from '../api/node-server.js';
+import { createRegionRuntime, type RegionRuntime } from '../runtime.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
 import { type EmbeddedServices, startEmbeddedServices } from './services.js';
@@ -88,7 +88,11 @@ export class LocalCluster {
       threshold,
       homeRegion: opts.regions[0],
       regions: opts.regions,
-      members: keys.members.map((m, i) => ({ index: m.index, region: opts.regions[i % opts.regions.length], publicKey: toHex(m.publicKey) })),
+      members: keys.members.map((m, i) => ({
+        index: m.index,
+        region: opts.regions[i % opts.regions.length],
+        publicKey: toHex(m.publicKey),
+      })),
       groupPublicKey: toHex(keys.groupPublicKey),
       maxBlockTransactions: opts.maxBlockTransactions ?? 500,
       maxBlockBytes: 200_000,
@@ -104,7 +108,10 @@ export class LocalCluster {
       // Listen first (port 0 picks a free port), so every region knows its peers' real URLs.
       const routes: Api[] = [];
       for (const [i] of config.regions.entries()) {
-        const server = await startApiServer((req) => routes[i]!(req), { port: opts.basePort === 0 ? 0 : opts.basePort + i, host: '127.0.0.1' });
+        const server = await startApiServer((req) => routes[i]!(req), {
+          port: opts.basePort === 0 ? 0 : opts.basePort + i,
+          host: '127.0.0.1',
+        });
         servers.push(server);
       }
       const urls = servers.map((s) => s.url);
@@ -142,7 +149,11 @@ export class LocalCluster {
     }
   }
 
-  private async eventSources(r: LocalRegion, members: { index: number; secretKey: Uint8Array }[], opts: LocalClusterOptions): Promise<SqsEventSource[]> {
+  private async eventSources(
+    r: LocalRegion,
+    members: { index: number; secretKey: Uint8Array }[],
+    opts: LocalClusterOptions,
+  ): Promise<SqsEventSource[]> {
     const { config, aws } = this;
     const names = resourceNames(config.prefix);
     const sqs = aws.sqs(r.region);
@@ -162,11 +173,23 @@ export class LocalCluster {
       });
     const out: SqsEventSource[] = [];
     if (r.region === config.homeRegion)
-      out.push(await source(names.ingressQueue, sequencerHandler(runtime, r.telemetry), { batchSize: config.maxBlockTransactions, windowMs: opts.batchingWindowMs ?? 50, concurrency: 1 }));
+      out.push(
+        await source(names.ingressQueue, sequencerHandler(runtime, r.telemetry), {
+          batchSize: config.maxBlockTransactions,
+          windowMs: opts.batchingWindowMs ?? 50,
+          concurrency: 1,
+        }),
+      );
     for (const m of config.members.filter((m) => m.region === r.region)) {
       const key = members.find((k) => k.index === m.index)!;
       const memberKey = async () => ({ member: key.index, secretKey: key.secretKey });
-      out.push(await source(inboxQueue(config.prefix, m.index), validatorHandler(runtime, memberKey, r.telemetry), { batchSize: 10, windowMs: 0, concurrency: 1 }));
+      out.push(
+        await source(inboxQueue(config.prefix, m.index), validatorHandler(runtime, memberKey, r.telemetry), {
+          batchSize: 10,
+          windowMs: 0,
+          concurrency: 1,
+        }),
+      );
     }
     out.push(await source(names.voteQueue, finalizerHandler(runtime, r.telemetry), { batchSize: 10, windowMs: 0, concurrency: 2 }));
     out.push(await source(names.finalizedQueue, applierHandler(runtime, r.telemetry), { batchSize: 10, windowMs: 0, concurrency: 1 }));
@@ -187,7 +210,11 @@ export class LocalCluster {
 /** The queues a region consumes: vote and finality queues, its members' inboxes, and ingress at home. */
 export function regionQueueNames(config: ClusterConfig, region: string): string[] {
   const names = resourceNames(config.prefix);
-  const queues = [names.voteQueue, names.finalizedQueue, ...config.members.filter((m) => m.region === region).map((m) => inboxQueue(config.prefix, m.index))];
+  const queues = [
+    names.voteQueue,
+    names.finalizedQueue,
+    ...config.members.filter((m) => m.region === region).map((m) => inboxQueue(config.prefix, m.index)),
+  ];
   if (region === config.homeRegion) queues.push(names.ingressQueue);
   return queues;
 }
@@ -197,14 +224,23 @@ export async function provision(aws: ClientFactory, config: ClusterConfig, regio
   const names = resourceNames(config.prefix);
   await ensureTables(aws.dynamo(region), config.prefix);
   const visibility = (q: string) =>
-    q === names.voteQueue ? VISIBILITY.votes : q === names.finalizedQueue ? VISIBILITY.finalized : q === names.ingressQueue ? VISIBILITY.ingress : VISIBILITY.inbox;
+    q === names.voteQueue
+      ? VISIBILITY.votes
+      : q === names.finalizedQueue
+        ? VISIBILITY.finalized
+        : q === names.ingressQueue
+          ? VISIBILITY.ingress
+          : VISIBILITY.inbox;
   for (const name of regionQueueNames(config, region))
     await ensureQueue(aws.sqs(region), name, { visibilityTimeoutSeconds: visibility(name), dlq: { maxReceiveCount: MAX_RECEIVE_COUNT } });
 }
 
 function validateOptions(o: LocalClusterOptions): void {
   if (o.regions.length === 0) throw new ConfigError('regions', 'at least one region');
-  if (!Number.isInteger(o.validators) || o.validators < 1 || o.validators > 64) throw new ConfigError('validators', 'expected an integer in 1..64');
-  if (!Number.isInteger(o.checkpointInterval) || o.checkpointInterval < 1) throw new ConfigError('checkpoint-interval', 'expected a positive integer');
-  if (!Number.isInteger(o.basePort) || o.basePort < 0 || o.basePort > 65535 - o.regions.length) throw new ConfigError('port', 'expected a TCP port');
+  if (!Number.isInteger(o.validators) || o.validators < 1 || o.validators > 64)
+    throw new ConfigError('validators', 'expected an integer in 1..64');
+  if (!Number.isInteger(o.checkpointInterval) || o.checkpointInterval < 1)
+    throw new ConfigError('checkpoint-interval', 'expected a positive integer');
+  if (!Number.isInteger(o.basePort) || o.basePort < 0 || o.basePort > 65535 - o.regions.length)
+    throw new ConfigError('port', 'expected a TCP port');
 }

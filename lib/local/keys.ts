@@ -20,7 +20,11 @@ export async function loadOrDealKeys(dir: string, n: number, t: number): Promise
     if (pub.n === n && pub.threshold === t) {
       const members = await Promise.all(
         Array.from({ length: n }, async (_, i) => {
-          const m = JSON.parse(await readFile(join(dir, `member-${i + 1}.json`), 'utf8')) as { index: number; secretKey: string; publicKey: string };
+          const m = JSON.parse(await readFile(join(dir, `member-${i + 1}.json`), 'utf8')) as {
+            index: number;
+            secretKey: string;
+            publicKey: string;
+          };
           return { index: m.index, secretKey: fromHex(m.secretKey, 32, 'secretKey'), publicKey: fromHex(m.publicKey, 96, 'publicKey') };
         }),
       );
@@ -33,12 +37,20 @@ export async function loadOrDealKeys(dir: string, n: number, t: number): Promise
   await mkdir(dir, { recursive: true });
   await writeFile(
     join(dir, 'cluster.json'),
-    JSON.stringify({ n, threshold: t, groupPublicKey: toHex(dealing.groupPublicKey), commitments: dealing.commitments.map(toHex) }, null, 2),
+    JSON.stringify(
+      { n, threshold: t, groupPublicKey: toHex(dealing.groupPublicKey), commitments: dealing.commitments.map(toHex) },
+      null,
+      2,
+    ),
   );
   for (const s of dealing.shares) {
-    await writeFile(join(dir, `member-${s.index}.json`), JSON.stringify({ index: s.index, secretKey: toHex(s.secretKey), publicKey: toHex(s.publicKey) }, null, 2), {
-      mode: 0o600,
-    });
+    await writeFile(
+      join(dir, `member-${s.index}.json`),
+      JSON.stringify({ index: s.index, secretKey: toHex(s.secretKey), publicKey: toHex(s.publicKey) }, null, 2),
+      {
+        mode: 0o600,
+      },
+    );
   }
   return { groupPublicKey: dealing.groupPublicKey, members: dealing.shares.map((s) => ({ ...s })) };
 }

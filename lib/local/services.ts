@@ -306,7 +306,11 @@ export function freePort(): Promise<number> {
  * of the cluster's event loop. Its own process group keeps a terminal Ctrl-C away from it; closing
  * its stdin stops it, also when this process dies.
  */
-async function startSqsProcess(port: number, dataDir: string | undefined, timeoutMs: number): Promise<{ port: number; stop(): Promise<void> }> {
+async function startSqsProcess(
+  port: number,
+  dataDir: string | undefined,
+  timeoutMs: number,
+): Promise<{ port: number; stop(): Promise<void> }> {
   const script = fileURLToPath(new URL('./sqs-server.mjs', import.meta.url));
   const child = spawn(process.execPath, ['--no-warnings', script, String(port), ...(dataDir ? [dataDir] : [])], {
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -42,11 +42,17 @@ export async function applyFinalized(deps: ApplierDeps): Promise<ApplyResult> {
   const chainBlocks = await finalizedSegment(deps, applied, finalized.height, finalized.hash, result.fetched);
   for (const { hash, block } of chainBlocks) {
     if (!equalBytes(block.parentHash, applied.hash))
-      throw new ConflictingFinalityError('CONFLICTING_FINALITY', `finalized block ${block.height} does not extend applied block ${toHex(applied.hash)}`, { height: block.height });
+      throw new ConflictingFinalityError(
+        'CONFLICTING_FINALITY',
+        `finalized block ${block.height} does not extend applied block ${toHex(applied.hash)}`,
+        { height: block.height },
+      );
     const stateRoot = (await deps.blocks.getExecution(hash)) ?? (await executeAndStore(deps, hash, block, applied.stateRoot));
     const next: AppliedHead = { height: block.height, hash, stateRoot };
     if (block.height === finalized.height && !equalBytes(stateRoot, finalized.stateRoot))
-      throw new ConflictingFinalityError('CONFLICTING_FINALITY', `state root at ${block.height} differs from the certified one`, { height: block.height });
+      throw new ConflictingFinalityError('CONFLICTING_FINALITY', `state root at ${block.height} differs from the certified one`, {
+        height: block.height,
+      });
     if (!(await deps.applied.advanceApplied(applied, next))) {
       // Someone else applied this height concurrently: continue from whatever they reached.
       const now = (await deps.applied.applied()) ?? chain.genesis;
@@ -105,5 +111,9 @@ async function fetchFromPeers(deps: ApplierDeps, height: number, expected: Uint8
       return block;
     }
   }
-  throw new AfgError('BLOCK_UNAVAILABLE', `finalized block ${height} (${toHex(expected)}) is missing here and no peer served a matching one`, { height });
+  throw new AfgError(
+    'BLOCK_UNAVAILABLE',
+    `finalized block ${height} (${toHex(expected)}) is missing here and no peer served a matching one`,
+    { height },
+  );
 }

@@ -22,7 +22,8 @@ export async function createChainContext(set: ValidatorSet, ledger: TransferLedg
 }
 
 /** Members hosted in `region`, in index order. */
-export const membersIn = (set: ValidatorSet, region: string): number[] => set.members.filter((m) => m.region === region).map((m) => m.index);
+export const membersIn = (set: ValidatorSet, region: string): number[] =>
+  set.members.filter((m) => m.region === region).map((m) => m.index);
 
 /** Every region that hosts at least one member or is listed in the config. */
 export const regionsOf = (set: ValidatorSet): string[] => [...new Set(set.members.map((m) => m.region))];

@@ -11,8 +11,7 @@
  */
 import { certify, verifySignature } from '../core/bls.js';
 import { equalBytes } from '../core/bytes.js';
-import { voteSigningBytes } from '../core/codec.js';
-import { checkpointEquals } from '../core/codec.js';
+import { checkpointEquals, voteSigningBytes } from '../core/codec.js';
 import { checkSlashing, type Evidence } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Vote } from '../core/types.js';
 import type { ChainContext } from './context.js';
@@ -49,7 +48,8 @@ export function checkVote(chain: ChainContext, vote: Vote): { reason: VoteRefusa
   if (vote.era !== set.era) return { reason: 'WRONG_ERA', message: `era ${vote.era} is not the current era ${set.era}` };
   if (vote.member < 1 || vote.member > set.n) return { reason: 'UNKNOWN_MEMBER', message: `member ${vote.member} is not in 1..${set.n}` };
   if (vote.source.height >= vote.target.height) return { reason: 'BAD_LINK', message: 'source height must be below target height' };
-  if (vote.source.height % K !== 0 || vote.target.height % K !== 0) return { reason: 'NOT_CHECKPOINT', message: `heights must be multiples of ${K}` };
+  if (vote.source.height % K !== 0 || vote.target.height % K !== 0)
+    return { reason: 'NOT_CHECKPOINT', message: `heights must be multiples of ${K}` };
   return undefined;
 }
 
@@ -80,7 +80,16 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteO
     await store.removePartials(tally.link, [{ member: vote.member, signature: held }]);
     tally = await store.addPartial(vote);
   }
-  const result = { kind: 'counted' as const, duplicate, tally: tally.partials.size, certified: false, certifiedNow: false, justified: [] as number[], finalized: [] as number[], evidence };
+  const result = {
+    kind: 'counted' as const,
+    duplicate,
+    tally: tally.partials.size,
+    certified: false,
+    certifiedNow: false,
+    justified: [] as number[],
+    finalized: [] as number[],
+    evidence,
+  };
   let certificate = tally.certificate;
   if (!certificate && tally.partials.size >= chain.set.threshold) {
     const message = voteSigningBytes(chain.set.chainId, tally.link);
@@ -90,7 +99,11 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteO
       groupPublicKey: chain.set.groupPublicKey,
       memberPublicKey: (i) => chain.set.members[i - 1]?.publicKey,
     });
-    if (outcome.rejected.length > 0) await store.removePartials(tally.link, partials.filter((p) => outcome.rejected.includes(p.index)).map((p) => ({ member: p.index, signature: p.signature })));
+    if (outcome.rejected.length > 0)
+      await store.removePartials(
+        tally.link,
+        partials.filter((p) => outcome.rejected.includes(p.index)).map((p) => ({ member: p.index, signature: p.signature })),
+      );
     if (outcome.ok) {
       certificate = await store.setCertificate({ ...tally.link, signers: outcome.signers, signature: outcome.signature });
       result.certifiedNow = true;
@@ -135,7 +148,8 @@ async function importJustification(deps: FinalizerDeps, vote: Vote, c: Certifica
   if (!checkpointEquals(c.target, vote.source) || c.era !== chain.set.era || (await isJustified(deps, vote.source))) return;
   const signers = new Set(c.signers);
   if (signers.size !== c.signers.length || signers.size < chain.set.threshold || c.signers.some((i) => i < 1 || i > chain.set.n)) return;
-  if (c.source.height >= c.target.height || !safeVerify(chain.set.groupPublicKey, voteSigningBytes(chain.set.chainId, c), c.signature)) return;
+  if (c.source.height >= c.target.height || !safeVerify(chain.set.groupPublicKey, voteSigningBytes(chain.set.chainId, c), c.signature))
+    return;
   await onCertified(deps, await store.setCertificate(c), { justified: [], finalized: [] }, true);
 }
 
@@ -181,9 +195,15 @@ async function justify(deps: FinalizerDeps, certificate: Certificate, result: Pr
   // The head moves before any notice leaves: a state function woken by the notice must see it.
   await store.raiseHead({ justified: target, ...(adjacent ? { finalized: certificate.source, finalization: certificate } : {}) });
   const [, , , waiting] = await Promise.all([
-    Promise.all(local.map((m) => transport.send({ queue: 'inbox', region: deps.region, member: m.index }, [{ kind: 'justified', checkpoint: target }]))),
+    Promise.all(
+      local.map((m) =>
+        transport.send({ queue: 'inbox', region: deps.region, member: m.index }, [{ kind: 'justified', checkpoint: target }]),
+      ),
+    ),
     notify && deps.region === deps.homeRegion ? transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: target.height }]) : undefined,
-    notify && adjacent ? transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: certificate.source.height }]) : undefined,
+    notify && adjacent
+      ? transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: certificate.source.height }])
+      : undefined,
     // Links certified before this target was justified (read after the status write above).
     store.linksFrom(target),
   ]);

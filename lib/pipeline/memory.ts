@@ -83,7 +83,8 @@ export class MemorySlashingProtectionStore implements SlashingProtectionStore {
   async recordSignature(member: number, link: Link, signature: Uint8Array): Promise<SignOutcome> {
     const last = this.records.get(member);
     if (last && linkId(last.link) === linkId(link)) return { kind: 'identical', signature: last.signature };
-    if (last && !(link.target.height > last.link.target.height && link.source.height >= last.link.source.height)) return { kind: 'refused', last: last.link };
+    if (last && !(link.target.height > last.link.target.height && link.source.height >= last.link.source.height))
+      return { kind: 'refused', last: last.link };
     this.records.set(member, { link, signature });
     return { kind: 'signed', signature };
   }
@@ -129,7 +130,10 @@ export class MemoryFinalityStore implements FinalityStore {
   }
   async addPartial(vote: Vote): Promise<LinkTally> {
     const id = linkId(vote);
-    const t: MutableTally = this.tallies.get(id) ?? { link: { era: vote.era, source: vote.source, target: vote.target }, partials: new Map() };
+    const t: MutableTally = this.tallies.get(id) ?? {
+      link: { era: vote.era, source: vote.source, target: vote.target },
+      partials: new Map(),
+    };
     this.tallies.set(id, t);
     if (!t.partials.has(vote.member)) t.partials.set(vote.member, vote.signature);
     return { link: t.link, partials: new Map(t.partials), ...(t.certificate ? { certificate: t.certificate } : {}) };
@@ -190,7 +194,13 @@ export class MemoryFinalityStore implements FinalityStore {
       justified,
       finalized: raiseFinal ? u.finalized! : cur.finalized,
       // The finalization certificate belongs to `finalized`: a raise without one must not keep the old checkpoint's.
-      ...(raiseFinal ? (u.finalization ? { finalization: u.finalization } : {}) : cur.finalization ? { finalization: cur.finalization } : {}),
+      ...(raiseFinal
+        ? u.finalization
+          ? { finalization: u.finalization }
+          : {}
+        : cur.finalization
+          ? { finalization: cur.finalization }
+          : {}),
     };
     return this.current;
   }

@@ -51,7 +51,13 @@ export function encodeMessage(m: QueueMessage): string {
     case 'finalized':
       return JSON.stringify({ v: 1, kind: m.kind, height: m.height });
     case 'proposal':
-      return JSON.stringify({ v: 1, kind: m.kind, height: m.height, hash: toHex(m.hash), ...(m.block ? { block: blockToJson(m.block) } : {}) });
+      return JSON.stringify({
+        v: 1,
+        kind: m.kind,
+        height: m.height,
+        hash: toHex(m.hash),
+        ...(m.block ? { block: blockToJson(m.block) } : {}),
+      });
     case 'justified':
       return JSON.stringify({ v: 1, kind: m.kind, checkpoint: checkpointToJson(m.checkpoint) });
     case 'vote':
@@ -59,7 +65,15 @@ export function encodeMessage(m: QueueMessage): string {
         v: 1,
         kind: m.kind,
         vote: voteToJson(m.vote),
-        ...(m.justification ? { justification: { ...linkToJson(m.justification), signers: [...m.justification.signers], signature: toHex(m.justification.signature) } } : {}),
+        ...(m.justification
+          ? {
+              justification: {
+                ...linkToJson(m.justification),
+                signers: [...m.justification.signers],
+                signature: toHex(m.justification.signature),
+              },
+            }
+          : {}),
       });
   }
 }
@@ -123,7 +137,9 @@ function decodeKind(kind: MessageKind, raw: unknown): QueueMessage {
     case 'vote': {
       const o = aobject(raw, '', ['v', 'kind', 'vote'], ['justification']);
       const vote = voteFromJson(o.vote, 'vote');
-      return o.justification === undefined ? { kind, vote } : { kind, vote, justification: certificateLinkFromJson(o.justification, 'justification') };
+      return o.justification === undefined
+        ? { kind, vote }
+        : { kind, vote, justification: certificateLinkFromJson(o.justification, 'justification') };
     }
   }
 }

@@ -1,6 +1,7 @@
 /** Fetches blocks from a peer region's HTTP API for catch-up; the applier checks every hash. */
-import { blockFromJson } from '../core/wire.js';
+
 import type { Block } from '../core/types.js';
+import { blockFromJson } from '../core/wire.js';
 import type { PeerBlocks } from './ports.js';
 
 export class HttpPeerBlocks implements PeerBlocks {

@@ -13,8 +13,9 @@
  * batch is redelivered; transactions already in a block then fail their nonce check and leave the
  * pool, so a retry never includes one twice.
  */
-import { txHash, blockHash } from '../core/codec.js';
+
 import { toHex } from '../core/bytes.js';
+import { blockHash, txHash } from '../core/codec.js';
 import { AfgError } from '../core/errors.js';
 import type { Block, Transaction } from '../core/types.js';
 import { blockToJson } from '../core/wire.js';
@@ -85,7 +86,12 @@ export async function sequence(deps: SequencerDeps, messages: readonly QueueMess
       await deps.store.removePending(drop);
       break;
     }
-    head = await propose(deps, head, chosen.map((c) => c.tx), result);
+    head = await propose(
+      deps,
+      head,
+      chosen.map((c) => c.tx),
+      result,
+    );
     await deps.store.removePending([...drop, ...chosen.map((c) => c.hash)]);
     pool = await deps.store.pending(deps.maxBlockTransactions * 4);
   }
@@ -108,12 +114,20 @@ export async function sequence(deps: SequencerDeps, messages: readonly QueueMess
  * on the head: returns the valid transactions in block order and the hashes to drop for good.
  * A nonce ahead of the sender's next one stays in the pool (probably a reordered delivery).
  */
-async function selectValid(deps: SequencerDeps, head: SequencerHead, pool: { hash: Uint8Array; tx: Transaction }[], result: SequencerResult) {
+async function selectValid(
+  deps: SequencerDeps,
+  head: SequencerHead,
+  pool: { hash: Uint8Array; tx: Transaction }[],
+  result: SequencerResult,
+) {
   const { ledger } = deps.chain;
   const ordered = [...pool].sort(
     (a, b) => compareHex(toHex(a.tx.from), toHex(b.tx.from)) || (a.tx.nonce < b.tx.nonce ? -1 : a.tx.nonce > b.tx.nonce ? 1 : 0),
   );
-  const trial = await ledger.execute(head.stateRoot, ordered.map((t) => t.tx));
+  const trial = await ledger.execute(
+    head.stateRoot,
+    ordered.map((t) => t.tx),
+  );
   const bad = new Set<number>();
   const drop: Uint8Array[] = [];
   for (const r of trial.rejected) {
@@ -160,7 +174,9 @@ async function announce(deps: SequencerDeps, head: SequencerHead, known?: Block)
   if (!block) throw new AfgError('MISSING_BLOCK', `sequencer head block ${toHex(head.hash)} is not in the block store`);
   const inline = JSON.stringify(blockToJson(block)).length <= MAX_MESSAGE_BYTES - 512;
   const message: QueueMessage = { kind: 'proposal', height: head.height, hash: head.hash, ...(inline ? { block } : {}) };
-  await Promise.all(deps.chain.set.members.map((m) => deps.transport.send({ queue: 'inbox', region: m.region, member: m.index }, [message])));
+  await Promise.all(
+    deps.chain.set.members.map((m) => deps.transport.send({ queue: 'inbox', region: m.region, member: m.index }, [message])),
+  );
   const announced = { ...head, announced: true };
   // Losing this race only means someone else already moved on; the proposal went out either way.
   await deps.store.swapHead(head, announced);

@@ -70,10 +70,12 @@ export async function handleInbox(
   const block = message.block ?? (await deps.homeBlocks.getBlock(message.hash));
   if (!block) throw new NotReadyError(message.height, 'block sent by reference is not readable in the home region yet');
   const hash = blockHash(deps.chain.set.chainId, block);
-  if (!equalBytes(hash, message.hash) || block.height !== message.height) return { kind: 'rejected', reason: 'proposal hash does not match its block' };
+  if (!equalBytes(hash, message.hash) || block.height !== message.height)
+    return { kind: 'rejected', reason: 'proposal hash does not match its block' };
   const stateRoot = await execute(deps, hash, block);
   const justified = await highestJustified(deps);
-  if (block.height !== justified.height + deps.chain.set.checkpointInterval) return { kind: 'waiting', reason: `block ${block.height} is not the next checkpoint after ${justified.height}` };
+  if (block.height !== justified.height + deps.chain.set.checkpointInterval)
+    return { kind: 'waiting', reason: `block ${block.height} is not the next checkpoint after ${justified.height}` };
   // Fast path: the block in hand is the target; it descends from J when its parent chain reaches J.
   if (deps.chain.set.checkpointInterval === 1 && equalBytes(block.parentHash, justified.hash) && (await stateRootAgrees(deps, justified)))
     return sign(deps, { era: deps.chain.set.era, source: justified, target: { height: block.height, hash, stateRoot } }, resend);
@@ -90,7 +92,9 @@ async function execute(deps: ValidatorDeps, hash: Uint8Array, block: Block): Pro
   const done = await deps.blocks.getExecution(hash);
   if (done) return done;
   if (block.height === 0) throw new NotReadyError(0, 'genesis is never proposed');
-  const parentRoot = equalBytes(block.parentHash, deps.chain.genesis.hash) ? deps.chain.genesis.stateRoot : await deps.blocks.getExecution(block.parentHash);
+  const parentRoot = equalBytes(block.parentHash, deps.chain.genesis.hash)
+    ? deps.chain.genesis.stateRoot
+    : await deps.blocks.getExecution(block.parentHash);
   if (!parentRoot) throw new NotReadyError(block.height, `parent ${toHex(block.parentHash)} not executed yet`);
   await deps.blocks.putBlock(hash, block);
   const { root } = await deps.chain.ledger.execute(parentRoot, block.transactions);
@@ -109,7 +113,8 @@ async function voteAfter(deps: ValidatorDeps, justified: Checkpoint, resend: boo
   const { set } = deps.chain;
   const targetHeight = justified.height + set.checkpointInterval;
   // A certified state root we did not compute means a bug or a fault somewhere: never build on it.
-  if (!(await stateRootAgrees(deps, justified))) return { kind: 'refused', reason: `our state root at ${justified.height} differs from the justified one` };
+  if (!(await stateRootAgrees(deps, justified)))
+    return { kind: 'refused', reason: `our state root at ${justified.height} differs from the justified one` };
   for (const hash of await deps.blocks.hashesAt(targetHeight)) {
     const stateRoot = await deps.blocks.getExecution(hash);
     if (!stateRoot || !(await descendsFrom(deps.blocks, hash, justified))) continue;
@@ -129,7 +134,8 @@ async function sign(deps: ValidatorDeps, link: Link, resend: boolean): Promise<V
   const message = voteSigningBytes(deps.chain.set.chainId, link);
   // BLS signing is deterministic and releases nothing until sent, so it may precede the fence write.
   const outcome = await deps.protection.recordSignature(deps.member, link, signShare(deps.secretKey, message));
-  if (outcome.kind === 'refused') return { kind: 'refused', reason: `watermark at target ${outcome.last.target.height} forbids target ${link.target.height}` };
+  if (outcome.kind === 'refused')
+    return { kind: 'refused', reason: `watermark at target ${outcome.last.target.height} forbids target ${link.target.height}` };
   if (outcome.kind === 'identical' && !resend) return { kind: 'voted', link, repeat: true };
   await fanOut(deps, { ...link, member: deps.member, signature: outcome.signature });
   return { kind: 'voted', link, repeat: outcome.kind === 'identical' };
@@ -139,7 +145,13 @@ async function sign(deps: ValidatorDeps, link: Link, resend: boolean): Promise<V
 async function fanOut(deps: ValidatorDeps, vote: Vote): Promise<void> {
   // The justification travels with the vote, so a region that lost shares of it catches up.
   const justification =
-    vote.source.height === 0 ? undefined : (await deps.finality.checkpointsAt(vote.source.height)).find((r) => checkpointEquals(r.checkpoint, vote.source))?.justification;
+    vote.source.height === 0
+      ? undefined
+      : (await deps.finality.checkpointsAt(vote.source.height)).find((r) => checkpointEquals(r.checkpoint, vote.source))?.justification;
   const regions = [...new Set(deps.chain.set.members.map((m) => m.region))];
-  await Promise.all(regions.map((region) => deps.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote, ...(justification ? { justification } : {}) }])));
+  await Promise.all(
+    regions.map((region) =>
+      deps.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote, ...(justification ? { justification } : {}) }]),
+    ),
+  );
 }

@@ -18,7 +18,12 @@ describe('dev accounts', () => {
 
 describe('ed25519', () => {
   const t = v.transaction;
-  const msg = txSigningBytes(LOCAL_CHAIN_ID, { from: fromHex(t.from, 32, 'from'), to: fromHex(t.to, 32, 'to'), amount: BigInt(t.amount), nonce: BigInt(t.nonce) });
+  const msg = txSigningBytes(LOCAL_CHAIN_ID, {
+    from: fromHex(t.from, 32, 'from'),
+    to: fromHex(t.to, 32, 'to'),
+    amount: BigInt(t.amount),
+    nonce: BigInt(t.nonce),
+  });
   const sig = fromHex(t.signature, 64, 'signature');
   const pk = fromHex(t.from, 32, 'from');
 

@@ -26,7 +26,10 @@ const G = cpOf(GENESIS);
 const chain = (from: BlockMeta, length: number, tag: string): BlockMeta[] => {
   const out: BlockMeta[] = [];
   let at = from;
-  for (let i = 0; i < length; i++) out.push((at = child(at, tag)));
+  for (let i = 0; i < length; i++) {
+    at = child(at, tag);
+    out.push(at);
+  }
   return out;
 };
 

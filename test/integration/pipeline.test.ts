@@ -6,21 +6,20 @@
 import { describe, expect, it } from 'vitest';
 import { ensureTables } from '../../lib/aws/tables.js';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
-import { deal } from '../../lib/core/bls.js';
+import { deal, signShare } from '../../lib/core/bls.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../../lib/core/chain.js';
+import { voteSigningBytes } from '../../lib/core/codec.js';
 import { ed25519PublicKey } from '../../lib/core/ed25519.js';
 import { signTransfer } from '../../lib/core/ledger.js';
-import { voteSigningBytes } from '../../lib/core/codec.js';
-import { signShare } from '../../lib/core/bls.js';
 import { applyFinalized } from '../../lib/pipeline/applier.js';
 import { handleVote } from '../../lib/pipeline/finalizer.js';
 import { decodeMessage, encodeMessage, type QueueMessage } from '../../lib/pipeline/messages.js';
 import type { Destination, Transport } from '../../lib/pipeline/ports.js';
 import { sequence } from '../../lib/pipeline/sequencer.js';
 import { handleInbox } from '../../lib/pipeline/validator.js';
-import { mulberry32, queueId } from '../../lib/sim/memory-cluster.js';
 import { createRegionRuntime, type RegionRuntime } from '../../lib/runtime.js';
+import { mulberry32, queueId } from '../../lib/sim/memory-cluster.js';
 import { uniqueName, useEmbeddedServices } from '../helpers/embedded.js';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
@@ -63,7 +62,10 @@ async function cluster(prefix: string) {
     if (kind === 'ingress') await sequence(rt(REGIONS[0]!).sequencer(), [decodeMessage(m.body, ['tx', 'tick'])]);
     else if (kind === 'inbox') {
       const index = Number(member);
-      await handleInbox(rt(region!).validator(index, dealing.shares[index - 1]!.secretKey), decodeMessage(m.body, ['proposal', 'justified']));
+      await handleInbox(
+        rt(region!).validator(index, dealing.shares[index - 1]!.secretKey),
+        decodeMessage(m.body, ['proposal', 'justified']),
+      );
     } else if (kind === 'votes') await handleVote(rt(region!).finalizer(), decodeMessage(m.body, ['vote']).vote);
     else if (kind === 'finalized') await applyFinalized(rt(region!).applier());
   }
@@ -88,7 +90,10 @@ async function cluster(prefix: string) {
   const submit = (from: number, to: number, amount: bigint, nonce: bigint) =>
     outbox.push({
       queue: 'ingress',
-      body: encodeMessage({ kind: 'tx', tx: signTransfer(LOCAL_CHAIN_ID, devSecretKey(from), { to: ed25519PublicKey(devSecretKey(to)), amount, nonce }) }),
+      body: encodeMessage({
+        kind: 'tx',
+        tx: signTransfer(LOCAL_CHAIN_ID, devSecretKey(from), { to: ed25519PublicKey(devSecretKey(to)), amount, nonce }),
+      }),
     });
   return { config, rt, run, submit, outbox, deliver };
 }
@@ -159,10 +164,18 @@ describe('pipeline on DynamoDB Local', () => {
     const c = await cluster(uniqueName('twin'));
     const rt = c.rt('ap-northeast-1');
     const genesis = rt.chain.genesis;
-    const mk = (fill: number) => ({ era: 0n, source: genesis, target: { height: 1, hash: new Uint8Array(32).fill(fill), stateRoot: new Uint8Array(32).fill(fill) } });
+    const mk = (fill: number) => ({
+      era: 0n,
+      source: genesis,
+      target: { height: 1, hash: new Uint8Array(32).fill(fill), stateRoot: new Uint8Array(32).fill(fill) },
+    });
     const links = [mk(1), mk(2), mk(3), mk(4)];
     const outcomes = await Promise.all(
-      links.map((link) => rt.validator(3, dealing.shares[2]!.secretKey).protection.recordSignature(3, link, signShare(dealing.shares[2]!.secretKey, voteSigningBytes(LOCAL_CHAIN_ID, link)))),
+      links.map((link) =>
+        rt
+          .validator(3, dealing.shares[2]!.secretKey)
+          .protection.recordSignature(3, link, signShare(dealing.shares[2]!.secretKey, voteSigningBytes(LOCAL_CHAIN_ID, link))),
+      ),
     );
     expect(outcomes.filter((o) => o.kind === 'signed')).toHaveLength(1);
     expect(outcomes.filter((o) => o.kind === 'refused')).toHaveLength(3);

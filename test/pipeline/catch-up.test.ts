@@ -29,7 +29,9 @@ function finalizedCluster(): Promise<MemoryCluster> {
 async function build() {
   const cluster = await MemoryCluster.create({ regions: REGIONS, seed: 4, dealing: deal(4, 3), maxBlockTransactions: 1 });
   for (let i = 0; i < 3; i++)
-    cluster.submit(signTransfer(cluster.set.chainId, devSecretKey(0), { to: ed25519PublicKey(devSecretKey(2)), amount: 10n, nonce: BigInt(i) }));
+    cluster.submit(
+      signTransfer(cluster.set.chainId, devSecretKey(0), { to: ed25519PublicKey(devSecretKey(2)), amount: 10n, nonce: BigInt(i) }),
+    );
   await cluster.run();
   return cluster;
 }
@@ -61,7 +63,13 @@ describe('catch-up from a peer region', () => {
       const applied = await lagging.applied.applied();
       expect(toHex(applied!.stateRoot)).toBe(toHex(head.finalized.stateRoot));
       // Applying again is a no-op: nothing is applied twice.
-      const again = await applyFinalized({ chain: source.chain, blocks: lagging.blocks, finality: source.finality, applied: lagging.applied, peers: [] });
+      const again = await applyFinalized({
+        chain: source.chain,
+        blocks: lagging.blocks,
+        finality: source.finality,
+        applied: lagging.applied,
+        peers: [],
+      });
       expect(again.applied).toEqual([]);
     } finally {
       await server.close();
@@ -72,7 +80,9 @@ describe('catch-up from a peer region', () => {
     const cluster = await finalizedCluster();
     const source = cluster.node('sa-east-1');
     const deps = { chain: source.chain, blocks: new MemoryBlockStore(), finality: source.finality, applied: new MemoryAppliedStore() };
-    await expect(applyFinalized({ ...deps, peers: [{ fetchBlock: async () => undefined }] })).rejects.toThrow(/missing here and no peer served a matching one/);
+    await expect(applyFinalized({ ...deps, peers: [{ fetchBlock: async () => undefined }] })).rejects.toThrow(
+      /missing here and no peer served a matching one/,
+    );
     expect(await deps.applied.applied()).toBeUndefined();
   });
 });

@@ -143,7 +143,12 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         expect(byHash.get(toHex(txs[7]!.hash))).toEqual(txs[7]!.tx);
         expect(await sequencer.pending(10)).toHaveLength(10);
         await sequencer.removePending(txs.slice(0, 26).map((t) => t.hash));
-        expect((await sequencer.pending(1000)).map((p) => toHex(p.hash)).sort()).toEqual(txs.slice(26).map((t) => toHex(t.hash)).sort());
+        expect((await sequencer.pending(1000)).map((p) => toHex(p.hash)).sort()).toEqual(
+          txs
+            .slice(26)
+            .map((t) => toHex(t.hash))
+            .sort(),
+        );
       });
     });
 
