@@ -235,7 +235,7 @@ export class MemoryCluster {
     envelope.receives++;
     this.delivered++;
     try {
-      const result = await this.dispatch(envelope.queue, envelope.body);
+      const result = await this.dispatch(envelope.queue, envelope.body, envelope.receives > 1);
       this.hooks.onDelivered?.({ queue: envelope.queue, result });
       return true;
     } catch (error) {
@@ -253,7 +253,8 @@ export class MemoryCluster {
       .map((peer) => ({ fetchBlock: async (height: number) => blockAt(peer, height) }));
   }
 
-  private async dispatch(queue: string, body: string): Promise<unknown> {
+  /** `redelivered` mirrors SQS's ApproximateReceiveCount > 1, as the Lambda handlers pass it on. */
+  private async dispatch(queue: string, body: string, redelivered: boolean): Promise<unknown> {
     const [kind, region, member] = queue.split(':');
     const home = this.node(this.homeRegion);
     const transport = this.wrappedTransport ?? this.transport;
@@ -286,7 +287,7 @@ export class MemoryCluster {
           transport,
         };
         const message = decodeMessage(body, ['proposal', 'justified']);
-        const honest = (d: ValidatorDeps = deps) => handleInbox(d, message);
+        const honest = (d: ValidatorDeps = deps) => handleInbox(d, message, { resendIdentical: redelivered });
         return hooks.inbox ? hooks.inbox({ region: region!, member: index, deps, message, honest }) : honest();
       }
       case 'votes': {
@@ -299,7 +300,7 @@ export class MemoryCluster {
           store: node.ports.finality,
           transport,
         };
-        return handleVote(hooks.finalizerDeps ? hooks.finalizerDeps(deps) : deps, vote, justification ? { justification } : {});
+        return handleVote(hooks.finalizerDeps ? hooks.finalizerDeps(deps) : deps, vote, { redelivered, ...(justification ? { justification } : {}) });
       }
       case 'finalized': {
         const node = this.node(region!);

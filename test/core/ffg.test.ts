@@ -13,15 +13,8 @@ import {
 } from '../../lib/core/ffg.js';
 import { advanceWatermark, evidenceOf, type Watermark, watermarkAllows } from '../../lib/core/slashing.js';
 import type { Checkpoint, Link, Vote } from '../../lib/core/types.js';
+import { cp } from '../helpers/checkpoints.js';
 
-/** Checkpoint at `height` on fork `fork` (hash byte), with state root variant `root`. Fork 0 at height 0 is genesis. */
-function cp(height: number, fork = 0, root = 0): Checkpoint {
-  const hash = new Uint8Array(32).fill(fork);
-  new DataView(hash.buffer).setUint32(0, height);
-  const stateRoot = new Uint8Array(32).fill(0xa0 + root);
-  new DataView(stateRoot.buffer).setUint32(0, height);
-  return { height, hash, stateRoot };
-}
 const G = cp(0);
 const lk = (source: Checkpoint, target: Checkpoint, era = 0n): Link => ({ era, source, target });
 const vote = (member: number, l: Link): Vote => ({ ...l, member, signature: new Uint8Array(48).fill(member) });

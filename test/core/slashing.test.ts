@@ -11,15 +11,8 @@ import {
   watermarkAllows,
 } from '../../lib/core/slashing.js';
 import type { Checkpoint, Link, Vote } from '../../lib/core/types.js';
+import { cp } from '../helpers/checkpoints.js';
 
-/** Checkpoint at `height` on fork `fork` (hash byte), with state root variant `root`. */
-function cp(height: number, fork = 0, root = 0): Checkpoint {
-  const hash = new Uint8Array(32).fill(fork);
-  new DataView(hash.buffer).setUint32(0, height);
-  const stateRoot = new Uint8Array(32).fill(0xa0 + root);
-  new DataView(stateRoot.buffer).setUint32(0, height);
-  return { height, hash, stateRoot };
-}
 const link = (s: number, t: number, opts: { fork?: number; root?: number; sfork?: number; era?: bigint } = {}): Link => ({
   era: opts.era ?? 0n,
   source: cp(s, opts.sfork ?? 0),
