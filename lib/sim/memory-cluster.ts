@@ -300,7 +300,10 @@ export class MemoryCluster {
           store: node.ports.finality,
           transport,
         };
-        return handleVote(hooks.finalizerDeps ? hooks.finalizerDeps(deps) : deps, vote, { redelivered, ...(justification ? { justification } : {}) });
+        return handleVote(hooks.finalizerDeps ? hooks.finalizerDeps(deps) : deps, vote, {
+          redelivered,
+          ...(justification ? { justification } : {}),
+        });
       }
       case 'finalized': {
         const node = this.node(region!);
