@@ -16,7 +16,7 @@ import type { ApplierDeps } from './pipeline/applier.js';
 import { type ChainContext, createChainContext } from './pipeline/context.js';
 import type { FinalizerDeps } from './pipeline/finalizer.js';
 import type { PeerBlocks, Transport } from './pipeline/ports.js';
-import { QueryService } from './pipeline/query.js';
+import { type QueryDeps, QueryService } from './pipeline/query.js';
 import type { SequencerDeps } from './pipeline/sequencer.js';
 import type { ValidatorDeps } from './pipeline/validator.js';
 
@@ -45,6 +45,8 @@ export interface RegionRuntimeOptions {
   readonly transport?: Transport;
   /** State tree nodes kept in memory (default 200k). */
   readonly nodeCacheEntries?: number;
+  /** Health hooks for the query service (local clock for informational lag, DLQ depths). */
+  readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths'>;
 }
 
 /** @throws ConfigError when `region` is not in the config. */
@@ -62,7 +64,7 @@ export async function createRegionRuntime(opts: RegionRuntimeOptions): Promise<R
   const protection = new DynamoSlashingProtectionStore(db, names.finalityTable);
   const applied = new DynamoAppliedStore(db, names.stateTable);
   const transport = opts.transport ?? new SqsTransport({ aws, prefix: config.prefix, homeRegion: config.homeRegion });
-  const query = new QueryService({ chain, region, blocks, finality, applied });
+  const query = new QueryService({ chain, region, blocks, finality, applied, ...opts.health });
   return {
     config,
     region,

@@ -18,7 +18,6 @@ import { dashboardHtml } from '../dashboard/index.js';
 import { applierHandler, finalizerHandler, type SqsHandler, sequencerHandler, validatorHandler } from '../handlers/sqs.js';
 import { CounterTelemetry, type Log } from '../handlers/telemetry.js';
 import { HttpPeerBlocks } from '../pipeline/peers.js';
-import { QueryService } from '../pipeline/query.js';
 import { createRegionRuntime, type RegionRuntime } from '../runtime.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
@@ -119,19 +118,16 @@ export class LocalCluster {
       for (const [i, region] of config.regions.entries()) {
         await provision(aws, config, region);
         const peers = urls.filter((_, j) => j !== i).map((u) => new HttpPeerBlocks(u));
-        const runtime = await createRegionRuntime({ config, region, aws, peers });
-        const telemetry = new CounterTelemetry(opts.log);
-        const query = new QueryService({
-          chain: runtime.chain,
+        const runtime = await createRegionRuntime({
+          config,
           region,
-          blocks: runtime.blocks,
-          finality: runtime.finality,
-          applied: runtime.applied,
-          now: () => Date.now(),
-          dlqDepths: () => queueDepths(aws.sqs(region), regionQueueNames(config, region).map(dlqName)),
+          aws,
+          peers,
+          health: { now: () => Date.now(), dlqDepths: () => queueDepths(aws.sqs(region), regionQueueNames(config, region).map(dlqName)) },
         });
+        const telemetry = new CounterTelemetry(opts.log);
         routes[i] = createApi({
-          query,
+          query: runtime.query,
           transport: runtime.transport,
           chain: runtime.chain,
           maxLagBlocks: opts.maxLagBlocks ?? 50,
