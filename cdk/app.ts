@@ -5,7 +5,7 @@
  *   -c account=<12 digits>         pin the account (default: resolved by CloudFormation at deploy time)
  *   -c deletionProtection=false    dev clusters only: tables, key shares and logs go with `cdk destroy`
  *   -c alarmTopicName=<name>       SNS topic, in each region, that the alarms notify
- *   -c peerApiUrls=<json>          {"<region>": "<ApiUrl output>", ...}: each applier's catch-up peers (second deploy)
+ *   -c peerApiUrls=<json>          {"<region>": "<ApiUrl output>", ...}: each state function's catch-up peers (second deploy)
  */
 import { App } from 'aws-cdk-lib';
 import { buildApp } from './build-app.js';

@@ -27,7 +27,7 @@ export const ROLE_SETTINGS: Readonly<
   validator: { timeout: 60, memorySize: 1024, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
   // Votes are small; combining t partial signatures needs BLS, hence the memory (and CPU) bump.
   finalizer: { timeout: 30, memorySize: 1024, batchSize: 50, batchingWindow: 1, maxConcurrency: 5 },
-  applier: { timeout: 60, memorySize: 512, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
+  'state-function': { timeout: 60, memorySize: 512, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
   // API Gateway HTTP APIs wait at most 30 s for an integration.
   api: { timeout: 15, memorySize: 512 },
 };
@@ -45,7 +45,7 @@ export interface RegionStackProps extends StackProps {
   /** FinalityLag (blocks) above which the lag alarm fires. Default 3 x checkpointInterval. */
   readonly finalityLagThreshold?: number;
   /**
-   * API URLs of the regions (as output by each stack's ApiUrl), given to this region's applier as
+   * API URLs of the regions (as output by each stack's ApiUrl), given to this region's state function as
    * AFG_PEERS for catch-up. Known only after a first deploy, so a second deploy passes them.
    * Default: none (no catch-up from peers). Keys must be config regions; values https URLs.
    */
@@ -96,7 +96,7 @@ export class RegionStack extends Stack {
         ]
       : [];
     const functions = new Map<string, RoleFunction>();
-    const baseEnv = { AFG_CONFIG: JSON.stringify(config), AFG_REGION: region };
+    const baseEnv = { AFG_CONFIG: JSON.stringify(config) };
     const roleFunction = (id: string, role: Role, functionName: string, env: Record<string, string> = {}): RoleFunction => {
       const s = ROLE_SETTINGS[role];
       const f = new RoleFunction(this, id, {
@@ -174,18 +174,23 @@ export class RegionStack extends Stack {
       }
     }
 
-    // State applier: advances the applied pointer over finalized blocks; stores blocks fetched from peers
+    // State function: advances the applied pointer over finalized blocks; stores blocks fetched from peers
     // and executes them when this region has not.
     const peerUrls = Object.entries(props.peerApiUrls ?? {})
       .filter(([r]) => r !== region)
       .map(([, url]) => url);
-    const applier = roleFunction('Applier', 'applier', `${prefix}-applier`, peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {});
-    const finalized = consumedQueue('Finalized', names.finalizedQueue, 'applier', applier);
-    blocks.grantReadWrite(applier.fn);
-    finality.grantRead(applier.fn);
-    state.grantReadWrite(applier.fn);
+    const stateFunction = roleFunction(
+      'StateFunction',
+      'state-function',
+      `${prefix}-state-function`,
+      peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {},
+    );
+    const finalized = consumedQueue('Finalized', names.finalizedQueue, 'state-function', stateFunction);
+    blocks.grantReadWrite(stateFunction.fn);
+    finality.grantRead(stateFunction.fn);
+    state.grantReadWrite(stateFunction.fn);
 
-    // Finalizer: tallies votes into certificates; notifies local validators (justified), the applier
+    // Finalizer: tallies votes into certificates; notifies local validators (justified), the state function
     // (finalized) and, in the home region, the sequencer (tick). Reads the block tip for FinalityLag.
     const finalizer = roleFunction('Finalizer', 'finalizer', `${prefix}-finalizer`);
     consumedQueue('Votes', names.voteQueue, 'finalizer', finalizer);
@@ -209,7 +214,7 @@ export class RegionStack extends Stack {
     new ssm.StringParameter(this, 'ApiUrlParameter', {
       parameterName: apiUrlParameterName(prefix),
       stringValue: this.endpoint.url,
-      description: `URL of the ${prefix} API in ${region}; peers' appliers take it as AFG_PEERS (context peerApiUrls)`,
+      description: `URL of the ${prefix} API in ${region}; peers' state functions take it as AFG_PEERS (context peerApiUrls)`,
     });
     new CfnOutput(this, 'ApiUrl', { value: this.endpoint.url, description: `afg HTTP API in ${region}` });
 

@@ -4,21 +4,20 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { type Api, createApi } from '../lib/api/app.js';
 import { lambdaHandler } from '../lib/api/lambda.js';
-import { logger, runtime } from '../lib/handlers/lambda-env.js';
+import { logger, maxLagBlocksFromEnv, runtime } from '../lib/handlers/lambda-env.js';
 
 let api: Api | undefined;
 
 async function serve(event: APIGatewayProxyEventV2) {
-  if (!api) {
-    const rt = await runtime();
-    api = createApi({
-      query: rt.query,
-      transport: rt.transport,
-      chain: rt.chain,
-      maxLagBlocks: Number(process.env.AFG_MAX_LAG_BLOCKS ?? 50),
-      log: (entry) => logger.error(entry.message, { method: entry.method, path: entry.path, error: String(entry.error) }),
-    });
-  }
+  const region = await runtime();
+  api ??= createApi({
+    query: region.query,
+    transport: region.transport,
+    chain: region.chain,
+    application: region.config.application,
+    maxLagBlocks: maxLagBlocksFromEnv(),
+    log: (entry) => logger.error(entry.message, { method: entry.method, path: entry.path, error: String(entry.error) }),
+  });
   return lambdaHandler(api)(event);
 }
 

@@ -1,8 +1,9 @@
-/** Lambda entry: the finalizer role on its SQS queue (wiring only; logic in lib/pipeline/finalizer.ts). */
+/** Lambda entry: the finalizer on the region's vote queue (wiring only; logic in lib/pipeline/finalizer.ts). */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { logger, metrics, runtime, telemetry } from '../lib/handlers/lambda-env.js';
-import { finalizerHandler } from '../lib/handlers/sqs.js';
+import { logger, metrics, queueHandler } from '../lib/handlers/lambda-env.js';
 
-export const handler = middy(finalizerHandler(runtime, telemetry)).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+export const handler = middy(queueHandler({ kind: 'votes' }))
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -2,9 +2,8 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import { logger, memberKey, metrics, runtime, telemetry } from '../lib/handlers/lambda-env.js';
-import { validatorHandler } from '../lib/handlers/sqs.js';
+import { logger, memberFromEnv, metrics, queueHandler } from '../lib/handlers/lambda-env.js';
 
-export const handler = middy(validatorHandler(runtime, memberKey, telemetry))
+export const handler = middy(queueHandler({ kind: 'inbox', member: memberFromEnv() }))
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

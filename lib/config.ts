@@ -3,9 +3,12 @@
  * the Lambda handlers and the local runner. Loaded from JSON (env AFG_CONFIG, or a file) and
  * validated here, at the edge, with messages that name the key.
  */
+import { APPLICATIONS, applicationNamed } from './core/apps.js';
 import { fromHex, toHex } from './core/bytes.js';
 import { ConfigError } from './core/errors.js';
+import { thresholdProblem } from './core/ffg.js';
 import type { ValidatorSet } from './core/types.js';
+import type { RegionConfig } from './pipeline/region.js';
 
 export interface MemberConfig {
   /** 1-based share index. */
@@ -31,6 +34,8 @@ export interface ClusterConfig {
   /** Block limits used by the sequencer. */
   readonly maxBlockTransactions: number;
   readonly maxBlockBytes: number;
+  /** The application the chain runs (lib/core/apps.ts); default "transfer". */
+  readonly application: string;
 }
 
 /** Names of one region's tables and queues. Derived from names only, so no cross-region lookups are needed. */
@@ -39,8 +44,6 @@ export interface RegionResources {
   readonly finalityTable: string;
   readonly stateTable: string;
   readonly ingressQueue: string; // only created in the home region
-  /** Prefix of the per-member validator inboxes (proposals and justification notices); see inboxQueue. */
-  readonly proposalQueue: string;
   readonly voteQueue: string;
   /** Finality notices for the region's state function. */
   readonly finalizedQueue: string;
@@ -52,7 +55,6 @@ export function resourceNames(prefix: string): RegionResources {
     finalityTable: `${prefix}-finality`,
     stateTable: `${prefix}-state`,
     ingressQueue: `${prefix}-ingress`,
-    proposalQueue: `${prefix}-proposals`,
     voteQueue: `${prefix}-votes`,
     finalizedQueue: `${prefix}-finalized`,
   };
@@ -86,6 +88,7 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     'groupPublicKey',
     'maxBlockTransactions',
     'maxBlockBytes',
+    'application',
   ]);
   for (const key of Object.keys(r)) if (!known.has(key)) throw new ConfigError(key, 'unknown key');
   const int = (key: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
@@ -129,12 +132,11 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   });
   const n = parsedMembers.length;
   const threshold = int('threshold', 1, n);
-  const f = Math.floor((n - 1) / 3);
-  if (threshold < n - f)
-    throw new ConfigError(
-      'threshold',
-      `must be at least n - f = ${n - f} for n = ${n} (safety needs two quorums to overlap in an honest member)`,
-    );
+  const problem = thresholdProblem(n, threshold);
+  if (problem) throw new ConfigError('threshold', problem);
+  const application = r.application ?? 'transfer';
+  if (typeof application !== 'string' || !applicationNamed(application))
+    throw new ConfigError('application', `expected one of ${Object.keys(APPLICATIONS).join(', ')}`);
   return {
     prefix,
     chainId: hex('chainId', 32),
@@ -147,6 +149,7 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     groupPublicKey: hex('groupPublicKey', 96),
     maxBlockTransactions: int('maxBlockTransactions', 1, 100_000),
     maxBlockBytes: int('maxBlockBytes', 1024, 64 * 1024 * 1024),
+    application,
   };
 }
 
@@ -160,5 +163,21 @@ export function validatorSet(config: ClusterConfig): ValidatorSet {
     checkpointInterval: config.checkpointInterval,
     groupPublicKey: fromHex(config.groupPublicKey, 96, 'groupPublicKey'),
     members: config.members.map((m) => ({ index: m.index, region: m.region, publicKey: fromHex(m.publicKey, 96, 'publicKey') })),
+  };
+}
+
+/**
+ * What the runtime of `region` needs from the cluster config.
+ * @throws ConfigError when `region` is not one of the config's regions.
+ */
+export function regionConfig(config: ClusterConfig, region: string): RegionConfig {
+  if (!config.regions.includes(region)) throw new ConfigError('region', `${region} is not one of ${config.regions.join(', ')}`);
+  return {
+    set: validatorSet(config),
+    region,
+    homeRegion: config.homeRegion,
+    application: applicationNamed(config.application)!,
+    maxBlockTransactions: config.maxBlockTransactions,
+    maxBlockBytes: config.maxBlockBytes,
   };
 }

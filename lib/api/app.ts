@@ -5,16 +5,14 @@
  * come from the QueryService, so every account answer carries a proof and its certificate.
  */
 import { fromHex, toHex } from '../core/bytes.js';
-import { txHash, txSigningBytes } from '../core/codec.js';
-import { ed25519Verify } from '../core/ed25519.js';
 import { AfgError, InputError } from '../core/errors.js';
-import type { Transaction } from '../core/types.js';
-import { transactionFromJson } from '../core/wire.js';
+import { transferApplication } from '../core/ledger.js';
+import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ChainContext } from '../pipeline/context.js';
 import type { Transport } from '../pipeline/ports.js';
 import { NotFound, type QueryService } from '../pipeline/query.js';
 import { ApiError } from './errors.js';
-import { MAX_BODY_BYTES, openapiDocument } from './openapi.js';
+import { MAX_BODY_BYTES, openapiDocumentFor } from './openapi.js';
 import { compileOperations, type Operation } from './validate.js';
 
 export interface ApiRequest {
@@ -34,9 +32,14 @@ export interface ApiResponse {
 }
 
 export interface ApiDeps {
+  /** The region's read model (a Region's `query`). */
   readonly query: QueryService;
+  /** Where accepted transactions go (a Region's `transport`). */
   readonly transport: Transport;
+  /** The chain: its application admits and identifies transactions (a Region's `chain`). */
   readonly chain: ChainContext;
+  /** The application's definition: request schema and state route (default: transfers). */
+  readonly application?: ApplicationDefinition;
   /** /v1/health answers 503 when the head is more than this many blocks ahead of finality. */
   readonly maxLagBlocks: number;
   /** Served at GET / when given (the dashboard page). */
@@ -75,8 +78,12 @@ export const errorResponse = (e: ApiError, headers: Record<string, string> = {})
  * @example const api = createApi({ query, transport, chain, maxLagBlocks: 16 }); await api({ method: 'GET', path: '/v1/health', query: {}, headers: {}, body: undefined })
  */
 export function createApi(deps: ApiDeps): Api {
-  const { operations } = compileOperations();
-  const openapiBody = JSON.stringify(openapiDocument);
+  const { query, transport, chain } = deps;
+  const application = deps.application ?? (transferApplication as ApplicationDefinition);
+  const document = openapiDocumentFor(application);
+  const { operations } = compileOperations(document);
+  const openapiBody = JSON.stringify(document);
+  const stateRoute = application.stateRoute;
   const log =
     deps.log ??
     ((entry) =>
@@ -89,24 +96,24 @@ export function createApi(deps: ApiDeps): Api {
               : String(entry.error),
         }),
       ));
-  const { chainId } = deps.chain.set;
 
   const handlers: Record<string, Handler> = {
-    getValidators: async () => json(200, deps.query.validators()),
-    getFinality: async () => json(200, await deps.query.finality()),
-    getCheckpoint: async (p) => json(200, await deps.query.checkpoint(p.height as number)),
-    getBlock: async (p) => json(200, await deps.query.block(p.height as number)),
-    getAccount: async (p) => json(200, await deps.query.account(fromHex(p.publicKeyHex, 32, 'publicKeyHex'))),
-    getEvidence: async (p) => json(200, await deps.query.evidence(p.limit as number)),
+    getValidators: async () => json(200, query.validators()),
+    getFinality: async () => json(200, await query.finality()),
+    getCheckpoint: async (p) => json(200, await query.checkpoint(p.height as number)),
+    getBlock: async (p) => json(200, await query.block(p.height as number)),
+    [stateRoute.operationId]: async (p) =>
+      json(200, await query.state(fromHex(p[stateRoute.parameter.name], undefined, stateRoute.parameter.name))),
+    getEvidence: async (p) => json(200, await query.evidence(p.limit as number)),
     getHealth: async () => {
-      const health = await deps.query.health({ maxLagBlocks: deps.maxLagBlocks });
+      const health = await query.health({ maxLagBlocks: deps.maxLagBlocks });
       return json(health.status === 'ok' ? 200 : 503, health);
     },
     getMetrics: async () => {
       if (!deps.metrics)
         throw new ApiError(404, 'NOT_FOUND', 'this process collects no counters (on AWS read the afg namespace in CloudWatch)');
       const { totals, last } = deps.metrics();
-      return json(200, { region: deps.query.region, scope: 'process', totals: Object.fromEntries(totals), last: Object.fromEntries(last) });
+      return json(200, { region: query.region, scope: 'process', totals: Object.fromEntries(totals), last: Object.fromEntries(last) });
     },
     getOpenApi: async () => ({ status: 200, headers: { 'content-type': JSON_TYPE }, body: openapiBody }),
     postTransaction: async (_p, req) => json(202, { hash: await submit(parseBody(req.body, operationById('postTransaction'))) }),
@@ -118,33 +125,21 @@ export function createApi(deps: ApiDeps): Api {
     return operations.find((o) => o.operationId === id)!;
   }
 
-  /** Signature for this chain, then a nonce check against finalized state, then a durable send. */
+  /** The application's admission against the readable finalized state, then a durable send. */
   async function submit(body: unknown): Promise<string> {
-    const tx: Transaction = transactionFromJson(body, '');
-    if (!ed25519Verify(tx.signature, txSigningBytes(chainId, tx), tx.from))
-      throw new ApiError(
-        400,
-        'BAD_SIGNATURE',
-        'signature: signature does not verify for this chain (ed25519 by `from` over the AFG-TX-V1 signing bytes)',
-      );
-    const { checkpoint } = await deps.query.readableCheckpoint();
-    const account = await deps.chain.ledger.account(checkpoint.stateRoot, tx.from);
-    const next = account?.nonce ?? 0n;
-    if (tx.nonce < next)
-      throw new ApiError(
-        400,
-        'STALE_NONCE',
-        `nonce: ${tx.nonce} is stale; the account's next nonce at finalized height ${checkpoint.height} is ${next}`,
-      );
+    const tx = chain.app.fromJson(body, '');
+    const { checkpoint } = await query.readableCheckpoint();
+    const admission = await chain.app.admit({ root: checkpoint.stateRoot, height: checkpoint.height }, tx);
+    if (!admission.ok) throw new ApiError(400, admission.code, admission.message);
     try {
-      await deps.transport.send({ queue: 'ingress' }, [{ kind: 'tx', tx }]);
+      await transport.send({ queue: 'ingress' }, [{ kind: 'tx', tx }]);
     } catch (cause) {
       // Not accepted: the client may retry the same transaction (same hash); duplicates fail the nonce rule.
       throw new ApiError(503, 'UNAVAILABLE', 'the transaction could not be queued; retry later (resubmitting yields the same hash)', {
         cause,
       });
     }
-    return toHex(txHash(chainId, tx));
+    return toHex(chain.app.hash(tx));
   }
 
   return async (req) => {

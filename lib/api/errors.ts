@@ -10,7 +10,9 @@ export type ApiErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNAVAILABLE'
-  | 'INTERNAL';
+  | 'INTERNAL'
+  /** An application's admission refusal (ApplicationDefinition.admissionCodes). */
+  | (string & {});
 
 /** A refusal with its HTTP status; the router turns it into `{ error: { code, message } }`. */
 export class ApiError extends AfgError<ApiErrorCode, { status: number }> {

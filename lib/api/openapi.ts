@@ -8,6 +8,9 @@
  * doubles as the 400 message when a value does not match its pattern.
  */
 
+import { transferApplication } from '../core/ledger.js';
+import type { ApplicationDefinition } from '../core/state-machine.js';
+
 /** Largest accepted request body. Transactions are ~330 bytes of JSON; anything near this is abuse. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
@@ -23,6 +26,20 @@ const object = (properties: Record<string, unknown>, optional: string[] = []) =>
   required: Object.keys(properties).filter((k) => !optional.includes(k)),
   additionalProperties: false,
 });
+/** Error codes every chain's API may answer with; an application adds its admission codes. */
+const BASE_ERROR_CODES = [
+  'INVALID_INPUT',
+  'INVALID_JSON',
+  'NOT_FOUND',
+  'METHOD_NOT_ALLOWED',
+  'PAYLOAD_TOO_LARGE',
+  'UNAVAILABLE',
+  'INTERNAL',
+];
+const errorSchema = (admissionCodes: readonly string[]) =>
+  object({
+    error: object({ code: { type: 'string', enum: [...new Set([...BASE_ERROR_CODES, ...admissionCodes])] }, message: { type: 'string' } }),
+  });
 const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema } } });
 const error = (description: string) => json(ref('Error'), description);
 
@@ -176,26 +193,29 @@ const schemas = {
     last: { type: 'object', additionalProperties: { type: 'number' }, description: 'most recent value, by metric name (gauges)' },
   }),
   TransactionAccepted: object({ hash: { ...ref('Hash'), description: 'sha256(tx signing bytes || signature)' } }),
-  Error: object({
-    error: object({
-      code: {
-        type: 'string',
-        enum: [
-          'INVALID_INPUT',
-          'INVALID_JSON',
-          'BAD_SIGNATURE',
-          'STALE_NONCE',
-          'NOT_FOUND',
-          'METHOD_NOT_ALLOWED',
-          'PAYLOAD_TOO_LARGE',
-          'UNAVAILABLE',
-          'INTERNAL',
-        ],
-      },
-      message: { type: 'string' },
-    }),
-  }),
+  Error: errorSchema(transferApplication.admissionCodes),
 };
+
+/** The GET operation of an application's state route (for transfers, the account route). */
+function stateRouteOperation(app: ApplicationDefinition) {
+  const { operationId, summary, parameter, answerSchema } = app.stateRoute;
+  const bytes = parameter.minBytes === parameter.maxBytes ? `${parameter.minBytes}` : `${parameter.minBytes}..${parameter.maxBytes}`;
+  const schema =
+    parameter.minBytes === 32 && parameter.maxBytes === 32
+      ? ref('PublicKey')
+      : {
+          type: 'string',
+          pattern: `^([0-9a-f]{2}){${parameter.minBytes},${parameter.maxBytes}}$`,
+          description: `${parameter.description}: ${bytes} bytes as lowercase hex`,
+        };
+  return getOp(
+    operationId,
+    summary,
+    json(answerSchema, 'the entry, its proof and the certificate of its state'),
+    { parameters: [{ name: parameter.name, in: 'path', required: true, description: parameter.description, schema }] },
+    { '400': error(`not ${bytes} bytes of lowercase hex`) },
+  );
+}
 
 const heightParam = (what: string) => ({ name: 'height', in: 'path', required: true, description: what, schema: ref('Height') });
 const getOp = (
@@ -249,13 +269,7 @@ export const openapiDocument = {
       { parameters: [heightParam('block height')] },
       { '400': error('height is not a non-negative integer'), '404': error('no block at this height') },
     ),
-    '/v1/accounts/{publicKeyHex}': getOp(
-      'getAccount',
-      'Account at the latest finalized state, with proof and certificate (unknown accounts: balance 0 with an absence proof)',
-      json(ref('Account'), 'the account'),
-      { parameters: [{ name: 'publicKeyHex', in: 'path', required: true, description: 'ed25519 public key', schema: ref('PublicKey') }] },
-      { '400': error('not a 32-byte lowercase hex key') },
-    ),
+    [transferApplication.stateRoute.path]: stateRouteOperation(transferApplication),
     '/v1/evidence': getOp(
       'getEvidence',
       'Stored equivocation evidence (double and surround votes)',
@@ -309,3 +323,16 @@ export const openapiDocument = {
 } as const;
 
 export type OpenApiDocument = typeof openapiDocument;
+
+/**
+ * The document of a chain running `app`: its transaction schema for POST /v1/transactions and its
+ * state route in place of the transfer ones. For the transfer application it is `openapiDocument`.
+ */
+export function openapiDocumentFor(app: ApplicationDefinition): Record<string, unknown> {
+  if (app.name === transferApplication.name) return openapiDocument;
+  const paths: Record<string, unknown> = { ...openapiDocument.paths };
+  delete paths[transferApplication.stateRoute.path];
+  paths[app.stateRoute.path] = stateRouteOperation(app);
+  const appSchemas = { ...schemas, Transaction: app.transactionSchema, Error: errorSchema(app.admissionCodes) };
+  return { ...openapiDocument, paths, components: { schemas: appSchemas } };
+}

@@ -24,10 +24,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { fromHex, toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
-import type { Block, Transaction } from '../core/types.js';
-import { blockFromJson, blockToJson, transactionFromJson, transactionToJson } from '../core/wire.js';
-import { padHeight } from '../pipeline/keys.js';
-import type { BlockStore, SequencerHead, SequencerStore } from '../pipeline/ports.js';
+import { padHeight } from '../core/ids.js';
+import type { Block } from '../core/types.js';
+import { blockFromJson, blockToJson, type TxJsonCodec } from '../core/wire.js';
+import type { BlockStore, PendingTransaction, SequencerHead, SequencerStore } from '../pipeline/ports.js';
 import { backoffMs, cancellationReasons, conditional, putOnce, StoreError } from './errors.js';
 import { queryAll } from './tables.js';
 
@@ -49,10 +49,14 @@ export interface BlockStoreOptions {
 export class DynamoBlockStore implements BlockStore {
   private readonly maxParts: number;
 
-  /** @throws InputError when opts.maxParts is not an integer in [1, 99]. */
+  /**
+   * `codec` is the application's transaction JSON codec (blocks are stored as their wire JSON).
+   * @throws InputError when opts.maxParts is not an integer in [1, 99].
+   */
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly codec: TxJsonCodec<unknown>,
     opts: BlockStoreOptions = {},
   ) {
     this.maxParts = opts.maxParts ?? MAX_BLOCK_PARTS;
@@ -65,7 +69,7 @@ export class DynamoBlockStore implements BlockStore {
    * @throws StoreError ITEM_TOO_LARGE when the gzipped block needs more than `maxParts` parts (nothing is written).
    */
   async putBlock(hash: Uint8Array, block: Block): Promise<void> {
-    const json = JSON.stringify(blockToJson(block));
+    const json = JSON.stringify(blockToJson(block, this.codec));
     if (Buffer.byteLength(json) <= INLINE_BLOCK_BYTES) {
       // Content-addressed: an existing item under this hash is this block (ours or a retry's), so a plain put is idempotent.
       await this.db.send(new PutCommand({ TableName: this.table, Item: { ...blockKey(hash), height: block.height, json } }));
@@ -128,7 +132,7 @@ export class DynamoBlockStore implements BlockStore {
     const out = await this.db.send(new GetCommand({ TableName: this.table, Key: blockKey(hash), ConsistentRead: true }));
     const item = out.Item;
     if (item === undefined) return undefined;
-    if (typeof item.json === 'string') return blockFromJson(JSON.parse(item.json), 'block');
+    if (typeof item.json === 'string') return blockFromJson(JSON.parse(item.json), this.codec, 'block');
     const parts = await queryAll(this.db, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
@@ -141,7 +145,7 @@ export class DynamoBlockStore implements BlockStore {
         key: blockKey(hash).pk,
       });
     const gz = Buffer.concat(parts.map((p) => p.gz as Uint8Array));
-    return blockFromJson(JSON.parse(gunzipSync(gz).toString('utf8')), 'block');
+    return blockFromJson(JSON.parse(gunzipSync(gz).toString('utf8')), this.codec, 'block');
   }
 
   async hashesAt(height: number): Promise<Uint8Array[]> {
@@ -174,9 +178,11 @@ export class DynamoBlockStore implements BlockStore {
 
 /** The sequencer's head in the home region's blocks table (item `SEQ`/`-`). */
 export class DynamoSequencerStore implements SequencerStore {
+  /** `codec` is the application's transaction JSON codec (pool items hold the transaction's wire JSON). */
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
+    private readonly codec: TxJsonCodec<unknown>,
   ) {}
 
   async head(): Promise<SequencerHead | undefined> {
@@ -211,19 +217,19 @@ export class DynamoSequencerStore implements SequencerStore {
     });
   }
 
-  async addPending(txs: readonly { hash: Uint8Array; tx: Transaction }[]): Promise<void> {
+  async addPending(txs: readonly PendingTransaction[]): Promise<void> {
     // Idempotent puts keyed by transaction hash: a redelivered ingress message rewrites the same item.
-    const items = txs.map((t) => ({ pk: 'POOL', sk: toHex(t.hash), tx: transactionToJson(t.tx) }));
+    const items = txs.map((t) => ({ pk: 'POOL', sk: toHex(t.hash), tx: this.codec.toJson(t.tx) }));
     await batchWrite(this.db, this.table, items);
   }
 
-  async pending(limit: number): Promise<{ hash: Uint8Array; tx: Transaction }[]> {
+  async pending(limit: number): Promise<PendingTransaction[]> {
     const items = await queryAll(
       this.db,
       { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'POOL' }, ConsistentRead: true },
       limit,
     );
-    return items.map((i) => ({ hash: fromHex(i.sk, 32, 'sk'), tx: transactionFromJson(i.tx, 'tx') }));
+    return items.map((i) => ({ hash: fromHex(i.sk, 32, 'sk'), tx: this.codec.fromJson(i.tx, 'tx') }));
   }
 
   async removePending(hashes: readonly Uint8Array[]): Promise<void> {

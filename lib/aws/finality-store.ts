@@ -21,10 +21,10 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { fromHex, parseU64Decimal, toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
+import { checkpointId, linkId, padHeight } from '../core/ids.js';
 import type { Evidence } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import { aobject, type CheckpointJson, checkpointFromJson, checkpointToJson } from '../core/wire.js';
-import { checkpointId, linkId, padHeight } from '../pipeline/keys.js';
 import type { CheckpointRecord, FinalityHead, FinalityStore, LinkTally, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
 import { conditional, putOnce, StoreError, writeToken } from './errors.js';
 import { queryAll } from './tables.js';

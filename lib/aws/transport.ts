@@ -6,6 +6,7 @@
  */
 import { inboxQueue, resourceNames } from '../config.js';
 import { AfgError } from '../core/errors.js';
+import type { TxJsonCodec } from '../core/wire.js';
 import { encodeMessage, type QueueMessage } from '../pipeline/messages.js';
 import type { Destination, Transport } from '../pipeline/ports.js';
 import type { ClientFactory } from './clients.js';
@@ -28,6 +29,8 @@ export interface SqsTransportOptions {
   readonly prefix: string;
   /** Region of the ingress queue (config.homeRegion). */
   readonly homeRegion: string;
+  /** The application's transaction JSON codec (transactions travel in their wire form). */
+  readonly codec: TxJsonCodec<unknown>;
   /** Per-entry retry of refused entries (sendBatch defaults: 4 attempts, 50 ms doubling backoff). */
   readonly send?: SendBatchOptions;
 }
@@ -61,7 +64,12 @@ export class SqsTransport implements Transport {
     const sqs = this.opts.aws.sqs(region);
     const url = await resolveQueueUrl(sqs, queue);
     try {
-      await sendBatch(sqs, url, messages.map(encodeMessage), this.opts.send);
+      await sendBatch(
+        sqs,
+        url,
+        messages.map((m) => encodeMessage(m, this.opts.codec)),
+        this.opts.send,
+      );
     } catch (e) {
       if (!(e instanceof SendBatchError)) throw e;
       const failed = e.meta.failed.map((f) => ({ index: f.index, kind: messages[f.index]!.kind, code: f.code, message: f.message }));

@@ -75,22 +75,23 @@ export function txHash(chainId: Uint8Array, tx: Transaction): Uint8Array {
 }
 
 /** Commitment to a block's ordered transactions: sha256("AFG-TXROOT-V1" || count u64 || txHash...). */
-export function txRoot(chainId: Uint8Array, txs: readonly Transaction[]): Uint8Array {
-  return sha256(concatBytes(TXROOT_TAG, u64(txs.length), ...txs.map((tx) => txHash(chainId, tx))));
+export function txRoot(txHashes: readonly Uint8Array[]): Uint8Array {
+  return sha256(concatBytes(TXROOT_TAG, u64(txHashes.length), ...txHashes.map((h, i) => abytes(h, 32, `txHashes[${i}]`))));
 }
 
 /**
- * Block hash: sha256("AFG-BLOCK-V1" || chainId(32) || height(u64) || parentHash(32) || txRoot(32)).
+ * Block hash: sha256("AFG-BLOCK-V1" || chainId(32) || height(u64) || parentHash(32) || txRoot(32)),
+ * with each transaction identified by the application's `hashTx` (txHash for transfers).
  * The post-state root is not part of the block: validators compute it and sign it in the checkpoint.
  */
-export function blockHash(chainId: Uint8Array, block: Block): Uint8Array {
+export function blockHash<Tx>(chainId: Uint8Array, block: Block<Tx>, hashTx: (tx: Tx) => Uint8Array): Uint8Array {
   return sha256(
     concatBytes(
       BLOCK_TAG,
       abytes(chainId, 32, 'chainId'),
       u64(block.height, 'height'),
       abytes(block.parentHash, 32, 'parentHash'),
-      txRoot(chainId, block.transactions),
+      txRoot(block.transactions.map(hashTx)),
     ),
   );
 }

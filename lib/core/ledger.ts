@@ -1,5 +1,5 @@
 /**
- * The transfer ledger (fixed contract, DESIGN.md section 4) as a StateMachine over the sparse Merkle tree.
+ * The transfer ledger (fixed contract, DESIGN.md section 4): the transfer Application over the sparse Merkle tree.
  *
  * Rules, checked in this order (the first failure is the reason reported):
  *   MALFORMED            wrong field lengths, or amount/nonce outside u64
@@ -17,14 +17,15 @@
  */
 
 import { type Account, accountKey, decodeAccount, encodeAccount } from './account.js';
-import { abytes, U64_MAX } from './bytes.js';
+import { abytes, toHex, U64_MAX } from './bytes.js';
 import { DEV_ACCOUNT_COUNT, DEV_GENESIS_BALANCE, devSecretKey } from './chain.js';
-import { txSigningBytes } from './codec.js';
+import { txHash, txSigningBytes } from './codec.js';
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.js';
 import { InputError } from './errors.js';
 import { EMPTY_ROOT, type Hash, hexOf, type SmtChange, type SmtProof, type SparseMerkleTree } from './smt.js';
-import type { CheckResult, ExecutionResult, StateMachine } from './state-machine.js';
+import type { Admission, Application, ApplicationDefinition, ExecutionResult, StateRead } from './state-machine.js';
 import type { Transaction } from './types.js';
+import { transactionFromJson, transactionToJson } from './wire.js';
 
 export { type Account, accountKey, decodeAccount, encodeAccount } from './account.js';
 
@@ -65,8 +66,8 @@ export function signTransfer(
   return { ...unsigned, signature: ed25519Sign(txSigningBytes(chainId, unsigned), secretKey) };
 }
 
-type Outcome = CheckResult<LedgerRejection>;
 type Refusal = { ok: false; reason: LedgerRejection; message: string };
+type Outcome = { ok: true } | Refusal;
 
 function reject(reason: LedgerRejection, message: string): Refusal {
   return { ok: false, reason, message };
@@ -98,7 +99,7 @@ function transfer(tx: Transaction, from: Account, to: Account, self: boolean): {
 }
 
 /** Transfers between ed25519 accounts over a content-addressed sparse Merkle tree. */
-export class TransferLedger implements StateMachine<Transaction, LedgerRejection> {
+export class TransferLedger implements Application<Transaction> {
   readonly chainId: Uint8Array;
   readonly tree: SparseMerkleTree;
   private readonly genesisAccounts: readonly GenesisAccount[];
@@ -125,6 +126,49 @@ export class TransferLedger implements StateMachine<Transaction, LedgerRejection
       .filter((g) => g.balance > 0n)
       .map((g) => ({ key: accountKey(g.account), value: encodeAccount({ balance: g.balance, nonce: 0n }) }));
     return (await this.tree.update(EMPTY_ROOT, changes)).root;
+  }
+
+  hash(tx: Transaction): Uint8Array {
+    return txHash(this.chainId, tx);
+  }
+  toJson(tx: Transaction): Record<string, unknown> {
+    return transactionToJson(tx);
+  }
+  fromJson(value: unknown, path: string): Transaction {
+    return transactionFromJson(value, path);
+  }
+  sender(tx: Transaction): Uint8Array {
+    return tx.from;
+  }
+  sequence(tx: Transaction): bigint {
+    return tx.nonce;
+  }
+
+  /** Ingress: the signature must verify for this chain and the nonce must not be used already. */
+  async admit(state: { root: Hash; height: number }, tx: Transaction): Promise<Admission> {
+    if (!ed25519Verify(tx.signature, txSigningBytes(this.chainId, tx), tx.from))
+      return {
+        ok: false,
+        code: 'BAD_SIGNATURE',
+        message: 'signature: signature does not verify for this chain (ed25519 by `from` over the AFG-TX-V1 signing bytes)',
+      };
+    const next = (await this.account(state.root, tx.from))?.nonce ?? 0n;
+    if (tx.nonce < next)
+      return {
+        ok: false,
+        code: 'STALE_NONCE',
+        message: `nonce: ${tx.nonce} is stale; the account's next nonce at finalized height ${state.height} is ${next}`,
+      };
+    return { ok: true };
+  }
+
+  /** The state route: an account (balance and nonce, 0 when never credited) with its proof. */
+  async read(root: Hash, publicKey: Uint8Array): Promise<StateRead> {
+    const { account, proof } = await this.proveAccount(root, publicKey);
+    return {
+      fields: { account: toHex(publicKey), balance: (account?.balance ?? 0n).toString(), nonce: (account?.nonce ?? 0n).toString() },
+      proof,
+    };
   }
 
   /** The account under `root`, or undefined if it was never credited (reads as balance 0, nonce 0). */
@@ -184,20 +228,22 @@ export class TransferLedger implements StateMachine<Transaction, LedgerRejection
     });
     await Promise.all([...keys].map(async ([id, pk]) => accounts.set(id, (await this.account(root, pk)) ?? DEFAULT_ACCOUNT)));
 
-    const rejected: { index: number; reason: LedgerRejection; message: string }[] = [];
+    const rejected: { index: number; reason: LedgerRejection; message: string; retryable: boolean }[] = [];
     const dirty = new Set<string>();
     let applied = 0;
     for (const [index, tx] of txs.entries()) {
       const pre = stateless[index]!;
       if (!pre.ok) {
-        rejected.push({ index, reason: pre.reason, message: pre.message });
+        rejected.push({ index, reason: pre.reason, message: pre.message, retryable: false });
         continue;
       }
       const fromId = hexOf(tx.from);
       const toId = hexOf(tx.to);
       const result = transfer(tx, accounts.get(fromId)!, accounts.get(toId)!, fromId === toId);
       if (!result.ok) {
-        rejected.push({ index, reason: result.reason, message: result.message });
+        // A nonce ahead of the sender's may become valid once the gap is filled: a pool keeps it.
+        const retryable = result.reason === 'BAD_NONCE' && tx.nonce > accounts.get(fromId)!.nonce;
+        rejected.push({ index, reason: result.reason, message: result.message, retryable });
         continue;
       }
       accounts.set(fromId, result.from);
@@ -214,3 +260,21 @@ export class TransferLedger implements StateMachine<Transaction, LedgerRejection
     return { root: post, applied, rejected, written };
   }
 }
+
+/** The transfer application (fixed contract): transactions, the account route and their schemas. */
+export const transferApplication: ApplicationDefinition<Transaction> & {
+  create(ctx: { chainId: Uint8Array; tree: SparseMerkleTree; genesis?: readonly GenesisAccount[] }): TransferLedger;
+} = {
+  name: 'transfer',
+  codec: (chainId) => ({ hash: (tx) => txHash(chainId, tx), toJson: transactionToJson, fromJson: transactionFromJson }),
+  create: (ctx) => new TransferLedger(ctx),
+  transactionSchema: { $ref: '#/components/schemas/Transaction' },
+  admissionCodes: ['BAD_SIGNATURE', 'STALE_NONCE'],
+  stateRoute: {
+    path: '/v1/accounts/{publicKeyHex}',
+    operationId: 'getAccount',
+    summary: 'Account at the latest finalized state, with proof and certificate (unknown accounts: balance 0 with an absence proof)',
+    parameter: { name: 'publicKeyHex', minBytes: 32, maxBytes: 32, description: 'ed25519 public key' },
+    answerSchema: { $ref: '#/components/schemas/Account' },
+  },
+};

@@ -110,6 +110,9 @@ export interface Watermark {
   readonly lastTargetHeight: number;
 }
 
+/** The watermark a single signed link leaves. */
+export const watermarkOf = (link: Link): Watermark => ({ lastSourceHeight: link.source.height, lastTargetHeight: link.target.height });
+
 /** True when `link` may be signed under watermark `w` (undefined: nothing signed yet in this era). */
 export function watermarkAllows(w: Watermark | undefined, link: Link): boolean {
   if (link.source.height >= link.target.height) return false;

@@ -1,17 +1,30 @@
 /**
- * The pluggable application interface: what the validators, the state applier and the query service
- * need from a state machine. The transfer ledger (ledger.ts) is one implementation; another application
- * plugs in its own transaction type and rejection reasons over the same content-addressed state.
+ * The application plug-in: everything the pipeline knows about transactions and state goes through
+ * this interface, so the sequencer, validators, state function and API carry no application rules.
+ * The transfer ledger (ledger.ts, the fixed contract) is one implementation; the key-value registry
+ * (registry.ts) is another. Adding a transaction type means writing its module (an
+ * `ApplicationDefinition`) and listing it in apps.ts; the API's request schema and state route come
+ * from the definition.
+ *
+ * State is a content-addressed sparse Merkle tree (smt.ts): an application maps its transactions to
+ * tree changes and its queries to tree reads with proofs.
  */
-import type { Hash } from './smt.js';
+import type { Hash, SmtProof, SparseMerkleTree } from './smt.js';
 
-/** Why one transaction was not applied; an outcome to report, not an exception. */
+/** Why one transaction was not applied or not admitted; an outcome to report, not an exception. */
 export interface Rejection<Reason extends string = string> {
   readonly reason: Reason;
   readonly message: string;
 }
 
-export type CheckResult<Reason extends string = string> = { ok: true } | ({ ok: false } & Rejection<Reason>);
+/**
+ * A transaction that failed execution on a state: `retryable` when it may still become valid on a
+ * later state (a nonce ahead of the sender's), so a pool keeps it; otherwise it can never apply.
+ */
+export interface ExecutionRejection<Reason extends string = string> extends Rejection<Reason> {
+  readonly index: number;
+  readonly retryable: boolean;
+}
 
 /** Result of executing a block's transactions on a parent state. */
 export interface ExecutionResult<Reason extends string = string> {
@@ -20,21 +33,73 @@ export interface ExecutionResult<Reason extends string = string> {
   /** Number of transactions applied. */
   readonly applied: number;
   /** Skipped transactions, by index in the block, in order. */
-  readonly rejected: readonly ({ readonly index: number } & Rejection<Reason>)[];
+  readonly rejected: readonly ExecutionRejection<Reason>[];
   /** Nodes written to the node store. */
   readonly written: number;
 }
 
-export interface StateMachine<Tx, Reason extends string = string> {
+/** The answer to a transaction offered at ingress, before it is accepted (HTTP 202). */
+export type Admission = { readonly ok: true } | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** How a transaction type travels and is identified (its codec entry). */
+export interface TransactionCodec<Tx> {
+  /** Unique id of a signed transaction: the pool's de-duplication key and the API's answer. */
+  hash(tx: Tx): Uint8Array;
+  toJson(tx: Tx): Record<string, unknown>;
+  /** Validates and decodes; throws InputError naming the field (`path` prefixes it). */
+  fromJson(value: unknown, path: string): Tx;
+}
+
+/** A proven read of the state, in the JSON fields the application's state route answers with. */
+export interface StateRead {
+  readonly fields: Record<string, string>;
+  readonly proof: SmtProof;
+}
+
+/** One chain's application, bound to its chain id and state tree. */
+export interface Application<Tx = unknown> extends TransactionCodec<Tx> {
   /** Writes the genesis state's nodes and returns its root. Idempotent and deterministic. */
   genesis(): Promise<Hash>;
-  /** Stateless checks (decoding, signature, chain id): no state read. */
-  checkStateless(tx: Tx): CheckResult<Reason>;
+  /** The account that orders a transaction (the pool is fair between senders). */
+  sender(tx: Tx): Uint8Array;
+  /** The transaction's place in its sender's sequence (its nonce). */
+  sequence(tx: Tx): bigint;
   /**
-   * Applies `txs` in order on `root` and returns the post-state root. Deterministic: the same root and
-   * transactions always give the same result. An invalid transaction is skipped and reported, never
-   * applied, so a Byzantine sequencer's bad transaction cannot halt the chain. Throws only when the
-   * store breaks an invariant (e.g. a missing node).
+   * Whether ingress may accept `tx` against `state` (the latest readable finalized state, at `height`):
+   * signature, a nonce not already used, and whatever else the application requires.
    */
-  execute(root: Hash, txs: readonly Tx[]): Promise<ExecutionResult<Reason>>;
+  admit(state: { readonly root: Hash; readonly height: number }, tx: Tx): Promise<Admission>;
+  /**
+   * Applies `txs` in order on `root` and returns the post-state root. Deterministic. An invalid
+   * transaction is skipped and reported, never applied, so a bad transaction cannot halt the chain.
+   * Throws only when the store breaks an invariant (a missing node).
+   */
+  execute(root: Hash, txs: readonly Tx[]): Promise<ExecutionResult>;
+  /** Reads the state entry named by `key` (the state route's path parameter, already decoded) with its proof. */
+  read(root: Hash, key: Uint8Array): Promise<StateRead>;
+}
+
+/** What a chain needs to build its application, and what the API needs to expose it. */
+export interface ApplicationDefinition<Tx = unknown> {
+  /** Config name (`application` in the cluster config). */
+  readonly name: string;
+  /** The transaction codec alone (stores and transports encode transactions before any state exists). */
+  codec(chainId: Uint8Array): TransactionCodec<Tx>;
+  create(ctx: { readonly chainId: Uint8Array; readonly tree: SparseMerkleTree }): Application<Tx>;
+  /** JSON schema of POST /v1/transactions bodies (embedded in the OpenAPI document). */
+  readonly transactionSchema: Record<string, unknown>;
+  /** The error codes `admit` answers with (HTTP 400), listed in the OpenAPI document. */
+  readonly admissionCodes: readonly string[];
+  /**
+   * The state route, e.g. `/v1/accounts/{publicKeyHex}`: its path, its one path parameter (hex bytes,
+   * `minBytes..maxBytes`) and the schema of its answer (the `read` fields plus height, stateRoot, proof
+   * and certificate). Schemas may refer to the OpenAPI document's shared components.
+   */
+  readonly stateRoute: {
+    readonly path: string;
+    readonly operationId: string;
+    readonly summary: string;
+    readonly parameter: { readonly name: string; readonly minBytes: number; readonly maxBytes: number; readonly description: string };
+    readonly answerSchema: Record<string, unknown>;
+  };
 }

@@ -32,11 +32,11 @@ export interface Transaction {
   readonly signature: Uint8Array; // 64-byte ed25519 signature
 }
 
-/** A block proposed by the sequencer. Its hash commits to height, parent and the transactions. */
-export interface Block {
+/** A block proposed by the sequencer. Its hash commits to height, parent and the transactions (the application's type). */
+export interface Block<Tx = unknown> {
   readonly height: number;
   readonly parentHash: Uint8Array; // 32 bytes; all zero for genesis
-  readonly transactions: readonly Transaction[];
+  readonly transactions: readonly Tx[];
 }
 
 /** The threshold certificate on a link: one group signature from `signers` (t member indices, sorted). */

@@ -13,17 +13,17 @@ export interface CheckpointJson {
   hash: string;
   stateRoot: string;
 }
-export interface TransactionJson {
+export type TransactionJson = {
   from: string;
   to: string;
   amount: string;
   nonce: string;
   signature: string;
-}
+};
 export interface BlockJson {
   height: number;
   parentHash: string;
-  transactions: TransactionJson[];
+  transactions: Record<string, unknown>[];
 }
 export interface VoteJson {
   era: number;
@@ -73,6 +73,7 @@ export function checkpointFromJson(value: unknown, path = 'checkpoint'): Checkpo
   };
 }
 
+/** Transfer JSON (DESIGN.md section 4, POST /v1/transactions). */
 export const transactionToJson = (tx: Transaction): TransactionJson => ({
   from: toHex(tx.from),
   to: toHex(tx.to),
@@ -92,19 +93,25 @@ export function transactionFromJson(value: unknown, path = 'transaction'): Trans
   };
 }
 
-export const blockToJson = (b: Block): BlockJson => ({
+/** The JSON codec of one transaction type (an application's codec entry). */
+export interface TxJsonCodec<Tx> {
+  toJson(tx: Tx): Record<string, unknown>;
+  fromJson(value: unknown, path: string): Tx;
+}
+
+export const blockToJson = <Tx>(b: Block<Tx>, codec: Pick<TxJsonCodec<Tx>, 'toJson'>): BlockJson => ({
   height: b.height,
   parentHash: toHex(b.parentHash),
-  transactions: b.transactions.map(transactionToJson),
+  transactions: b.transactions.map((tx) => codec.toJson(tx)),
 });
 
-export function blockFromJson(value: unknown, path = 'block'): Block {
+export function blockFromJson<Tx>(value: unknown, codec: Pick<TxJsonCodec<Tx>, 'fromJson'>, path = 'block'): Block<Tx> {
   const o = aobject(value, path, ['height', 'parentHash', 'transactions']);
   if (!Array.isArray(o.transactions)) throw new InputError(join(path, 'transactions'), 'expected an array');
   return {
     height: asafeUint(o.height, join(path, 'height')),
     parentHash: fromHex(o.parentHash, 32, join(path, 'parentHash')),
-    transactions: o.transactions.map((t, i) => transactionFromJson(t, `${join(path, 'transactions')}[${i}]`)),
+    transactions: o.transactions.map((t, i) => codec.fromJson(t, `${join(path, 'transactions')}[${i}]`)),
   };
 }
 

@@ -1,17 +1,20 @@
 /**
  * Lambda container wiring from environment variables (set by the CDK app):
  * AFG_CONFIG (cluster config JSON), AWS_REGION, AFG_MEMBER + AFG_KEY_SECRET_ID (validators),
- * AFG_PEERS (comma-separated peer API URLs), and the endpoint overrides of lib/aws/clients.ts.
- * Everything is built lazily once per container and validated with messages naming the variable.
+ * AFG_PEERS (comma-separated peer API URLs), AFG_MAX_LAG_BLOCKS (API), and the endpoint overrides
+ * of lib/aws/clients.ts. Everything is built lazily once per container and validated with messages
+ * naming the variable. The handlers themselves are lib/handlers/sqs.ts over the region runtime.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createClientFactory, endpointsFromEnv } from '../aws/clients.js';
 import { loadKeySecret, type MemberKey } from '../aws/keys.js';
-import { type ClusterConfig, parseClusterConfig } from '../config.js';
+import { createAwsRegion } from '../aws/region-stores.js';
+import { type ClusterConfig, parseClusterConfig, regionConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { HttpPeerBlocks } from '../pipeline/peers.js';
-import { createRegionRuntime, type RegionRuntime } from '../runtime.js';
+import type { Region, RegionQueue } from '../pipeline/region.js';
+import { regionHandler, type SqsHandler } from './sqs.js';
 import type { Telemetry } from './telemetry.js';
 
 function env(name: string): string {
@@ -54,17 +57,46 @@ export const telemetry: Telemetry = {
   },
 };
 
-export const runtime: () => Promise<RegionRuntime> = once(async () => {
-  const config = configFromEnv();
-  const peers = (process.env.AFG_PEERS ?? '')
-    .split(',')
-    .filter(Boolean)
-    .map((url) => new HttpPeerBlocks(url));
-  return createRegionRuntime({ config, region: env('AWS_REGION'), aws, peers });
-});
-
+/** This container's validator key (validator functions only). */
 export const memberKey: () => Promise<MemberKey> = once(async () => {
   const member = Number(env('AFG_MEMBER'));
   if (!Number.isInteger(member) || member < 1) throw new ConfigError('AFG_MEMBER', 'expected a member index (1-based)');
   return loadKeySecret(aws, env('AWS_REGION'), env('AFG_KEY_SECRET_ID'), configFromEnv(), member);
 });
+
+/** The region runtime of this container (built once, at the first invocation). */
+export const runtime: () => Promise<Region> = once(async () => {
+  const config = configFromEnv();
+  const region = env('AWS_REGION');
+  const { application, set } = regionConfig(config, region);
+  const peers = (process.env.AFG_PEERS ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((url) => new HttpPeerBlocks(url, application.codec(set.chainId)));
+  const memberKeyOf = async (member: number) => {
+    const key = await memberKey();
+    if (key.member !== member) throw new ConfigError('AFG_MEMBER', `this function holds member ${key.member}'s key, not ${member}'s`);
+    return key.secretKey;
+  };
+  return createAwsRegion({ config, region, aws, peers, memberKey: memberKeyOf, telemetry });
+});
+
+/** The validator member this container runs (AFG_MEMBER). */
+export function memberFromEnv(): number {
+  const member = Number(env('AFG_MEMBER'));
+  if (!Number.isInteger(member) || member < 1) throw new ConfigError('AFG_MEMBER', 'expected a member index (1-based)');
+  return member;
+}
+
+/** The SQS handler of one of this region's queues, over the container's runtime. */
+export const queueHandler = (queue: RegionQueue): SqsHandler => regionHandler(runtime, queue, telemetry);
+
+/** AFG_MAX_LAG_BLOCKS (default 50): the finality lag in blocks beyond which /v1/health answers 503. */
+export function maxLagBlocksFromEnv(): number {
+  const raw = process.env.AFG_MAX_LAG_BLOCKS;
+  if (raw === undefined || raw === '') return 50;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new ConfigError('AFG_MAX_LAG_BLOCKS', `expected a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}

@@ -1,88 +1,208 @@
 /**
- * SQS batch handlers for the four queue-driven roles, as factories so the same code runs in a
- * Lambda container (functions/) and in the local cluster (several regions in one process).
- * Each reports partial batch failures: a record that cannot be decoded, or that must wait, is
- * returned in batchItemFailures and redelivered (poison ends in the DLQ after maxReceiveCount);
- * the rest of the batch is deleted.
+ * The SQS batch handler of each queue a region consumes: the one place where a queue message is
+ * decoded, routed to its role, ordered, and mapped to Lambda's partial batch response. Lambda
+ * (functions/), the local cluster's event sources, the simulation and the integration tests all
+ * deliver through it (`regionHandler`, or `Region.dispatch` for one message), so they run the same
+ * code.
+ *
+ * Semantics per queue:
+ *   - ingress (sequencer): the whole batch is one flush unit; a HeadMovedError fails the batch (it is
+ *     redelivered and re-checked against the new head); undecodable records fail alone.
+ *   - inbox (one validator): records run one at a time in height order (a child after its parent);
+ *     a NotReadyError fails just that record.
+ *   - votes (finalizer): records run concurrently; refused votes are logged, counted and deleted.
+ *   - finalized (state function): any number of notices coalesce into one catch-up pass.
+ * A record that cannot be decoded is poison: counted, logged, and returned as a batch item failure,
+ * so it ends in the DLQ after the queue's maxReceiveCount.
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { InputError } from '../core/errors.js';
-import { applyFinalized } from '../pipeline/applier.js';
 import { handleVote } from '../pipeline/finalizer.js';
 import { decodeMessage, type MessageKind, type QueueMessage } from '../pipeline/messages.js';
+import type { Region, RegionQueue } from '../pipeline/region.js';
 import { sequence } from '../pipeline/sequencer.js';
-import { handleInbox } from '../pipeline/validator.js';
-import type { RegionRuntime } from '../runtime.js';
-import type { Telemetry } from './telemetry.js';
+import { applyFinalized } from '../pipeline/state-function.js';
+import { handleInbox, type InboxMessage, type ValidatorOutcome } from '../pipeline/validator.js';
+import { silentLog, type Telemetry } from './telemetry.js';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 type Provider<T> = () => Promise<T>;
 
-/** Decodes every record; undecodable ones are reported as poison and become batch item failures. */
-function decodeAll<K extends MessageKind>(event: SQSEvent, kinds: readonly K[], telemetry: Telemetry) {
+/** What happened to one record: the role's outcome, or the error that left it for redelivery. */
+export type RecordResult = { readonly ok: true; readonly outcome: unknown } | { readonly ok: false; readonly error: unknown };
+
+export interface HandlerOptions {
+  /** Called once per record after it was handled (the simulation checks outcomes and errors). */
+  readonly observe?: (record: SQSRecord, result: RecordResult) => void;
+}
+
+export const silentTelemetry: Telemetry = { log: silentLog, metric: () => {} };
+
+/** SQS's ApproximateReceiveCount > 1: this delivery may repeat one that stopped half-way. */
+const isRedelivery = (record: SQSRecord) => Number(record.attributes?.ApproximateReceiveCount ?? 1) > 1;
+
+/**
+ * The batch handler for one of `region`'s queues.
+ * @example export const handler = regionHandler(runtime, { kind: 'votes' }, telemetry);
+ */
+export function regionHandler(
+  region: Provider<Region>,
+  queue: RegionQueue,
+  telemetry: Telemetry,
+  options: HandlerOptions = {},
+): SqsHandler {
+  switch (queue.kind) {
+    case 'ingress':
+      return sequencerHandler(region, telemetry, options);
+    case 'inbox':
+      return validatorHandler(region, queue.member, telemetry, options);
+    case 'votes':
+      return finalizerHandler(region, telemetry, options);
+    case 'finalized':
+      return stateFunctionHandler(region, telemetry, options);
+  }
+}
+
+/**
+ * Delivers one message body to `queue` through the queue's handler, with SQS's redelivery signal.
+ * Never throws for a failed record: the result says what happened.
+ */
+export async function dispatch(
+  region: Region,
+  queue: RegionQueue,
+  body: string,
+  opts: { redelivered?: boolean; telemetry?: Telemetry } = {},
+): Promise<RecordResult> {
+  let result: RecordResult | undefined;
+  const handler = regionHandler(async () => region, queue, opts.telemetry ?? silentTelemetry, {
+    observe: (_record, r) => {
+      result = r;
+    },
+  });
+  try {
+    await handler(syntheticEvent(body, opts.redelivered ? 2 : 1), syntheticContext);
+  } catch (error) {
+    // A thrown handler fails the whole batch (Lambda then leaves every record for redelivery).
+    if (!result || result.ok) result = { ok: false, error };
+  }
+  return result ?? { ok: false, error: new Error('the handler did not report the record') };
+}
+
+let syntheticIds = 0;
+
+/** A one-record SQS event, as Lambda's event source mapping would deliver it. */
+export function syntheticEvent(body: string, receiveCount = 1): SQSEvent {
+  const messageId = `local-${++syntheticIds}`;
+  return {
+    Records: [
+      {
+        messageId,
+        receiptHandle: messageId,
+        body,
+        attributes: {
+          ApproximateReceiveCount: String(receiveCount),
+          SentTimestamp: '0',
+          SenderId: 'afg',
+          ApproximateFirstReceiveTimestamp: '0',
+        },
+        messageAttributes: {},
+        md5OfBody: '',
+        eventSource: 'aws:sqs',
+        eventSourceARN: 'arn:aws:sqs:local:000000000000:afg',
+        awsRegion: 'local',
+      },
+    ],
+  };
+}
+
+export const syntheticContext = {
+  functionName: 'afg-local',
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
+
+function poison(telemetry: Telemetry, record: SQSRecord, e: unknown): void {
+  telemetry.metric('PoisonMessages', 1);
+  telemetry.log.warn('refused a malformed message', {
+    messageId: record.messageId,
+    reason: e instanceof Error ? e.message : String(e),
+    receiveCount: record.attributes?.ApproximateReceiveCount,
+  });
+}
+
+/** Decodes every record once; undecodable ones are poison and become batch item failures. */
+function decodeAll<K extends MessageKind>(
+  region: Region,
+  event: SQSEvent,
+  kinds: readonly K[],
+  telemetry: Telemetry,
+  options: HandlerOptions,
+): { ok: { record: SQSRecord; message: Extract<QueueMessage, { kind: K }> }[]; failures: { itemIdentifier: string }[] } {
   const ok: { record: SQSRecord; message: Extract<QueueMessage, { kind: K }> }[] = [];
   const failures: { itemIdentifier: string }[] = [];
   for (const record of event.Records) {
     try {
-      ok.push({ record, message: decodeMessage(record.body, kinds) });
+      ok.push({ record, message: decodeMessage(record.body, kinds, region.chain.app) });
     } catch (e) {
       if (!(e instanceof InputError)) throw e;
-      telemetry.metric('PoisonMessages', 1);
-      telemetry.log.warn('refused a malformed message', {
-        messageId: record.messageId,
-        reason: e.message,
-        receiveCount: record.attributes?.ApproximateReceiveCount,
-      });
+      poison(telemetry, record, e);
+      options.observe?.(record, { ok: false, error: e });
       failures.push({ itemIdentifier: record.messageId });
     }
   }
   return { ok, failures };
 }
 
-/** Per-record processing with Powertools' BatchProcessor (records run concurrently; every role step is idempotent). */
-function perRecord<K extends MessageKind>(
-  kinds: readonly K[],
-  telemetry: Telemetry,
-  handle: (m: Extract<QueueMessage, { kind: K }>, record: SQSRecord) => Promise<void>,
-  options: { sequential?: boolean; order?: (records: SQSRecord[]) => SQSRecord[] } = {},
-): SqsHandler {
-  return async (event, context) => {
-    // One processor per invocation: BatchProcessor keeps per-batch state, and the local runner's
-    // pollers invoke one handler concurrently (Lambda never does within a container).
-    const processor = new BatchProcessor(EventType.SQS);
-    const ordered = options.order ? { ...event, Records: options.order([...event.Records]) } : event;
-    const response = await processPartialResponse(
-      ordered,
-      async (record: SQSRecord) => {
-        let message: Extract<QueueMessage, { kind: K }>;
-        try {
-          message = decodeMessage(record.body, kinds);
-        } catch (e) {
-          telemetry.metric('PoisonMessages', 1);
-          telemetry.log.warn('refused a malformed message', { messageId: record.messageId, reason: (e as Error).message });
-          throw e;
-        }
-        await handle(message, record);
-      },
-      processor,
-      { context, throwOnFullBatchFailure: false, processInParallel: !options.sequential },
-    );
-    telemetry.flush?.();
-    return response;
-  };
+/**
+ * Runs decoded records through `handle` with Powertools' BatchProcessor, concurrently or one at a
+ * time; a throw fails just that record.
+ */
+async function processRecords<M>(
+  event: SQSEvent,
+  context: Context,
+  decoded: { record: SQSRecord; message: M }[],
+  handle: (m: M, record: SQSRecord) => Promise<unknown>,
+  options: HandlerOptions,
+  sequential: boolean,
+): Promise<SQSBatchResponse> {
+  // One processor per invocation: BatchProcessor keeps per-batch state, and the local runner's
+  // pollers invoke one handler concurrently (Lambda never does within a container).
+  const processor = new BatchProcessor(EventType.SQS);
+  const byId = new Map(decoded.map((d) => [d.record.messageId, d.message]));
+  const records = decoded.map((d) => d.record);
+  return processPartialResponse(
+    { ...event, Records: records },
+    async (record: SQSRecord) => {
+      try {
+        const outcome = await handle(byId.get(record.messageId)!, record);
+        options.observe?.(record, { ok: true, outcome });
+      } catch (error) {
+        options.observe?.(record, { ok: false, error });
+        throw error;
+      }
+    },
+    processor,
+    { context, throwOnFullBatchFailure: false, processInParallel: !sequential },
+  );
 }
 
-/** Home region: the whole batch becomes blocks in one pass (a batch is the sequencer's flush unit). */
-export function sequencerHandler(runtime: Provider<RegionRuntime>, telemetry: Telemetry): SqsHandler {
+/** Ingress: transactions join the pool and blocks are built from it; ticks ask for empty blocks. */
+function sequencerHandler(provider: Provider<Region>, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
   return async (event) => {
-    const rt = await runtime();
-    const { ok, failures } = decodeAll(event, ['tx', 'tick'], telemetry);
-    // HeadMovedError propagates: the whole batch is redelivered and re-checked against the new head.
-    const result = await sequence(
-      rt.sequencer(),
-      ok.map((o) => o.message),
-    );
+    const region = await provider();
+    const { ok, failures } = decodeAll(region, event, ['tx', 'tick'], telemetry, options);
+    let result: Awaited<ReturnType<typeof sequence>>;
+    try {
+      result = await sequence(
+        region.sequencer(),
+        ok.map((o) => o.message),
+      );
+    } catch (error) {
+      // HeadMovedError and store failures: the whole batch is redelivered and re-checked against the new head.
+      for (const o of ok) options.observe?.(o.record, { ok: false, error });
+      throw error;
+    }
+    for (const o of ok) options.observe?.(o.record, { ok: true, outcome: result });
     for (const r of result.rejected) telemetry.log.info('transaction rejected at sequencing', r);
     telemetry.metric('BlocksProposed', result.blocks.length);
     telemetry.metric(
@@ -96,71 +216,83 @@ export function sequencerHandler(runtime: Provider<RegionRuntime>, telemetry: Te
   };
 }
 
-/** One validator's inbox: proposals and justification notices. NotReadyError fails just that record. */
-export function validatorHandler(
-  runtime: Provider<RegionRuntime>,
-  key: Provider<{ member: number; secretKey: Uint8Array }>,
-  telemetry: Telemetry,
-): SqsHandler {
-  return perRecord(
-    ['proposal', 'justified'],
-    telemetry,
-    async (message, record) => {
-      const [rt, { member, secretKey }] = await Promise.all([runtime(), key()]);
-      const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? 1) > 1;
-      const outcome = await handleInbox(rt.validator(member, secretKey), message, { resendIdentical: redelivered });
+/** One validator's inbox: proposals and justification notices, in height order. */
+function validatorHandler(provider: Provider<Region>, member: number, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
+  return async (event, context) => {
+    const region = await provider();
+    const deps = await region.validator(member);
+    const { ok, failures } = decodeAll(region, event, ['proposal', 'justified'], telemetry, options);
+    // Proposals in height order (a child after its parent), so one batch never waits on itself.
+    const height = (m: InboxMessage) => (m.kind === 'proposal' ? m.height : m.checkpoint.height);
+    ok.sort((a, b) => height(a.message) - height(b.message));
+    const handle = async (message: InboxMessage, record: SQSRecord): Promise<ValidatorOutcome> => {
+      // A redelivery may follow a crash mid fan-out: the validator then re-sends its last vote.
+      const honest = (d = deps) => handleInbox(d, message, { resendIdentical: isRedelivery(record) });
+      const outcome = region.hooks.inbox ? await region.hooks.inbox({ member, deps, message, honest }) : await honest();
       if (outcome.kind === 'voted' && !outcome.repeat) telemetry.metric('VotesSigned', 1);
       if (outcome.kind === 'refused') {
         telemetry.metric('SignaturesRefused', 1);
         telemetry.log.warn('vote refused by slashing protection', { member, reason: outcome.reason });
       }
       if (outcome.kind === 'rejected') telemetry.log.warn('proposal rejected', { member, reason: outcome.reason });
-    },
-    { sequential: true, order: byHeight },
-  );
-}
-
-/** Proposals in height order (a child after its parent), so one batch never waits on itself. */
-function byHeight(records: SQSRecord[]): SQSRecord[] {
-  const height = (r: SQSRecord) => Number(/"height":(\d+)/.exec(r.body)?.[1] ?? Number.MAX_SAFE_INTEGER);
-  return records.sort((a, b) => height(a) - height(b));
+      return outcome;
+    };
+    const response = await processRecords(event, context, ok, handle, options, true);
+    telemetry.flush?.();
+    return { batchItemFailures: [...failures, ...response.batchItemFailures] };
+  };
 }
 
 /** A region's vote queue. Invalid votes are refused (logged, counted, deleted), never retried. */
-export function finalizerHandler(runtime: Provider<RegionRuntime>, telemetry: Telemetry): SqsHandler {
-  return perRecord(['vote'], telemetry, async ({ vote, justification }, record) => {
-    const rt = await runtime();
-    const started = performance.now();
-    const redelivered = Number(record.attributes?.ApproximateReceiveCount ?? 1) > 1;
-    const result = await handleVote(rt.finalizer(), vote, { redelivered, ...(justification ? { justification } : {}) });
-    // Handler-side timing (the pipeline reads no clock): the whole vote when it produced a certificate.
-    if (result.kind === 'counted' && result.certifiedNow) {
-      telemetry.metric('Certificates', 1);
-      telemetry.metric('CertificationMs', performance.now() - started, 'Milliseconds');
-    }
-    if (result.kind === 'refused') {
-      telemetry.metric('VotesRefused', 1);
-      telemetry.log.warn('vote refused', { member: vote.member, reason: result.reason, message: result.message });
-      return;
-    }
-    telemetry.metric(result.duplicate ? 'VotesDuplicate' : 'VotesAccepted', 1);
-    if (result.evidence > 0) telemetry.metric('Evidence', result.evidence);
-    if (result.justified.length) telemetry.metric('Justified', result.justified.length);
-    if (result.finalized.length) {
-      telemetry.metric('Finalized', result.finalized.length);
-      const head = await rt.finality.head();
-      const tip = await rt.blocks.tip();
-      telemetry.metric('FinalityLag', Math.max(0, (tip?.height ?? 0) - head.finalized.height));
-    }
-  });
+function finalizerHandler(provider: Provider<Region>, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
+  return async (event, context) => {
+    const region = await provider();
+    const { ok, failures } = decodeAll(region, event, ['vote'], telemetry, options);
+    const handle = async ({ vote, justification }: Extract<QueueMessage, { kind: 'vote' }>, record: SQSRecord) => {
+      const started = performance.now();
+      const result = await handleVote(region.finalizer(), vote, {
+        redelivered: isRedelivery(record),
+        ...(justification ? { justification } : {}),
+      });
+      // Handler-side timing (the pipeline reads no clock): the whole vote when it produced a certificate.
+      if (result.kind === 'counted' && result.certifiedNow) {
+        telemetry.metric('Certificates', 1);
+        telemetry.metric('CertificationMs', performance.now() - started, 'Milliseconds');
+      }
+      if (result.kind === 'refused') {
+        telemetry.metric('VotesRefused', 1);
+        telemetry.log.warn('vote refused', { member: vote.member, reason: result.reason, message: result.message });
+        return result;
+      }
+      telemetry.metric(result.duplicate ? 'VotesDuplicate' : 'VotesAccepted', 1);
+      if (result.evidence > 0) telemetry.metric('Evidence', result.evidence);
+      if (result.justified.length) telemetry.metric('Justified', result.justified.length);
+      if (result.finalized.length) {
+        telemetry.metric('Finalized', result.finalized.length);
+        const [head, tip] = await Promise.all([region.stores.finality.head(), region.stores.blocks.tip()]);
+        telemetry.metric('FinalityLag', Math.max(0, (tip?.height ?? 0) - head.finalized.height));
+      }
+      return result;
+    };
+    const response = await processRecords(event, context, ok, handle, options, false);
+    telemetry.flush?.();
+    return { batchItemFailures: [...failures, ...response.batchItemFailures] };
+  };
 }
 
 /** A region's state function: any number of notices coalesce into one catch-up pass. */
-export function applierHandler(runtime: Provider<RegionRuntime>, telemetry: Telemetry): SqsHandler {
+function stateFunctionHandler(provider: Provider<Region>, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
   return async (event) => {
-    const rt = await runtime();
-    const { failures } = decodeAll(event, ['finalized'], telemetry);
-    const result = await applyFinalized(rt.applier());
+    const region = await provider();
+    const { ok, failures } = decodeAll(region, event, ['finalized'], telemetry, options);
+    let result: Awaited<ReturnType<typeof applyFinalized>>;
+    try {
+      result = await applyFinalized(region.stateFunction());
+    } catch (error) {
+      for (const o of ok) options.observe?.(o.record, { ok: false, error });
+      throw error;
+    }
+    for (const o of ok) options.observe?.(o.record, { ok: true, outcome: result });
     telemetry.metric('BlocksApplied', result.applied.length);
     if (result.applied.length) telemetry.metric('AppliedHeight', result.applied[result.applied.length - 1]!);
     telemetry.flush?.();

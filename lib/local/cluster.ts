@@ -9,16 +9,18 @@ import { type Api, createApi } from '../api/app.js';
 import { type ApiServer, startApiServer } from '../api/node-server.js';
 import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../aws/clients.js';
 import { ensureQueue, queueDepths, resolveQueueUrl } from '../aws/queues.js';
+import { createAwsRegion } from '../aws/region-stores.js';
 import { ensureTables } from '../aws/tables.js';
-import { type ClusterConfig, dlqName, inboxQueue, parseClusterConfig, resourceNames } from '../config.js';
+import { type ClusterConfig, dlqName, inboxQueue, parseClusterConfig, regionConfig, resourceNames } from '../config.js';
 import { toHex } from '../core/bytes.js';
 import { LOCAL_CHAIN_ID } from '../core/chain.js';
 import { ConfigError } from '../core/errors.js';
+import { defaultThreshold } from '../core/ffg.js';
 import { dashboardHtml } from '../dashboard/index.js';
-import { applierHandler, finalizerHandler, type SqsHandler, sequencerHandler, validatorHandler } from '../handlers/sqs.js';
+import type { SqsHandler } from '../handlers/sqs.js';
 import { CounterTelemetry, type Log } from '../handlers/telemetry.js';
 import { HttpPeerBlocks } from '../pipeline/peers.js';
-import { createRegionRuntime, type RegionRuntime } from '../runtime.js';
+import type { Region, RegionQueue } from '../pipeline/region.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
 import { type EmbeddedServices, startEmbeddedServices } from './services.js';
@@ -27,7 +29,7 @@ export interface LocalClusterOptions {
   readonly regions: readonly string[];
   /** Total validators, placed round-robin over the regions. */
   readonly validators: number;
-  /** Default n - floor((n-1)/3). */
+  /** Default n - f (lib/core/ffg.ts defaultThreshold). */
   readonly threshold?: number;
   readonly checkpointInterval: number;
   readonly dataDir: string;
@@ -48,7 +50,7 @@ export interface LocalClusterOptions {
 export interface LocalRegion {
   readonly region: string;
   readonly url: string;
-  readonly runtime: RegionRuntime;
+  readonly runtime: Region;
   readonly telemetry: CounterTelemetry;
   readonly sources: SqsEventSource[];
 }
@@ -77,7 +79,7 @@ export class LocalCluster {
     if (opts.fresh) await rm(opts.dataDir, { recursive: true, force: true });
     await mkdir(opts.dataDir, { recursive: true });
     const n = opts.validators;
-    const threshold = opts.threshold ?? n - Math.floor((n - 1) / 3);
+    const threshold = opts.threshold ?? defaultThreshold(n);
     const keys = await loadOrDealKeys(join(opts.dataDir, 'keys'), n, threshold);
     const config = parseClusterConfig({
       prefix: 'afg',
@@ -117,26 +119,31 @@ export class LocalCluster {
       const dashboard = await dashboardHtml({ peers: urls, groupPublicKey: config.groupPublicKey });
       for (const [i, region] of config.regions.entries()) {
         await provision(aws, config, region);
-        const peers = urls.filter((_, j) => j !== i).map((u) => new HttpPeerBlocks(u));
-        const runtime = await createRegionRuntime({
+        const codec = regionConfig(config, region).application.codec(LOCAL_CHAIN_ID);
+        const peers = urls.filter((_, j) => j !== i).map((u) => new HttpPeerBlocks(u, codec));
+        const telemetry = new CounterTelemetry(opts.log);
+        const secretKeys = new Map(keys.members.map((m) => [m.index, m.secretKey]));
+        const runtime = await createAwsRegion({
           config,
           region,
           aws,
           peers,
+          telemetry,
+          memberKey: async (member) => secretKeys.get(member)!,
           health: { now: () => Date.now(), dlqDepths: () => queueDepths(aws.sqs(region), regionQueueNames(config, region).map(dlqName)) },
         });
-        const telemetry = new CounterTelemetry(opts.log);
         routes[i] = createApi({
           query: runtime.query,
           transport: runtime.transport,
           chain: runtime.chain,
+          application: runtime.config.application,
           maxLagBlocks: opts.maxLagBlocks ?? 50,
           dashboardHtml: dashboard,
           metrics: () => telemetry,
         });
         regions.push({ region, url: urls[i]!, runtime, telemetry, sources: [] });
       }
-      for (const r of regions) r.sources.push(...(await cluster.eventSources(r, keys.members, opts)));
+      for (const r of regions) r.sources.push(...(await cluster.eventSources(r, opts)));
       for (const r of regions) for (const s of r.sources) s.start();
       return cluster;
     } catch (e) {
@@ -145,15 +152,11 @@ export class LocalCluster {
     }
   }
 
-  private async eventSources(
-    r: LocalRegion,
-    members: { index: number; secretKey: Uint8Array }[],
-    opts: LocalClusterOptions,
-  ): Promise<SqsEventSource[]> {
+  private async eventSources(r: LocalRegion, opts: LocalClusterOptions): Promise<SqsEventSource[]> {
     const { config, aws } = this;
     const names = resourceNames(config.prefix);
     const sqs = aws.sqs(r.region);
-    const runtime = async () => r.runtime;
+    const handlerOf = (queue: RegionQueue): SqsHandler => r.runtime.handler(queue);
     const source = async (queue: string, handler: SqsHandler, o: { batchSize: number; windowMs: number; concurrency: number }) =>
       new SqsEventSource({
         sqs,
@@ -170,25 +173,23 @@ export class LocalCluster {
     const out: SqsEventSource[] = [];
     if (r.region === config.homeRegion)
       out.push(
-        await source(names.ingressQueue, sequencerHandler(runtime, r.telemetry), {
+        await source(names.ingressQueue, handlerOf({ kind: 'ingress' }), {
           batchSize: config.maxBlockTransactions,
           windowMs: opts.batchingWindowMs ?? 50,
           concurrency: 1,
         }),
       );
-    for (const m of config.members.filter((m) => m.region === r.region)) {
-      const key = members.find((k) => k.index === m.index)!;
-      const memberKey = async () => ({ member: key.index, secretKey: key.secretKey });
+    for (const member of r.runtime.members) {
       out.push(
-        await source(inboxQueue(config.prefix, m.index), validatorHandler(runtime, memberKey, r.telemetry), {
+        await source(inboxQueue(config.prefix, member), handlerOf({ kind: 'inbox', member }), {
           batchSize: 10,
           windowMs: 0,
           concurrency: 1,
         }),
       );
     }
-    out.push(await source(names.voteQueue, finalizerHandler(runtime, r.telemetry), { batchSize: 10, windowMs: 0, concurrency: 2 }));
-    out.push(await source(names.finalizedQueue, applierHandler(runtime, r.telemetry), { batchSize: 10, windowMs: 0, concurrency: 1 }));
+    out.push(await source(names.voteQueue, handlerOf({ kind: 'votes' }), { batchSize: 10, windowMs: 0, concurrency: 2 }));
+    out.push(await source(names.finalizedQueue, handlerOf({ kind: 'finalized' }), { batchSize: 10, windowMs: 0, concurrency: 1 }));
     return out;
   }
 

@@ -9,10 +9,10 @@
  * over the links waiting on it (after its status is written). One of the two always sees the
  * other, so no link is stranded.
  */
-import { certify, verifySignature } from '../core/bls.js';
 import { equalBytes } from '../core/bytes.js';
 import { checkpointEquals, voteSigningBytes } from '../core/codec.js';
-import { checkSlashing, type Evidence } from '../core/slashing.js';
+import { checkVote, quorum, supermajorityDecision, type VoteRefusal } from '../core/ffg.js';
+import { checkSlashing, type Evidence, sameLink } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Vote } from '../core/types.js';
 import type { ChainContext } from './context.js';
 import type { FinalityStore, Transport } from './ports.js';
@@ -39,20 +39,6 @@ export type VoteResult =
     }
   | { kind: 'refused'; reason: VoteRefusal; message: string };
 
-export type VoteRefusal = 'WRONG_ERA' | 'UNKNOWN_MEMBER' | 'BAD_LINK' | 'NOT_CHECKPOINT' | 'BAD_SIGNATURE';
-
-/** Checks a decoded vote against the validator set without any I/O. */
-export function checkVote(chain: ChainContext, vote: Vote): { reason: VoteRefusal; message: string } | undefined {
-  const { set } = chain;
-  const K = set.checkpointInterval;
-  if (vote.era !== set.era) return { reason: 'WRONG_ERA', message: `era ${vote.era} is not the current era ${set.era}` };
-  if (vote.member < 1 || vote.member > set.n) return { reason: 'UNKNOWN_MEMBER', message: `member ${vote.member} is not in 1..${set.n}` };
-  if (vote.source.height >= vote.target.height) return { reason: 'BAD_LINK', message: 'source height must be below target height' };
-  if (vote.source.height % K !== 0 || vote.target.height % K !== 0)
-    return { reason: 'NOT_CHECKPOINT', message: `heights must be multiples of ${K}` };
-  return undefined;
-}
-
 export interface VoteOptions {
   /** The certificate that justified the vote's source, as sent by the validator. */
   readonly justification?: Certificate;
@@ -66,7 +52,7 @@ export interface VoteOptions {
 /** Processes one vote. Never throws for a bad vote (it is refused); throws only on store/transport failure. */
 export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteOptions = {}): Promise<VoteResult> {
   const { chain, store } = deps;
-  const refusal = checkVote(chain, vote);
+  const refusal = checkVote(chain.set, chain.genesis.height, vote);
   if (refusal) return { kind: 'refused', ...refusal };
   const redelivered = options.redelivered ?? true;
   const duplicate = (await store.recordVote(vote)) === 'duplicate';
@@ -91,10 +77,10 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteO
     evidence,
   };
   let certificate = tally.certificate;
-  if (!certificate && tally.partials.size >= chain.set.threshold) {
+  if (!certificate && quorum(tally.partials.size, chain.set.threshold)) {
     const message = voteSigningBytes(chain.set.chainId, tally.link);
     const partials = [...tally.partials].map(([index, signature]) => ({ index, signature }));
-    const outcome = certify(message, partials, {
+    const outcome = chain.crypto.certify(message, partials, {
       threshold: chain.set.threshold,
       groupPublicKey: chain.set.groupPublicKey,
       memberPublicKey: (i) => chain.set.members[i - 1]?.publicKey,
@@ -120,8 +106,7 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteO
 async function detectEquivocation(deps: FinalizerDeps, vote: Vote): Promise<number> {
   const { chain, store } = deps;
   const prior = (await store.votesOf(vote.member, vote.source.height + 1)).filter((v) => !sameLink(v, vote));
-  const publicKey = chain.set.members[vote.member - 1]!.publicKey;
-  const valid = (v: Vote) => safeVerify(publicKey, voteSigningBytes(chain.set.chainId, v), v.signature);
+  const valid = (v: Vote) => validPartial(chain, v, v.signature);
   let found = 0;
   for (const other of prior) {
     const verdict = checkSlashing([other], vote);
@@ -136,7 +121,7 @@ async function detectEquivocation(deps: FinalizerDeps, vote: Vote): Promise<numb
 }
 
 const validPartial = (chain: ChainContext, link: Vote, signature: Uint8Array) =>
-  safeVerify(chain.set.members[link.member - 1]!.publicKey, voteSigningBytes(chain.set.chainId, link), signature);
+  chain.crypto.verify(chain.set.members[link.member - 1]!.publicKey, voteSigningBytes(chain.set.chainId, link), signature);
 
 /**
  * A vote whose source this region has not justified yet may carry the source's justification:
@@ -148,20 +133,13 @@ async function importJustification(deps: FinalizerDeps, vote: Vote, c: Certifica
   if (!checkpointEquals(c.target, vote.source) || c.era !== chain.set.era || (await isJustified(deps, vote.source))) return;
   const signers = new Set(c.signers);
   if (signers.size !== c.signers.length || signers.size < chain.set.threshold || c.signers.some((i) => i < 1 || i > chain.set.n)) return;
-  if (c.source.height >= c.target.height || !safeVerify(chain.set.groupPublicKey, voteSigningBytes(chain.set.chainId, c), c.signature))
+  if (
+    c.source.height >= c.target.height ||
+    !chain.crypto.verify(chain.set.groupPublicKey, voteSigningBytes(chain.set.chainId, c), c.signature)
+  )
     return;
   await onCertified(deps, await store.setCertificate(c), { justified: [], finalized: [] }, true);
 }
-
-function safeVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-  try {
-    return verifySignature(publicKey, message, signature);
-  } catch {
-    return false;
-  }
-}
-
-const sameLink = (a: Vote, b: Vote) => a.era === b.era && checkpointEquals(a.source, b.source) && checkpointEquals(a.target, b.target);
 
 async function isJustified(deps: FinalizerDeps, c: Checkpoint): Promise<boolean> {
   if (checkpointEquals(c, deps.chain.genesis)) return true;
@@ -172,17 +150,24 @@ type Progress = { justified: number[]; finalized: number[] };
 
 async function onCertified(deps: FinalizerDeps, certificate: Certificate, result: Progress, freshVote: boolean): Promise<void> {
   await deps.store.awaitSource(certificate); // written before the source status is read (see header)
-  if (await isJustified(deps, certificate.source)) await justify(deps, certificate, result, freshVote);
+  const decision = supermajorityDecision(certificate, await isJustified(deps, certificate.source), deps.chain.set.checkpointInterval);
+  if (decision.kind === 'justify') await justify(deps, certificate, decision.finalize, result, freshVote);
 }
 
-/** `certificate` is a certified link whose source is justified: its target is justified; if adjacent, its source is final. */
-async function justify(deps: FinalizerDeps, certificate: Certificate, result: Progress, freshVote: boolean): Promise<void> {
+/** `certificate` is a certified link whose source is justified: its target is justified; `finalize` (its source, when adjacent) is final. */
+async function justify(
+  deps: FinalizerDeps,
+  certificate: Certificate,
+  finalize: Checkpoint | undefined,
+  result: Progress,
+  freshVote: boolean,
+): Promise<void> {
   const { store, chain, transport } = deps;
   const target = certificate.target;
-  const adjacent = target.height === certificate.source.height + chain.set.checkpointInterval;
+  const adjacent = finalize !== undefined;
   const [justifiedNow, finalizedNow] = await Promise.all([
     store.markJustified(target, certificate),
-    adjacent ? store.markFinalized(certificate.source, certificate) : Promise.resolve(false),
+    finalize ? store.markFinalized(finalize, certificate) : Promise.resolve(false),
   ]);
   if (justifiedNow) result.justified.push(target.height);
   if (finalizedNow) result.finalized.push(certificate.source.height);
@@ -207,5 +192,8 @@ async function justify(deps: FinalizerDeps, certificate: Certificate, result: Pr
     // Links certified before this target was justified (read after the status write above).
     store.linksFrom(target),
   ]);
-  for (const next of waiting) await justify(deps, next, result, freshVote);
+  for (const next of waiting) {
+    const decision = supermajorityDecision(next, true, chain.set.checkpointInterval);
+    if (decision.kind === 'justify') await justify(deps, next, decision.finalize, result, freshVote);
+  }
 }

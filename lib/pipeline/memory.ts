@@ -3,10 +3,11 @@
  * (idempotent puts, compare-and-set, monotone heads). Used by unit tests and the simulation.
  */
 import { equalBytes, toHex } from '../core/bytes.js';
-import { checkpointEquals } from '../core/codec.js';
+import { checkpointId, linkId, padHeight } from '../core/ids.js';
 import type { Evidence } from '../core/slashing.js';
-import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
-import { checkpointId, linkId, padHeight } from './keys.js';
+import { watermarkAllows, watermarkOf } from '../core/slashing.js';
+import { MemoryNodeStore } from '../core/smt.js';
+import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import type {
   AppliedHead,
   AppliedStore,
@@ -15,6 +16,8 @@ import type {
   FinalityHead,
   FinalityStore,
   LinkTally,
+  PendingTransaction,
+  RegionStores,
   SequencerHead,
   SequencerStore,
   SignOutcome,
@@ -53,11 +56,11 @@ export class MemoryBlockStore implements BlockStore {
 
 export class MemorySequencerStore implements SequencerStore {
   private current: SequencerHead | undefined;
-  private readonly pool = new Map<string, { hash: Uint8Array; tx: Transaction }>();
-  async addPending(txs: readonly { hash: Uint8Array; tx: Transaction }[]): Promise<void> {
+  private readonly pool = new Map<string, PendingTransaction>();
+  async addPending(txs: readonly PendingTransaction[]): Promise<void> {
     for (const t of txs) this.pool.set(toHex(t.hash), t);
   }
-  async pending(limit: number): Promise<{ hash: Uint8Array; tx: Transaction }[]> {
+  async pending(limit: number): Promise<PendingTransaction[]> {
     return [...this.pool.values()].slice(0, limit);
   }
   async removePending(hashes: readonly Uint8Array[]): Promise<void> {
@@ -83,8 +86,7 @@ export class MemorySlashingProtectionStore implements SlashingProtectionStore {
   async recordSignature(member: number, link: Link, signature: Uint8Array): Promise<SignOutcome> {
     const last = this.records.get(member);
     if (last && linkId(last.link) === linkId(link)) return { kind: 'identical', signature: last.signature };
-    if (last && !(link.target.height > last.link.target.height && link.source.height >= last.link.source.height))
-      return { kind: 'refused', last: last.link };
+    if (last && !watermarkAllows(watermarkOf(last.link), link)) return { kind: 'refused', last: last.link };
     this.records.set(member, { link, signature });
     return { kind: 'signed', signature };
   }
@@ -218,4 +220,14 @@ export class MemoryAppliedStore implements AppliedStore {
   }
 }
 
-export const sameCheckpoint = checkpointEquals;
+/** Every store of one region, in memory (simulation and unit tests). */
+export function memoryRegionStores(genesis: Checkpoint): RegionStores {
+  return {
+    blocks: new MemoryBlockStore(),
+    sequencer: new MemorySequencerStore(),
+    finality: new MemoryFinalityStore(genesis),
+    protection: new MemorySlashingProtectionStore(),
+    applied: new MemoryAppliedStore(),
+    nodes: new MemoryNodeStore(),
+  };
+}

@@ -1,11 +1,12 @@
 /**
  * Queue messages between roles. Every body is JSON `{ v: 1, kind, ... }`; decoders validate
  * fully and throw InputError, so a poison message is refused with a reason at the edge and ends
- * in the DLQ instead of crashing a batch.
+ * in the DLQ instead of crashing a batch. Transactions (alone or inside a proposed block) travel in
+ * the application's JSON form, so encoding and decoding take its codec.
  */
 import { asafeUint, fromHex, toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
-import type { Block, Certificate, Checkpoint, Transaction, Vote } from '../core/types.js';
+import type { Block, Certificate, Checkpoint, Vote } from '../core/types.js';
 import {
   aobject,
   blockFromJson,
@@ -13,8 +14,7 @@ import {
   checkpointFromJson,
   checkpointToJson,
   linkToJson,
-  transactionFromJson,
-  transactionToJson,
+  type TxJsonCodec,
   voteFromJson,
   voteToJson,
 } from '../core/wire.js';
@@ -23,8 +23,8 @@ import {
 export const MAX_MESSAGE_BYTES = 200 * 1024;
 
 export type QueueMessage =
-  /** A client transaction for the sequencer (ingress queue). */
-  | { kind: 'tx'; tx: Transaction }
+  /** A client transaction for the sequencer (ingress queue), of the chain's application type. */
+  | { kind: 'tx'; tx: unknown }
   /** Sequencer liveness nudge: checkpoint `height` was justified; propose empty blocks so it can be finalized (ingress queue). */
   | { kind: 'tick'; height: number }
   /** A proposed block, inline or by reference to the home region's block store (validator inbox). */
@@ -42,11 +42,11 @@ export type QueueMessage =
 
 export type MessageKind = QueueMessage['kind'];
 
-/** Serializes a message to its JSON body. */
-export function encodeMessage(m: QueueMessage): string {
+/** Serializes a message to its JSON body; `codec` is the application's transaction codec. */
+export function encodeMessage(m: QueueMessage, codec: TxJsonCodec<unknown>): string {
   switch (m.kind) {
     case 'tx':
-      return JSON.stringify({ v: 1, kind: m.kind, tx: transactionToJson(m.tx) });
+      return JSON.stringify({ v: 1, kind: m.kind, tx: codec.toJson(m.tx) });
     case 'tick':
     case 'finalized':
       return JSON.stringify({ v: 1, kind: m.kind, height: m.height });
@@ -56,7 +56,7 @@ export function encodeMessage(m: QueueMessage): string {
         kind: m.kind,
         height: m.height,
         hash: toHex(m.hash),
-        ...(m.block ? { block: blockToJson(m.block) } : {}),
+        ...(m.block ? { block: blockToJson(m.block, codec) } : {}),
       });
     case 'justified':
       return JSON.stringify({ v: 1, kind: m.kind, checkpoint: checkpointToJson(m.checkpoint) });
@@ -82,7 +82,11 @@ export function encodeMessage(m: QueueMessage): string {
  * Parses and validates a body. `expected` restricts the kinds a queue accepts.
  * @throws InputError with the field path, e.g. "vote.signature: expected 48 bytes ..."
  */
-export function decodeMessage<K extends MessageKind>(body: string, expected: readonly K[]): Extract<QueueMessage, { kind: K }> {
+export function decodeMessage<K extends MessageKind>(
+  body: string,
+  expected: readonly K[],
+  codec: TxJsonCodec<unknown>,
+): Extract<QueueMessage, { kind: K }> {
   if (body.length > 2 * MAX_MESSAGE_BYTES) throw new InputError('body', `larger than ${2 * MAX_MESSAGE_BYTES} bytes`);
   let raw: unknown;
   try {
@@ -95,7 +99,7 @@ export function decodeMessage<K extends MessageKind>(body: string, expected: rea
   if (v !== 1) throw new InputError('v', 'unsupported message version (expected 1)');
   if (typeof kind !== 'string' || !(expected as readonly string[]).includes(kind))
     throw new InputError('kind', `expected one of ${expected.join(', ')}, got ${JSON.stringify(kind)}`);
-  const msg = decodeKind(kind as MessageKind, raw);
+  const msg = decodeKind(kind as MessageKind, raw, codec);
   return msg as Extract<QueueMessage, { kind: K }>;
 }
 
@@ -112,11 +116,11 @@ function certificateLinkFromJson(value: unknown, path: string): Certificate {
   };
 }
 
-function decodeKind(kind: MessageKind, raw: unknown): QueueMessage {
+function decodeKind(kind: MessageKind, raw: unknown, codec: TxJsonCodec<unknown>): QueueMessage {
   switch (kind) {
     case 'tx': {
       const o = aobject(raw, '', ['v', 'kind', 'tx']);
-      return { kind, tx: transactionFromJson(o.tx, 'tx') };
+      return { kind, tx: codec.fromJson(o.tx, 'tx') };
     }
     case 'tick':
     case 'finalized': {
@@ -126,7 +130,7 @@ function decodeKind(kind: MessageKind, raw: unknown): QueueMessage {
     case 'proposal': {
       const o = aobject(raw, '', ['v', 'kind', 'height', 'hash'], ['block']);
       const height = asafeUint(o.height, 'height');
-      const block = o.block === undefined ? undefined : blockFromJson(o.block, 'block');
+      const block = o.block === undefined ? undefined : blockFromJson(o.block, codec, 'block');
       if (block && block.height !== height) throw new InputError('block.height', 'does not match the proposal height');
       return { kind, height, hash: fromHex(o.hash, 32, 'hash'), ...(block ? { block } : {}) };
     }

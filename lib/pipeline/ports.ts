@@ -4,8 +4,10 @@
  * (lib/aws). Interfaces stay small; every write is idempotent or a compare-and-set, so a
  * retried or concurrent Lambda invocation can never double-apply.
  */
+import type { CheckpointStatus } from '../core/ffg.js';
 import type { Evidence } from '../core/slashing.js';
-import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
+import type { NodeStore } from '../core/smt.js';
+import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import type { QueueMessage } from './messages.js';
 
 // ---------------------------------------------------------------- blocks (every region)
@@ -34,6 +36,12 @@ export interface SequencerHead {
   readonly announced: boolean;
 }
 
+/** An accepted transaction (of the chain's application type) waiting in the sequencer's pool, by its id. */
+export interface PendingTransaction {
+  readonly hash: Uint8Array;
+  readonly tx: unknown;
+}
+
 export interface SequencerStore {
   head(): Promise<SequencerHead | undefined>;
   /**
@@ -43,9 +51,9 @@ export interface SequencerStore {
    */
   swapHead(expected: SequencerHead, next: SequencerHead): Promise<boolean>;
   /** Durably adds accepted transactions to the pending pool (idempotent by transaction hash). */
-  addPending(txs: readonly { hash: Uint8Array; tx: Transaction }[]): Promise<void>;
+  addPending(txs: readonly PendingTransaction[]): Promise<void>;
   /** Up to `limit` pending transactions, in no particular order. */
-  pending(limit: number): Promise<{ hash: Uint8Array; tx: Transaction }[]>;
+  pending(limit: number): Promise<PendingTransaction[]>;
   /** Removes transactions that were included in a block or refused for good. */
   removePending(hashes: readonly Uint8Array[]): Promise<void>;
 }
@@ -104,8 +112,6 @@ export interface TallyStore {
   /** First writer wins; returns the stored certificate. */
   setCertificate(certificate: Certificate): Promise<Certificate>;
 }
-
-export type CheckpointStatus = 'pending' | 'justified' | 'finalized';
 
 export interface CheckpointRecord {
   readonly checkpoint: Checkpoint;
@@ -175,4 +181,22 @@ export interface Transport {
 /** Fetches a block from a peer region (its HTTP API), for catch-up. The caller checks the hash. */
 export interface PeerBlocks {
   fetchBlock(height: number): Promise<Block | undefined>;
+}
+
+// ---------------------------------------------------------------- one region's stores
+
+/**
+ * Every store one region's roles use, as one set: built by dynamoRegionStores (lib/aws) for Lambda
+ * and the local cluster, and by memoryRegionStores (memory.ts) for the simulation and unit tests.
+ * The store contract suite (test/stores/contract.ts) runs against both.
+ */
+export interface RegionStores {
+  readonly blocks: BlockStore;
+  /** The sequencer's head and pool (used only where the sequencer runs). */
+  readonly sequencer: SequencerStore;
+  readonly finality: FinalityStore;
+  readonly protection: SlashingProtectionStore;
+  readonly applied: AppliedStore;
+  /** State tree nodes (content-addressed). */
+  readonly nodes: NodeStore;
 }

@@ -99,12 +99,12 @@ export class QueryService {
         block = await deps.blocks.getBlock(hash);
       }
       if (!block) throw new NotFound(`block ${height} is not stored in this region`);
-      return { hash: toHex(hash), ...blockToJson(block), finalized: true };
+      return { hash: toHex(hash), ...blockToJson(block, deps.chain.app), finalized: true };
     }
     const [hash] = await deps.blocks.hashesAt(height);
     const block = hash && (await deps.blocks.getBlock(hash));
     if (!hash || !block) throw new NotFound(`no block at height ${height}`);
-    return { hash: toHex(hash), ...blockToJson(block), finalized: false };
+    return { hash: toHex(hash), ...blockToJson(block, deps.chain.app), finalized: false };
   }
 
   /** The latest finalized checkpoint whose state this region has applied, with its finalizing certificate. */
@@ -122,13 +122,22 @@ export class QueryService {
     return { checkpoint: deps.chain.genesis };
   }
 
-  async account(publicKey: Uint8Array) {
+  /**
+   * The application's state route (for transfers, `GET /v1/accounts/{publicKeyHex}`): the entry named
+   * by `key` at the latest readable finalized checkpoint, with its proof and the certificate that
+   * finalized that checkpoint.
+   */
+  async state(key: Uint8Array): Promise<{
+    readonly [field: string]: unknown;
+    readonly height: number;
+    readonly stateRoot: string;
+    readonly proof: ReturnType<typeof encodeProof>;
+    readonly certificate: CertificateJson | null;
+  }> {
     const { checkpoint, certificate } = await this.readableCheckpoint();
-    const { account, proof } = await this.deps.chain.ledger.proveAccount(checkpoint.stateRoot, publicKey);
+    const { fields, proof } = await this.deps.chain.app.read(checkpoint.stateRoot, key);
     return {
-      account: toHex(publicKey),
-      balance: (account?.balance ?? 0n).toString(),
-      nonce: (account?.nonce ?? 0n).toString(),
+      ...fields,
       height: checkpoint.height,
       stateRoot: toHex(checkpoint.stateRoot),
       proof: encodeProof(proof),

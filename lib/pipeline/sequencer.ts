@@ -10,18 +10,19 @@
  * block; no rule here reads a clock.
  *
  * Single writer by compare-and-set on the head: an invocation that lost the race throws and its
- * batch is redelivered; transactions already in a block then fail their nonce check and leave the
- * pool, so a retry never includes one twice.
+ * batch is redelivered; transactions already in a block are then refused by the application (a used
+ * nonce) and leave the pool, so a retry never includes one twice. The sequencer knows no
+ * application rule: it orders by the application's sender and sequence and asks it to execute.
  */
 
 import { toHex } from '../core/bytes.js';
-import { blockHash, txHash } from '../core/codec.js';
-import { AfgError } from '../core/errors.js';
-import type { Block, Transaction } from '../core/types.js';
+import { isCheckpointHeight } from '../core/ffg.js';
+import type { Block } from '../core/types.js';
 import { blockToJson } from '../core/wire.js';
-import type { ChainContext } from './context.js';
+import { type ChainContext, hashBlock } from './context.js';
+import { HeadMovedError, MissingBlockError } from './errors.js';
 import { MAX_MESSAGE_BYTES, type QueueMessage } from './messages.js';
-import type { BlockStore, HeadStore, SequencerHead, SequencerStore, Transport } from './ports.js';
+import type { BlockStore, HeadStore, PendingTransaction, SequencerHead, SequencerStore, Transport } from './ports.js';
 
 export interface SequencerDeps {
   readonly chain: ChainContext;
@@ -36,17 +37,10 @@ export interface SequencerDeps {
 
 export interface SequencerResult {
   readonly blocks: { height: number; hash: string; transactions: number }[];
-  /** Refused for good (bad signature, stale nonce, insufficient balance): logged and dropped from the pool. */
+  /** Refused for good (the application says it can never apply): logged and dropped from the pool. */
   readonly rejected: { hash: string; reason: string; message: string }[];
-  /** Transactions left waiting in the pool (pacing, or a nonce ahead of the sender's). */
+  /** Transactions left waiting in the pool (pacing, or not valid yet, e.g. a nonce ahead of the sender's). */
   waiting: number;
-}
-
-/** Another invocation moved the head first; the batch must be retried against the new head. */
-export class HeadMovedError extends AfgError<'HEAD_MOVED', { height: number }> {
-  constructor(height: number) {
-    super('HEAD_MOVED', `sequencer head moved past ${height} concurrently; retry the batch`, { height });
-  }
 }
 
 // Rough JSON size of one transaction in a proposal (hex fields + decimal strings + keys).
@@ -67,10 +61,10 @@ export async function sequence(deps: SequencerDeps, messages: readonly QueueMess
   if (!head.announced) head = await announce(deps, head);
 
   let tickTo = 0;
-  const incoming: { hash: Uint8Array; tx: Transaction }[] = [];
+  const incoming: PendingTransaction[] = [];
   for (const m of messages) {
     if (m.kind === 'tick') tickTo = Math.max(tickTo, m.height);
-    if (m.kind === 'tx') incoming.push({ hash: txHash(chain.set.chainId, m.tx), tx: m.tx });
+    if (m.kind === 'tx') incoming.push({ hash: chain.app.hash(m.tx), tx: m.tx });
   }
   if (incoming.length > 0) await deps.store.addPending(incoming);
 
@@ -98,7 +92,7 @@ export async function sequence(deps: SequencerDeps, messages: readonly QueueMess
   result.waiting = pool.length;
   // Blocks with transactions are followed by empty ones up to the next checkpoint: only
   // checkpoints are voted on, and no later trigger would otherwise complete the interval (K > 1).
-  if (result.blocks.length > 0) while (head.height % K !== 0) head = await propose(deps, head, [], result);
+  if (result.blocks.length > 0) while (!isCheckpointHeight(head.height, K)) head = await propose(deps, head, [], result);
 
   // A tick says checkpoint `tickTo` was justified: it becomes final once the next checkpoint exists,
   // so propose empty blocks up to it, but only when unfinal blocks carry transactions (otherwise
@@ -110,21 +104,16 @@ export async function sequence(deps: SequencerDeps, messages: readonly QueueMess
 }
 
 /**
- * Orders the pool (each sender by nonce, senders by key: queues do not keep order) and executes it
- * on the head: returns the valid transactions in block order and the hashes to drop for good.
- * A nonce ahead of the sender's next one stays in the pool (probably a reordered delivery).
+ * Orders the pool (each sender by sequence, senders by key: queues do not keep order) and executes
+ * it on the head: returns the valid transactions in block order and the hashes to drop for good.
+ * A transaction the application calls retryable (a nonce ahead of the sender's) stays in the pool.
  */
-async function selectValid(
-  deps: SequencerDeps,
-  head: SequencerHead,
-  pool: { hash: Uint8Array; tx: Transaction }[],
-  result: SequencerResult,
-) {
-  const { ledger } = deps.chain;
-  const ordered = [...pool].sort(
-    (a, b) => compareHex(toHex(a.tx.from), toHex(b.tx.from)) || (a.tx.nonce < b.tx.nonce ? -1 : a.tx.nonce > b.tx.nonce ? 1 : 0),
-  );
-  const trial = await ledger.execute(
+async function selectValid(deps: SequencerDeps, head: SequencerHead, pool: PendingTransaction[], result: SequencerResult) {
+  const { app } = deps.chain;
+  const ordered = pool
+    .map((p) => ({ ...p, sender: toHex(app.sender(p.tx)), sequence: app.sequence(p.tx) }))
+    .sort((a, b) => compareStrings(a.sender, b.sender) || (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0));
+  const trial = await app.execute(
     head.stateRoot,
     ordered.map((t) => t.tx),
   );
@@ -133,7 +122,7 @@ async function selectValid(
   for (const r of trial.rejected) {
     const item = ordered[r.index]!;
     bad.add(r.index);
-    if (r.reason === 'BAD_NONCE' && item.tx.nonce > ((await ledger.account(trial.root, item.tx.from))?.nonce ?? 0n)) continue;
+    if (r.retryable) continue;
     drop.push(item.hash);
     result.rejected.push({ hash: toHex(item.hash), reason: r.reason, message: r.message });
   }
@@ -152,13 +141,13 @@ async function carriesTransactions(blocks: BlockStore, head: SequencerHead, from
   return false;
 }
 
-const compareHex = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-async function propose(deps: SequencerDeps, head: SequencerHead, txs: Transaction[], result: SequencerResult): Promise<SequencerHead> {
+async function propose(deps: SequencerDeps, head: SequencerHead, txs: unknown[], result: SequencerResult): Promise<SequencerHead> {
   const { chain } = deps;
   const block: Block = { height: head.height + 1, parentHash: head.hash, transactions: txs };
-  const hash = blockHash(chain.set.chainId, block);
-  const executed = await chain.ledger.execute(head.stateRoot, txs);
+  const hash = hashBlock(chain, block);
+  const executed = await chain.app.execute(head.stateRoot, txs);
   // Store before moving the head: a crash in between leaves an unreferenced block, never a head without its block.
   await deps.blocks.putBlock(hash, block);
   await deps.blocks.putExecution(hash, executed.root);
@@ -171,8 +160,8 @@ async function propose(deps: SequencerDeps, head: SequencerHead, txs: Transactio
 /** Sends the head's proposal to every member's inbox, then marks it announced. Validators treat repeats as no-ops. */
 async function announce(deps: SequencerDeps, head: SequencerHead, known?: Block): Promise<SequencerHead> {
   const block = known ?? (await deps.blocks.getBlock(head.hash));
-  if (!block) throw new AfgError('MISSING_BLOCK', `sequencer head block ${toHex(head.hash)} is not in the block store`);
-  const inline = JSON.stringify(blockToJson(block)).length <= MAX_MESSAGE_BYTES - 512;
+  if (!block) throw new MissingBlockError(toHex(head.hash), "the sequencer region's block store");
+  const inline = JSON.stringify(blockToJson(block, deps.chain.app)).length <= MAX_MESSAGE_BYTES - 512;
   const message: QueueMessage = { kind: 'proposal', height: head.height, hash: head.hash, ...(inline ? { block } : {}) };
   await Promise.all(
     deps.chain.set.members.map((m) => deps.transport.send({ queue: 'inbox', region: m.region, member: m.index }, [message])),

@@ -7,12 +7,12 @@
  * Before any signature leaves, one conditional write on the member's watermark refuses a double
  * or surround vote; a retry of the same link re-sends the stored signature.
  */
-import { signShare } from '../core/bls.js';
 import { equalBytes, toHex } from '../core/bytes.js';
-import { blockHash, checkpointEquals, voteSigningBytes } from '../core/codec.js';
-import { AfgError } from '../core/errors.js';
+import { checkpointEquals, voteSigningBytes } from '../core/codec.js';
+import { isAdjacent, nextTargetHeight } from '../core/ffg.js';
 import type { Block, Checkpoint, Link, Vote } from '../core/types.js';
-import type { ChainContext } from './context.js';
+import { type ChainContext, hashBlock, regionsOf } from './context.js';
+import { NotReadyError } from './errors.js';
 import type { QueueMessage } from './messages.js';
 import type { BlockStore, CheckpointStore, HeadStore, SlashingProtectionStore, Transport } from './ports.js';
 
@@ -30,18 +30,14 @@ export interface ValidatorDeps {
   readonly transport: Transport;
 }
 
+/** What a validator's inbox carries: proposals and justification notices. */
+export type InboxMessage = Extract<QueueMessage, { kind: 'proposal' | 'justified' }>;
+
 export type ValidatorOutcome =
   | { kind: 'voted'; link: Link; repeat: boolean }
   | { kind: 'waiting'; reason: string }
   | { kind: 'refused'; reason: string }
   | { kind: 'rejected'; reason: string };
-
-/** Not an error in the protocol: the input is not usable yet (parent not executed); retry later. */
-export class NotReadyError extends AfgError<'NOT_READY', { height: number }> {
-  constructor(height: number, reason: string) {
-    super('NOT_READY', `block ${height}: ${reason}`, { height });
-  }
-}
 
 export interface InboxOptions {
   /**
@@ -54,11 +50,7 @@ export interface InboxOptions {
 }
 
 /** Handles one inbox message. Throws NotReadyError when the message must be redelivered later. */
-export async function handleInbox(
-  deps: ValidatorDeps,
-  message: Extract<QueueMessage, { kind: 'proposal' | 'justified' }>,
-  options: InboxOptions = {},
-): Promise<ValidatorOutcome> {
+export async function handleInbox(deps: ValidatorDeps, message: InboxMessage, options: InboxOptions = {}): Promise<ValidatorOutcome> {
   const resend = options.resendIdentical ?? true;
   // A redelivery may follow a crash in the middle of the last vote's fan-out: send that vote again
   // first (receivers treat repeats as no-ops), whatever this message leads to now.
@@ -69,16 +61,18 @@ export async function handleInbox(
   if (message.kind === 'justified') return voteAfter(deps, await highestJustified(deps, message.checkpoint), resend);
   const block = message.block ?? (await deps.homeBlocks.getBlock(message.hash));
   if (!block) throw new NotReadyError(message.height, 'block sent by reference is not readable in the home region yet');
-  const hash = blockHash(deps.chain.set.chainId, block);
+  const hash = hashBlock(deps.chain, block);
   if (!equalBytes(hash, message.hash) || block.height !== message.height)
     return { kind: 'rejected', reason: 'proposal hash does not match its block' };
   const stateRoot = await execute(deps, hash, block);
   const justified = await highestJustified(deps);
-  if (block.height !== justified.height + deps.chain.set.checkpointInterval)
+  const K = deps.chain.set.checkpointInterval;
+  if (block.height !== nextTargetHeight(justified, K))
     return { kind: 'waiting', reason: `block ${block.height} is not the next checkpoint after ${justified.height}` };
-  // Fast path: the block in hand is the target; it descends from J when its parent chain reaches J.
-  if (deps.chain.set.checkpointInterval === 1 && equalBytes(block.parentHash, justified.hash) && (await stateRootAgrees(deps, justified)))
-    return sign(deps, { era: deps.chain.set.era, source: justified, target: { height: block.height, hash, stateRoot } }, resend);
+  // Fast path: the block in hand is the target; with K = 1 its parent is the source.
+  const link: Link = { era: deps.chain.set.era, source: justified, target: { height: block.height, hash, stateRoot } };
+  if (K === 1 && isAdjacent(link, K) && equalBytes(block.parentHash, justified.hash) && (await stateRootAgrees(deps, justified)))
+    return sign(deps, link, resend);
   return voteAfter(deps, justified, resend);
 }
 
@@ -97,7 +91,7 @@ async function execute(deps: ValidatorDeps, hash: Uint8Array, block: Block): Pro
     : await deps.blocks.getExecution(block.parentHash);
   if (!parentRoot) throw new NotReadyError(block.height, `parent ${toHex(block.parentHash)} not executed yet`);
   await deps.blocks.putBlock(hash, block);
-  const { root } = await deps.chain.ledger.execute(parentRoot, block.transactions);
+  const { root } = await deps.chain.app.execute(parentRoot, block.transactions);
   await deps.blocks.putExecution(hash, root);
   return root;
 }
@@ -111,7 +105,7 @@ async function stateRootAgrees(deps: ValidatorDeps, justified: Checkpoint): Prom
 /** Votes J -> J+K if this region has executed a block at J+K that descends from J. */
 async function voteAfter(deps: ValidatorDeps, justified: Checkpoint, resend: boolean): Promise<ValidatorOutcome> {
   const { set } = deps.chain;
-  const targetHeight = justified.height + set.checkpointInterval;
+  const targetHeight = nextTargetHeight(justified, set.checkpointInterval);
   // A certified state root we did not compute means a bug or a fault somewhere: never build on it.
   if (!(await stateRootAgrees(deps, justified)))
     return { kind: 'refused', reason: `our state root at ${justified.height} differs from the justified one` };
@@ -133,7 +127,7 @@ async function descendsFrom(blocks: BlockStore, hash: Uint8Array, ancestor: Chec
 async function sign(deps: ValidatorDeps, link: Link, resend: boolean): Promise<ValidatorOutcome> {
   const message = voteSigningBytes(deps.chain.set.chainId, link);
   // BLS signing is deterministic and releases nothing until sent, so it may precede the fence write.
-  const outcome = await deps.protection.recordSignature(deps.member, link, signShare(deps.secretKey, message));
+  const outcome = await deps.protection.recordSignature(deps.member, link, deps.chain.crypto.signShare(deps.secretKey, message));
   if (outcome.kind === 'refused')
     return { kind: 'refused', reason: `watermark at target ${outcome.last.target.height} forbids target ${link.target.height}` };
   if (outcome.kind === 'identical' && !resend) return { kind: 'voted', link, repeat: true };
@@ -148,9 +142,8 @@ async function fanOut(deps: ValidatorDeps, vote: Vote): Promise<void> {
     vote.source.height === 0
       ? undefined
       : (await deps.finality.checkpointsAt(vote.source.height)).find((r) => checkpointEquals(r.checkpoint, vote.source))?.justification;
-  const regions = [...new Set(deps.chain.set.members.map((m) => m.region))];
   await Promise.all(
-    regions.map((region) =>
+    regionsOf(deps.chain.set).map((region) =>
       deps.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote, ...(justification ? { justification } : {}) }]),
     ),
   );

@@ -7,16 +7,16 @@
  * Everything they do is logged, so the invariants can check that each equivocation ends up as
  * evidence and each piece of garbage is refused.
  */
-import { signShare } from '../core/bls.js';
 import { equalBytes, toHex } from '../core/bytes.js';
-import { blockHash, voteSigningBytes } from '../core/codec.js';
+import { voteSigningBytes } from '../core/codec.js';
 import type { Block, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
 import { voteToJson } from '../core/wire.js';
+import { hashBlock } from '../pipeline/context.js';
 import { MemoryBlockStore, MemorySlashingProtectionStore } from '../pipeline/memory.js';
-import { encodeMessage, MAX_MESSAGE_BYTES, type QueueMessage } from '../pipeline/messages.js';
+import { MAX_MESSAGE_BYTES, type QueueMessage } from '../pipeline/messages.js';
 import type { Transport } from '../pipeline/ports.js';
-import type { ValidatorDeps, ValidatorOutcome } from '../pipeline/validator.js';
-import { type InboxMessage, type MemoryCluster, mulberry32 } from './memory-cluster.js';
+import type { InboxMessage, ValidatorDeps, ValidatorOutcome } from '../pipeline/validator.js';
+import { type MemoryCluster, mulberry32 } from './memory-cluster.js';
 
 export type MemberAttack =
   /** After each vote, also sign the same source with another target at the same height. */
@@ -78,26 +78,29 @@ export class ByzantineMember {
     this.cluster = cluster;
   }
 
-  async inbox(ctx: { deps: ValidatorDeps; message: InboxMessage; honest: (deps?: ValidatorDeps) => Promise<unknown> }): Promise<unknown> {
+  async inbox(ctx: {
+    deps: ValidatorDeps;
+    message: InboxMessage;
+    honest: (deps?: ValidatorDeps) => Promise<ValidatorOutcome>;
+  }): Promise<ValidatorOutcome> {
     if (this.attacks.has('silent')) return { kind: 'waiting', reason: 'silent' };
     const route = this.sequencer?.route(ctx.message) ?? 'both';
-    const outcomes: unknown[] = [];
+    const outcomes: ValidatorOutcome[] = [];
     if (route !== 'alt') outcomes.push(await ctx.honest());
     if (this.attacks.has('twins') && route !== 'main')
       outcomes.push(await ctx.honest({ ...ctx.deps, blocks: this.twin.blocks, protection: this.twin.protection }));
-    for (const o of outcomes) {
-      const outcome = o as ValidatorOutcome;
+    for (const outcome of outcomes) {
       if (outcome.kind !== 'voted') continue;
       this.logSigned(outcome.link);
       if (!outcome.repeat) await this.misbehave(outcome.link);
     }
-    return outcomes[0];
+    return outcomes[0] ?? { kind: 'waiting', reason: 'this twin does not follow the chain of this proposal' };
   }
 
   private sign(link: Link): Vote {
     const { set } = this.cluster;
     const secretKey = this.cluster.dealing.shares[this.member - 1]!.secretKey;
-    return { ...link, member: this.member, signature: signShare(secretKey, voteSigningBytes(set.chainId, link)) };
+    return { ...link, member: this.member, signature: this.cluster.crypto.signShare(secretKey, voteSigningBytes(set.chainId, link)) };
   }
 
   private logSigned(link: Link): Vote {
@@ -156,7 +159,7 @@ export class ByzantineMember {
     const all: [string, GarbageExpectation][] = [];
     if (this.attacks.has('garbage'))
       all.push(
-        [encodeMessage({ kind: 'vote', vote: v }).slice(0, 40), 'decode'],
+        [this.cluster.encode({ kind: 'vote', vote: v }).slice(0, 40), 'decode'],
         [json({ ...base, signature: toHex(this.fromPool(POOL.signatures).slice(1)) }), 'decode'],
         [json({ ...base, member: 0 }), 'decode'],
         [json({ ...base, extra: 1 }), 'decode'],
@@ -257,15 +260,14 @@ export class ByzantineSequencer {
     const id = toHex(hash);
     const known = this.alt.get(id);
     if (known) return known;
-    const home = this.cluster.node(this.cluster.homeRegion);
+    const home = this.cluster.node(this.cluster.homeRegion).raw;
+    const { chain } = this.cluster.node(this.cluster.homeRegion);
     let parentHash: Uint8Array;
     let parentRoot: Uint8Array;
     const txs = [...block.transactions];
     if (block.height === this.forkHeight) {
       parentHash = block.parentHash;
-      parentRoot = equalBytes(parentHash, home.chain.genesis.hash)
-        ? home.chain.genesis.stateRoot
-        : (await home.blocks.getExecution(parentHash))!;
+      parentRoot = equalBytes(parentHash, chain.genesis.hash) ? chain.genesis.stateRoot : (await home.blocks.getExecution(parentHash))!;
       txs.push(this.invalid);
     } else {
       const parent = await home.blocks.getBlock(block.parentHash);
@@ -274,8 +276,8 @@ export class ByzantineSequencer {
       parentRoot = altParent.stateRoot;
     }
     const altBlock: Block = { height: block.height, parentHash, transactions: txs };
-    const altHash = blockHash(this.cluster.set.chainId, altBlock);
-    const { root } = await home.chain.ledger.execute(parentRoot, txs);
+    const altHash = hashBlock(chain, altBlock);
+    const { root } = await chain.app.execute(parentRoot, txs);
     const result = { block: altBlock, hash: altHash, stateRoot: root };
     this.alt.set(id, result);
     this.altAt.set(block.height, result);

@@ -1,23 +1,18 @@
 /**
- * Memoizing wrappers for the pure BLS functions the pipeline calls (certify, verifySignature,
- * signShare), so the simulation can run thousands of seeds: the same votes on the same links recur
- * across seeds, and a pairing costs 5-25 ms. A cache maps the full input to the result of the real
- * function, so semantics never change: a miss calls the real function, a throw is never cached
- * (the next call throws again).
- *
- * Two ways in: vitest files mock '../../lib/core/bls.js' with `memoizeBls(original)`; the soak
- * script (plain tsx) calls `installCryptoMemo()` before importing the pipeline, which redirects
- * every import of lib/core/bls.ts to lib/sim/bls-memo.ts through a module resolve hook.
+ * A memoizing ThresholdCrypto for the simulation, so it can run thousands of seeds: the same votes
+ * on the same links recur across seeds, and a pairing costs 5-25 ms. A cache maps the full input to
+ * the result of the wrapped implementation, so semantics never change: a miss calls it, a throw is
+ * never cached (the next call throws again). The simulation passes it to every region
+ * (createRegion's `crypto`), as grandpa's tests pass their own Environment; nothing is patched.
  */
-import { registerHooks } from 'node:module';
-import type * as Bls from '../core/bls.js';
-
-type BlsModule = typeof Bls;
+import type { CertifyResult } from '../core/bls.js';
+import type { ThresholdCrypto } from '../core/crypto.js';
 
 const MAX_ENTRIES = 50_000;
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const keyOf = (bytes: unknown): string => (bytes instanceof Uint8Array ? hex(bytes) : `!${String(bytes)}`);
 
-/** Counters of the caches, for the soak report. */
+/** Hits and misses of every cache of the memoizing implementations made in this process (the soak report). */
 export const memoStats = { hits: 0, misses: 0 };
 
 function cached<V>(cache: Map<string, V>, key: string, compute: () => V): V {
@@ -34,51 +29,22 @@ function cached<V>(cache: Map<string, V>, key: string, compute: () => V): V {
 }
 
 /**
- * Returns `mod` with certify, verifySignature and signShare replaced by memoizing wrappers.
- * certify's key is the message, threshold, group key and every partial with its member's key,
- * sorted by (index, signature): certify de-duplicates and sorts by index first, so its result does
- * not depend on the order of the partials.
+ * `inner` with every operation memoized. certify's key is the message, threshold, group key and every
+ * partial with its member's key, sorted: certify de-duplicates and sorts by index first, so its result
+ * does not depend on the order of the partials.
  */
-export function memoizeBls(mod: BlsModule): BlsModule {
-  const certifyCache = new Map<string, Bls.CertifyResult>();
+export function memoizedCrypto(inner: ThresholdCrypto): ThresholdCrypto {
+  const certifyCache = new Map<string, CertifyResult>();
   const verifyCache = new Map<string, boolean>();
   const signCache = new Map<string, Uint8Array>();
-  const certify: BlsModule['certify'] = (message, partials, params) => {
-    const parts = partials
-      .map((p) => `${p.index}:${p.signature instanceof Uint8Array ? hex(p.signature) : 'x'}:${keyOf(params.memberPublicKey(p.index))}`)
-      .sort();
-    const key = `${hex(message)}|${params.threshold}|${keyOf(params.groupPublicKey)}|${parts.join(',')}`;
-    return cached(certifyCache, key, () => mod.certify(message, partials, params));
-  };
-  const verifySignature: BlsModule['verifySignature'] = (publicKey, message, signature) =>
-    cached(verifyCache, `${keyOf(publicKey)}|${hex(message)}|${keyOf(signature)}`, () =>
-      mod.verifySignature(publicKey, message, signature),
-    );
-  const signShare: BlsModule['signShare'] = (secretKey, message) =>
-    cached(signCache, `${keyOf(secretKey)}|${hex(message)}`, () => mod.signShare(secretKey, message));
-  return { ...mod, certify, verifySignature, signShare };
-}
-
-function keyOf(bytes: unknown): string {
-  return bytes instanceof Uint8Array ? hex(bytes) : `!${String(bytes)}`;
-}
-
-let installed = false;
-
-/**
- * Redirects later imports of lib/core/bls.ts to the memoizing module (Node >= 22.15 in-thread
- * module hooks; works under tsx). Call before importing anything from lib/pipeline or lib/sim.
- */
-export function installCryptoMemo(): void {
-  if (installed) return;
-  installed = true;
-  registerHooks({
-    resolve(specifier, context, next) {
-      const resolved = next(specifier, context);
-      if (/\/lib\/core\/bls\.[jt]s$/.test(resolved.url) && !context.parentURL?.includes('/lib/sim/bls-memo.')) {
-        return { ...resolved, url: new URL('./bls-memo.ts', import.meta.url).href, shortCircuit: true };
-      }
-      return resolved;
+  return {
+    signShare: (secretKey, message) => cached(signCache, `${keyOf(secretKey)}|${hex(message)}`, () => inner.signShare(secretKey, message)),
+    verify: (publicKey, message, signature) =>
+      cached(verifyCache, `${keyOf(publicKey)}|${hex(message)}|${keyOf(signature)}`, () => inner.verify(publicKey, message, signature)),
+    certify(message, partials, params) {
+      const parts = partials.map((p) => `${p.index}:${keyOf(p.signature)}:${keyOf(params.memberPublicKey(p.index))}`).sort();
+      const key = `${hex(message)}|${params.threshold}|${keyOf(params.groupPublicKey)}|${parts.join(',')}`;
+      return cached(certifyCache, key, () => inner.certify(message, partials, params));
     },
-  });
+  };
 }

@@ -6,10 +6,10 @@
 import { verifySignature } from '../core/bls.js';
 import { toHex } from '../core/bytes.js';
 import { voteSigningBytes } from '../core/codec.js';
+import { checkpointId, linkId } from '../core/ids.js';
 import type { Evidence } from '../core/slashing.js';
 import { evidenceOf } from '../core/slashing.js';
 import type { Certificate, Vote } from '../core/types.js';
-import { checkpointId, linkId } from '../pipeline/keys.js';
 import type { AppliedHead, AppliedStore } from '../pipeline/ports.js';
 import type { MemoryCluster } from './memory-cluster.js';
 
@@ -106,10 +106,10 @@ export class InvariantChecker {
   async check(): Promise<void> {
     const K = this.cluster.set.checkpointInterval;
     for (const node of this.cluster.nodes.values()) {
-      const head = await node.finality.head();
-      const top = Math.max(head.justified.height, (await node.blocks.tip())?.height ?? 0) + K;
+      const head = await node.raw.finality.head();
+      const top = Math.max(head.justified.height, (await node.raw.blocks.tip())?.height ?? 0) + K;
       for (let h = K; h <= top; h += K) {
-        for (const record of await node.finality.checkpointsAt(h)) {
+        for (const record of await node.raw.finality.checkpointsAt(h)) {
           if (record.justification) this.certificate(record.justification, `${node.region}: justification of ${h}`);
           if (record.status !== 'finalized') continue;
           this.finalized(node.region, record.checkpoint);
@@ -169,7 +169,7 @@ export class InvariantChecker {
   ): Promise<number> {
     const evidenceBy = new Map<string, Set<string>>();
     for (const node of this.cluster.nodes.values()) {
-      const evidence = await node.finality.listEvidence(100_000);
+      const evidence = await node.raw.finality.listEvidence(100_000);
       for (const e of evidence)
         if (!this.byzantine.has(e.member))
           this.report('evidence-against-honest', `${node.region}: evidence (${e.kind}) against honest member ${e.member}`);

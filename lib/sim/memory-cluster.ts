@@ -1,38 +1,25 @@
 /**
- * The whole pipeline in one process over the in-memory stores: every region's sequencer,
- * validators, finalizer and state function, with queues that keep SQS's at-least-once,
- * unordered delivery. Delivery order comes from a seeded generator, so a run replays exactly.
- * Used by the pipeline tests and as the base of the deterministic simulation.
+ * The whole pipeline in one process over the in-memory stores: every region built by the same
+ * createRegion as Lambda and the local cluster, each message delivered through the region's SQS
+ * batch handler (lib/handlers/sqs.ts) with SQS's at-least-once, unordered delivery and redelivery
+ * signal. Delivery order comes from a seeded generator, so a run replays exactly. Used by the
+ * pipeline tests and as the base of the deterministic simulation.
  */
 import { type Dealing, deal } from '../core/bls.js';
 import { LOCAL_CHAIN_ID } from '../core/chain.js';
-import { type GenesisAccount, TransferLedger } from '../core/ledger.js';
-import { MemoryNodeStore, SparseMerkleTree } from '../core/smt.js';
-import type { Transaction, ValidatorSet } from '../core/types.js';
-import { type ApplierDeps, applyFinalized } from '../pipeline/applier.js';
-import { type ChainContext, createChainContext } from '../pipeline/context.js';
-import { type FinalizerDeps, handleVote } from '../pipeline/finalizer.js';
-import {
-  MemoryAppliedStore,
-  MemoryBlockStore,
-  MemoryFinalityStore,
-  MemorySequencerStore,
-  MemorySlashingProtectionStore,
-} from '../pipeline/memory.js';
-import { decodeMessage, encodeMessage, type QueueMessage } from '../pipeline/messages.js';
-import type {
-  AppliedStore,
-  BlockStore,
-  Destination,
-  FinalityStore,
-  PeerBlocks,
-  SequencerStore,
-  SlashingProtectionStore,
-  Transport,
-} from '../pipeline/ports.js';
-import { QueryService } from '../pipeline/query.js';
-import { type SequencerDeps, sequence } from '../pipeline/sequencer.js';
-import { handleInbox, type ValidatorDeps } from '../pipeline/validator.js';
+import { blsCrypto, type ThresholdCrypto } from '../core/crypto.js';
+import { defaultThreshold } from '../core/ffg.js';
+import { type GenesisAccount, TransferLedger, transferApplication } from '../core/ledger.js';
+import type { ApplicationDefinition } from '../core/state-machine.js';
+import type { ValidatorSet } from '../core/types.js';
+import type { RecordResult } from '../handlers/sqs.js';
+import type { ChainContext } from '../pipeline/context.js';
+import { genesisCheckpoint } from '../pipeline/context.js';
+import { memoryRegionStores } from '../pipeline/memory.js';
+import { encodeMessage, type QueueMessage } from '../pipeline/messages.js';
+import type { Destination, PeerBlocks, RegionStores, Transport } from '../pipeline/ports.js';
+import type { QueryService } from '../pipeline/query.js';
+import { createRegion, type Region, type RegionHooks, type RegionQueue } from '../pipeline/region.js';
 
 export interface MemoryClusterOptions {
   readonly regions: readonly string[];
@@ -46,68 +33,50 @@ export interface MemoryClusterOptions {
   readonly dealing?: Dealing;
   /** Genesis balances to reuse (default: the dev accounts, whose public keys take a while to derive). */
   readonly genesis?: readonly GenesisAccount[];
+  /** The application (default: transfers over `genesis`). */
+  readonly application?: ApplicationDefinition;
+  /** Signing and verification (the simulation passes a memoizing one); default threshold BLS. */
+  readonly crypto?: ThresholdCrypto;
   /** Deliveries of one message before it is dead-lettered (SQS maxReceiveCount); default 50. */
   readonly maxReceives?: number;
   /** Simulation hooks; every one is optional and the defaults are the honest pipeline. */
   readonly hooks?: ClusterHooks;
 }
 
-/** The stores the roles of one region use (the simulation may wrap them). */
-export interface RegionPorts {
-  readonly blocks: BlockStore;
-  readonly finality: FinalityStore;
-  readonly applied: AppliedStore;
-  readonly protection: SlashingProtectionStore;
+/**
+ * Extension points for the deterministic simulation (lib/sim/simulation.ts): wrap stores and the
+ * transport (fault injection, recording), change a region's validator set (planted bugs), replace
+ * a validator's handling (Byzantine members) and observe outcomes. Hooks are called synchronously
+ * while the cluster is built or a message is delivered.
+ */
+export interface ClusterHooks {
+  /** Wraps a region's stores once, at creation; every role and the query service use the returned ones. */
+  wrapStores?(region: string, stores: RegionStores): RegionStores;
+  /** Wraps the transport every role sends through. */
+  wrapTransport?(transport: Transport): Transport;
+  /** The validator set one region's runtime believes in (default: the cluster's). */
+  regionSet?(region: string, set: ValidatorSet): ValidatorSet;
+  /** Seams of every region's runtime (a Byzantine member's inbox). */
+  region?: RegionHooks;
+  /** Called after a message was handled, with what its handler reported. */
+  onDelivered?(outcome: DeliveryOutcome): void;
 }
 
-/** One handled message: its queue, the role's result (undefined for roles that return nothing useful). */
+/** One handled message: its queue and the role's result. */
 export interface DeliveryOutcome {
   readonly queue: string;
   readonly result: unknown;
 }
 
-/**
- * Extension points for the deterministic simulation (lib/sim/simulation.ts): wrap stores and the
- * transport (fault injection, recording), replace a role's dependencies (planted bugs, Byzantine
- * members) and observe outcomes. Hooks are called synchronously while the cluster is built or a
- * message is dispatched.
- */
-export interface ClusterHooks {
-  /** Wraps a region's stores once, at creation; the roles use the returned ones, the query service the raw ones. */
-  wrapPorts?(region: string, ports: RegionPorts): RegionPorts;
-  wrapSequencerStore?(store: SequencerStore): SequencerStore;
-  /** Wraps the transport every role sends through. */
-  wrapTransport?(transport: Transport): Transport;
-  finalizerDeps?(deps: FinalizerDeps): FinalizerDeps;
-  applierDeps?(deps: ApplierDeps): ApplierDeps;
-  sequencerDeps?(deps: SequencerDeps): SequencerDeps;
-  /**
-   * Replaces one validator's inbox handling (a Byzantine member). `honest` runs the honest
-   * validator over `deps`; the default hook just calls it.
-   */
-  inbox?(ctx: {
-    region: string;
-    member: number;
-    deps: ValidatorDeps;
-    message: InboxMessage;
-    honest: (deps?: ValidatorDeps) => Promise<unknown>;
-  }): Promise<unknown>;
-  /** Called after a message was handled without throwing. */
-  onDelivered?(outcome: DeliveryOutcome): void;
-}
-
-export type InboxMessage = Extract<QueueMessage, { kind: 'proposal' | 'justified' }>;
-
 export interface RegionNode {
   readonly region: string;
+  readonly runtime: Region;
   readonly chain: ChainContext;
-  readonly blocks: MemoryBlockStore;
-  readonly finality: MemoryFinalityStore;
-  readonly applied: MemoryAppliedStore;
-  readonly protection: MemorySlashingProtectionStore;
   readonly query: QueryService;
-  /** What the roles use: the stores above, or the hooks' wrappers of them. */
-  readonly ports: RegionPorts;
+  /** The stores as created (no fault injection): for the simulation's own reads. */
+  readonly raw: RegionStores;
+  /** What the roles use: `raw`, or the hooks' wrappers of it. */
+  readonly stores: RegionStores;
 }
 
 /** A message on a queue; `receives` counts deliveries (like SQS ApproximateReceiveCount). */
@@ -132,23 +101,40 @@ export function mulberry32(seed: number): () => number {
 export const queueId = (d: Destination): string =>
   d.queue === 'ingress' ? 'ingress' : d.queue === 'inbox' ? `inbox:${d.region}:${d.member}` : `${d.queue}:${d.region}`;
 
+/** The region and queue of a queue id (the inverse of queueId; the ingress lives in `homeRegion`). */
+export function parseQueueId(queue: string, homeRegion: string): { region: string; queue: RegionQueue } {
+  const [kind, region, member] = queue.split(':');
+  switch (kind) {
+    case 'ingress':
+      return { region: homeRegion, queue: { kind: 'ingress' } };
+    case 'inbox':
+      return { region: region!, queue: { kind: 'inbox', member: Number(member) } };
+    case 'votes':
+    case 'finalized':
+      return { region: region!, queue: { kind } };
+    default:
+      throw new Error(`unknown queue ${queue}`);
+  }
+}
+
 export class MemoryCluster {
   readonly nodes = new Map<string, RegionNode>();
   readonly pending: Envelope[] = [];
-  readonly sequencerStore = new MemorySequencerStore();
   readonly errors: { queue: string; error: unknown }[] = [];
   /** Messages dropped after `maxReceives` deliveries (a DLQ). */
   readonly deadLetters: Envelope[] = [];
   delivered = 0;
   private readonly random: () => number;
-  private sequencerPort: SequencerStore = this.sequencerStore;
   private wrappedTransport: Transport | undefined;
 
   private constructor(
+    readonly regions: readonly string[],
     readonly set: ValidatorSet,
     readonly dealing: Dealing,
     readonly homeRegion: string,
-    readonly maxBlockTransactions: number,
+    readonly application: ApplicationDefinition,
+    /** The signing and verification every region uses (the Byzantine actors sign with it too). */
+    readonly crypto: ThresholdCrypto,
     seed: number,
     readonly hooks: ClusterHooks = {},
     readonly maxReceives = 50,
@@ -158,7 +144,7 @@ export class MemoryCluster {
 
   static async create(opts: MemoryClusterOptions): Promise<MemoryCluster> {
     const n = opts.members ?? opts.regions.length;
-    const threshold = opts.threshold ?? n - Math.floor((n - 1) / 3);
+    const threshold = opts.threshold ?? defaultThreshold(n);
     const dealing = opts.dealing ?? deal(n, threshold);
     const set: ValidatorSet = {
       chainId: LOCAL_CHAIN_ID,
@@ -170,30 +156,49 @@ export class MemoryCluster {
       members: dealing.shares.map((s, i) => ({ index: s.index, region: opts.regions[i % opts.regions.length]!, publicKey: s.publicKey })),
     };
     const hooks = opts.hooks ?? {};
+    const genesis = opts.genesis;
+    const application: ApplicationDefinition =
+      opts.application ??
+      (genesis
+        ? { ...transferApplication, create: (ctx) => new TransferLedger({ ...ctx, genesis }) }
+        : (transferApplication as ApplicationDefinition));
+    const crypto = opts.crypto ?? blsCrypto;
     const cluster = new MemoryCluster(
+      opts.regions,
       set,
       dealing,
       opts.regions[0]!,
-      opts.maxBlockTransactions ?? 100,
+      application,
+      crypto,
       opts.seed ?? 1,
       hooks,
       opts.maxReceives,
     );
+    cluster.wrappedTransport = hooks.wrapTransport ? hooks.wrapTransport(cluster.transport) : cluster.transport;
+    const secretKey = async (member: number) => dealing.shares[member - 1]!.secretKey;
     for (const region of opts.regions) {
-      const tree = new SparseMerkleTree(new MemoryNodeStore());
-      const ledger = new TransferLedger({ chainId: set.chainId, tree, ...(opts.genesis ? { genesis: opts.genesis } : {}) });
-      const chain = await createChainContext(set, ledger);
-      const blocks = new MemoryBlockStore();
-      const finality = new MemoryFinalityStore(chain.genesis);
-      const applied = new MemoryAppliedStore();
-      const protection = new MemorySlashingProtectionStore();
-      const query = new QueryService({ chain, region, blocks, finality, applied });
-      const raw: RegionPorts = { blocks, finality, applied, protection };
-      const ports = hooks.wrapPorts ? hooks.wrapPorts(region, raw) : raw;
-      cluster.nodes.set(region, { region, chain, blocks, finality, applied, protection, query, ports });
+      const regionSet = hooks.regionSet ? hooks.regionSet(region, set) : set;
+      const raw = memoryRegionStores(await genesisCheckpoint(regionSet, application));
+      const stores = hooks.wrapStores ? hooks.wrapStores(region, raw) : raw;
+      const runtime = await createRegion({
+        config: {
+          set: regionSet,
+          region,
+          homeRegion: cluster.homeRegion,
+          application,
+          maxBlockTransactions: opts.maxBlockTransactions ?? 100,
+          maxBlockBytes: 200_000,
+        },
+        stores,
+        blocksOf: (other) => cluster.node(other).stores.blocks,
+        transport: cluster.wrappedTransport,
+        crypto,
+        peers: cluster.peersOf(region),
+        memberKey: secretKey,
+        ...(hooks.region ? { hooks: hooks.region } : {}),
+      });
+      cluster.nodes.set(region, { region, runtime, chain: runtime.chain, query: runtime.query, raw, stores });
     }
-    if (hooks.wrapSequencerStore) cluster.sequencerPort = hooks.wrapSequencerStore(cluster.sequencerStore);
-    if (hooks.wrapTransport) cluster.wrappedTransport = hooks.wrapTransport(cluster.transport);
     return cluster;
   }
 
@@ -206,12 +211,17 @@ export class MemoryCluster {
   /** The transport every role sends through: bodies are encoded, as on a real queue. */
   readonly transport: Transport = {
     send: async (to, messages) => {
-      for (const m of messages) this.pending.push({ queue: queueId(to), body: encodeMessage(m), receives: 0 });
+      for (const m of messages) this.pending.push({ queue: queueId(to), body: this.encode(m), receives: 0 });
     },
   };
 
-  submit(tx: Transaction): void {
-    this.pending.push({ queue: 'ingress', body: encodeMessage({ kind: 'tx', tx }), receives: 0 });
+  /** A queue body in the chain's wire form. */
+  encode(message: QueueMessage): string {
+    return encodeMessage(message, this.application.codec(this.set.chainId));
+  }
+
+  submit(tx: unknown): void {
+    this.pending.push({ queue: 'ingress', body: this.encode({ kind: 'tx', tx }), receives: 0 });
   }
 
   /** Delivers one message chosen by the seeded generator. Returns false when nothing is pending. */
@@ -230,102 +240,38 @@ export class MemoryCluster {
     return steps;
   }
 
-  /** Handles one envelope; on a throw it records the error and puts the message back (or dead-letters it). Returns whether it succeeded. */
+  /**
+   * Hands one envelope to its region's queue handler (as an SQS event, with the redelivery signal);
+   * on a failed record it records the error and puts the message back (or dead-letters it).
+   * Returns whether it succeeded.
+   */
   async deliver(envelope: Envelope): Promise<boolean> {
     envelope.receives++;
     this.delivered++;
-    try {
-      const result = await this.dispatch(envelope.queue, envelope.body, envelope.receives > 1);
-      this.hooks.onDelivered?.({ queue: envelope.queue, result });
+    const { region, queue } = parseQueueId(envelope.queue, this.homeRegion);
+    const result: RecordResult = await this.node(region).runtime.dispatch(queue, envelope.body, { redelivered: envelope.receives > 1 });
+    if (result.ok) {
+      this.hooks.onDelivered?.({ queue: envelope.queue, result: result.outcome });
       return true;
-    } catch (error) {
-      this.errors.push({ queue: envelope.queue, error });
-      // Like a visibility timeout expiring: the message comes back later.
-      if (envelope.receives < this.maxReceives) this.pending.push(envelope);
-      else this.deadLetters.push(envelope);
-      return false;
     }
+    this.errors.push({ queue: envelope.queue, error: result.error });
+    // Like a visibility timeout expiring: the message comes back later.
+    if (envelope.receives < this.maxReceives) this.pending.push(envelope);
+    else this.deadLetters.push(envelope);
+    return false;
   }
 
+  /** Every other region's blocks, as a peer's API would serve them (resolved at call time). */
   peersOf(region: string): PeerBlocks[] {
-    return [...this.nodes.values()]
-      .filter((n) => n.region !== region)
-      .map((peer) => ({ fetchBlock: async (height: number) => blockAt(peer, height) }));
-  }
-
-  /** `redelivered` mirrors SQS's ApproximateReceiveCount > 1, as the Lambda handlers pass it on. */
-  private async dispatch(queue: string, body: string, redelivered: boolean): Promise<unknown> {
-    const [kind, region, member] = queue.split(':');
-    const home = this.node(this.homeRegion);
-    const transport = this.wrappedTransport ?? this.transport;
-    const hooks = this.hooks;
-    switch (kind) {
-      case 'ingress': {
-        const msg = decodeMessage(body, ['tx', 'tick']);
-        const deps: SequencerDeps = {
-          chain: home.chain,
-          blocks: home.ports.blocks,
-          store: this.sequencerPort,
-          finality: home.ports.finality,
-          transport,
-          maxBlockTransactions: this.maxBlockTransactions,
-          maxBlockBytes: 200_000,
-        };
-        return sequence(hooks.sequencerDeps ? hooks.sequencerDeps(deps) : deps, [msg]);
-      }
-      case 'inbox': {
-        const node = this.node(region!);
-        const index = Number(member);
-        const deps: ValidatorDeps = {
-          chain: node.chain,
-          member: index,
-          secretKey: this.dealing.shares[index - 1]!.secretKey,
-          blocks: node.ports.blocks,
-          homeBlocks: home.ports.blocks,
-          finality: node.ports.finality,
-          protection: node.ports.protection,
-          transport,
-        };
-        const message = decodeMessage(body, ['proposal', 'justified']);
-        const honest = (d: ValidatorDeps = deps) => handleInbox(d, message, { resendIdentical: redelivered });
-        return hooks.inbox ? hooks.inbox({ region: region!, member: index, deps, message, honest }) : honest();
-      }
-      case 'votes': {
-        const node = this.node(region!);
-        const { vote, justification } = decodeMessage(body, ['vote']);
-        const deps: FinalizerDeps = {
-          chain: node.chain,
-          region: node.region,
-          homeRegion: this.homeRegion,
-          store: node.ports.finality,
-          transport,
-        };
-        return handleVote(hooks.finalizerDeps ? hooks.finalizerDeps(deps) : deps, vote, {
-          redelivered,
-          ...(justification ? { justification } : {}),
-        });
-      }
-      case 'finalized': {
-        const node = this.node(region!);
-        decodeMessage(body, ['finalized']);
-        const deps: ApplierDeps = {
-          chain: node.chain,
-          blocks: node.ports.blocks,
-          finality: node.ports.finality,
-          applied: node.ports.applied,
-          peers: this.peersOf(node.region),
-        };
-        return applyFinalized(hooks.applierDeps ? hooks.applierDeps(deps) : deps);
-      }
-      default:
-        throw new Error(`unknown queue ${queue}`);
-    }
+    return this.regions
+      .filter((r) => r !== region)
+      .map((peer) => ({ fetchBlock: async (height: number) => blockAt(this.node(peer), height) }));
   }
 }
 
 async function blockAt(node: RegionNode, height: number) {
-  for (const hash of await node.blocks.hashesAt(height)) {
-    const block = await node.blocks.getBlock(hash);
+  for (const hash of await node.raw.blocks.hashesAt(height)) {
+    const block = await node.raw.blocks.getBlock(hash);
     if (block) return block;
   }
   return undefined;

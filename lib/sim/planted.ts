@@ -1,12 +1,11 @@
 /**
  * Known bugs, planted behind a test-only switch, to prove the simulation catches what it claims to
- * (test/sim/planted.test.ts). Each is an alternative store or dependency; nothing in lib/pipeline
- * changes.
+ * (test/sim/planted.test.ts). Each is an alternative store or validator set handed to the region
+ * runtime; nothing in lib/pipeline changes.
  */
 
-import type { Link, Vote } from '../core/types.js';
-import type { ChainContext } from '../pipeline/context.js';
-import { linkId } from '../pipeline/keys.js';
+import { linkId } from '../core/ids.js';
+import type { Link, ValidatorSet, Vote } from '../core/types.js';
 import type { AppliedHead, AppliedStore, FinalityStore, LinkTally, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
 
 export type PlantedBug =
@@ -21,9 +20,9 @@ export type PlantedBug =
 
 export const PLANTED_BUGS: readonly PlantedBug[] = ['threshold-minus-one', 'no-dedup', 'no-watermark', 'apply-twice'];
 
-/** The chain as a finalizer configured with threshold t-1 sees it. */
-export function thresholdMinusOne(chain: ChainContext): ChainContext {
-  return { ...chain, set: { ...chain.set, threshold: chain.set.threshold - 1 } };
+/** The validator set as a region configured with threshold t-1 sees it. */
+export function thresholdMinusOne(set: ValidatorSet): ValidatorSet {
+  return { ...set, threshold: set.threshold - 1 };
 }
 
 /** Slashing protection that signs anything (the watermark check is gone). */

@@ -12,13 +12,13 @@
 import { createHash } from 'node:crypto';
 import { type Dealing, deal } from '../core/bls.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../core/chain.js';
+import { blsCrypto } from '../core/crypto.js';
 import { ed25519PublicKey } from '../core/ed25519.js';
-import { AfgError, InputError } from '../core/errors.js';
-import { devGenesis, type GenesisAccount, signTransfer } from '../core/ledger.js';
+import { InputError } from '../core/errors.js';
+import { devGenesis, type GenesisAccount, signTransfer, type TransferLedger } from '../core/ledger.js';
 import type { Transaction } from '../core/types.js';
+import { isRetryLater } from '../pipeline/errors.js';
 import { decodeMessage } from '../pipeline/messages.js';
-import { HeadMovedError } from '../pipeline/sequencer.js';
-import { NotReadyError } from '../pipeline/validator.js';
 import {
   ByzantineMember,
   ByzantineSequencer,
@@ -27,12 +27,16 @@ import {
   type MemberAttack,
   type SequencerAttack,
 } from './byzantine.js';
+import { memoizedCrypto } from './crypto-memo.js';
 import { FaultControl, faultyTransport, instrument, SimulatedCrash } from './faults.js';
 import { InvariantChecker, type Violation, voteKey } from './invariants.js';
 import { type ClusterHooks, type Envelope, MemoryCluster, mulberry32 } from './memory-cluster.js';
 import { AlwaysSignProtection, NoCasAppliedStore, noDedupTally, type PlantedBug, thresholdMinusOne } from './planted.js';
 
 export const SIM_REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'] as const;
+
+/** The simulation runs the transfer application: its accounts are what the liveness probe reads. */
+const ledgerOf = (chain: { app: unknown }): TransferLedger => chain.app as TransferLedger;
 
 /** Rates of the faults injected during the fault phase; all 0 means a fault-free run. */
 export interface FaultRates {
@@ -193,10 +197,12 @@ const regionOf = (queue: string, home: string): string => (queue === 'ingress' ?
 
 /** Errors a correct system may throw (the message is redelivered); anything else is a violation. */
 function expectedError(error: unknown, garbage: boolean): boolean {
-  if (error instanceof SimulatedCrash || error instanceof NotReadyError || error instanceof HeadMovedError) return true;
-  if (error instanceof InputError) return garbage;
-  return error instanceof AfgError && error.code === 'BLOCK_UNAVAILABLE';
+  if (error instanceof SimulatedCrash || isRetryLater(error)) return true;
+  return error instanceof InputError && garbage;
 }
+
+/** One memoizing crypto for every scenario of this process: the same votes recur across seeds. */
+const simCrypto = memoizedCrypto(blsCrypto);
 
 /** Runs one scenario to the end and checks every invariant. Never throws for a violation: they are in the result. */
 export async function runScenario(s: Scenario): Promise<SimResult> {
@@ -219,8 +225,9 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
   const lastResult = new Map<string, unknown>();
 
   const hooks: ClusterHooks = {
-    wrapPorts: (region, raw) => ({
+    wrapStores: (region, raw) => ({
       blocks: instrument(raw.blocks, `blocks@${region}`, control),
+      sequencer: instrument(raw.sequencer, `sequencer@${region}`, control),
       finality: instrument(s.planted === 'no-dedup' ? noDedupTally(raw.finality) : raw.finality, `finality@${region}`, control),
       applied: instrument(
         checker.recorder(region, s.planted === 'apply-twice' ? new NoCasAppliedStore() : raw.applied),
@@ -228,11 +235,12 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
         control,
       ),
       protection: instrument(s.planted === 'no-watermark' ? new AlwaysSignProtection() : raw.protection, `protection@${region}`, control),
+      // State nodes are content-addressed and immutable: a crash there is a crash at the call that needed them.
+      nodes: raw.nodes,
     }),
-    wrapSequencerStore: (store) => instrument(store, 'sequencer', control),
     wrapTransport: (t) => faultyTransport(sequencer ? sequencer.wrap(t) : t, control),
-    ...(s.planted === 'threshold-minus-one' ? { finalizerDeps: (d) => ({ ...d, chain: thresholdMinusOne(d.chain) }) } : {}),
-    ...(member ? { inbox: (ctx) => (ctx.member === member.member ? member.inbox(ctx) : ctx.honest()) } : {}),
+    ...(s.planted === 'threshold-minus-one' ? { regionSet: (_region, set) => thresholdMinusOne(set) } : {}),
+    ...(member ? { region: { inbox: (ctx) => (ctx.member === member.member ? member.inbox(ctx) : ctx.honest()) } } : {}),
     // Only one delivery runs per queue at a time except under the concurrency fault, where both outcomes are alike.
     onDelivered: ({ queue, result }) => lastResult.set(queue, result),
   };
@@ -244,6 +252,7 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
     genesis: work.genesis,
     maxBlockTransactions: 2,
     maxReceives: 10,
+    crypto: simCrypto,
     hooks,
   });
   checker.attach(cluster);
@@ -316,7 +325,7 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
   }
 
   function recordVote(envelope: Envelope, garbage: string | undefined): void {
-    const { vote } = decodeMessage(envelope.body, ['vote']);
+    const { vote } = decodeMessage(envelope.body, ['vote'], cluster.application.codec(cluster.set.chainId));
     const region = envelope.queue.split(':')[1]!;
     const into = garbage === undefined ? handled : forged;
     if (!into.has(region)) into.set(region, new Set());
@@ -348,8 +357,8 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
   control.bypass = true; // the checks below read through the wrapped stores: no crash may hit them
   if (expectsLiveness(s)) {
     for (const node of cluster.nodes.values()) {
-      const applied = await node.ports.applied.applied();
-      const account = applied ? await node.chain.ledger.account(applied.stateRoot, work.liveness.from) : undefined;
+      const applied = await node.stores.applied.applied();
+      const account = applied ? await ledgerOf(node.chain).account(applied.stateRoot, work.liveness.from) : undefined;
       if ((account?.nonce ?? 0n) !== 1n) {
         const message = `${node.region}: the probe transfer was not finalized and applied within ${s.livenessSteps} steps after faults stopped (applied height ${applied?.height ?? 0})`;
         checker.report('liveness', message);
@@ -359,10 +368,10 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
 
   // Invalid transactions (from a Byzantine sequencer) never change state: their senders stay at genesis.
   for (const node of cluster.nodes.values()) {
-    const applied = await node.ports.applied.applied();
+    const applied = await node.stores.applied.applied();
     if (!applied) continue;
     for (const tx of Object.values(work.invalid)) {
-      const account = await node.chain.ledger.account(applied.stateRoot, tx.from);
+      const account = await ledgerOf(node.chain).account(applied.stateRoot, tx.from);
       if (account && (account.nonce !== 0n || account.balance !== 1_000_000_000n))
         checker.report(
           'invalid-tx-applied',
@@ -375,9 +384,9 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
   const finalized: number[] = [];
   let evidence = 0;
   for (const node of cluster.nodes.values()) {
-    const head = await node.finality.head();
+    const head = await node.raw.finality.head();
     finalized.push(head.finalized.height);
-    evidence += (await node.finality.listEvidence(100_000)).length;
+    evidence += (await node.raw.finality.listEvidence(100_000)).length;
     trace.update(`final|${node.region}|${head.finalized.height}|${Buffer.from(head.finalized.hash).toString('hex')}`);
   }
   return {

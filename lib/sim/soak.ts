@@ -2,16 +2,12 @@
  * Soak runner: `npm run test:soak -- --seeds 5000 [--from 1] [--planted no-watermark]`, or replay one
  * seed with `--seed 1234` (prints its scenario, trace hash and violations). Prints seeds/s, the
  * number of violations and every failing seed; exits 1 when any seed failed.
- *
- * Memoizes the pure BLS functions first (crypto-memo.ts), then loads the simulation.
+ * The simulation signs and verifies through a memoizing crypto (crypto-memo.ts).
  */
 import { parseArgs } from 'node:util';
-import { installCryptoMemo, memoStats } from './crypto-memo.js';
-
-installCryptoMemo();
-const { runScenario, scenarioForSeed } = await import('./simulation.js');
-const { PLANTED_BUGS } = await import('./planted.js');
-type PlantedBug = (typeof PLANTED_BUGS)[number];
+import { memoStats } from './crypto-memo.js';
+import { PLANTED_BUGS, type PlantedBug } from './planted.js';
+import { runScenario, scenarioForSeed } from './simulation.js';
 
 const { values } = parseArgs({
   options: {

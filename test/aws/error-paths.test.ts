@@ -30,8 +30,11 @@ import { DynamoFinalityStore, DynamoSlashingProtectionStore } from '../../lib/aw
 import { DynamoAppliedStore, DynamoNodeStore } from '../../lib/aws/state-store.js';
 import { SqsTransport, TransportError } from '../../lib/aws/transport.js';
 import { toHex } from '../../lib/core/bytes.js';
-import { linkId } from '../../lib/pipeline/keys.js';
+import { linkId } from '../../lib/core/ids.js';
+import { transferApplication } from '../../lib/core/ledger.js';
 import { block, bytes, certificate, checkpoint, link, vote } from '../stores/contract.js';
+
+const CODEC = transferApplication.codec(new Uint8Array(32));
 
 const TABLE = 'afg-test';
 
@@ -180,7 +183,10 @@ describe('DynamoDB errors mapped to domain outcomes', () => {
       {
         name: 'swapHead',
         act: () =>
-          new DynamoSequencerStore(db, TABLE).swapHead({ ...checkpoint(0), announced: true }, { ...checkpoint(1), announced: false }),
+          new DynamoSequencerStore(db, TABLE, CODEC).swapHead(
+            { ...checkpoint(0), announced: true },
+            { ...checkpoint(1), announced: false },
+          ),
         yes: true,
         no: false,
       },
@@ -248,7 +254,7 @@ describe('DynamoDB errors mapped to domain outcomes', () => {
       });
       ddb.on(PutCommand).resolves({}).on(UpdateCommand).resolves({});
       // act
-      await new DynamoBlockStore(db, TABLE).putBlock(bytes(32), big);
+      await new DynamoBlockStore(db, TABLE, CODEC).putBlock(bytes(32), big);
       // assess
       expect(ddb.commandCalls(TransactWriteCommand)).toHaveLength(1);
       expect(ddb.commandCalls(PutCommand)).toHaveLength(1); // height index
@@ -264,7 +270,7 @@ describe('DynamoDB errors mapped to domain outcomes', () => {
           throw thrown;
         });
         // act
-        const error = await new DynamoBlockStore(db, TABLE).putBlock(bytes(32), big).catch((e: unknown) => e);
+        const error = await new DynamoBlockStore(db, TABLE, CODEC).putBlock(bytes(32), big).catch((e: unknown) => e);
         // assess
         expect(error).toBe(thrown);
         expect(ddb.commandCalls(PutCommand)).toHaveLength(0); // no index for a block that is not stored
@@ -275,7 +281,7 @@ describe('DynamoDB errors mapped to domain outcomes', () => {
   describe('unknown errors pass through unchanged', () => {
     const boom = Object.assign(new Error('internal failure'), { name: 'InternalServerError' });
     const cases: { name: string; act: () => Promise<unknown> }[] = [
-      { name: 'getBlock (read)', act: () => new DynamoBlockStore(db, TABLE).getBlock(bytes(32)) },
+      { name: 'getBlock (read)', act: () => new DynamoBlockStore(db, TABLE, CODEC).getBlock(bytes(32)) },
       {
         name: 'recordSignature (conditional put)',
         act: () => new DynamoSlashingProtectionStore(db, TABLE).recordSignature(1, link(checkpoint(0), checkpoint(1)), bytes(48)),
@@ -352,17 +358,17 @@ describe('DynamoDB errors mapped to domain outcomes', () => {
     // prepare: about 1 MB of wire JSON, 2 gzipped parts, against a limit of 1 part (the default is 10)
     const big = block(1, bytes(32), 3_000);
     // act
-    const error = await new DynamoBlockStore(db, TABLE, { maxParts: 1 }).putBlock(bytes(32), big).catch((e: unknown) => e);
+    const error = await new DynamoBlockStore(db, TABLE, CODEC, { maxParts: 1 }).putBlock(bytes(32), big).catch((e: unknown) => e);
     // assess
     expect(error).toBeInstanceOf(StoreError);
     expect((error as StoreError).code).toBe('ITEM_TOO_LARGE');
     expect(ddb.calls()).toHaveLength(0);
-    expect(() => new DynamoBlockStore(db, TABLE, { maxParts: 100 })).toThrow(/maxParts/);
+    expect(() => new DynamoBlockStore(db, TABLE, CODEC, { maxParts: 100 })).toThrow(/maxParts/);
   });
 
   it('reads absent items as undefined', async () => {
     ddb.on(GetCommand).resolves({});
-    expect(await new DynamoBlockStore(db, TABLE).getBlock(bytes(32))).toBeUndefined();
+    expect(await new DynamoBlockStore(db, TABLE, CODEC).getBlock(bytes(32))).toBeUndefined();
   });
 });
 
@@ -377,6 +383,7 @@ describe('SqsTransport never drops a message', () => {
   afterAll(() => sqsMock.restore());
   const transportWith = (sqs: SQSClient) =>
     new SqsTransport({
+      codec: CODEC,
       aws: { sqs: () => sqs } as unknown as ClientFactory,
       prefix: 'afg',
       homeRegion: 'eu-west-1',
@@ -439,6 +446,7 @@ describe('SqsTransport never drops a message', () => {
     const regions: string[] = [];
     const sqs = new SQSClient({ region: 'eu-west-1' });
     const transport = new SqsTransport({
+      codec: CODEC,
       aws: {
         sqs: (r: string) => {
           regions.push(r);

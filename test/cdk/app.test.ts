@@ -129,7 +129,7 @@ describe('stacks and cross-region wiring', () => {
       const home = region === config.homeRegion;
       expect(names.includes('afg-ingress')).toBe(home);
       expect(functions.includes('afg-sequencer')).toBe(home);
-      expect(functions).toEqual(expect.arrayContaining(['afg-finalizer', 'afg-applier', 'afg-api']));
+      expect(functions).toEqual(expect.arrayContaining(['afg-finalizer', 'afg-state-function', 'afg-api']));
     });
   });
 });
@@ -254,8 +254,8 @@ describe('functions', () => {
         expect(p.Handler).toBe('index.handler');
         const env = p.Environment.Variables;
         expect(parseClusterConfig(JSON.parse(env.AFG_CONFIG))).toEqual(config);
-        expect(env.AFG_REGION).toBe(region);
-        expect(env.POWERTOOLS_SERVICE_NAME).toMatch(/^afg-(sequencer|validator|finalizer|applier|api)$/);
+        expect(env.AFG_REGION).toBeUndefined(); // Lambda's own AWS_REGION names the region
+        expect(env.POWERTOOLS_SERVICE_NAME).toMatch(/^afg-(sequencer|validator|finalizer|state-function|api)$/);
         expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
       }
     });
@@ -318,8 +318,8 @@ describe('functions', () => {
       ['SequencerRole', 'afg-state', true, true],
       ['SequencerRole', 'afg-finality', false, false],
       ['Validator1Role', 'afg-finality', true, true],
-      ['ApplierRole', 'afg-blocks', true, true],
-      ['ApplierRole', 'afg-finality', false, true],
+      ['StateFunctionRole', 'afg-blocks', true, true],
+      ['StateFunctionRole', 'afg-finality', false, true],
       ['FinalizerRole', 'afg-finality', true, true],
       ['FinalizerRole', 'afg-blocks', false, true],
       ['ApiRole', 'afg-blocks', false, true],
@@ -455,9 +455,9 @@ describe('another topology: two members in one region, a region without members'
     t.resourceCountIs('AWS::SecretsManager::Secret', 0);
     t.resourceCountIs('AWS::KMS::Key', 0);
     expect(Object.values(t.findResources('AWS::SQS::Queue')).map((q) => q.Properties.QueueName)).not.toContain('afg-proposals-m1');
-    // Each applier gets the other regions' URLs; no other function gets peers.
+    // Each state function gets the other regions' URLs; no other function gets peers.
     t.hasResourceProperties('AWS::Lambda::Function', {
-      FunctionName: 'afg-applier',
+      FunctionName: 'afg-state-function',
       Environment: { Variables: Match.objectLike({ AFG_PEERS: 'https://a.example/,https://b.example/' }) },
     });
     t.hasResourceProperties('AWS::Lambda::Function', {

@@ -13,6 +13,7 @@ import { groupPublicKeyFromCommitments, memberPublicKeyFromCommitments, verifySh
 import { fromHex, toHex } from '../../lib/core/bytes.js';
 import { txSigningBytes } from '../../lib/core/codec.js';
 import { ed25519Verify } from '../../lib/core/ed25519.js';
+import type { Transaction } from '../../lib/core/types.js';
 import { buildFixture, DEV_PK, type Fixture } from '../helpers/fixture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -154,9 +155,10 @@ describe('transfer', () => {
     expect(r.err).toMatch(/nonce 2 \(next nonce at finalized height 2/);
     const msg = fx.transport.sent[before]!.messages[0]!;
     if (msg.kind !== 'tx') throw new Error('expected a tx message');
-    expect(msg.tx).toMatchObject({ amount: 42n, nonce: 2n });
-    expect(toHex(msg.tx.to)).toBe(toHex(DEV_PK[7]!));
-    expect(ed25519Verify(msg.tx.signature, txSigningBytes(fx.chain.set.chainId, msg.tx), DEV_PK[0]!)).toBe(true);
+    const tx = msg.tx as Transaction;
+    expect(tx).toMatchObject({ amount: 42n, nonce: 2n });
+    expect(toHex(tx.to)).toBe(toHex(DEV_PK[7]!));
+    expect(ed25519Verify(tx.signature, txSigningBytes(fx.chain.set.chainId, tx), DEV_PK[0]!)).toBe(true);
   });
 
   it('an explicit stale nonce is refused by the API: exit 1 with the server message', async () => {

@@ -72,12 +72,14 @@ describe('transaction signing bytes', () => {
 
 describe('block hash', () => {
   it('depends on every header field', () => {
-    const base = { height: 1, parentHash: new Uint8Array(32), transactions: [] };
-    const h = toHex(blockHash(LOCAL_CHAIN_ID, base));
-    expect(toHex(blockHash(LOCAL_CHAIN_ID, { ...base, height: 2 }))).not.toBe(h);
-    expect(toHex(blockHash(LOCAL_CHAIN_ID, { ...base, parentHash: new Uint8Array(32).fill(1) }))).not.toBe(h);
-    expect(toHex(blockHash(new Uint8Array(32), base))).not.toBe(h);
-    expect(toHex(blockHash(LOCAL_CHAIN_ID, { ...base }))).toBe(h);
+    const base = { height: 1, parentHash: new Uint8Array(32), transactions: [new Uint8Array(32).fill(3)] };
+    const id = (tx: Uint8Array) => tx;
+    const h = toHex(blockHash(LOCAL_CHAIN_ID, base, id));
+    expect(toHex(blockHash(LOCAL_CHAIN_ID, { ...base, height: 2 }, id))).not.toBe(h);
+    expect(toHex(blockHash(LOCAL_CHAIN_ID, { ...base, parentHash: new Uint8Array(32).fill(1) }, id))).not.toBe(h);
+    expect(toHex(blockHash(LOCAL_CHAIN_ID, { ...base, transactions: [new Uint8Array(32).fill(4)] }, id))).not.toBe(h);
+    expect(toHex(blockHash(new Uint8Array(32), base, id))).not.toBe(h);
+    expect(toHex(blockHash(LOCAL_CHAIN_ID, { ...base }, id))).toBe(h);
   });
 });
 

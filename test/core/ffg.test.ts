@@ -1,19 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/core/errors.js';
-import {
-  checkpointKey,
-  type FfgParams,
-  FinalityState,
-  finalizesSource,
-  isCheckpointHeight,
-  linkKey,
-  quorum,
-  supermajorityDecision,
-} from '../../lib/core/ffg.js';
+import { isAdjacent, isCheckpointHeight, quorum, supermajorityDecision } from '../../lib/core/ffg.js';
+import { checkpointId as checkpointKey, linkId } from '../../lib/core/ids.js';
 import { advanceWatermark, evidenceOf, type Watermark, watermarkAllows } from '../../lib/core/slashing.js';
 import type { Checkpoint, Link, Vote } from '../../lib/core/types.js';
 import { cp } from '../helpers/checkpoints.js';
+import { type FfgParams, FinalityState } from '../helpers/ffg-reference.js';
 
 const G = cp(0);
 const lk = (source: Checkpoint, target: Checkpoint, era = 0n): Link => ({ era, source, target });
@@ -38,15 +31,15 @@ describe('rule helpers', () => {
   });
 
   it('a link finalizes its source only when it spans exactly K', () => {
-    expect(finalizesSource(lk(cp(3), cp(6)), 3)).toBe(true);
-    expect(finalizesSource(lk(cp(3), cp(9)), 3)).toBe(false);
+    expect(isAdjacent(lk(cp(3), cp(6)), 3)).toBe(true);
+    expect(isAdjacent(lk(cp(3), cp(9)), 3)).toBe(false);
   });
 
-  it('linkKey is era|source|target with decimal heights and hex bytes, and separates state roots', () => {
-    const key = linkKey(lk(cp(1), cp(2), 7n));
-    expect(key.split('|')).toHaveLength(7);
-    expect(key.startsWith('7|1|00000001')).toBe(true);
-    expect(linkKey(lk(cp(1), cp(2, 0, 1)))).not.toBe(linkKey(lk(cp(1), cp(2))));
+  it('linkId is era|source|target with padded heights and hex bytes, and separates state roots', () => {
+    const key = linkId(lk(cp(1), cp(2), 7n));
+    expect(key.split('|')).toHaveLength(3);
+    expect(key.startsWith('7|0000000000000001:')).toBe(true);
+    expect(linkId(lk(cp(1), cp(2, 0, 1)))).not.toBe(linkId(lk(cp(1), cp(2))));
   });
 
   it('supermajorityDecision waits on an unjustified source and justifies (and finalizes) otherwise', () => {

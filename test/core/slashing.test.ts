@@ -10,7 +10,7 @@ import {
   type Watermark,
   watermarkAllows,
 } from '../../lib/core/slashing.js';
-import type { Checkpoint, Link, Vote } from '../../lib/core/types.js';
+import type { Link, Vote } from '../../lib/core/types.js';
 import { cp } from '../helpers/checkpoints.js';
 
 const link = (s: number, t: number, opts: { fork?: number; root?: number; sfork?: number; era?: bigint } = {}): Link => ({

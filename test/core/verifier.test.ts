@@ -39,8 +39,8 @@ beforeAll(async () => {
   fx = await buildFixture();
   opts = { groupPublicKey: fx.dealing.groupPublicKey, chainId: fx.chain.set.chainId, checkpointInterval: 2, threshold: 3 };
   certJson = certificateToJson(fx.chain.set.chainId, fx.certificates[1]!);
-  known = await fx.query.account(DEV_PK[1]!);
-  unknown = await fx.query.account(new Uint8Array(32).fill(0xab));
+  known = await fx.query.state(DEV_PK[1]!);
+  unknown = await fx.query.state(new Uint8Array(32).fill(0xab));
 });
 
 describe('verifyCertificate', () => {

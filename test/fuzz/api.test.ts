@@ -132,7 +132,7 @@ describe('nothing accepted is lost', () => {
     expect(cluster.pending.length).toBe(1); // only the valid transaction reached the ingress queue
     await cluster.run();
     for (const region of regions) {
-      const account = await cluster.node(region).query.account(DEV_PK[6]!);
+      const account = await cluster.node(region).query.state(DEV_PK[6]!);
       expect(account.balance, region).toBe('1000000003');
     }
   });

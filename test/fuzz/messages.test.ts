@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/core/errors.js';
+import { transferApplication } from '../../lib/core/ledger.js';
 import type { Link, Vote } from '../../lib/core/types.js';
 import { voteToJson } from '../../lib/core/wire.js';
 import { handleVote } from '../../lib/pipeline/finalizer.js';
@@ -14,12 +15,15 @@ import { MemoryFinalityStore } from '../../lib/pipeline/memory.js';
 import { decodeMessage, encodeMessage, type MessageKind, type QueueMessage } from '../../lib/pipeline/messages.js';
 import { buildFixture, RecordingTransport, voteOn } from '../helpers/fixture.js';
 
+const codec = transferApplication.codec(new Uint8Array(32));
+const encode = (m: QueueMessage) => encodeMessage(m, codec);
+
 const KINDS: MessageKind[] = ['tx', 'tick', 'proposal', 'justified', 'vote', 'finalized'];
 
 /** Decodes or throws InputError with a field name; any other throw fails the property. */
 function decodeOrRefuse(body: string): QueueMessage | InputError {
   try {
-    return decodeMessage(body, KINDS);
+    return decodeMessage(body, KINDS, codec);
   } catch (e) {
     expect(e, String(e)).toBeInstanceOf(InputError);
     expect((e as InputError).meta.field.length).toBeGreaterThan(0);
@@ -40,7 +44,7 @@ describe('decodeMessage under bad input', async () => {
   ];
 
   it('round-trips every valid message', () => {
-    for (const m of valid) expect(encodeMessage(decodeMessage(encodeMessage(m), KINDS) as QueueMessage)).toBe(encodeMessage(m));
+    for (const m of valid) expect(encode(decodeMessage(encode(m), KINDS, codec) as QueueMessage)).toBe(encode(m));
   });
 
   it('property: arbitrary strings and JSON decode or are refused with InputError', () => {
@@ -68,7 +72,7 @@ describe('decodeMessage under bad input', async () => {
         fc.oneof(fc.jsonValue(), fc.constant(undefined)),
         fc.nat(400),
         (m, pick, value, cut) => {
-          const raw = JSON.parse(encodeMessage(m));
+          const raw = JSON.parse(encode(m));
           const all = paths(raw);
           const path = all[pick % all.length]!;
           let at = raw;
@@ -87,11 +91,11 @@ describe('decodeMessage under bad input', async () => {
   it('refuses wrong lengths and oversized bodies naming the field', () => {
     const v = voteToJson(vote);
     const body = (o: object) => JSON.stringify({ v: 1, kind: 'vote', vote: o });
-    expect(() => decodeMessage(body({ ...v, signature: v.signature.slice(2) }), ['vote'])).toThrow(/vote\.signature/);
-    expect(() => decodeMessage(body({ ...v, source: { ...v.source, hash: 'ab' } }), ['vote'])).toThrow(/vote\.source\.hash/);
-    expect(() => decodeMessage(body({ ...v, member: 0 }), ['vote'])).toThrow(/vote\.member/);
-    expect(() => decodeMessage('x'.repeat(500 * 1024), ['vote'])).toThrow(/body/);
-    expect(() => decodeMessage(encodeMessage({ kind: 'tick', height: 1 }), ['vote'])).toThrow(/kind/);
+    expect(() => decodeMessage(body({ ...v, signature: v.signature.slice(2) }), ['vote'], codec)).toThrow(/vote\.signature/);
+    expect(() => decodeMessage(body({ ...v, source: { ...v.source, hash: 'ab' } }), ['vote'], codec)).toThrow(/vote\.source\.hash/);
+    expect(() => decodeMessage(body({ ...v, member: 0 }), ['vote'], codec)).toThrow(/vote\.member/);
+    expect(() => decodeMessage('x'.repeat(500 * 1024), ['vote'], codec)).toThrow(/body/);
+    expect(() => decodeMessage(encode({ kind: 'tick', height: 1 }), ['vote'], codec)).toThrow(/kind/);
   });
 });
 

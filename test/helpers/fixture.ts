@@ -10,12 +10,13 @@
  */
 import { certify, type Dealing, deal, signShare } from '../../lib/core/bls.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../../lib/core/chain.js';
-import { blockHash, voteSigningBytes } from '../../lib/core/codec.js';
+import { voteSigningBytes } from '../../lib/core/codec.js';
+import { blsCrypto } from '../../lib/core/crypto.js';
 import { ed25519PublicKey } from '../../lib/core/ed25519.js';
 import { signTransfer, TransferLedger } from '../../lib/core/ledger.js';
 import { MemoryNodeStore, SparseMerkleTree } from '../../lib/core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Transaction, ValidatorSet, Vote } from '../../lib/core/types.js';
-import { type ChainContext, createChainContext } from '../../lib/pipeline/context.js';
+import { type ChainContext, createChainContext, hashBlock } from '../../lib/pipeline/context.js';
 import { MemoryAppliedStore, MemoryBlockStore, MemoryFinalityStore } from '../../lib/pipeline/memory.js';
 import type { QueueMessage } from '../../lib/pipeline/messages.js';
 import type { Destination, Transport } from '../../lib/pipeline/ports.js';
@@ -90,7 +91,7 @@ export async function buildFixture(opts: { checkpointInterval?: number; region?:
     members: dealing.shares.map((s) => ({ index: s.index, region: s.index % 2 ? 'eu-west-1' : 'us-east-1', publicKey: s.publicKey })),
   };
   const ledger = new TransferLedger({ chainId, tree: new SparseMerkleTree(new MemoryNodeStore()) });
-  const chain = await createChainContext(set, ledger);
+  const chain = await createChainContext(set, ledger, blsCrypto);
   const blocks = new MemoryBlockStore();
   const finality = new MemoryFinalityStore(chain.genesis);
   const applied = new MemoryAppliedStore();
@@ -109,8 +110,8 @@ export async function buildFixture(opts: { checkpointInterval?: number; region?:
   const roots = new Map<number, Uint8Array>([[0, chain.genesis.stateRoot]]);
   let parentHash = chain.genesis.hash;
   for (let height = 1; height <= txs.length; height++) {
-    const block: Block = { height, parentHash, transactions: txs[height - 1]! };
-    const hash = blockHash(chainId, block);
+    const block: Block<Transaction> = { height, parentHash, transactions: txs[height - 1]! };
+    const hash = hashBlock(chain, block);
     const { root } = await ledger.execute(roots.get(height - 1)!, block.transactions);
     await blocks.putBlock(hash, block);
     await blocks.putExecution(hash, root);

@@ -12,10 +12,13 @@ import { ensureTables, queryAll } from '../../lib/aws/tables.js';
 import { queueOf, SqsTransport } from '../../lib/aws/transport.js';
 import { resourceNames } from '../../lib/config.js';
 import { toHex } from '../../lib/core/bytes.js';
+import { transferApplication } from '../../lib/core/ledger.js';
 import { decodeMessage, type QueueMessage } from '../../lib/pipeline/messages.js';
 import type { Destination } from '../../lib/pipeline/ports.js';
 import { uniqueName, useEmbeddedServices } from '../helpers/embedded.js';
 import { block, bytes, checkpoint, describeStoreContract } from '../stores/contract.js';
+
+const CODEC = transferApplication.codec(new Uint8Array(32));
 
 const env = useEmbeddedServices();
 const REGION = 'eu-west-1';
@@ -30,8 +33,8 @@ describeStoreContract('DynamoDB Local', async () => {
   const genesis = checkpoint(0);
   return {
     genesis,
-    blocks: new DynamoBlockStore(db, names.blocksTable),
-    sequencer: new DynamoSequencerStore(db, names.blocksTable),
+    blocks: new DynamoBlockStore(db, names.blocksTable, CODEC),
+    sequencer: new DynamoSequencerStore(db, names.blocksTable, CODEC),
     protection: new DynamoSlashingProtectionStore(db, names.finalityTable),
     finality: new DynamoFinalityStore(db, names.finalityTable, genesis),
     applied: new DynamoAppliedStore(db, names.stateTable),
@@ -45,7 +48,7 @@ describe('DynamoBlockStore on DynamoDB Local', () => {
     const prefix = `${FILE_PREFIX}-big`;
     await ensureTables(db, prefix);
     const table = resourceNames(prefix).blocksTable;
-    const store = new DynamoBlockStore(db, table);
+    const store = new DynamoBlockStore(db, table, CODEC);
     const hash = bytes(32);
     const big = block(2, bytes(32), 3_000);
     await store.putBlock(hash, big);
@@ -67,7 +70,7 @@ describe('ensureTables', () => {
     const prefix = uniqueName('ensure');
     await ensureTables(db, prefix);
     await ensureTables(db, prefix);
-    const store = new DynamoBlockStore(db, resourceNames(prefix).blocksTable);
+    const store = new DynamoBlockStore(db, resourceNames(prefix).blocksTable, CODEC);
     expect(await store.tip()).toBeUndefined();
   });
 });
@@ -91,7 +94,7 @@ describe('SqsTransport (fauxqs)', () => {
         return ensureQueue(aws.sqs(region), queue, { visibilityTimeoutSeconds: 30 });
       }),
     );
-    const transport = new SqsTransport({ aws, prefix, homeRegion: HOME });
+    const transport = new SqsTransport({ codec: CODEC, aws, prefix, homeRegion: HOME });
     const ticks: QueueMessage[] = Array.from({ length: 12 }, (_, i) => ({ kind: 'tick', height: i + 1 }));
     await transport.send({ queue: 'ingress' }, ticks); // more than one SendMessageBatch (10 per call)
     await transport.send({ queue: 'finalized', region: HOME }, [{ kind: 'finalized', height: 4 }]);
@@ -105,16 +108,18 @@ describe('SqsTransport (fauxqs)', () => {
         bodies.push(...out.Messages.map((m) => m.Body ?? ''));
       }
     };
-    const ingress = (await receiveAll(HOME, urls[0]!)).map((b) => decodeMessage(b, ['tick']));
+    const ingress = (await receiveAll(HOME, urls[0]!)).map((b) => decodeMessage(b, ['tick'], CODEC));
     expect(ingress.map((m) => m.height).sort((a, b) => a - b)).toEqual(ticks.map((t) => (t as { height: number }).height));
-    expect((await receiveAll(HOME, urls[3]!)).map((b) => decodeMessage(b, ['finalized']))).toEqual([{ kind: 'finalized', height: 4 }]);
+    expect((await receiveAll(HOME, urls[3]!)).map((b) => decodeMessage(b, ['finalized'], CODEC))).toEqual([
+      { kind: 'finalized', height: 4 },
+    ]);
     expect(await receiveAll(OTHER, urls[1]!)).toEqual([]);
     expect(await receiveAll(OTHER, urls[2]!)).toEqual([]);
   });
 
   it('refuses to send to a queue that does not exist', async () => {
     const { aws } = env();
-    const transport = new SqsTransport({ aws, prefix: uniqueName('none'), homeRegion: HOME });
+    const transport = new SqsTransport({ codec: CODEC, aws, prefix: uniqueName('none'), homeRegion: HOME });
     await expect(transport.send({ queue: 'votes', region: HOME }, [{ kind: 'finalized', height: 1 }])).rejects.toThrow();
   });
 });

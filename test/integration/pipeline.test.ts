@@ -1,9 +1,12 @@
 /**
- * The pipeline roles over the real DynamoDB Local engine (every region's tables), with messages
- * captured between roles so the test controls delivery: every message twice, random order,
- * concurrent invocations. The SQS side is covered by the event-source and e2e suites.
+ * The pipeline over the real DynamoDB Local engine (every region's tables), each region built by
+ * createAwsRegion as on Lambda and each message delivered through the region's queue handler
+ * (Region.dispatch), with messages captured between roles so the test controls delivery: every
+ * message twice, random order, concurrent invocations. The SQS side is covered by the event-source
+ * and e2e suites.
  */
 import { describe, expect, it } from 'vitest';
+import { createAwsRegion } from '../../lib/aws/region-stores.js';
 import { ensureTables } from '../../lib/aws/tables.js';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
 import { deal, signShare } from '../../lib/core/bls.js';
@@ -11,20 +14,18 @@ import { toHex } from '../../lib/core/bytes.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../../lib/core/chain.js';
 import { voteSigningBytes } from '../../lib/core/codec.js';
 import { ed25519PublicKey } from '../../lib/core/ed25519.js';
-import { signTransfer } from '../../lib/core/ledger.js';
-import { applyFinalized } from '../../lib/pipeline/applier.js';
+import { signTransfer, transferApplication } from '../../lib/core/ledger.js';
 import { handleVote } from '../../lib/pipeline/finalizer.js';
-import { decodeMessage, encodeMessage, type QueueMessage } from '../../lib/pipeline/messages.js';
+import { encodeMessage, type QueueMessage } from '../../lib/pipeline/messages.js';
 import type { Destination, Transport } from '../../lib/pipeline/ports.js';
-import { sequence } from '../../lib/pipeline/sequencer.js';
-import { handleInbox } from '../../lib/pipeline/validator.js';
-import { createRegionRuntime, type RegionRuntime } from '../../lib/runtime.js';
-import { mulberry32, queueId } from '../../lib/sim/memory-cluster.js';
+import type { Region } from '../../lib/pipeline/region.js';
+import { mulberry32, parseQueueId, queueId } from '../../lib/sim/memory-cluster.js';
 import { uniqueName, useEmbeddedServices } from '../helpers/embedded.js';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
 const dealing = deal(4, 3);
 const env = useEmbeddedServices();
+const codec = transferApplication.codec(LOCAL_CHAIN_ID);
 
 interface Captured {
   queue: string;
@@ -48,26 +49,21 @@ async function cluster(prefix: string) {
   const outbox: Captured[] = [];
   const transport: Transport = {
     send: async (to: Destination, messages: readonly QueueMessage[]) => {
-      for (const m of messages) outbox.push({ queue: queueId(to), body: encodeMessage(m) });
+      for (const m of messages) outbox.push({ queue: queueId(to), body: encodeMessage(m, codec) });
     },
   };
-  const runtimes = new Map<string, RegionRuntime>();
+  const runtimes = new Map<string, Region>();
+  const memberKey = async (member: number) => dealing.shares[member - 1]!.secretKey;
   for (const region of REGIONS) {
     await ensureTables(env().aws.dynamo(region), prefix);
-    runtimes.set(region, await createRegionRuntime({ config, region, aws: env().aws, transport }));
+    runtimes.set(region, await createAwsRegion({ config, region, aws: env().aws, transport, memberKey }));
   }
   const rt = (region: string) => runtimes.get(region)!;
+  /** Delivers through the region's queue handler; a failed record throws, so the caller redelivers it. */
   async function deliver(m: Captured): Promise<void> {
-    const [kind, region, member] = m.queue.split(':');
-    if (kind === 'ingress') await sequence(rt(REGIONS[0]!).sequencer(), [decodeMessage(m.body, ['tx', 'tick'])]);
-    else if (kind === 'inbox') {
-      const index = Number(member);
-      await handleInbox(
-        rt(region!).validator(index, dealing.shares[index - 1]!.secretKey),
-        decodeMessage(m.body, ['proposal', 'justified']),
-      );
-    } else if (kind === 'votes') await handleVote(rt(region!).finalizer(), decodeMessage(m.body, ['vote']).vote);
-    else if (kind === 'finalized') await applyFinalized(rt(region!).applier());
+    const { region, queue } = parseQueueId(m.queue, REGIONS[0]!);
+    const result = await rt(region).dispatch(queue, m.body);
+    if (!result.ok) throw result.error;
   }
   /** Delivers until quiet; each message `copies` times, in an order drawn from `seed`. Failed deliveries are retried later. */
   async function run(opts: { copies: number; seed: number; maxSteps?: number }) {
@@ -90,17 +86,17 @@ async function cluster(prefix: string) {
   const submit = (from: number, to: number, amount: bigint, nonce: bigint) =>
     outbox.push({
       queue: 'ingress',
-      body: encodeMessage({
-        kind: 'tx',
-        tx: signTransfer(LOCAL_CHAIN_ID, devSecretKey(from), { to: ed25519PublicKey(devSecretKey(to)), amount, nonce }),
-      }),
+      body: encodeMessage(
+        { kind: 'tx', tx: signTransfer(LOCAL_CHAIN_ID, devSecretKey(from), { to: ed25519PublicKey(devSecretKey(to)), amount, nonce }) },
+        codec,
+      ),
     });
   return { config, rt, run, submit, outbox, deliver };
 }
 
-async function summary(rt: RegionRuntime) {
+async function summary(rt: Region) {
   const f = await rt.query.finality();
-  const acct = await rt.query.account(ed25519PublicKey(devSecretKey(1)));
+  const acct = await rt.query.state(ed25519PublicKey(devSecretKey(1)));
   return { finalized: f.finalized, applied: f.applied.height, balance: acct.balance };
 }
 
@@ -144,9 +140,9 @@ describe('pipeline on DynamoDB Local', () => {
     c.submit(3, 1, 1n, 0n);
     await c.run({ copies: 1, seed: 5 });
     const rt = c.rt('eu-west-1');
-    const head = await rt.finality.head();
+    const head = await rt.stores.finality.head();
     // Member 2 signs a second target at the height it already voted for: a double vote.
-    const [honest] = await rt.finality.votesOf(2, head.finalized.height);
+    const [honest] = await rt.stores.finality.votesOf(2, head.finalized.height);
     expect(honest).toBeDefined();
     const forged = { ...honest!, target: { ...honest!.target, hash: new Uint8Array(32).fill(7) } };
     const signature = signShare(dealing.shares[1]!.secretKey, voteSigningBytes(LOCAL_CHAIN_ID, forged));
@@ -172,9 +168,7 @@ describe('pipeline on DynamoDB Local', () => {
     const links = [mk(1), mk(2), mk(3), mk(4)];
     const outcomes = await Promise.all(
       links.map((link) =>
-        rt
-          .validator(3, dealing.shares[2]!.secretKey)
-          .protection.recordSignature(3, link, signShare(dealing.shares[2]!.secretKey, voteSigningBytes(LOCAL_CHAIN_ID, link))),
+        rt.stores.protection.recordSignature(3, link, signShare(dealing.shares[2]!.secretKey, voteSigningBytes(LOCAL_CHAIN_ID, link))),
       ),
     );
     expect(outcomes.filter((o) => o.kind === 'signed')).toHaveLength(1);

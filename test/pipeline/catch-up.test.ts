@@ -9,12 +9,12 @@ import { deal } from '../../lib/core/bls.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { devSecretKey } from '../../lib/core/chain.js';
 import { ed25519PublicKey } from '../../lib/core/ed25519.js';
-import { signTransfer } from '../../lib/core/ledger.js';
+import { signTransfer, transferApplication } from '../../lib/core/ledger.js';
 import type { Block } from '../../lib/core/types.js';
-import { applyFinalized } from '../../lib/pipeline/applier.js';
 import { MemoryAppliedStore, MemoryBlockStore } from '../../lib/pipeline/memory.js';
 import { HttpPeerBlocks } from '../../lib/pipeline/peers.js';
 import type { PeerBlocks } from '../../lib/pipeline/ports.js';
+import { applyFinalized } from '../../lib/pipeline/state-function.js';
 import { MemoryCluster } from '../../lib/sim/memory-cluster.js';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
@@ -40,7 +40,7 @@ describe('catch-up from a peer region', () => {
   it('fetches missing finalized blocks over HTTP, refuses a forged one, and reaches the same state', async () => {
     const cluster = await finalizedCluster();
     const source = cluster.node('eu-west-1');
-    const head = await source.finality.head();
+    const head = await source.raw.finality.head();
     expect(head.finalized.height).toBeGreaterThanOrEqual(3);
 
     const api = createApi({ query: source.query, transport: cluster.transport, chain: source.chain, maxLagBlocks: 50 });
@@ -54,19 +54,19 @@ describe('catch-up from a peer region', () => {
       const result = await applyFinalized({
         chain: source.chain,
         blocks: lagging.blocks,
-        finality: source.finality,
+        finality: source.raw.finality,
         applied: lagging.applied,
-        peers: [liar, new HttpPeerBlocks(server.url)],
+        peers: [liar, new HttpPeerBlocks(server.url, transferApplication.codec(cluster.set.chainId))],
       });
       expect(result.applied).toEqual(Array.from({ length: head.finalized.height }, (_, i) => i + 1));
-      expect(result.fetched.sort((a, b) => a - b)).toEqual(result.applied);
+      expect(result.fetched.sort((a: number, b: number) => a - b)).toEqual(result.applied);
       const applied = await lagging.applied.applied();
       expect(toHex(applied!.stateRoot)).toBe(toHex(head.finalized.stateRoot));
       // Applying again is a no-op: nothing is applied twice.
       const again = await applyFinalized({
         chain: source.chain,
         blocks: lagging.blocks,
-        finality: source.finality,
+        finality: source.raw.finality,
         applied: lagging.applied,
         peers: [],
       });
@@ -79,7 +79,7 @@ describe('catch-up from a peer region', () => {
   it('stops with a clear error when no peer serves a matching block', async () => {
     const cluster = await finalizedCluster();
     const source = cluster.node('sa-east-1');
-    const deps = { chain: source.chain, blocks: new MemoryBlockStore(), finality: source.finality, applied: new MemoryAppliedStore() };
+    const deps = { chain: source.chain, blocks: new MemoryBlockStore(), finality: source.raw.finality, applied: new MemoryAppliedStore() };
     await expect(applyFinalized({ ...deps, peers: [{ fetchBlock: async () => undefined }] })).rejects.toThrow(
       /missing here and no peer served a matching one/,
     );

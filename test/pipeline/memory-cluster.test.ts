@@ -30,10 +30,10 @@ describe('pipeline over in-memory stores', () => {
       const roots = new Set(answers.map((a) => `${a.finalized.height}:${a.finalized.hash}:${a.finalized.stateRoot}`));
       expect(roots.size).toBe(1);
       for (const r of REGIONS) {
-        const acct = await cluster.node(r).query.account(ed25519PublicKey(devSecretKey(1)));
+        const acct = await cluster.node(r).query.state(ed25519PublicKey(devSecretKey(1)));
         expect(acct.balance).toBe('1000000050');
         expect(acct.certificate?.source.height).toBe(acct.height);
-        const payer = await cluster.node(r).query.account(ed25519PublicKey(devSecretKey(0)));
+        const payer = await cluster.node(r).query.state(ed25519PublicKey(devSecretKey(0)));
         expect(payer.nonce).toBe('5');
       }
     });
@@ -45,7 +45,7 @@ describe('pipeline over in-memory stores', () => {
       const cluster = await MemoryCluster.create({ regions: REGIONS, seed, dealing, maxBlockTransactions: 100 });
       cluster.submit(transfer(cluster, 2, 3, 7n, 0n));
       await cluster.run();
-      const a = await cluster.node('eu-west-1').query.account(ed25519PublicKey(devSecretKey(3)));
+      const a = await cluster.node('eu-west-1').query.state(ed25519PublicKey(devSecretKey(3)));
       results.add(`${a.balance}`);
       expect(a.balance).toBe('1000000007');
     }
@@ -58,7 +58,7 @@ describe('pipeline over in-memory stores', () => {
     cluster.submit(tx);
     cluster.submit(tx); // a redelivered or resubmitted copy
     await cluster.run();
-    const a = await cluster.node('sa-east-1').query.account(ed25519PublicKey(devSecretKey(5)));
+    const a = await cluster.node('sa-east-1').query.state(ed25519PublicKey(devSecretKey(5)));
     expect(a.balance).toBe('1000000100');
     expect(toHex(ed25519PublicKey(devSecretKey(5)))).toBe(a.account);
   });

@@ -1,9 +1,7 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ViolationKind } from '../../lib/sim/invariants.js';
 import type { PlantedBug } from '../../lib/sim/planted.js';
 import { runScenario, type Scenario, scenarioForSeed } from '../../lib/sim/simulation.js';
-
-vi.mock('../../lib/core/bls.js', async (importOriginal) => (await import('./memo.js')).blsMemoFactory(importOriginal as never));
 
 /** The harness must catch each planted bug within K seeds, and the same scenarios without the bug must pass. */
 const K = 10;

@@ -1,7 +1,5 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NO_FAULTS, runScenario, type Scenario, scenarioForSeed } from '../../lib/sim/simulation.js';
-
-vi.mock('../../lib/core/bls.js', async (importOriginal) => (await import('./memo.js')).blsMemoFactory(importOriginal as never));
 
 const quiet = (seed: number, extra: Partial<Scenario> = {}): Scenario => {
   const { byzantineMember: _m, sequencer: _s, ...base } = scenarioForSeed(seed);

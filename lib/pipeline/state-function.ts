@@ -6,13 +6,12 @@
  * loses the race and re-reads, so no block is applied twice or skipped.
  */
 import { equalBytes, toHex } from '../core/bytes.js';
-import { blockHash } from '../core/codec.js';
-import { AfgError } from '../core/errors.js';
 import type { Block } from '../core/types.js';
-import type { ChainContext } from './context.js';
+import { type ChainContext, hashBlock } from './context.js';
+import { BlockUnavailableError, ConflictingFinalityError } from './errors.js';
 import type { AppliedHead, AppliedStore, BlockStore, CheckpointStore, HeadStore, PeerBlocks } from './ports.js';
 
-export interface ApplierDeps {
+export interface StateFunctionDeps {
   readonly chain: ChainContext;
   readonly blocks: BlockStore;
   readonly finality: HeadStore & Pick<CheckpointStore, 'checkpointsAt'>;
@@ -28,11 +27,8 @@ export interface ApplyResult {
   readonly fetched: number[];
 }
 
-/** The finalized chain disagrees with what this region applied: a safety invariant is broken. */
-export class ConflictingFinalityError extends AfgError<'CONFLICTING_FINALITY', { height: number }> {}
-
 /** Applies every finalized block above the applied pointer. Safe to call any number of times, concurrently. */
-export async function applyFinalized(deps: ApplierDeps): Promise<ApplyResult> {
+export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResult> {
   const { chain } = deps;
   const { finalized } = await deps.finality.head();
   let applied: AppliedHead = (await deps.applied.applied()) ?? chain.genesis;
@@ -43,16 +39,13 @@ export async function applyFinalized(deps: ApplierDeps): Promise<ApplyResult> {
   for (const { hash, block } of chainBlocks) {
     if (!equalBytes(block.parentHash, applied.hash))
       throw new ConflictingFinalityError(
-        'CONFLICTING_FINALITY',
+        block.height,
         `finalized block ${block.height} does not extend applied block ${toHex(applied.hash)}`,
-        { height: block.height },
       );
     const stateRoot = (await deps.blocks.getExecution(hash)) ?? (await executeAndStore(deps, hash, block, applied.stateRoot));
     const next: AppliedHead = { height: block.height, hash, stateRoot };
     if (block.height === finalized.height && !equalBytes(stateRoot, finalized.stateRoot))
-      throw new ConflictingFinalityError('CONFLICTING_FINALITY', `state root at ${block.height} differs from the certified one`, {
-        height: block.height,
-      });
+      throw new ConflictingFinalityError(block.height, `state root at ${block.height} differs from the certified one`);
     if (!(await deps.applied.advanceApplied(applied, next))) {
       // Someone else applied this height concurrently: continue from whatever they reached.
       const now = (await deps.applied.applied()) ?? chain.genesis;
@@ -69,8 +62,8 @@ function mergeResults(a: ApplyResult, b: ApplyResult): ApplyResult {
   return { from: a.from, to: Math.max(a.to, b.to), applied: [...a.applied, ...b.applied], fetched: [...a.fetched, ...b.fetched] };
 }
 
-async function executeAndStore(deps: ApplierDeps, hash: Uint8Array, block: Block, parentRoot: Uint8Array): Promise<Uint8Array> {
-  const { root } = await deps.chain.ledger.execute(parentRoot, block.transactions);
+async function executeAndStore(deps: StateFunctionDeps, hash: Uint8Array, block: Block, parentRoot: Uint8Array): Promise<Uint8Array> {
+  const { root } = await deps.chain.app.execute(parentRoot, block.transactions);
   await deps.blocks.putExecution(hash, root);
   return root;
 }
@@ -81,7 +74,7 @@ async function executeAndStore(deps: ApplierDeps, hash: Uint8Array, block: Block
  * to the expected (certified or child-committed) value.
  */
 async function finalizedSegment(
-  deps: ApplierDeps,
+  deps: StateFunctionDeps,
   applied: AppliedHead,
   tipHeight: number,
   tipHash: Uint8Array,
@@ -97,7 +90,7 @@ async function finalizedSegment(
   return out.reverse();
 }
 
-async function fetchFromPeers(deps: ApplierDeps, height: number, expected: Uint8Array, fetched: number[]): Promise<Block> {
+async function fetchFromPeers(deps: StateFunctionDeps, height: number, expected: Uint8Array, fetched: number[]): Promise<Block> {
   for (const peer of deps.peers) {
     let block: Block | undefined;
     try {
@@ -105,15 +98,11 @@ async function fetchFromPeers(deps: ApplierDeps, height: number, expected: Uint8
     } catch {
       continue; // an unreachable peer is just skipped
     }
-    if (block && block.height === height && equalBytes(blockHash(deps.chain.set.chainId, block), expected)) {
+    if (block && block.height === height && equalBytes(hashBlock(deps.chain, block), expected)) {
       await deps.blocks.putBlock(expected, block);
       fetched.push(height);
       return block;
     }
   }
-  throw new AfgError(
-    'BLOCK_UNAVAILABLE',
-    `finalized block ${height} (${toHex(expected)}) is missing here and no peer served a matching one`,
-    { height },
-  );
+  throw new BlockUnavailableError(height, toHex(expected));
 }

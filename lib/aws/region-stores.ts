@@ -1,0 +1,84 @@
+/**
+ * One region's stores over its DynamoDB tables (RegionStores), and the wiring of a region on AWS
+ * resources: the same for a Lambda container and for a region of the local cluster (only the
+ * client factory's endpoints differ).
+ */
+import type { ClusterConfig } from '../config.js';
+import { regionConfig, resourceNames } from '../config.js';
+import { CachingNodeStore } from '../core/smt.js';
+import type { Telemetry } from '../handlers/telemetry.js';
+import { genesisCheckpoint } from '../pipeline/context.js';
+import type { PeerBlocks, RegionStores, Transport } from '../pipeline/ports.js';
+import type { QueryDeps } from '../pipeline/query.js';
+import { createRegion, type Region, type RegionHooks } from '../pipeline/region.js';
+import { DynamoBlockStore, DynamoSequencerStore } from './block-store.js';
+import type { ClientFactory } from './clients.js';
+import { DynamoFinalityStore, DynamoSlashingProtectionStore } from './finality-store.js';
+import { DynamoAppliedStore, DynamoNodeStore } from './state-store.js';
+import { SqsTransport } from './transport.js';
+
+/** Every store of `region`, over its tables. */
+export async function dynamoRegionStores(
+  aws: ClientFactory,
+  config: ClusterConfig,
+  region: string,
+  opts: { nodeCacheEntries?: number } = {},
+): Promise<RegionStores> {
+  const rc = regionConfig(config, region);
+  const names = resourceNames(config.prefix);
+  const db = aws.dynamo(region);
+  const codec = rc.application.codec(rc.set.chainId);
+  const genesis = await genesisCheckpoint(rc.set, rc.application);
+  return {
+    blocks: new DynamoBlockStore(db, names.blocksTable, codec),
+    sequencer: new DynamoSequencerStore(db, names.blocksTable, codec),
+    finality: new DynamoFinalityStore(db, names.finalityTable, genesis),
+    protection: new DynamoSlashingProtectionStore(db, names.finalityTable),
+    applied: new DynamoAppliedStore(db, names.stateTable),
+    nodes: new CachingNodeStore(new DynamoNodeStore(db, names.stateTable), opts.nodeCacheEntries ?? 200_000),
+  };
+}
+
+export interface AwsRegionOptions {
+  readonly config: ClusterConfig;
+  readonly region: string;
+  readonly aws: ClientFactory;
+  /** Other regions' APIs, for catching up on missing blocks. */
+  readonly peers?: readonly PeerBlocks[];
+  /** Transport override (tests); default SQS. */
+  readonly transport?: Transport;
+  /** The secret key share of a member hosted here (validators). */
+  readonly memberKey?: (member: number) => Promise<Uint8Array>;
+  /** State tree nodes kept in memory (default 200k). */
+  readonly nodeCacheEntries?: number;
+  readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths'>;
+  readonly telemetry?: Telemetry;
+  readonly hooks?: RegionHooks;
+}
+
+/**
+ * A region over its DynamoDB tables and SQS queues.
+ * @throws ConfigError when `region` is not in the config.
+ */
+export async function createAwsRegion(opts: AwsRegionOptions): Promise<Region> {
+  const { config, region, aws } = opts;
+  const rc = regionConfig(config, region);
+  const names = resourceNames(config.prefix);
+  const codec = rc.application.codec(rc.set.chainId);
+  return createRegion({
+    config: rc,
+    stores: await dynamoRegionStores(
+      aws,
+      config,
+      region,
+      opts.nodeCacheEntries === undefined ? {} : { nodeCacheEntries: opts.nodeCacheEntries },
+    ),
+    blocksOf: (other) => new DynamoBlockStore(aws.dynamo(other), names.blocksTable, codec),
+    transport: opts.transport ?? new SqsTransport({ aws, prefix: config.prefix, homeRegion: config.homeRegion, codec }),
+    ...(opts.peers ? { peers: opts.peers } : {}),
+    ...(opts.memberKey ? { memberKey: opts.memberKey } : {}),
+    ...(opts.health ? { health: opts.health } : {}),
+    ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
+    ...(opts.hooks ? { hooks: opts.hooks } : {}),
+  });
+}

@@ -1,0 +1,162 @@
+/**
+ * One region's runtime: the chain context, every role's dependencies, the query service, and
+ * the handler of each of the region's queues. It is built the same way everywhere; only what is
+ * passed in differs (TigerBeetle's VOPR shape: the production code, a fake world):
+ *   - Lambda (lib/handlers/lambda-env.ts) and the local cluster: DynamoDB stores and the SQS transport;
+ *   - the simulation (lib/sim/memory-cluster.ts): in-memory stores with fault injection, an
+ *     in-memory transport, a memoizing crypto;
+ *   - the integration tests: DynamoDB stores and a capturing transport.
+ * Messages reach the roles only through `handler(queue)` (lib/handlers/sqs.ts: decoding, routing,
+ * ordering, poison and redelivery handling), so every caller runs the code Lambda runs.
+ */
+import { blsCrypto, type ThresholdCrypto } from '../core/crypto.js';
+import { SparseMerkleTree } from '../core/smt.js';
+import type { ApplicationDefinition } from '../core/state-machine.js';
+import type { ValidatorSet } from '../core/types.js';
+import { dispatch, type HandlerOptions, type RecordResult, regionHandler, type SqsHandler, silentTelemetry } from '../handlers/sqs.js';
+import type { Telemetry } from '../handlers/telemetry.js';
+import type { ChainContext } from './context.js';
+import { createChainContext, membersIn } from './context.js';
+import type { FinalizerDeps } from './finalizer.js';
+import type { BlockStore, PeerBlocks, RegionStores, Transport } from './ports.js';
+import { type QueryDeps, QueryService } from './query.js';
+import type { SequencerDeps } from './sequencer.js';
+import type { StateFunctionDeps } from './state-function.js';
+import type { InboxMessage, ValidatorDeps, ValidatorOutcome } from './validator.js';
+
+/** The queues one region consumes: the ingress (sequencer), each hosted member's inbox, votes, finality notices. */
+export type RegionQueue =
+  | { readonly kind: 'ingress' }
+  | { readonly kind: 'inbox'; readonly member: number }
+  | { readonly kind: 'votes' }
+  | { readonly kind: 'finalized' };
+
+/** What a region needs to know about its cluster. */
+export interface RegionConfig {
+  readonly set: ValidatorSet;
+  readonly region: string;
+  /** Where the sequencer and the ingress queue live. */
+  readonly homeRegion: string;
+  readonly application: ApplicationDefinition;
+  /** Block limits used by the sequencer. */
+  readonly maxBlockTransactions: number;
+  readonly maxBlockBytes: number;
+}
+
+/**
+ * Seams for the deterministic simulation (a Byzantine member replaces one validator's handling).
+ * Production code passes none.
+ */
+export interface RegionHooks {
+  inbox?(ctx: {
+    readonly member: number;
+    readonly deps: ValidatorDeps;
+    readonly message: InboxMessage;
+    readonly honest: (deps?: ValidatorDeps) => Promise<ValidatorOutcome>;
+  }): Promise<ValidatorOutcome>;
+}
+
+export interface CreateRegionOptions {
+  readonly config: RegionConfig;
+  readonly stores: RegionStores;
+  /** Another region's block store: validators read proposals sent by reference from the home region. */
+  readonly blocksOf: (region: string) => BlockStore;
+  readonly transport: Transport;
+  /** Signing and verification; default threshold BLS. */
+  readonly crypto?: ThresholdCrypto;
+  /** Other regions' APIs, for catching up on missing blocks. */
+  readonly peers?: readonly PeerBlocks[];
+  /** The secret key share of a member hosted here (validators); absent where no validator runs. */
+  readonly memberKey?: (member: number) => Promise<Uint8Array>;
+  /** Health hooks of the query service (a local clock for informational lag, DLQ depths). */
+  readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths'>;
+  /** Where the handlers report (logs and counters); default silent. */
+  readonly telemetry?: Telemetry;
+  readonly hooks?: RegionHooks;
+}
+
+export interface Region {
+  readonly name: string;
+  readonly config: RegionConfig;
+  readonly chain: ChainContext;
+  readonly stores: RegionStores;
+  readonly transport: Transport;
+  readonly query: QueryService;
+  readonly peers: readonly PeerBlocks[];
+  readonly hooks: RegionHooks;
+  /** The members whose validators run in this region. */
+  readonly members: readonly number[];
+  sequencer(): SequencerDeps;
+  /** @throws ConfigError-like Error when the member is not hosted here or no key provider was given. */
+  validator(member: number): Promise<ValidatorDeps>;
+  finalizer(): FinalizerDeps;
+  stateFunction(): StateFunctionDeps;
+  /** The SQS batch handler of one of this region's queues (what Lambda and the local event sources invoke). */
+  handler(queue: RegionQueue, options?: HandlerOptions): SqsHandler;
+  /** Delivers one message body to one of this region's queues through its handler; never throws for a failed record. */
+  dispatch(queue: RegionQueue, body: string, options?: { redelivered?: boolean }): Promise<RecordResult>;
+}
+
+/**
+ * Builds a region: writes the genesis state (idempotent) and returns the runtime.
+ * @example const region = await createRegion({ config, stores: memoryRegionStores(), blocksOf, transport });
+ */
+export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
+  const { config, stores, transport } = opts;
+  const { set, region } = config;
+  const tree = new SparseMerkleTree(stores.nodes);
+  const app = config.application.create({ chainId: set.chainId, tree });
+  const chain = await createChainContext(set, app, opts.crypto ?? blsCrypto);
+  const peers = opts.peers ?? [];
+  const members = membersIn(set, region);
+  const query = new QueryService({
+    chain,
+    region,
+    blocks: stores.blocks,
+    finality: stores.finality,
+    applied: stores.applied,
+    ...opts.health,
+  });
+  const homeBlocks = region === config.homeRegion ? stores.blocks : opts.blocksOf(config.homeRegion);
+  const telemetry = opts.telemetry ?? silentTelemetry;
+  const self: Region = {
+    name: region,
+    config,
+    chain,
+    stores,
+    transport,
+    query,
+    peers,
+    hooks: opts.hooks ?? {},
+    members,
+    sequencer: () => ({
+      chain,
+      blocks: stores.blocks,
+      store: stores.sequencer,
+      finality: stores.finality,
+      transport,
+      maxBlockTransactions: config.maxBlockTransactions,
+      maxBlockBytes: config.maxBlockBytes,
+    }),
+    async validator(member) {
+      if (!members.includes(member)) throw new Error(`member ${member} is not hosted in ${region} (hosted: ${members.join(', ')})`);
+      if (!opts.memberKey) throw new Error(`no key provider for the validators of ${region}`);
+      const secretKey = await opts.memberKey(member);
+      return {
+        chain,
+        member,
+        secretKey,
+        blocks: stores.blocks,
+        homeBlocks,
+        finality: stores.finality,
+        protection: stores.protection,
+        transport,
+      };
+    },
+    finalizer: () => ({ chain, region, homeRegion: config.homeRegion, store: stores.finality, transport }),
+    stateFunction: () => ({ chain, blocks: stores.blocks, finality: stores.finality, applied: stores.applied, peers }),
+    handler: (queue, options) => regionHandler(async () => self, queue, telemetry, options),
+    dispatch: (queue, body, options = {}) => dispatch(self, queue, body, { ...options, telemetry }),
+  };
+  return self;
+}
