@@ -244,9 +244,10 @@ describe('verify against servers that lie (issue 15)', () => {
     );
     const otherHash = await lyingServer((p) => (p === '/v1/checkpoints/2' ? { json: { ...cp2, hash: flip(cp2.hash) } } : undefined));
     const notFinal = await lyingServer((p) => (p === '/v1/checkpoints/2' ? { json: { ...cp2, status: 'justified' } } : undefined));
+    // A valid signature, but on another link.
     const badCert = await lyingServer((p) =>
       p === '/v1/checkpoints/2'
-        ? { json: { ...cp2, certificate: { ...cp2.certificate, signature: flip(cp2.certificate.signature) } } }
+        ? { json: { ...cp2, certificate: { ...cp2.certificate, signature: toHex(fx.certificates[0]!.signature) } } }
         : undefined,
     );
     const notFound = await lyingServer((p) =>
@@ -258,18 +259,18 @@ describe('verify against servers that lie (issue 15)', () => {
     await gone.close();
 
     const cases: [string, RegExp][] = [
-      [otherRoot, /state root [0-9a-f]{64} there, the answer's is [0-9a-f]{64}/],
-      [otherHash, /hash [0-9a-f]{64} there, the certificate's is [0-9a-f]{64}/],
-      [notFinal, /checkpoint 2 is justified there, not finalized/],
-      [badCert, /\[certificate\.signature\]/],
+      [otherRoot, /checkpoint 2 has state root [0-9a-f]{64}, expected [0-9a-f]{64}/],
+      [otherHash, /checkpoint 2 has hash [0-9a-f]{64}, expected [0-9a-f]{64}/],
+      [notFinal, /checkpoint 2 is justified, not finalized/],
+      [badCert, /\[certificate\.signature\] group signature does not verify/],
       [notFound, /answered 404 NOT_FOUND: no block at height 2 yet/],
       [gone.url, /cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/checkpoints\/2: ECONNREFUSED/],
     ];
     for (const [witness, reason] of cases) {
       const r = await cli('verify', server.url, '1', '--witness', server.url, '--witness', witness);
       expect(r.code, `${witness}: ${r.out}`).toBe(1);
-      const line = r.out.split('\n').find((l) => l.includes(`[witness] ${witness}`));
-      expect(line, r.out).toMatch(reason);
+      const lines = r.out.split('\n').filter((l) => l.includes(`[witness] ${witness}:`));
+      expect(lines.join('\n'), r.out).toMatch(reason);
       // The honest witness is not blamed.
       expect(r.out).not.toContain(`[witness] ${server.url}:`);
     }
@@ -289,8 +290,10 @@ describe('verify against servers that lie (issue 15)', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/\[witness\] .*response body exceeds 1 MiB/);
     // status reads through the same capped helper.
-    const s = await cli('status', chunked.replace(/$/, ''));
+    const bigFinality = await lyingServer((p) => (p === '/v1/finality' ? { raw: big } : undefined));
+    const s = await cli('status', bigFinality);
     expect(s.code).toBe(1);
+    expect(s.err).toMatch(/\/v1\/finality: response body exceeds 1 MiB/);
   });
 
   it('flag errors: --max-age needs a witness, --min-height and --era must be integers', async () => {
