@@ -3,6 +3,7 @@
  * the Lambda handlers and the local runner. Loaded from JSON (env AFG_CONFIG, or a file) and
  * validated here, at the edge, with messages that name the key.
  */
+import { dealingProblems } from './core/bls.js';
 import { fromHex, toHex } from './core/bytes.js';
 import { ConfigError } from './core/errors.js';
 import type { ValidatorSet } from './core/types.js';
@@ -28,6 +29,11 @@ export interface ClusterConfig {
   readonly regions: readonly string[];
   readonly members: readonly MemberConfig[];
   readonly groupPublicKey: string;
+  /**
+   * The dealer's Feldman commitments a_k·G2 (k = 0..threshold-1), 96-byte hex each, as `afg keygen`
+   * writes them. Parsing checks the group key and every member key against them (dealingProblems).
+   */
+  readonly commitments: readonly string[];
   /** Block limits used by the sequencer. */
   readonly maxBlockTransactions: number;
   readonly maxBlockBytes: number;
@@ -67,8 +73,28 @@ export const dlqName = (queueName: string): string => `${queueName}-dlq`;
 const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const PREFIX_RE = /^[a-zA-Z0-9_-]{1,40}$/;
 
+/** The commitments as hex strings of 96 bytes; throws ConfigError naming `commitments` or `commitments[k]`. */
+function parseCommitments(value: unknown): string[] {
+  if (value === undefined)
+    throw new ConfigError(
+      'commitments',
+      "missing: the dealer's Feldman commitments (hex list, one per threshold share) from afg keygen's cluster.json",
+    );
+  if (!Array.isArray(value)) throw new ConfigError('commitments', 'expected an array of 96-byte hex strings');
+  return value.map((c: unknown, k: number) => {
+    try {
+      return toHex(fromHex(c, 96, `commitments[${k}]`));
+    } catch (e) {
+      throw new ConfigError(`commitments[${k}]`, (e as Error).message.replace(`commitments[${k}]: `, ''));
+    }
+  });
+}
+
 /**
- * Validates a parsed JSON config. Throws ConfigError naming the first bad key.
+ * Validates a parsed JSON config. Throws ConfigError naming the first bad key, including the
+ * dealing check: `commitments` has `threshold` entries, `groupPublicKey` is commitments[0], and
+ * each member's key is the commitment polynomial at its index (lib/core/bls.ts dealingProblems).
+ * That check costs about one G2 multiplication per member and commitment (a few ms at n = 10).
  * @example parseClusterConfig(JSON.parse(process.env.AFG_CONFIG!))
  */
 export function parseClusterConfig(raw: unknown): ClusterConfig {
@@ -84,6 +110,7 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     'regions',
     'members',
     'groupPublicKey',
+    'commitments',
     'maxBlockTransactions',
     'maxBlockBytes',
   ]);
@@ -135,6 +162,15 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
       'threshold',
       `must be at least n - f = ${n - f} for n = ${n} (safety needs two quorums to overlap in an honest member)`,
     );
+  const groupPublicKey = hex('groupPublicKey', 96);
+  const commitments = parseCommitments(r.commitments);
+  const [problem] = dealingProblems({
+    threshold,
+    groupPublicKey: fromHex(groupPublicKey, 96, 'groupPublicKey'),
+    commitments: commitments.map((c, k) => fromHex(c, 96, `commitments[${k}]`)),
+    members: parsedMembers.map((m) => ({ index: m.index, publicKey: fromHex(m.publicKey, 96, 'publicKey') })),
+  });
+  if (problem) throw new ConfigError(problem.field, problem.reason);
   return {
     prefix,
     chainId: hex('chainId', 32),
@@ -144,7 +180,8 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     homeRegion,
     regions: [...regions],
     members: parsedMembers,
-    groupPublicKey: hex('groupPublicKey', 96),
+    groupPublicKey,
+    commitments,
     maxBlockTransactions: int('maxBlockTransactions', 1, 100_000),
     maxBlockBytes: int('maxBlockBytes', 1024, 64 * 1024 * 1024),
   };
