@@ -49,7 +49,7 @@ interface WitnessFailure {
   message: string;
 }
 
-const describe = (f: VerifyFailure) => (f.check.startsWith('checkpoint.') ? f.message : `[${f.check}] ${f.message}`);
+const witnessReason = (f: VerifyFailure) => (f.check.startsWith('checkpoint.') ? f.message : `[${f.check}] ${f.message}`);
 
 /** Runs `check` against one witness; an unreachable or misbehaving witness becomes failures, never a throw. */
 async function askWitness<T>(
@@ -60,7 +60,7 @@ async function askWitness<T>(
   try {
     const r = await check();
     if (r.ok) return r.value;
-    for (const f of r.failures) failures.push({ witness, message: describe(f) });
+    for (const f of r.failures) failures.push({ witness, message: witnessReason(f) });
   } catch (e) {
     failures.push({ witness, message: e instanceof Error ? e.message : String(e) });
   }
