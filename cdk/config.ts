@@ -39,7 +39,9 @@ export function stackName(prefix: string, region: string): string {
 }
 
 /**
- * Reads and validates a cluster config JSON file.
+ * Reads and validates a cluster config JSON file, including the check against the dealing (its
+ * `commitments`; see parseClusterConfig), so a config whose member keys do not match the dealing
+ * never synthesizes.
  * @param path file path (relative to the working directory)
  * @returns the validated config
  * @throws ConfigError when the file cannot be read or parsed, or a key is invalid (the message names it)

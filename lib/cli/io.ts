@@ -91,9 +91,43 @@ export const urlArg = (value: string): string => {
   return value.replace(/\/+$/, '');
 };
 
+/** The largest response body the CLI reads (1 MiB): an account answer with its proof is a few KB. */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+/**
+ * Reads `res`'s body as text, refusing (CliFailure) one larger than `limit` bytes: a declared
+ * content length is refused before reading, and an undeclared (chunked) or understated one is cut
+ * off as soon as it passes the limit, so a hostile server cannot make the CLI buffer without bound.
+ */
+export async function readCappedText(res: Response, url: string, limit = MAX_RESPONSE_BYTES): Promise<string> {
+  const tooBig = () => new CliFailure(`${url}: response body exceeds ${limit / (1024 * 1024)} MiB (${limit} bytes); refused`);
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit) {
+    await res.body?.cancel();
+    throw tooBig();
+  }
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let size = 0;
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw tooBig();
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+  return text + decoder.decode();
+}
+
 /**
  * GET or POST JSON at `base + path`. Returns the status and parsed body for 2xx and for the
- * statuses in `accept`; anything else throws CliFailure with the server's error message.
+ * statuses in `accept`; anything else throws CliFailure with the server's error message, as does
+ * a body over MAX_RESPONSE_BYTES.
  */
 export async function requestJson(
   io: CliIo,
@@ -112,7 +146,7 @@ export async function requestJson(
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw new CliFailure(`cannot reach ${url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
   }
-  const text = await res.text();
+  const text = await readCappedText(res, url);
   let body: any;
   try {
     body = JSON.parse(text);

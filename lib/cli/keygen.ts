@@ -17,7 +17,11 @@ export interface KeygenArgs {
   force: boolean;
 }
 
-/** Public part, safe to commit or paste into a cluster config. */
+/**
+ * Public part, safe to commit or paste into a cluster config: `members`, `groupPublicKey` and
+ * `commitments` go into it as they are, and the config is checked against the commitments when
+ * parsed (lib/config.ts).
+ */
 export interface ClusterKeyFragment {
   n: number;
   threshold: number;

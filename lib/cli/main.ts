@@ -1,5 +1,6 @@
 /**
- * The `afg` command line: verify an account answer without trusting the server, show a region's
+ * The `afg` command line: verify an account answer without trusting the server (bound to the
+ * account asked about, optionally fresh and confirmed by witnesses), show a region's
  * finality status, submit dev transfers, and deal threshold keys for a cluster.
  *
  * Exit codes: 0 success; 1 the operation failed (verification failed, server or network error,
@@ -30,9 +31,36 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
     .option('--group-key <hex>', 'pin the 96-byte group public key instead of trusting /v1/validators', hexArg(96))
     .option('--chain-id <hex>', 'pin the 32-byte chain id', hexArg(32))
     .option('--interval <n>', 'pin the checkpoint interval', intArg(1, 1_000_000))
-    .action(async (api: string, account, o: { groupKey?: Uint8Array; chainId?: Uint8Array; interval?: number }) => {
-      setCode(await verifyCommand(io, { api, account, ...o }));
-    });
+    .option('--min-height <height>', 'refuse an answer read below this height', intArg(0, Number.MAX_SAFE_INTEGER))
+    .option(
+      '--witness <url>',
+      'another region or server that must hold the answer checkpoint as finalized, same hash and state root (repeatable)',
+      (value: string, previous: string[] = []) => [...previous, urlArg(value)],
+    )
+    .option(
+      '--max-age <checkpoints>',
+      'refuse an answer more checkpoints behind the highest finalized height the witnesses prove',
+      intArg(0, 1_000_000_000),
+    )
+    .option('--era <era>', 'the certificate must be for this era', u64Arg)
+    .action(
+      async (
+        api: string,
+        account,
+        o: {
+          groupKey?: Uint8Array;
+          chainId?: Uint8Array;
+          interval?: number;
+          minHeight?: number;
+          witness?: string[];
+          maxAge?: number;
+          era?: bigint;
+        },
+      ) => {
+        const { witness, ...rest } = o;
+        setCode(await verifyCommand(io, { api, account, ...rest, witnesses: witness ?? [] }));
+      },
+    );
 
   p.command('status')
     .description('finality and sync summary of a region (exit 0 ok, 1 stalled)')

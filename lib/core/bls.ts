@@ -294,6 +294,112 @@ export function groupPublicKeyFromCommitments(commitments: Uint8Array[]): Uint8A
   return decodeCommitments(commitments)[0]!.toBytes();
 }
 
+/** What a published dealing must satisfy; `members` are listed as the config lists them. */
+export interface PublicDealing {
+  threshold: number;
+  groupPublicKey: Uint8Array;
+  commitments: Uint8Array[];
+  members: readonly { index: number; publicKey: Uint8Array }[];
+}
+
+/** One way a published dealing is inconsistent. `field` names it as a cluster config does. */
+export interface DealingProblem {
+  field: string;
+  reason: string;
+}
+
+/**
+ * Checks the public half of a dealing, in this order: `threshold` commitments (a polynomial of
+ * degree t - 1, so any t shares and no fewer fix the group key), each a valid G2 point,
+ * commitments[0] equal to `groupPublicKey` (the constant term), and each member's key equal to
+ * Σ_k commitments[k]·index^k (its share lies on that polynomial). Anyone can run it: it needs no
+ * secret. Returns every problem found (empty when consistent; a member problem per wrong member),
+ * or only the first structural one when the commitments cannot be used. Never throws.
+ * @example dealingProblems({ threshold: 3, groupPublicKey, commitments, members }) // []
+ */
+export function dealingProblems(d: PublicDealing): DealingProblem[] {
+  if (d.commitments.length !== d.threshold)
+    return [
+      {
+        field: 'commitments',
+        reason: `expected threshold = ${d.threshold} commitments (a polynomial of degree t - 1 = ${d.threshold - 1}), got ${d.commitments.length}`,
+      },
+    ];
+  let points: G2Point[];
+  try {
+    points = decodeCommitments(d.commitments);
+  } catch (e) {
+    const field = e instanceof CryptoError && e.meta.field ? e.meta.field : 'commitments';
+    return [{ field, reason: e instanceof Error ? e.message.replace(`${field}: `, '') : String(e) }];
+  }
+  const problems: DealingProblem[] = [];
+  if (!equalBytes(d.commitments[0]!, d.groupPublicKey))
+    problems.push({
+      field: 'groupPublicKey',
+      reason: "is not commitments[0] (the dealing's constant term): the members' shares do not combine to this key",
+    });
+  d.members.forEach((m, position) => {
+    const expected = evalCommitments(points, m.index);
+    if (expected.is0() || !equalBytes(expected.toBytes(), m.publicKey))
+      problems.push({
+        field: `members[${position}].publicKey`,
+        reason: `member ${m.index}'s key is not the dealing's share at x = ${m.index} (Σ commitments[k]·${m.index}^k)`,
+      });
+  });
+  return problems;
+}
+
+/**
+ * Recovers the Feldman commitments of a dealing from `threshold` of its secret shares: the
+ * shares fix the polynomial f (Lagrange interpolation of its coefficients a_k over Fr), and the
+ * commitments are a_k·G2. For key files written without their commitments. Uses the t lowest
+ * indices given; check the other shares with verifyShare against the result.
+ * Throws InputError (threshold), CryptoError UNKNOWN_MEMBER / DUPLICATE_MEMBER (indices),
+ * NOT_ENOUGH_SHARES (fewer than t), BAD_SHARE (a secret out of range, or a zero coefficient, which
+ * no dealing of ours produces).
+ */
+export function commitmentsFromShares(shares: readonly { index: number; secretKey: Uint8Array }[], threshold: number): Uint8Array[] {
+  const t = assertThreshold(threshold);
+  const byIndex = new Map<number, bigint>();
+  shares.forEach((s, i) => {
+    const index = assertIndex(s.index, `shares[${i}].index`);
+    const value = secretScalar(s.secretKey, `shares[${i}].secretKey`);
+    if (byIndex.has(index) && byIndex.get(index) !== value)
+      throw new CryptoError('DUPLICATE_MEMBER', `shares: two different secrets for member ${index}`, { members: [index] });
+    byIndex.set(index, value);
+  });
+  const used = [...byIndex.entries()].sort((a, b) => a[0] - b[0]).slice(0, t);
+  if (used.length < t)
+    throw new CryptoError('NOT_ENOUGH_SHARES', `shares: ${used.length} distinct members, threshold is ${t}`, {
+      members: used.map(([i]) => i),
+    });
+  // f = Σ_i y_i·L_i with L_i(x) = Π_{j≠i} (x - x_j) / (x_i - x_j); accumulate L_i's coefficients.
+  const xs = used.map(([i]) => BigInt(i));
+  const coefficients: bigint[] = new Array(t).fill(0n);
+  used.forEach(([, y], i) => {
+    let basis = [1n]; // coefficients of Π_{j≠i} (x - x_j), lowest degree first
+    let denominator = 1n;
+    xs.forEach((xj, j) => {
+      if (j === i) return;
+      const next: bigint[] = new Array(basis.length + 1).fill(0n);
+      basis.forEach((c, k) => {
+        next[k] = Fr.sub(next[k]!, Fr.mul(c, xj));
+        next[k + 1] = Fr.add(next[k + 1]!, c);
+      });
+      basis = next;
+      denominator = Fr.mul(denominator, Fr.sub(xs[i]!, xj));
+    });
+    const scale = Fr.mul(y, Fr.inv(denominator));
+    basis.forEach((c, k) => {
+      coefficients[k] = Fr.add(coefficients[k]!, Fr.mul(c, scale));
+    });
+  });
+  return coefficients.map((a, k) => {
+    if (a === 0n) throw new CryptoError('BAD_SHARE', `shares: coefficient ${k} of the recovered polynomial is zero`, {});
+    return G2.Point.BASE.multiply(a).toBytes();
+  });
+}
+
 /** secretKey·G2, 96 bytes. Throws CryptoError BAD_SHARE for a secret not a 32-byte scalar in [1, r-1]. */
 export function publicKeyOf(secretKey: Uint8Array): Uint8Array {
   return G2.Point.BASE.multiply(secretScalar(secretKey, 'secretKey')).toBytes();

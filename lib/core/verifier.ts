@@ -1,8 +1,14 @@
 /**
  * Client-side verification of API answers (DESIGN.md section 4, "certificate"): a client holding
  * only the group public key, the chain id and the checkpoint interval checks that a certificate is
- * a valid threshold signature on exactly the link it shows, and that an account answer is proven
- * under that certificate's state root. Nothing of the server is trusted.
+ * a valid threshold signature on exactly the link it shows, and that an account answer is about
+ * the account it asked for and proven under that certificate's state root. Nothing of the server
+ * is trusted.
+ *
+ * What a valid answer does NOT show is that it is recent: a certificate never expires, so a server
+ * can keep serving an old finalized state (down to genesis, under the certificate 0 -> K). The
+ * caller bounds that with `minHeight`, `maxAge` (against a height learned elsewhere, e.g. from
+ * other regions acting as witnesses: verifyFinalityAnswer, verifyCheckpointAnswer) and `era`.
  *
  * Browser-safe: imports only @noble-based core modules (no node:*, no Buffer, no clock).
  * Checks are collected rather than stopped at the first failure, so a report says everything that
@@ -10,18 +16,23 @@
  */
 import { type Account, accountKey, encodeAccount } from './account.js';
 import { verifySignature } from './bls.js';
-import { asafeUint, equalBytes, fromHex, parseU64Decimal, toHex } from './bytes.js';
+import { abytes, asafeUint, equalBytes, fromHex, parseU64Decimal, toHex } from './bytes.js';
 import { checkpointEquals, decodeVoteSigningBytes, voteSigningBytes } from './codec.js';
 import { decodeProof, verifyProof } from './smt.js';
-import type { Certificate } from './types.js';
-import { aobject, certificateFromJson } from './wire.js';
+import type { Certificate, Checkpoint } from './types.js';
+import { aobject, certificateFromJson, checkpointFromJson } from './wire.js';
 
 export type VerifyCheck =
   | 'certificate.message'
   | 'certificate.signature'
   | 'certificate.link'
   | 'certificate.signers'
+  | 'certificate.era'
+  | 'answer.account'
   | 'answer.checkpoint'
+  | 'answer.freshness'
+  | 'checkpoint.status'
+  | 'checkpoint.mismatch'
   | 'proof'
   | 'shape';
 
@@ -39,6 +50,22 @@ export interface VerifyOptions {
   checkpointInterval: number;
   /** When given, a certificate must name at least this many distinct signers. */
   threshold?: number;
+  /** When given, a certificate must be for this era (an old era's certificate is refused). */
+  era?: bigint;
+}
+
+/** What an account answer must match besides its certificate: the question asked, and how fresh it must be. */
+export interface AccountVerifyOptions extends VerifyOptions {
+  /** The 32-byte account public key that was asked about: the answer and its proof must be for it. */
+  account: Uint8Array;
+  /** The answer must be read at this height or above. */
+  minHeight?: number;
+  /**
+   * The answer may be at most `checkpoints` checkpoints (of `checkpointInterval` blocks) below
+   * `referenceHeight`, a height the caller trusts to be finalized (e.g. the highest one its
+   * witnesses prove). An answer above the reference is never stale.
+   */
+  maxAge?: { checkpoints: number; referenceHeight: number };
 }
 
 export type CertificateVerdict =
@@ -112,6 +139,9 @@ export function verifyCertificate(c: unknown, opts: VerifyOptions): CertificateV
     }
   }
 
+  if (opts.era !== undefined && cert.era !== opts.era)
+    fail('certificate.era', `certificate is for era ${cert.era}, expected era ${opts.era}`);
+
   const K = opts.checkpointInterval;
   if (cert.target.height !== cert.source.height + K)
     fail('certificate.link', `target height ${cert.target.height} is not source height ${cert.source.height} + checkpoint interval ${K}`);
@@ -127,13 +157,48 @@ export function verifyCertificate(c: unknown, opts: VerifyOptions): CertificateV
   return failures.length === 0 ? { ok: true, certificate: cert } : { ok: false, failures };
 }
 
+/** Checks the caller's options; a bad option is a programming error, not an answer's fault. */
+function checkAccountOptions(opts: AccountVerifyOptions): void {
+  abytes(opts.account, 32, 'account');
+  if (opts.minHeight !== undefined) asafeUint(opts.minHeight, 'minHeight');
+  if (opts.maxAge !== undefined) {
+    asafeUint(opts.maxAge.checkpoints, 'maxAge.checkpoints');
+    asafeUint(opts.maxAge.referenceHeight, 'maxAge.referenceHeight');
+  }
+}
+
+/** Freshness failures of an answer read at `height` (empty when no bound is asked). */
+function freshnessFailures(height: number, opts: AccountVerifyOptions): VerifyFailure[] {
+  const out: VerifyFailure[] = [];
+  if (opts.minHeight !== undefined && height < opts.minHeight)
+    out.push({ check: 'answer.freshness', message: `the answer is read at height ${height}, below the minimum height ${opts.minHeight}` });
+  if (opts.maxAge !== undefined) {
+    const K = opts.checkpointInterval;
+    const { checkpoints, referenceHeight } = opts.maxAge;
+    const behind = Math.ceil((referenceHeight - height) / K);
+    if (behind > checkpoints)
+      out.push({
+        check: 'answer.freshness',
+        message: `the answer is ${behind} checkpoint(s) behind height ${referenceHeight}, at most ${checkpoints} allowed`,
+      });
+  }
+  return out;
+}
+
 /**
- * Verifies a `GET /v1/accounts/{key}` answer: its certificate (as verifyCertificate), that the
- * certificate's source is the answer's checkpoint (same height and state root), and that the
- * proof shows the (balance, nonce) leaf under that state root, or the key's absence when balance
- * and nonce are both 0. Never throws.
+ * Verifies a `GET /v1/accounts/{key}` answer to the question "what is `opts.account`?": the
+ * answer names that account and its proof is for that account's key (a server cannot answer
+ * with another account's valid answer); its certificate verifies (as verifyCertificate); the
+ * certificate's source is the answer's checkpoint (same height and state root); the proof shows
+ * the (balance, nonce) leaf under that state root, or the key's absence when balance and nonce
+ * are both 0; and, when asked, the answer is fresh enough (`minHeight`, `maxAge`) and of `era`.
+ * Returns every failure found; never throws for anything in `answer`.
+ * Throws InputError (naming the option) when `opts` itself is invalid (account not 32 bytes,
+ * minHeight or maxAge fields not non-negative integers).
+ * @example verifyAccountAnswer(await res.json(), { groupPublicKey, chainId, checkpointInterval: 1, account, minHeight: 120 })
  */
-export function verifyAccountAnswer(answer: unknown, opts: VerifyOptions): AccountVerdict {
+export function verifyAccountAnswer(answer: unknown, opts: AccountVerifyOptions): AccountVerdict {
+  checkAccountOptions(opts);
   let a: {
     account: Uint8Array;
     balance: bigint;
@@ -157,18 +222,32 @@ export function verifyAccountAnswer(answer: unknown, opts: VerifyOptions): Accou
   } catch (e) {
     return { ok: false, failures: [{ check: 'shape', message: errorText(e) }] };
   }
-  if (a.certificate === null)
-    return {
-      ok: false,
-      failures: [
-        {
-          check: 'answer.checkpoint',
-          message: `no certificate: the answer is read at height ${a.height} (genesis), which no certificate covers`,
-        },
-      ],
-    };
+
+  // The question first: an answer about another account proves nothing about this one.
+  const failures: VerifyFailure[] = [];
+  const key = accountKey(opts.account);
+  if (!equalBytes(a.account, opts.account))
+    failures.push({
+      check: 'answer.account',
+      message: `answer is for account ${toHex(a.account)}, not the requested ${toHex(opts.account)}`,
+    });
+  else if (!equalBytes(a.proof.key, key))
+    failures.push({
+      check: 'answer.account',
+      message: `proof is for key ${toHex(a.proof.key)}, not the requested account's key ${toHex(key)}`,
+    });
+  const aboutAccount = failures.length === 0;
+  failures.push(...freshnessFailures(a.height, opts));
+
+  if (a.certificate === null) {
+    failures.push({
+      check: 'answer.checkpoint',
+      message: `no certificate: the answer is read at height ${a.height} (genesis), which no certificate covers`,
+    });
+    return { ok: false, failures };
+  }
   const verdict = verifyCertificate(a.certificate, opts);
-  const failures = verdict.ok ? [] : [...verdict.failures];
+  if (!verdict.ok) failures.push(...verdict.failures);
   if (failures.some((f) => f.check === 'shape')) return { ok: false, failures };
 
   // Decoded again (cheap) so the proof is checked against the certified root even if the certificate failed.
@@ -180,10 +259,10 @@ export function verifyAccountAnswer(answer: unknown, opts: VerifyOptions): Accou
       message: `answer (height ${a.height}, stateRoot ${toHex(a.stateRoot)}) is not the certificate's source (height ${cert.source.height}, stateRoot ${toHex(cert.source.stateRoot)})`,
     });
 
-  const key = accountKey(a.account);
   const account: Account = { balance: a.balance, nonce: a.nonce };
   const absent = a.balance === 0n && a.nonce === 0n;
-  if (!verifyProof(cert.source.stateRoot, key, absent ? undefined : encodeAccount(account), a.proof))
+  // A proof for another key is already reported above; checking it here would only repeat that.
+  if (aboutAccount && !verifyProof(cert.source.stateRoot, key, absent ? undefined : encodeAccount(account), a.proof))
     failures.push({
       check: 'proof',
       message: absent
@@ -201,4 +280,83 @@ export function verifyAccountAnswer(answer: unknown, opts: VerifyOptions): Accou
     stateRoot: toHex(a.stateRoot),
     certificate: cert,
   };
+}
+
+export type CheckpointVerdict = { ok: true; checkpoint: Checkpoint } | { ok: false; failures: VerifyFailure[] };
+
+/** The finalized checkpoint `shown` with its finalizing certificate `c` (null only for genesis), verified. */
+function finalizedCheckpoint(shown: Checkpoint, c: unknown, opts: VerifyOptions): VerifyFailure[] {
+  if (c === null || c === undefined)
+    return shown.height === 0
+      ? [] // genesis is final by definition; no certificate covers it
+      : [{ check: 'checkpoint.status', message: `checkpoint ${shown.height} is shown finalized without a certificate` }];
+  const verdict = verifyCertificate(c, opts);
+  if (!verdict.ok) return verdict.failures;
+  return checkpointEquals(verdict.certificate.source, shown)
+    ? []
+    : [
+        {
+          check: 'checkpoint.mismatch',
+          message: `the certificate's source (height ${verdict.certificate.source.height}) is not checkpoint ${shown.height} as shown`,
+        },
+      ];
+}
+
+/**
+ * Verifies a `GET /v1/checkpoints/{height}` answer from a witness (another region or server)
+ * against a checkpoint the caller already holds, e.g. an account answer's: it must be finalized
+ * there, with the same height, hash and state root, under a certificate that verifies (as
+ * verifyCertificate) and whose source is that checkpoint. Genesis (height 0) needs no certificate.
+ * Returns the witness's checkpoint or every failure found; never throws.
+ * @example verifyCheckpointAnswer(await (await fetch(`${witness}/v1/checkpoints/${h}`)).json(), answerCheckpoint, opts)
+ */
+export function verifyCheckpointAnswer(answer: unknown, expected: Checkpoint, opts: VerifyOptions): CheckpointVerdict {
+  let shown: Checkpoint;
+  let status: unknown;
+  let certificate: unknown;
+  try {
+    const o = aobject(answer, 'checkpoint', ['height', 'hash', 'stateRoot', 'status'], ['certificate']);
+    shown = checkpointFromJson({ height: o.height, hash: o.hash, stateRoot: o.stateRoot });
+    status = o.status;
+    certificate = o.certificate;
+  } catch (e) {
+    return { ok: false, failures: [{ check: 'shape', message: errorText(e) }] };
+  }
+  const failures: VerifyFailure[] = [];
+  const h = expected.height;
+  if (shown.height !== h) failures.push({ check: 'checkpoint.mismatch', message: `asked for checkpoint ${h}, got ${shown.height}` });
+  if (!equalBytes(shown.hash, expected.hash))
+    failures.push({
+      check: 'checkpoint.mismatch',
+      message: `checkpoint ${h} has hash ${toHex(shown.hash)}, expected ${toHex(expected.hash)}`,
+    });
+  if (!equalBytes(shown.stateRoot, expected.stateRoot))
+    failures.push({
+      check: 'checkpoint.mismatch',
+      message: `checkpoint ${h} has state root ${toHex(shown.stateRoot)}, expected ${toHex(expected.stateRoot)}`,
+    });
+  if (status !== 'finalized') failures.push({ check: 'checkpoint.status', message: `checkpoint ${h} is ${String(status)}, not finalized` });
+  else failures.push(...finalizedCheckpoint(shown, certificate, opts));
+  return failures.length === 0 ? { ok: true, checkpoint: shown } : { ok: false, failures };
+}
+
+/**
+ * Verifies the finalized checkpoint of a `GET /v1/finality` answer: its certificate verifies (as
+ * verifyCertificate) and its source is that checkpoint (genesis needs none). A client uses the
+ * highest such height among its witnesses as the reference height for `maxAge`: a witness cannot
+ * claim a finalized height it holds no certificate for. Returns the checkpoint or every failure;
+ * never throws.
+ */
+export function verifyFinalityAnswer(answer: unknown, opts: VerifyOptions): CheckpointVerdict {
+  let finalized: Checkpoint;
+  let certificate: unknown;
+  try {
+    const o = aobject(answer, 'finality', ['finalized', 'certificate'], ['region', 'head', 'justified', 'applied']);
+    finalized = checkpointFromJson(o.finalized, 'finality.finalized');
+    certificate = o.certificate;
+  } catch (e) {
+    return { ok: false, failures: [{ check: 'shape', message: errorText(e) }] };
+  }
+  const failures = finalizedCheckpoint(finalized, certificate, opts);
+  return failures.length === 0 ? { ok: true, checkpoint: finalized } : { ok: false, failures };
 }

@@ -95,6 +95,7 @@ export class LocalCluster {
         publicKey: toHex(m.publicKey),
       })),
       groupPublicKey: toHex(keys.groupPublicKey),
+      commitments: keys.commitments.map(toHex),
       maxBlockTransactions: opts.maxBlockTransactions ?? 500,
       maxBlockBytes: 200_000,
     });

@@ -47,6 +47,7 @@ describe('node:http server (real HTTP)', () => {
       groupPublicKey: fx.dealing.groupPublicKey,
       chainId: fx.chain.set.chainId,
       checkpointInterval: 2,
+      account: DEV_PK[2]!,
     });
     expect(v.ok).toBe(true);
   });

@@ -4,7 +4,7 @@
  * pack, and the construct props validation. The example app is built and synthesized once, with
  * cdk-nag and CDK's built-in CloudFormation validation on, exactly as `npm run synth` does.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Duration, Stack } from 'aws-cdk-lib';
@@ -557,5 +557,19 @@ describe('props validation', () => {
   it('loadClusterConfig names the problem for a missing file and for an invalid key', () => {
     expect(() => loadClusterConfig('cdk/clusters/missing.json')).toThrow(/cannot read/);
     expect(() => loadClusterConfig('package.json')).toThrow(/unknown key/);
+  });
+
+  it('the example config carries its commitments; a config whose member key is not on them never synthesizes', () => {
+    expect(config.commitments).toHaveLength(config.threshold);
+    const raw = JSON.parse(readFileSync('cdk/clusters/example.json', 'utf8'));
+    raw.members[0].publicKey = raw.members[1].publicKey;
+    const dir = mkdtempSync(join(tmpdir(), 'afg-config-'));
+    try {
+      const path = join(dir, 'bad.json');
+      writeFileSync(path, JSON.stringify(raw));
+      expect(() => loadClusterConfig(path)).toThrow(/members\[0\]\.publicKey: member 1's key is not the dealing's share/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

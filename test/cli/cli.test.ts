@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,11 +11,15 @@ import { createApi } from '../../lib/api/app.js';
 import { type ApiServer, startApiServer } from '../../lib/api/node-server.js';
 import type { CliIo } from '../../lib/cli/io.js';
 import { run } from '../../lib/cli/main.js';
+import { parseClusterConfig } from '../../lib/config.js';
 import { groupPublicKeyFromCommitments, memberPublicKeyFromCommitments, verifyShare } from '../../lib/core/bls.js';
 import { fromHex, toHex } from '../../lib/core/bytes.js';
 import { txSigningBytes } from '../../lib/core/codec.js';
 import { ed25519Verify } from '../../lib/core/ed25519.js';
+import type { TransferLedger } from '../../lib/core/ledger.js';
+import { encodeProof } from '../../lib/core/smt.js';
 import type { Transaction } from '../../lib/core/types.js';
+import { certificateToJson } from '../../lib/core/wire.js';
 import { buildFixture, DEV_PK, type Fixture } from '../helpers/fixture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -121,6 +127,192 @@ describe('verify', () => {
   });
 });
 
+/** What a lying server answers for one request: a JSON value, raw text, or undefined to pass the honest answer on. */
+type Lie = { json: unknown; status?: number } | { raw: string; contentLength?: boolean } | undefined;
+
+/**
+ * A real HTTP server that forwards every request to the honest API, except where `lie(path)`
+ * answers instead. Closed in afterAll.
+ */
+async function lyingServer(lie: (path: string) => Lie | Promise<Lie>): Promise<string> {
+  const srv = createServer((req: IncomingMessage, res: ServerResponse) => {
+    void (async () => {
+      const path = req.url ?? '/';
+      const l = await lie(path);
+      if (l === undefined) {
+        const honest = await fetch(`${server.url}${path}`);
+        res.writeHead(honest.status, { 'content-type': 'application/json' });
+        res.end(await honest.text());
+      } else if ('json' in l) {
+        res.writeHead(l.status ?? 200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(l.json));
+      } else {
+        // Without a content length the body is sent chunked, so only reading it shows its size.
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          ...(l.contentLength ? { 'content-length': Buffer.byteLength(l.raw) } : {}),
+        });
+        const chunk = 64 * 1024;
+        for (let i = 0; i < l.raw.length; i += chunk)
+          if (!res.write(l.raw.slice(i, i + chunk))) await new Promise((r) => res.once('drain', r));
+        res.end();
+      }
+    })().catch((e) => res.destroy(e));
+  });
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  liars.push(srv);
+  return `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
+}
+const liars: ReturnType<typeof createServer>[] = [];
+afterAll(async () => {
+  for (const srv of liars) {
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+  }
+});
+
+const accountPath = (i: number) => `/v1/accounts/${toHex(DEV_PK[i]!)}`;
+const honestJson = async (path: string) => (await fetch(`${server.url}${path}`)).json();
+
+/** Dev 1 at genesis (height 0), under the certificate 0 -> 2 that finalizes genesis: valid, but stale. */
+async function genesisAnswer() {
+  const { genesis } = fx.chain;
+  const { account, proof } = await (fx.chain.app as TransferLedger).proveAccount(genesis.stateRoot, DEV_PK[1]!);
+  return {
+    account: toHex(DEV_PK[1]!),
+    balance: account!.balance.toString(),
+    nonce: '0',
+    height: 0,
+    stateRoot: toHex(genesis.stateRoot),
+    proof: encodeProof(proof),
+    certificate: certificateToJson(fx.chain.set.chainId, fx.certificates[0]!),
+  };
+}
+
+describe('verify against servers that lie (issue 15)', () => {
+  it("a server answering with dev 1's valid answer when asked about dev 5 fails, even with the group key pinned", async () => {
+    const dev1 = await honestJson(accountPath(1));
+    const liar = await lyingServer((path) => (path === accountPath(5) ? { json: dev1 } : undefined));
+    const r = await cli('verify', liar, '5', '--group-key', toHex(fx.dealing.groupPublicKey));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^FAILED account/);
+    expect(r.out).toMatch(
+      new RegExp(`\\[answer\\.account\\] answer is for account ${toHex(DEV_PK[1]!)}, not the requested ${toHex(DEV_PK[5]!)}`),
+    );
+    // Relabelled as dev 5: the proof still is for dev 1's key.
+    const relabelled = await lyingServer((path) =>
+      path === accountPath(5) ? { json: { ...dev1, account: toHex(DEV_PK[5]!) } } : undefined,
+    );
+    const r2 = await cli('verify', relabelled, '5', '--group-key', toHex(fx.dealing.groupPublicKey));
+    expect(r2.code).toBe(1);
+    expect(r2.out).toMatch(/\[answer\.account\] proof is for key/);
+  });
+
+  it('a stale answer (genesis state, certificate 0 -> 2) verifies without a bound and fails --min-height and --max-age', async () => {
+    const stale = await genesisAnswer();
+    const liar = await lyingServer((path) => (path === accountPath(1) ? { json: stale } : undefined));
+    const unbounded = await cli('verify', liar, '1');
+    expect(unbounded.code).toBe(0);
+    expect(unbounded.out).toMatch(/finalized height 0 /);
+
+    const minHeight = await cli('verify', liar, '1', '--min-height', '2');
+    expect(minHeight.code).toBe(1);
+    expect(minHeight.out).toMatch(/\[answer\.freshness\] the answer is read at height 0, below the minimum height 2/);
+
+    // The honest region, as witness, has finalized height 2: the answer is one checkpoint (K = 2) behind.
+    const maxAge = await cli('verify', liar, '1', '--witness', server.url, '--max-age', '0');
+    expect(maxAge.code).toBe(1);
+    expect(maxAge.out).toMatch(/\[answer\.freshness\] the answer is 1 checkpoint\(s\) behind height 2, at most 0 allowed/);
+    expect(maxAge.out).toMatch(/highest finalized height reported by the witnesses: 2/);
+    const lenient = await cli('verify', liar, '1', '--witness', server.url, '--max-age', '1');
+    expect(lenient.code, lenient.out).toBe(0);
+  });
+
+  it('--era: a certificate of another era fails', async () => {
+    const r = await cli('verify', server.url, '1', '--era', '1');
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/\[certificate\.era\] certificate is for era 0, expected era 1/);
+    expect((await cli('verify', server.url, '1', '--era', '0')).code).toBe(0);
+  });
+
+  it('an honest witness passes; each kind of disagreeing or unreachable witness fails with its reason', async () => {
+    const honest = await cli('verify', server.url, '1', '--witness', server.url, '--min-height', '2');
+    expect(honest.code, honest.out).toBe(0);
+    expect(honest.out).toMatch(/witness http:\/\/127\.0\.0\.1:\d+: checkpoint 2 finalized, same hash and state root/);
+
+    const cp2 = await honestJson('/v1/checkpoints/2');
+    const flip = (hex: string) => (hex[0] === '0' ? '1' : '0') + hex.slice(1);
+    const otherRoot = await lyingServer((p) =>
+      p === '/v1/checkpoints/2' ? { json: { ...cp2, stateRoot: flip(cp2.stateRoot) } } : undefined,
+    );
+    const otherHash = await lyingServer((p) => (p === '/v1/checkpoints/2' ? { json: { ...cp2, hash: flip(cp2.hash) } } : undefined));
+    const notFinal = await lyingServer((p) => (p === '/v1/checkpoints/2' ? { json: { ...cp2, status: 'justified' } } : undefined));
+    // A valid signature, but on another link.
+    const badCert = await lyingServer((p) =>
+      p === '/v1/checkpoints/2'
+        ? { json: { ...cp2, certificate: { ...cp2.certificate, signature: toHex(fx.certificates[0]!.signature) } } }
+        : undefined,
+    );
+    const notFound = await lyingServer((p) =>
+      p === '/v1/checkpoints/2' ? { status: 404, json: { error: { code: 'NOT_FOUND', message: 'no block at height 2 yet' } } } : undefined,
+    );
+    const gone = await startApiServer(createApi({ query: fx.query, transport: fx.transport, chain: fx.chain, maxLagBlocks: 8 }), {
+      port: 0,
+    });
+    await gone.close();
+
+    const cases: [string, RegExp][] = [
+      [otherRoot, /checkpoint 2 has state root [0-9a-f]{64}, expected [0-9a-f]{64}/],
+      [otherHash, /checkpoint 2 has hash [0-9a-f]{64}, expected [0-9a-f]{64}/],
+      [notFinal, /checkpoint 2 is justified, not finalized/],
+      [badCert, /\[certificate\.signature\] group signature does not verify/],
+      [notFound, /answered 404 NOT_FOUND: no block at height 2 yet/],
+      [gone.url, /cannot reach http:\/\/127\.0\.0\.1:\d+\/v1\/checkpoints\/2: ECONNREFUSED/],
+    ];
+    for (const [witness, reason] of cases) {
+      const r = await cli('verify', server.url, '1', '--witness', server.url, '--witness', witness);
+      expect(r.code, `${witness}: ${r.out}`).toBe(1);
+      const lines = r.out.split('\n').filter((l) => l.includes(`[witness] ${witness}:`));
+      expect(lines.join('\n'), r.out).toMatch(reason);
+      // The honest witness is not blamed.
+      expect(r.out).not.toContain(`[witness] ${server.url}:`);
+    }
+  });
+
+  it('refuses a response body over 1 MiB, with or without a content length, from the server or a witness', async () => {
+    const big = `{"pad":"${'x'.repeat(2 * 1024 * 1024)}"}`;
+    const chunked = await lyingServer((p) => (p === '/v1/validators' ? { raw: big } : undefined));
+    const declared = await lyingServer((p) => (p === '/v1/validators' ? { raw: big, contentLength: true } : undefined));
+    for (const url of [chunked, declared]) {
+      const r = await cli('verify', url, '1');
+      expect(r.code).toBe(1);
+      expect(r.err).toMatch(new RegExp(`error: ${url}/v1/validators: response body exceeds 1 MiB \\(1048576 bytes\\); refused`));
+    }
+    const bigWitness = await lyingServer((p) => (p === '/v1/checkpoints/2' ? { raw: big } : undefined));
+    const r = await cli('verify', server.url, '1', '--witness', bigWitness);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/\[witness\] .*response body exceeds 1 MiB/);
+    // status reads through the same capped helper.
+    const bigFinality = await lyingServer((p) => (p === '/v1/finality' ? { raw: big } : undefined));
+    const s = await cli('status', bigFinality);
+    expect(s.code).toBe(1);
+    expect(s.err).toMatch(/\/v1\/finality: response body exceeds 1 MiB/);
+  });
+
+  it('flag errors: --max-age needs a witness, --min-height and --era must be integers', async () => {
+    for (const [argv, message] of [
+      [['verify', server.url, '1', '--max-age', '2'], /--max-age: needs at least one --witness/],
+      [['verify', server.url, '1', '--min-height', '-1'], /'--min-height <height>' argument '-1' is invalid/],
+      [['verify', server.url, '1', '--era', 'x'], /'--era <era>' argument 'x' is invalid/],
+      [['verify', server.url, '1', '--witness', 'ftp://x'], /'--witness <url>'.*expected an http\(s\) URL/],
+    ] as [string[], RegExp][]) {
+      const r = await cli(...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err).toMatch(message);
+    }
+  });
+});
+
 describe('status', () => {
   it('prints heights, certificate and validators (exit 0 when ok)', async () => {
     const r = await cli('status', server.url);
@@ -200,6 +392,23 @@ describe('keygen', () => {
       expect(verifyShare(i, fromHex(other.secretKey, 32, 'secretKey'), commitments)).toBe(false);
     }
     expect((await stat(join(out, 'cluster.json'))).mode & 0o777).toBe(0o600);
+    // cluster.json becomes a cluster config as docs/deploy.md shows (its jq keeps these keys), which passes the dealing check.
+    const { members, groupPublicKey, commitments: hex, threshold } = cluster;
+    const config = parseClusterConfig({
+      prefix: 'afg',
+      chainId: 'ab'.repeat(32),
+      era: 0,
+      checkpointInterval: 4,
+      threshold,
+      homeRegion: 'eu-west-1',
+      regions: ['eu-west-1', 'us-east-1'],
+      members,
+      groupPublicKey,
+      commitments: hex,
+      maxBlockTransactions: 500,
+      maxBlockBytes: 262144,
+    });
+    expect(config.commitments).toEqual(cluster.commitments);
 
     const again = await cli('keygen', '--members', '4', '--threshold', '3', '--out', out);
     expect(again.code).toBe(1);

@@ -10,8 +10,10 @@ import {
   certify,
   certifyNaive,
   combine,
+  commitmentsFromShares,
   type Dealing,
   deal,
+  dealingProblems,
   groupPublicKeyFromCommitments,
   memberPublicKeyFromCommitments,
   type PartialSignature,
@@ -142,6 +144,83 @@ describe('contract vectors: 3-of-4 dealer', () => {
     }
     const sk1 = fromHex(tv.members[0].secretShare, 32, 'secretShare');
     expect(verifyShare(1, sk1, commitments.slice(0, 2))).toBe(false); // a lower-degree claim
+  });
+});
+
+describe('the public dealing check (dealingProblems) and commitment recovery', () => {
+  const tv = v.threshold;
+  const published = () => ({
+    threshold: tv.t as number,
+    groupPublicKey: fromHex(tv.groupPublicKey, 96, 'groupPublicKey'),
+    commitments: tv.feldmanCommitments.map((c: string) => fromHex(c, 96, 'commitment')) as Uint8Array[],
+    members: tv.members.map((m: { index: number; publicKey: string }) => ({
+      index: m.index,
+      publicKey: fromHex(m.publicKey, 96, 'publicKey'),
+    })),
+  });
+  const fields = (d: Parameters<typeof dealingProblems>[0]) => dealingProblems(d).map((p) => p.field);
+
+  it('the published dealing is consistent; each way of breaking it is named', () => {
+    expect(dealingProblems(published())).toEqual([]);
+    const swapped = published();
+    [swapped.members[0]!.publicKey, swapped.members[3]!.publicKey] = [swapped.members[3]!.publicKey, swapped.members[0]!.publicKey];
+    expect(fields(swapped)).toEqual(['members[0].publicKey', 'members[3].publicKey']);
+    expect(fields({ ...published(), groupPublicKey: published().commitments[1]! })).toEqual(['groupPublicKey']);
+    expect(fields({ ...published(), threshold: 2 })).toEqual(['commitments']);
+    expect(fields({ ...published(), commitments: [...published().commitments, published().commitments[0]!], threshold: 4 })).toEqual([
+      'members[0].publicKey',
+      'members[1].publicKey',
+      'members[2].publicKey',
+      'members[3].publicKey',
+    ]);
+    const infinity = published();
+    infinity.commitments[2] = G2_INFINITY;
+    expect(dealingProblems(infinity)).toEqual([{ field: 'commitments[2]', reason: 'point at infinity' }]);
+  });
+
+  it('recovers the published commitments from any t of the vector shares, and refuses fewer', () => {
+    const shares = tv.members.map((m: { index: number; secretShare: string }) => ({
+      index: m.index,
+      secretKey: fromHex(m.secretShare, 32, 'secretShare'),
+    }));
+    for (const subset of [shares.slice(0, 3), shares.slice(1), [shares[3], shares[0], shares[2]]])
+      expect(commitmentsFromShares(subset, tv.t).map(toHex)).toEqual(tv.feldmanCommitments);
+    expectCode(() => commitmentsFromShares(shares.slice(0, 2), tv.t), 'NOT_ENOUGH_SHARES');
+    expectCode(() => commitmentsFromShares([shares[0], { ...shares[1], index: 1 }, shares[2]], tv.t), 'DUPLICATE_MEMBER');
+  });
+
+  it("property: a random dealing passes; exchanging two members' keys names exactly those two", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 7 }).chain((n) =>
+          fc.record({
+            n: fc.constant(n),
+            t: fc.integer({ min: 2, max: n }), // t = 1: every member holds the group key, a swap changes nothing
+            pair: fc.uniqueArray(fc.nat(n - 1), { minLength: 2, maxLength: 2 }),
+            seed: fc.string(),
+          }),
+        ),
+        ({ n, t, pair: [a, b], seed }) => {
+          const d = deal(n, t, { randomBytes: seededRandom(`dp-${seed}`) });
+          const members = d.shares.map((s) => ({ index: s.index, publicKey: s.publicKey }));
+          const ok = dealingProblems({ threshold: t, groupPublicKey: d.groupPublicKey, commitments: d.commitments, members });
+          const swapped = members.map((m) => ({ ...m }));
+          [swapped[a!]!.publicKey, swapped[b!]!.publicKey] = [swapped[b!]!.publicKey, swapped[a!]!.publicKey];
+          const bad = dealingProblems({ threshold: t, groupPublicKey: d.groupPublicKey, commitments: d.commitments, members: swapped });
+          const recovered = commitmentsFromShares(d.shares.slice(n - t), t);
+          return (
+            ok.length === 0 &&
+            bad.map((p) => p.field).join() ===
+              [a!, b!]
+                .sort((x, y) => x - y)
+                .map((i) => `members[${i}].publicKey`)
+                .join() &&
+            recovered.map(toHex).join() === d.commitments.map(toHex).join()
+          );
+        },
+      ),
+      { numRuns: 12 },
+    );
   });
 });
 

@@ -166,12 +166,12 @@ describe('local cluster end to end', () => {
     const opts = { groupPublicKey, chainId: LOCAL_CHAIN_ID, checkpointInterval: 1, threshold };
     for (const region of answers)
       for (const [i, a] of region.entries()) {
-        const v = verifyAccountAnswer(a, opts);
+        const v = verifyAccountAnswer(a, { ...opts, account: dev(i) });
         expect(v.ok, v.ok ? '' : JSON.stringify(v.failures)).toBe(true);
         if (v.ok) expect(v.balance).toBe(balances[i]);
       }
     // The same answer with a changed balance is caught by the proof check.
-    const forged = verifyAccountAnswer({ ...answers[0]![1], balance: (G + 1_000_000n).toString() }, opts);
+    const forged = verifyAccountAnswer({ ...answers[0]![1], balance: (G + 1_000_000n).toString() }, { ...opts, account: dev(1) });
     expect(forged.ok).toBe(false);
     if (!forged.ok) expect(forged.failures.map((f) => f.check)).toContain('proof');
 

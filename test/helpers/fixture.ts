@@ -9,6 +9,7 @@
  * evidence item from member 4.
  */
 import { certify, type Dealing, deal, signShare } from '../../lib/core/bls.js';
+import { toHex } from '../../lib/core/bytes.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../../lib/core/chain.js';
 import { voteSigningBytes } from '../../lib/core/codec.js';
 import { blsCrypto } from '../../lib/core/crypto.js';
@@ -69,6 +70,33 @@ export function certifyLink(dealing: Dealing, chainId: Uint8Array, link: Link, s
 /** A member's partial-signed vote on `link`. */
 export function voteOn(dealing: Dealing, chainId: Uint8Array, link: Link, member: number): Vote {
   return { ...link, member, signature: signShare(dealing.shares[member - 1]!.secretKey, voteSigningBytes(chainId, link)) };
+}
+
+/**
+ * The JSON form of a cluster config for `dealing` (as `parseClusterConfig` reads it): members
+ * placed round-robin over `regions`, the dealing's group key and Feldman commitments. `overrides`
+ * replaces any key, e.g. `{ prefix: 'it-1' }`.
+ */
+export function clusterConfigJson(
+  dealing: Pick<Dealing, 'threshold' | 'groupPublicKey' | 'commitments'> & { shares: { index: number; publicKey: Uint8Array }[] },
+  overrides: Record<string, unknown> = {},
+  regions: readonly string[] = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'],
+): Record<string, unknown> {
+  return {
+    prefix: 'afg-test',
+    chainId: toHex(LOCAL_CHAIN_ID),
+    era: 0,
+    checkpointInterval: 1,
+    threshold: dealing.threshold,
+    homeRegion: regions[0],
+    regions: [...regions],
+    members: dealing.shares.map((s, i) => ({ index: s.index, region: regions[i % regions.length], publicKey: toHex(s.publicKey) })),
+    groupPublicKey: toHex(dealing.groupPublicKey),
+    commitments: dealing.commitments.map(toHex),
+    maxBlockTransactions: 100,
+    maxBlockBytes: 200_000,
+    ...overrides,
+  };
 }
 
 let cachedDealing: Dealing | undefined;

@@ -43,6 +43,7 @@ async function cluster(prefix: string) {
     regions: REGIONS,
     members: dealing.shares.map((s, i) => ({ index: s.index, region: REGIONS[i], publicKey: toHex(s.publicKey) })),
     groupPublicKey: toHex(dealing.groupPublicKey),
+    commitments: dealing.commitments.map(toHex),
     maxBlockTransactions: 100,
     maxBlockBytes: 200_000,
   });
