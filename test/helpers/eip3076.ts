@@ -64,13 +64,16 @@ export interface CaseRun {
   attempts: number;
 }
 
-/** Runs one case against a fresh `store`; fails through vitest's expect on the first disagreement. */
-export async function runEip3076Case(c: Eip3076Case, store: SlashingProtectionStore & WatermarkStore): Promise<CaseRun> {
+/**
+ * Runs one case against `store`, whose members from `firstMember` on must be fresh (several cases can
+ * share one table this way); fails through vitest's expect on the first disagreement.
+ */
+export async function runEip3076Case(c: Eip3076Case, store: SlashingProtectionStore & WatermarkStore, firstMember = 1): Promise<CaseRun> {
   const chainId = bytes32(c.genesis_validators_root);
   const members = new Map<string, number>();
   const memberOf = (pubkey: string) => {
     const key = pubkey.toLowerCase().replace(/^0x/, '');
-    if (!members.has(key)) members.set(key, members.size + 1);
+    if (!members.has(key)) members.set(key, firstMember + members.size);
     return members.get(key)!;
   };
   const run: CaseRun = { steps: 0, refusedImports: 0, attempts: 0 };
