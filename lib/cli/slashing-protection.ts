@@ -101,6 +101,8 @@ async function withStore<T>(t: Target, use: (store: SlashingProtectionStore & Wa
     if (code === 'ECONNREFUSED' || code === 'ENOTFOUND')
       throw new CliFailure(`cannot reach DynamoDB${t.endpoint ? ` at ${t.endpoint}` : ` in ${t.region}`}: ${code}`);
     throw new CliFailure(`${where}: ${name ?? 'Error'}: ${(e as Error).message}`);
+  } finally {
+    aws.destroy();
   }
 }
 

@@ -143,6 +143,12 @@ describe('export', () => {
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/table sp-none-finality in eu-west-1 at http:\/\/.* does not exist/);
   });
+
+  it('an endpoint nobody listens on is exit 1 naming it', async () => {
+    const r = await cli('slashing-protection', 'export', '--member', '1', '--config', a.file, '--endpoint', 'http://127.0.0.1:1');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/cannot reach DynamoDB at http:\/\/127\.0\.0\.1:1: ECONNREFUSED/);
+  });
 });
 
 describe('restore drill (issue 15, item 8) and moving a member', () => {
