@@ -22,7 +22,7 @@ import { AfgError } from '../core/errors.js';
 
 /** A store-level failure that is not a domain outcome. */
 export class StoreError extends AfgError<
-  'ITEM_TOO_LARGE' | 'UNPROCESSED_ITEMS' | 'CORRUPT_ITEM',
+  'ITEM_TOO_LARGE' | 'UNPROCESSED_ITEMS' | 'CORRUPT_ITEM' | 'CONTENDED',
   { table: string; key?: string; bytes?: number; unprocessed?: number }
 > {}
 

@@ -5,6 +5,7 @@
  * Item layout (checkpoints are maps {height N, hash S, stateRoot S}; links add era S (u64 decimal);
  * certificates add signers (L of N) and signature S; hex is lowercase):
  *   pk `WATERMARK#<member>`         sk `-`                          sourceHeight N, targetHeight N, id S (linkId), link M, signature S
+ *                                                                   (id, link and signature absent when only an import wrote the item)
  *   pk `V#<member>`                 sk `<padHeight(target)>#<linkId>#<signature>` vote M, w S (write token)
  *   pk `E`                          sk `<member>#<kind>#<linkIdA>#<linkIdB>` (ids sorted) evidence M
  *   pk `L#<linkId>`                 sk `-`                          link M, signers NS, p<member> S (partials), cert M
@@ -22,10 +23,19 @@ import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } fr
 import { fromHex, parseU64Decimal, toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
 import { checkpointId, linkId, padHeight } from '../core/ids.js';
-import type { Evidence } from '../core/slashing.js';
+import { mergeWatermarks } from '../core/interchange.js';
+import type { Evidence, Watermark } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import { aobject, type CheckpointJson, checkpointFromJson, checkpointToJson } from '../core/wire.js';
-import type { CheckpointRecord, FinalityHead, FinalityStore, LinkTally, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
+import type {
+  CheckpointRecord,
+  FinalityHead,
+  FinalityStore,
+  LinkTally,
+  SignOutcome,
+  SlashingProtectionStore,
+  WatermarkStore,
+} from '../pipeline/ports.js';
 import { conditional, putOnce, StoreError, writeToken } from './errors.js';
 import { queryAll } from './tables.js';
 
@@ -68,19 +78,25 @@ function certificateFrom(value: unknown, path: string): Certificate {
 
 // ---------------------------------------------------------------- slashing protection
 
-/** Each member's watermark: the last link it signed. One conditional write per signature. */
-export class DynamoSlashingProtectionStore implements SlashingProtectionStore {
+/**
+ * Each member's watermark: the last link it signed. One conditional write per signature. An import
+ * (mergeWatermark) raises sourceHeight/targetHeight only, so the item may hold heights above its link,
+ * or heights and no link at all.
+ */
+export class DynamoSlashingProtectionStore implements SlashingProtectionStore, WatermarkStore {
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
   ) {}
 
+  private async item(member: number): Promise<Record<string, unknown> | undefined> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: watermarkKey(member), ConsistentRead: true }));
+    return out.Item;
+  }
+
   async lastSigned(member: number): Promise<{ link: Link; signature: Uint8Array } | undefined> {
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: `WATERMARK#${member}`, sk: '-' }, ConsistentRead: true }),
-    );
-    const i = out.Item;
-    return i === undefined ? undefined : { link: linkFrom(i.link, 'link'), signature: fromHex(i.signature, 48, 'signature') };
+    const i = await this.item(member);
+    return i?.link === undefined ? undefined : { link: linkFrom(i.link, 'link'), signature: fromHex(i.signature, 48, 'signature') };
   }
 
   async recordSignature(member: number, link: Link, signature: Uint8Array): Promise<SignOutcome> {
@@ -94,8 +110,7 @@ export class DynamoSlashingProtectionStore implements SlashingProtectionStore {
         new PutCommand({
           TableName: this.table,
           Item: {
-            pk: `WATERMARK#${member}`,
-            sk: '-',
+            ...watermarkKey(member),
             sourceHeight: link.source.height,
             targetHeight: link.target.height,
             id,
@@ -113,9 +128,61 @@ export class DynamoSlashingProtectionStore implements SlashingProtectionStore {
     if (old === undefined)
       throw new StoreError('CORRUPT_ITEM', `watermark of member ${member} failed its condition but is absent`, { table: this.table });
     if (old.id === id) return { kind: 'identical', signature: fromHex(old.signature, 48, 'signature') };
-    return { kind: 'refused', last: linkFrom(old.link, 'link') };
+    return {
+      kind: 'refused',
+      watermark: this.watermarkFrom(old, member),
+      ...(old.link === undefined ? {} : { last: linkFrom(old.link, 'link') }),
+    };
+  }
+
+  async watermark(member: number): Promise<Watermark | undefined> {
+    const i = await this.item(member);
+    return i === undefined ? undefined : this.watermarkFrom(i, member);
+  }
+
+  async mergeWatermark(member: number, floor: Watermark): Promise<Watermark> {
+    // Compare-and-raise without a read: write the merged heights iff the stored ones are still at or
+    // below them. Heights only grow, so an item that rose past them in between (a signature, another
+    // merge) fails the condition and hands back its heights, and we merge again from those. Each retry
+    // means the item rose, so the loop ends; link, id and signature are left as they are.
+    let target = floor;
+    for (let attempt = 1; attempt <= MERGE_ATTEMPTS; attempt++) {
+      const result = await conditional(() =>
+        this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: watermarkKey(member),
+            UpdateExpression: 'SET sourceHeight = :s, targetHeight = :t',
+            ConditionExpression: 'attribute_not_exists(pk) OR (sourceHeight <= :s AND targetHeight <= :t)',
+            ExpressionAttributeValues: { ':s': target.lastSourceHeight, ':t': target.lastTargetHeight },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        ),
+      );
+      if (result.ok) return target;
+      if (result.old === undefined)
+        throw new StoreError('CORRUPT_ITEM', `watermark of member ${member} failed its condition but is absent`, { table: this.table });
+      const stored = this.watermarkFrom(result.old, member);
+      target = mergeWatermarks(stored, floor);
+      // Already at or above the floor: heights never fall, so there is nothing to write.
+      if (target.lastSourceHeight === stored.lastSourceHeight && target.lastTargetHeight === stored.lastTargetHeight) return stored;
+    }
+    throw new StoreError('CONTENDED', `watermark of member ${member} kept moving during ${MERGE_ATTEMPTS} merge attempts`, {
+      table: this.table,
+    });
+  }
+
+  private watermarkFrom(item: Record<string, unknown>, member: number): Watermark {
+    const { sourceHeight, targetHeight } = item;
+    if (!Number.isSafeInteger(sourceHeight) || !Number.isSafeInteger(targetHeight))
+      throw new StoreError('CORRUPT_ITEM', `watermark of member ${member} has no numeric sourceHeight/targetHeight`, { table: this.table });
+    return { lastSourceHeight: sourceHeight as number, lastTargetHeight: targetHeight as number };
   }
 }
+
+const watermarkKey = (member: number) => ({ pk: `WATERMARK#${member}`, sk: '-' });
+/** A merge retries only when the item rose meanwhile; this bounds a pathological race. */
+const MERGE_ATTEMPTS = 20;
 
 // ---------------------------------------------------------------- finality
 

@@ -1,7 +1,8 @@
 /**
  * The `afg` command line: verify an account answer without trusting the server (bound to the
- * account asked about, optionally fresh and confirmed by witnesses), show a region's
- * finality status, submit dev transfers, and deal threshold keys for a cluster.
+ * account asked about, optionally fresh and confirmed by witnesses), show a region's finality
+ * status, submit dev transfers, deal threshold keys for a cluster, and export or import a member's
+ * slashing protection (EIP-3076 interchange).
  *
  * Exit codes: 0 success; 1 the operation failed (verification failed, server or network error,
  * refusing to overwrite keys); 2 bad usage (the message names the flag or argument).
@@ -11,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import { accountArg, CliFailure, type CliIo, devIndexArg, EXIT, hexArg, intArg, processIo, UsageError, u64Arg, urlArg } from './io.js';
 import { keygenCommand } from './keygen.js';
+import { exportCommand, importCommand, type StoreFlags } from './slashing-protection.js';
 import { statusCommand } from './status.js';
 import { transferCommand } from './transfer.js';
 import { verifyCommand } from './verify.js';
@@ -96,6 +98,25 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
         }),
       ),
     );
+
+  const protection = p
+    .command('slashing-protection')
+    .description("export or import a member's slashing protection as an EIP-3076 (version 5) interchange file");
+  const storeOptions = (c: Command) =>
+    c
+      .requiredOption('--member <index>', 'member index (1-based)', intArg(1, 1024))
+      .requiredOption('--config <file>', 'cluster config JSON (as given to cdk synth; npm start writes <data-dir>/config.json)')
+      .option('--region <region>', "region whose finality table holds the watermark (default: the member's region)")
+      .option('--endpoint <url>', 'DynamoDB endpoint instead of AWS, e.g. the DynamoDB Local that npm start prints');
+  storeOptions(protection.command('export'))
+    .description("write the member's watermark and last signed vote as an interchange document")
+    .option('--out <file>', 'write to this file instead of standard output')
+    .option('--force', 'overwrite --out if it exists', false)
+    .action(async (o: StoreFlags & { out?: string; force: boolean }) => setCode(await exportCommand(io, o)));
+  storeOptions(protection.command('import'))
+    .description("merge the member's entry of an interchange file into its watermark (never lowers it)")
+    .argument('<file>', 'EIP-3076 interchange JSON (for this chain: genesis_validators_root = chain id)')
+    .action(async (file: string, o: StoreFlags) => setCode(await importCommand(io, { ...o, file })));
   return p;
 }
 

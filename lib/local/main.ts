@@ -35,6 +35,7 @@ interface Topology {
 }
 
 const TOPOLOGY_FILE = 'topology.json';
+const CONFIG_FILE = 'config.json';
 /** A signal arriving this soon after the first is the same Ctrl-C relayed (tsx forwards it too), not a second one. */
 const DUPLICATE_SIGNAL_MS = 1_000;
 /** How long accepted transfers may still finalize after the load stops: longer for a planned stop. */
@@ -112,7 +113,10 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
   }
   const startupMs = Date.now() - startedAt;
   await writeFile(join(o.dataDir, TOPOLOGY_FILE), `${JSON.stringify(topologyOf(o), null, 2)}\n`).catch(() => {});
+  // The cluster config, for tools that reach the tables directly (afg slashing-protection --config).
+  await writeFile(join(o.dataDir, CONFIG_FILE), `${JSON.stringify(cluster.config, null, 2)}\n`).catch(() => {});
   io.out(`ready in ${(startupMs / 1000).toFixed(1)} s:\n${cluster.regions.map((r) => `  ${r.region.padEnd(16)} ${r.url}`).join('\n')}\n`);
+  io.out(`DynamoDB at ${cluster.aws.endpoints.dynamodb}, cluster config in ${join(o.dataDir, CONFIG_FILE)}\n`);
 
   let load: LoadGenerator | undefined;
   let view: ClusterView | undefined;

@@ -4,8 +4,8 @@
  */
 import { equalBytes, toHex } from '../core/bytes.js';
 import { checkpointId, linkId, padHeight } from '../core/ids.js';
-import type { Evidence } from '../core/slashing.js';
-import { watermarkAllows, watermarkOf } from '../core/slashing.js';
+import { mergeWatermarks } from '../core/interchange.js';
+import { type Evidence, type Watermark, watermarkAllows } from '../core/slashing.js';
 import { MemoryNodeStore } from '../core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import type {
@@ -22,6 +22,7 @@ import type {
   SequencerStore,
   SignOutcome,
   SlashingProtectionStore,
+  WatermarkStore,
 } from './ports.js';
 
 export class MemoryBlockStore implements BlockStore {
@@ -78,17 +79,36 @@ export class MemorySequencerStore implements SequencerStore {
   }
 }
 
-export class MemorySlashingProtectionStore implements SlashingProtectionStore {
-  private readonly records = new Map<number, { link: Link; signature: Uint8Array }>();
+/** One member's watermark item: heights always; the link and signature only once it signed here. */
+interface WatermarkRecord {
+  readonly watermark: Watermark;
+  readonly signed?: { readonly link: Link; readonly signature: Uint8Array };
+}
+
+export class MemorySlashingProtectionStore implements SlashingProtectionStore, WatermarkStore {
+  private readonly records = new Map<number, WatermarkRecord>();
   async lastSigned(member: number): Promise<{ link: Link; signature: Uint8Array } | undefined> {
-    return this.records.get(member);
+    return this.records.get(member)?.signed;
   }
   async recordSignature(member: number, link: Link, signature: Uint8Array): Promise<SignOutcome> {
-    const last = this.records.get(member);
-    if (last && linkId(last.link) === linkId(link)) return { kind: 'identical', signature: last.signature };
-    if (last && !watermarkAllows(watermarkOf(last.link), link)) return { kind: 'refused', last: last.link };
-    this.records.set(member, { link, signature });
+    const cur = this.records.get(member);
+    if (cur?.signed && linkId(cur.signed.link) === linkId(link)) return { kind: 'identical', signature: cur.signed.signature };
+    const w = cur?.watermark;
+    if (w && !watermarkAllows(w, link)) return { kind: 'refused', watermark: w, ...(cur.signed ? { last: cur.signed.link } : {}) };
+    this.records.set(member, {
+      watermark: { lastSourceHeight: link.source.height, lastTargetHeight: link.target.height },
+      signed: { link, signature },
+    });
     return { kind: 'signed', signature };
+  }
+  async watermark(member: number): Promise<Watermark | undefined> {
+    return this.records.get(member)?.watermark;
+  }
+  async mergeWatermark(member: number, floor: Watermark): Promise<Watermark> {
+    const cur = this.records.get(member);
+    const watermark = mergeWatermarks(cur?.watermark, floor);
+    this.records.set(member, { ...cur, watermark });
+    return watermark;
   }
 }
 

@@ -5,7 +5,7 @@
  * retried or concurrent Lambda invocation can never double-apply.
  */
 import type { CheckpointStatus } from '../core/ffg.js';
-import type { Evidence } from '../core/slashing.js';
+import type { Evidence, Watermark } from '../core/slashing.js';
 import type { NodeStore } from '../core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import type { QueueMessage } from './messages.js';
@@ -64,8 +64,12 @@ export type SignOutcome =
   | { readonly kind: 'signed'; readonly signature: Uint8Array }
   /** The same link was signed before (a retry): the stored signature is returned, nothing changes. */
   | { readonly kind: 'identical'; readonly signature: Uint8Array }
-  /** Signing would break the watermark (double or surround vote risk): nothing is released. */
-  | { readonly kind: 'refused'; readonly last: Link };
+  /**
+   * Signing would break the watermark (double or surround vote risk): nothing is released. `watermark`
+   * is the one that refused; `last` the last link signed in this store, absent when none was (the
+   * watermark came from an import, WatermarkStore.mergeWatermark).
+   */
+  | { readonly kind: 'refused'; readonly last?: Link; readonly watermark: Watermark };
 
 export interface SlashingProtectionStore {
   /**
@@ -76,6 +80,23 @@ export interface SlashingProtectionStore {
   recordSignature(member: number, link: Link, signature: Uint8Array): Promise<SignOutcome>;
   /** The member's last signed link and signature (re-sent after a crash that may have cut its fan-out short). */
   lastSigned(member: number): Promise<{ link: Link; signature: Uint8Array } | undefined>;
+}
+
+/**
+ * Direct access to a member's watermark, for the slashing-protection interchange (`afg
+ * slashing-protection export/import`, lib/core/interchange.ts). Implemented by the same stores as
+ * SlashingProtectionStore, on the same item: a watermark raised here holds no link or signature, so
+ * lastSigned stays as it was and recordSignature refuses whatever the raised watermark forbids.
+ */
+export interface WatermarkStore {
+  /** The member's watermark (highest source and target heights signed or imported); undefined when none. */
+  watermark(member: number): Promise<Watermark | undefined>;
+  /**
+   * Raises the member's watermark to the pointwise maximum of itself and `floor`, never lowering
+   * either height, with conditional writes that are safe against concurrent signatures and merges.
+   * Returns the watermark after the merge.
+   */
+  mergeWatermark(member: number, floor: Watermark): Promise<Watermark>;
 }
 
 // ---------------------------------------------------------------- finalizer (every region)

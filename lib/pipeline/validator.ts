@@ -129,7 +129,7 @@ async function sign(deps: ValidatorDeps, link: Link, resend: boolean): Promise<V
   // BLS signing is deterministic and releases nothing until sent, so it may precede the fence write.
   const outcome = await deps.protection.recordSignature(deps.member, link, deps.chain.crypto.signShare(deps.secretKey, message));
   if (outcome.kind === 'refused')
-    return { kind: 'refused', reason: `watermark at target ${outcome.last.target.height} forbids target ${link.target.height}` };
+    return { kind: 'refused', reason: `watermark at target ${outcome.watermark.lastTargetHeight} forbids target ${link.target.height}` };
   if (outcome.kind === 'identical' && !resend) return { kind: 'voted', link, repeat: true };
   await fanOut(deps, { ...link, member: deps.member, signature: outcome.signature });
   return { kind: 'voted', link, repeat: outcome.kind === 'identical' };

@@ -155,13 +155,55 @@ describe('DynamoDB errors mapped to domain outcomes', () => {
       // act
       const outcome = await new DynamoSlashingProtectionStore(db, TABLE).recordSignature(1, l, bytes(48));
       // assess
-      expect(outcome).toEqual({ kind: 'refused', last: other });
+      expect(outcome).toEqual({ kind: 'refused', last: other, watermark: { lastSourceHeight: 0, lastTargetHeight: 1 } });
     });
 
     it('signs when the write is accepted', async () => {
       ddb.on(PutCommand).resolves({});
       const signature = bytes(48);
       expect(await new DynamoSlashingProtectionStore(db, TABLE).recordSignature(1, l, signature)).toEqual({ kind: 'signed', signature });
+    });
+  });
+
+  describe('mergeWatermark', () => {
+    const heights = (sourceHeight: number, targetHeight: number) => ({ pk: 'WATERMARK#1', sk: '-', sourceHeight, targetHeight });
+
+    it('merges again from the heights a failed condition returns, until its write lands', async () => {
+      // prepare: the item rose to (7, 2) and then to (8, 3) while we were merging (5, 9)
+      ddb
+        .on(UpdateCommand)
+        .rejectsOnce(ccf(heights(7, 2)))
+        .rejectsOnce(ccf(heights(8, 3)))
+        .resolves({});
+      // act
+      const merged = await new DynamoSlashingProtectionStore(db, TABLE).mergeWatermark(1, { lastSourceHeight: 5, lastTargetHeight: 9 });
+      // assess: the pointwise maximum, written with the compare-and-raise condition
+      expect(merged).toEqual({ lastSourceHeight: 8, lastTargetHeight: 9 });
+      const calls = ddb.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+      expect(calls.map((c) => c.ExpressionAttributeValues)).toEqual([
+        { ':s': 5, ':t': 9 },
+        { ':s': 7, ':t': 9 },
+        { ':s': 8, ':t': 9 },
+      ]);
+      expect(calls[0]).toMatchObject({
+        UpdateExpression: 'SET sourceHeight = :s, targetHeight = :t',
+        ConditionExpression: 'attribute_not_exists(pk) OR (sourceHeight <= :s AND targetHeight <= :t)',
+      });
+    });
+
+    it('writes nothing more when the stored watermark already covers the floor', async () => {
+      ddb.on(UpdateCommand).rejects(ccf(heights(8, 20)));
+      const merged = await new DynamoSlashingProtectionStore(db, TABLE).mergeWatermark(1, { lastSourceHeight: 5, lastTargetHeight: 9 });
+      expect(merged).toEqual({ lastSourceHeight: 8, lastTargetHeight: 20 });
+      expect(ddb.commandCalls(UpdateCommand)).toHaveLength(1);
+    });
+
+    it('gives up with CONTENDED when the item keeps rising', async () => {
+      let target = 10;
+      ddb.on(UpdateCommand).callsFake(() => Promise.reject(ccf(heights(0, ++target))));
+      await expect(
+        new DynamoSlashingProtectionStore(db, TABLE).mergeWatermark(1, { lastSourceHeight: 5, lastTargetHeight: 9 }),
+      ).rejects.toMatchObject({ code: 'CONTENDED' });
     });
   });
 

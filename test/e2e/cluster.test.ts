@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../lib/cli/main.js';
 import { fromHex, toHex } from '../../lib/core/bytes.js';
 import { DEV_GENESIS_BALANCE, devSecretKey, LOCAL_CHAIN_ID } from '../../lib/core/chain.js';
 import { ed25519PublicKey } from '../../lib/core/ed25519.js';
@@ -26,6 +27,22 @@ import { LocalCluster } from '../../lib/local/cluster.js';
 import { DEFAULT_REGIONS } from '../../lib/local/flags.js';
 
 const FINALITY_DEADLINE_MS = 120_000;
+
+/** Runs the afg CLI in this process, capturing its output. */
+async function runCli(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await run(argv, {
+    out: (t) => {
+      out += t;
+    },
+    err: (t) => {
+      err += t;
+    },
+    fetch,
+  });
+  return { code, out, err };
+}
 const dev = (i: number) => ed25519PublicKey(devSecretKey(i));
 const devHex = (i: number) => toHex(dev(i));
 
@@ -232,6 +249,24 @@ describe('local cluster end to end', () => {
       120_000,
     );
     console.info(`[e2e] npm start on the existing data folder: ready after ${Date.now() - t0} ms (process start included)`);
+
+    // The printed DynamoDB endpoint and the written config reach a member's slashing protection.
+    const services = /^DynamoDB at (http:\/\/\S+), cluster config in (\S+)$/m.exec(out);
+    expect(services, out).not.toBeNull();
+    const exported = await runCli([
+      'slashing-protection',
+      'export',
+      '--member',
+      '1',
+      '--config',
+      services![2]!,
+      '--endpoint',
+      services![1]!,
+    ]);
+    expect(exported.code, exported.err).toBe(0);
+    const [attestation] = JSON.parse(exported.out).data[0].signed_attestations;
+    expect(Number(attestation.target_epoch)).toBeGreaterThan(0);
+    expect(attestation.signing_root).toMatch(/^0x[0-9a-f]{64}$/);
 
     // Resumed: applied heights did not go back, balances are exactly as before the restart.
     const after = await Promise.all(restarted.map((u) => http(`${u}/v1/finality`)));

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../lib/core/bytes.js';
-import type { Evidence } from '../../lib/core/slashing.js';
+import { exportInterchange, minifyInterchange, parseInterchange } from '../../lib/core/interchange.js';
+import type { Evidence, Watermark } from '../../lib/core/slashing.js';
 import type { NodeStore } from '../../lib/core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../../lib/core/types.js';
 import type {
@@ -18,6 +19,7 @@ import type {
   SequencerHead,
   SequencerStore,
   SlashingProtectionStore,
+  WatermarkStore,
 } from '../../lib/pipeline/ports.js';
 
 /** A fresh, empty set of stores (one region). */
@@ -25,7 +27,7 @@ export interface StoreSet {
   readonly genesis: Checkpoint;
   readonly blocks: BlockStore;
   readonly sequencer: SequencerStore;
-  readonly protection: SlashingProtectionStore;
+  readonly protection: SlashingProtectionStore & WatermarkStore;
   readonly finality: FinalityStore;
   readonly applied: AppliedStore;
   readonly nodes: NodeStore;
@@ -204,6 +206,101 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         expect(outcomes.filter((o) => o.kind === 'refused')).toHaveLength(4);
         const winner = links[outcomes.findIndex((o) => o.kind === 'signed')]!;
         for (const o of outcomes) if (o.kind === 'refused') expect(o.last).toEqual(winner);
+      });
+    });
+
+    describe('WatermarkStore (slashing-protection interchange)', () => {
+      const wm = (s: number, t: number): Watermark => ({ lastSourceHeight: s, lastTargetHeight: t });
+      const at = (s: number, t: number) => link(checkpoint(s), checkpoint(t));
+
+      it('reads no watermark for a new member, then the heights of what it signed', async () => {
+        const { protection } = await makeStores();
+        expect(await protection.watermark(1)).toBeUndefined();
+        await protection.recordSignature(1, at(2, 3), bytes(48));
+        expect(await protection.watermark(1)).toEqual(wm(2, 3));
+        expect(await protection.watermark(2)).toBeUndefined();
+      });
+
+      it('an imported watermark has no link: lastSigned stays empty, and signing obeys the imported heights', async () => {
+        const { protection } = await makeStores();
+        expect(await protection.mergeWatermark(1, wm(4, 6))).toEqual(wm(4, 6));
+        expect(await protection.lastSigned(1)).toBeUndefined();
+        for (const [s, t] of [
+          [4, 6], // same target height
+          [5, 6],
+          [3, 7], // lower source
+          [4, 5], // lower target
+        ] as const) {
+          const outcome = await protection.recordSignature(1, at(s, t), bytes(48));
+          expect(outcome, `${s}->${t}`).toEqual({ kind: 'refused', watermark: wm(4, 6) });
+        }
+        const next = at(4, 7);
+        const sig = bytes(48);
+        expect(await protection.recordSignature(1, next, sig)).toEqual({ kind: 'signed', signature: sig });
+        expect(await protection.lastSigned(1)).toEqual({ link: next, signature: sig });
+        expect(await protection.watermark(1)).toEqual(wm(4, 7));
+      });
+
+      it('a merge never lowers a height, keeps the signed link, and a retry of that link stays identical', async () => {
+        const { protection } = await makeStores();
+        const signed = at(2, 5);
+        const sig = bytes(48);
+        await protection.recordSignature(1, signed, sig);
+        expect(await protection.mergeWatermark(1, wm(1, 3))).toEqual(wm(2, 5));
+        expect(await protection.mergeWatermark(1, wm(4, 3))).toEqual(wm(4, 5));
+        expect(await protection.watermark(1)).toEqual(wm(4, 5));
+        expect(await protection.lastSigned(1)).toEqual({ link: signed, signature: sig });
+        expect(await protection.recordSignature(1, signed, bytes(48))).toEqual({ kind: 'identical', signature: sig });
+        expect(await protection.recordSignature(1, at(3, 6), bytes(48))).toEqual({ kind: 'refused', last: signed, watermark: wm(4, 5) });
+        expect((await protection.recordSignature(1, at(4, 6), bytes(48))).kind).toBe('signed');
+      });
+
+      it('concurrent merges and a signature end at the pointwise maximum', async () => {
+        const { protection } = await makeStores();
+        const floors = [wm(1, 9), wm(5, 3), wm(2, 7), wm(4, 4), wm(0, 1)];
+        const signed = at(6, 10);
+        const [outcome] = await Promise.all([
+          protection.recordSignature(2, signed, bytes(48)),
+          ...floors.map((f) => protection.mergeWatermark(2, f)),
+        ]);
+        expect(outcome.kind).toBe('signed'); // no floor forbids 6->10
+        expect(await protection.watermark(2)).toEqual(wm(6, 10));
+        expect((await protection.lastSigned(2))?.link).toEqual(signed);
+      });
+
+      it('a merge racing a signature it forbids: whichever lands first, the watermark ends at the merge or above', async () => {
+        const { protection } = await makeStores();
+        const racing = at(3, 8);
+        const [outcome] = await Promise.all([protection.recordSignature(3, racing, bytes(48)), protection.mergeWatermark(3, wm(5, 9))]);
+        expect(await protection.watermark(3)).toEqual(wm(5, 9));
+        if (outcome.kind === 'signed') expect((await protection.lastSigned(3))?.link).toEqual(racing);
+        else expect(outcome).toEqual({ kind: 'refused', watermark: wm(5, 9) });
+        expect((await protection.recordSignature(3, at(4, 10), bytes(48))).kind).toBe('refused');
+      });
+
+      it('restore hazard (issue 15, item 8): a rewound watermark signs a double vote; importing the export taken before refuses it', async () => {
+        const chainId = bytes(32);
+        const pubkey = bytes(96);
+        const before = await makeStores();
+        const signed = at(2, 3);
+        await before.protection.recordSignature(1, signed, bytes(48));
+        const exported = exportInterchange({
+          chainId,
+          pubkey,
+          watermark: (await before.protection.watermark(1))!,
+          last: (await before.protection.lastSigned(1))!.link,
+        });
+        const conflicting = at(2, 3); // same target height, another block: a double vote
+
+        // A point-in-time restore to before the signature: the member's item is gone.
+        const rewound = await makeStores();
+        expect((await rewound.protection.recordSignature(1, conflicting, bytes(48))).kind).toBe('signed');
+
+        const restored = await makeStores();
+        const floors = minifyInterchange(parseInterchange(JSON.parse(JSON.stringify(exported))), chainId);
+        await restored.protection.mergeWatermark(1, floors.get(toHex(pubkey))!);
+        expect(await restored.protection.recordSignature(1, conflicting, bytes(48))).toEqual({ kind: 'refused', watermark: wm(2, 3) });
+        expect((await restored.protection.recordSignature(1, at(3, 4), bytes(48))).kind).toBe('signed');
       });
     });
 
