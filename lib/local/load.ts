@@ -27,12 +27,14 @@
  * apart, as `stranded` (lost because of the generator's own gap, not the cluster).
  *
  * Restart on a kept data folder: the chain is never idle (a trailing empty block stays unfinal), so
- * nothing waits for idleness. Instead the generator keeps a small record (`recordPath`) of the
- * senders whose transfers may still be in flight and the nonce they reached. At start, each
- * sender's next nonce is its nonce in finalized state; a sender the record shows ahead of that is
- * held back (its earlier transfers are still queued or in unfinal blocks) until its finalized nonce
- * catches up, or for at most `holdMaxMs` (its leftovers are then presumed lost: nonces below the
- * finalized one are free again). Every other sender starts at once.
+ * nothing waits for idleness; every sender starts at once. Each sender's next nonce is its nonce in
+ * finalized state, unless the record (`recordPath`, kept by the previous run: senders whose
+ * transfers may still be in flight and the nonce they reached) says the previous run went further:
+ * then the sender continues above it, its new transfers queue behind the leftovers (the pool orders
+ * each sender by nonce) and nothing is sent twice. If the leftovers are not all final within
+ * `holdMaxMs` (one was lost: a gap would hold the new transfers forever), the sender's next offers
+ * send the missing nonces again, as the same transactions; a copy still queued is held once, and a
+ * refusal of such a resend (it became final meanwhile: STALE_NONCE) does not retire the sender.
  *
  * Finality, over the public API only: every region's GET /v1/finality says up to which height its
  * account answers read (its latest finalized checkpoint that it has applied); a live region's
@@ -79,9 +81,9 @@ export interface LoadOptions {
   readonly pollMs?: number;
   /** File recording senders whose transfers may still be in flight (read at create, written during the run and at stop). */
   readonly recordPath?: string;
-  /** Longest a sender stays held back after a restart (default 30 s). */
+  /** After a restart, how long the previous run's transfers may take to become final before their nonces are sent again (default 30 s). */
   readonly holdMaxMs?: number;
-  /** One line per notable event (a sender held, released or retired, the first refusal of each code). */
+  /** One line per notable event (senders continuing a previous run, a sender retired, the first refusal of each code). */
   readonly onNote?: (message: string) => void;
   /** The generator fell behind its schedule (first time, then at most every 5 s). */
   readonly onWarning?: (message: string) => void;
@@ -100,7 +102,8 @@ export interface LoadStats {
   readonly offerSeconds: number;
   readonly maxInFlight: number;
   readonly maxInFlightPerSender: number;
-  readonly senders: { readonly total: number; readonly held: number; readonly retired: number };
+  /** `continuing`: senders that started above transfers a previous run left in flight (still not all final). */
+  readonly senders: { readonly total: number; readonly continuing: number; readonly retired: number };
   /** Transfers the schedule asked for: sent + skipped. */
   readonly offered: number;
   readonly sent: number;
@@ -151,9 +154,11 @@ interface Sender {
   inFlightUpTo: bigint;
   /** Nonces below this are known final. */
   finalUpTo: bigint;
-  state: 'active' | 'held' | 'retired';
-  /** While held: the nonce the previous run reached. */
-  heldFor?: bigint;
+  state: 'active' | 'retired';
+  /** After a restart: the previous run's transfers [from, upTo) may still be in flight (cleared once final or resent). */
+  leftovers?: { readonly from: bigint; readonly upTo: bigint };
+  /** Nonces below this belong to a previous run: a 4xx for one (a resend) does not retire the sender. */
+  readonly firstOwnNonce: bigint;
 }
 
 interface Pending {
@@ -174,7 +179,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_IN_FLIGHT = 256;
 const DEFAULT_HOLD_MAX_MS = 30_000;
-const HELD_RECHECK_MS = 1_000;
+const LEFTOVER_RECHECK_MS = 1_000;
 const RECORD_EVERY_MS = 1_000;
 const WARN_EVERY_MS = 5_000;
 const NONCE_READ_CONCURRENCY = 16;
@@ -209,8 +214,8 @@ export class LoadGenerator {
   private nextScan: number;
   private submitCursor = 0;
   private closed = false;
-  private heldUntil = 0;
-  private lastHeldCheck = 0;
+  private leftoverDeadline = 0;
+  private lastLeftoverCheck = 0;
   private lastRecordWrite = 0;
   private lastWarning = { at: Number.NEGATIVE_INFINITY, skipped: 0 };
   private readonly noted = new Set<string>();
@@ -272,30 +277,32 @@ export class LoadGenerator {
     const senders = keys.map((k, index): Sender => {
       const nonce = nonces[index]!;
       const recorded = record.get(publicKeys[index]!);
-      const held = recorded !== undefined && recorded > nonce;
+      const ahead = recorded !== undefined && recorded > nonce;
+      const next = ahead ? recorded : nonce;
       return {
         index,
         secretKey: k.secretKey,
         publicKeyHex: publicKeys[index]!,
         to: fromHex(publicKeys[(index + 1) % keys.length]!, 32, 'to'),
-        nextNonce: nonce,
+        nextNonce: next,
         free: [],
         open: 0,
         queued: false,
-        inFlightUpTo: nonce,
+        inFlightUpTo: next,
         finalUpTo: nonce,
-        state: held ? 'held' : 'active',
-        ...(held ? { heldFor: recorded } : {}),
+        state: 'active',
+        firstOwnNonce: next,
+        ...(ahead ? { leftovers: { from: nonce, upTo: recorded } } : {}),
       };
     });
-    const heldNow = senders.filter((s) => s.state === 'held');
-    if (heldNow.length > 0)
+    const continuing = senders.filter((s) => s.leftovers);
+    if (continuing.length > 0)
       opts.onNote?.(
-        `load: ${heldNow.length} of ${senders.length} sender(s) held back: the previous run left transfers in flight ` +
-          `(${heldNow
+        `load: ${continuing.length} of ${senders.length} sender(s) continue above transfers the previous run left in flight ` +
+          `(${continuing
             .slice(0, 3)
-            .map((s) => `sender ${s.index} finalized nonce ${s.nextNonce}, sent up to ${s.heldFor! - 1n}`)
-            .join('; ')}${heldNow.length > 3 ? '; ...' : ''}); each joins when they are final`,
+            .map((s) => `sender ${s.index}: finalized nonce ${s.leftovers!.from}, next ${s.nextNonce}`)
+            .join('; ')}${continuing.length > 3 ? '; ...' : ''})`,
       );
     return new LoadGenerator(
       opts,
@@ -310,7 +317,7 @@ export class LoadGenerator {
   start(): void {
     if (this.startedAt !== undefined) return;
     this.startedAt = this.now();
-    this.heldUntil = this.startedAt + this.holdMaxMs;
+    this.leftoverDeadline = this.startedAt + this.holdMaxMs;
     const tick = Math.max(10, Math.min(100, Math.floor(1000 / this.opts.ratePerSecond)));
     this.sendDue();
     this.sendTimer = setInterval(() => this.sendDue(), tick);
@@ -341,7 +348,7 @@ export class LoadGenerator {
       maxInFlightPerSender: this.perSender,
       senders: {
         total: this.senders.length,
-        held: this.senders.filter((s) => s.state === 'held').length,
+        continuing: this.senders.filter((s) => s.leftovers).length,
         retired: this.senders.filter((s) => s.state === 'retired').length,
       },
       offered: this.counts.offered,
@@ -405,7 +412,6 @@ export class LoadGenerator {
   private warnings(): string[] {
     const c = this.counts;
     if (c.skipped === 0) return [];
-    const held = this.senders.filter((s) => s.state === 'held').length;
     const why = Object.entries(this.skippedBy)
       .map(([reason, n]) => `${n} ${reason === 'IN_FLIGHT_CAP' ? `with ${this.maxInFlight} requests open` : 'with no idle sender'}`)
       .join(', ');
@@ -413,10 +419,8 @@ export class LoadGenerator {
       `the load generator fell behind its schedule: ${c.skipped} of ${c.offered} offered transfers were never sent (${why}); ` +
         `the cluster was offered ${c.sent}, not ${c.offered}` +
         (this.skippedBy.NO_IDLE_SENDER
-          ? held > 0
-            ? ` (${held} of ${this.senders.length} senders are held back until the previous run's transfers are final)`
-            : ` (each of the ${this.senders.length} senders has at most ${this.perSender} request(s) open: ` +
-              'more senders or a lower rate keep the schedule)'
+          ? ` (each of the ${this.senders.length} senders has at most ${this.perSender} request(s) open: ` +
+            'more senders or a lower rate keep the schedule)'
           : ''),
     ];
   }
@@ -500,6 +504,10 @@ export class LoadGenerator {
       this.answered(sender, nonce); // nothing was queued: the nonce is free for this sender's next transfer
       return;
     }
+    if (nonce < sender.firstOwnNonce) {
+      this.answered(sender); // a resend of a previous run's transfer that became final meanwhile
+      return;
+    }
     if (sender.state === 'active')
       this.opts.onNote?.(`load: sender ${sender.index} retired (${code} for nonce ${nonce}: ${text.slice(0, 200)})`);
     sender.state = 'retired';
@@ -563,7 +571,7 @@ export class LoadGenerator {
       }
     }
     this.settle();
-    await this.recheckHeld(ref.url);
+    await this.checkLeftovers(ref.url);
     if (this.now() - this.lastRecordWrite >= RECORD_EVERY_MS) this.writeRecord();
   }
 
@@ -582,27 +590,33 @@ export class LoadGenerator {
     p.sender.finalUpTo = max(p.sender.finalUpTo, p.nonce + 1n);
   }
 
-  /** Releases held senders whose finalized nonce reached what the previous run sent, or whose hold expired. */
-  private async recheckHeld(url: string): Promise<void> {
-    const held = this.senders.filter((s) => s.state === 'held');
-    if (held.length === 0 || this.now() - this.lastHeldCheck < HELD_RECHECK_MS) return;
-    this.lastHeldCheck = this.now();
-    const expired = this.now() >= this.heldUntil;
-    await mapLimited(held, NONCE_READ_CONCURRENCY, async (s) => {
+  /**
+   * After a restart: clears a sender's leftovers once final; past the deadline, queues the nonces
+   * still missing to be sent again (the same transactions), so a lost one cannot hold the sender.
+   */
+  private async checkLeftovers(url: string): Promise<void> {
+    const open = this.senders.filter((s) => s.leftovers && s.finalUpTo < s.leftovers.upTo);
+    for (const s of this.senders) if (s.leftovers && s.finalUpTo >= s.leftovers.upTo) delete s.leftovers;
+    if (open.length === 0 || this.now() - this.lastLeftoverCheck < LEFTOVER_RECHECK_MS) return;
+    this.lastLeftoverCheck = this.now();
+    const expired = this.now() >= this.leftoverDeadline;
+    await mapLimited(open, NONCE_READ_CONCURRENCY, async (s) => {
       const nonce = await readNonce(this.fetch, url, s.publicKeyHex);
-      if (s.state !== 'held' || (nonce < s.heldFor! && !expired)) return;
-      if (nonce < s.heldFor!)
-        this.opts.onNote?.(
-          `load: sender ${s.index} released after ${this.holdMaxMs / 1000} s with finalized nonce ${nonce} < ${s.heldFor}: ` +
-            'the previous run’s transfers from it are presumed lost',
-        );
-      else this.opts.onNote?.(`load: sender ${s.index} joins (the previous run’s transfers are final, next nonce ${nonce})`);
-      s.nextNonce = nonce;
-      s.finalUpTo = nonce;
-      s.inFlightUpTo = nonce;
-      delete s.heldFor;
-      s.state = 'active';
-      this.makeAvailable(s);
+      const leftovers = s.leftovers;
+      if (!leftovers) return;
+      if (nonce >= leftovers.upTo) {
+        delete s.leftovers;
+        return;
+      }
+      if (!expired) return;
+      const missing: bigint[] = [];
+      for (let n = max(nonce, leftovers.from); n < leftovers.upTo; n++) missing.push(n);
+      s.free = [...missing, ...s.free].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      delete s.leftovers;
+      this.opts.onNote?.(
+        `load: sender ${s.index}: the previous run's nonces ${missing[0]}..${missing.at(-1)} are not final after ` +
+          `${this.holdMaxMs / 1000} s; its next offers send them again (the same transactions)`,
+      );
     });
   }
 
@@ -613,8 +627,7 @@ export class LoadGenerator {
     this.lastRecordWrite = this.now();
     const inFlight: Record<string, string> = {};
     for (const s of this.senders) {
-      const upTo = s.state === 'held' ? s.heldFor! : s.inFlightUpTo;
-      if (upTo > s.finalUpTo) inFlight[s.publicKeyHex] = upTo.toString();
+      if (s.inFlightUpTo > s.finalUpTo) inFlight[s.publicKeyHex] = s.inFlightUpTo.toString();
     }
     const record: SenderRecord = { chainId: toHex(this.chainId), inFlight };
     try {

@@ -321,41 +321,51 @@ describe('LoadGenerator', () => {
       await load.stop();
     });
 
-    it('holds back a sender whose previous transfers are still in flight until they are final', async () => {
+    it('continues a sender at once above the transfers the previous run left in flight, sending none twice', async () => {
       const recordPath = join(dir, 'record.json');
       writeFileSync(recordPath, JSON.stringify({ chainId: toHex(LOCAL_CHAIN_ID), inFlight: { [devHex(0)]: '7' } }));
       const api = new FakeApi(URLS);
       api.nonces.set(devHex(0), 5n); // nonces 5 and 6 of the previous run are not final yet
       const notes: string[] = [];
       const load = await started(api, { recordPath, onNote: (m) => notes.push(m) });
-      expect(notes.join('\n')).toMatch(/1 of 10 sender\(s\) held back.*sender 0 finalized nonce 5, sent up to 6/);
+      expect(notes.join('\n')).toMatch(
+        /1 of 10 sender\(s\) continue above transfers the previous run left in flight \(sender 0: finalized nonce 5, next 7\)/,
+      );
       await vi.advanceTimersByTimeAsync(2_000);
-      expect(noncesOf(api, 0)).toEqual([]);
-      expect(noncesOf(api, 1).length).toBeGreaterThan(0); // the others started at once
-      expect(load.stats().senders.held).toBe(1);
+      expect(noncesOf(api, 0)).toEqual(['7', '8']);
+      expect(noncesOf(api, 1)).toEqual(['0', '1']);
+      expect(load.stats().senders.continuing).toBe(1);
 
       api.nonces.set(devHex(0), 7n); // the leftovers became final
-      await vi.advanceTimersByTimeAsync(3_000);
-      expect(noncesOf(api, 0)[0]).toBe('7');
-      expect(notes.join('\n')).toMatch(/sender 0 joins/);
+      await vi.advanceTimersByTimeAsync(1_500);
+      expect(load.stats().senders.continuing).toBe(0);
       await load.stop();
+      expect(noncesOf(api, 0)).not.toContain('5');
     });
 
-    it('releases a held sender after holdMaxMs, from its finalized nonce (the leftovers are presumed lost)', async () => {
+    it('sends the previous run’s missing nonces again when they are not final within holdMaxMs (a lost one would hold the sender)', async () => {
       const recordPath = join(dir, 'record.json');
       writeFileSync(recordPath, JSON.stringify({ chainId: toHex(LOCAL_CHAIN_ID), inFlight: { [devHex(2)]: '3' } }));
       const api = new FakeApi(URLS);
+      // The previous run's nonce 1 became final meanwhile: its resend is stale, which must not retire the sender.
+      api.refuse = (tx) => (tx.nonce === '1' ? { status: 400, code: 'STALE_NONCE' } : undefined);
       const notes: string[] = [];
-      const load = await started(api, { recordPath, holdMaxMs: 2_000, onNote: (m) => notes.push(m) });
+      const load = await started(api, { senders: devSenders().slice(2, 3), recordPath, holdMaxMs: 2_000, onNote: (m) => notes.push(m) });
       await vi.advanceTimersByTimeAsync(1_500);
-      expect(noncesOf(api, 2)).toEqual([]);
-      await vi.advanceTimersByTimeAsync(2_000);
-      expect(noncesOf(api, 2)[0]).toBe('0');
-      expect(notes.join('\n')).toMatch(/sender 2 released after 2 s with finalized nonce 0 < 3/);
-      await load.stop();
+      expect(noncesOf(api, 2)).toEqual(['3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15', '16', '17']);
+      await vi.advanceTimersByTimeAsync(1_500);
+      const seq = noncesOf(api, 2);
+      const at = seq.indexOf('0');
+      expect(seq.slice(at, at + 4)).toEqual(['0', '1', '2', String(Number(seq[at - 1]) + 1)]);
+      expect(notes.join('\n')).toMatch(
+        /sender 0: the previous run's nonces 0\.\.2 are not final after 2 s; its next offers send them again/,
+      );
+      const s = await load.stop();
+      expect(s.refused).toEqual({ STALE_NONCE: 1 });
+      expect(s.senders.retired).toBe(0);
     });
 
-    it('records the senders a run leaves in flight, and the next run holds exactly those', async () => {
+    it('records the senders a run leaves in flight, and the next run continues those above them', async () => {
       const recordPath = join(dir, 'record.json');
       const api = new FakeApi(URLS);
       const first = await started(api, { recordPath });
@@ -371,13 +381,13 @@ describe('LoadGenerator', () => {
       api.posted.length = 0;
       const second = await started(api, { recordPath });
       await vi.advanceTimersByTimeAsync(1_000);
-      expect(second.stats().senders.held).toBe(3);
-      expect(new Set(api.posted.map((p) => p.tx.from))).toEqual(new Set([3, 4, 5, 6, 7, 8, 9].map(devHex)));
-      expect(noncesOf(api, 3)).toEqual(['1', '2']);
+      expect(second.stats().senders.continuing).toBe(3);
+      expect(new Set(api.posted.map((p) => p.tx.from)).size).toBe(10); // every sender started at once
+      expect(noncesOf(api, 0)).toEqual(['2']);
+      expect(noncesOf(api, 3)).toEqual(['1']);
       await second.stop();
-      // Still held at stop: still recorded, so a third run holds them too.
       const again = JSON.parse(readFileSync(recordPath, 'utf8')) as { inFlight: Record<string, string> };
-      expect(again.inFlight).toMatchObject({ [devHex(0)]: '2', [devHex(1)]: '2', [devHex(2)]: '2' });
+      expect(again.inFlight).toMatchObject({ [devHex(0)]: '3', [devHex(3)]: '2' });
     });
   });
 

@@ -14,7 +14,7 @@ const stats: LoadStats = {
   offerSeconds: 10,
   maxInFlight: 256,
   maxInFlightPerSender: 1,
-  senders: { total: 10, held: 0, retired: 1 },
+  senders: { total: 10, continuing: 0, retired: 1 },
   offered: 100,
   sent: 100,
   skipped: 0,
