@@ -32,7 +32,7 @@
  * transfers may still be in flight and the nonce they reached) says the previous run went further:
  * then the sender continues above it, its new transfers queue behind the leftovers (the pool orders
  * each sender by nonce) and nothing is sent twice. If the leftovers are not all final within
- * `holdMaxMs` (one was lost: a gap would hold the new transfers forever), the sender's next offers
+ * `leftoverWaitMs` (one was lost: a gap would hold the new transfers forever), the sender's next offers
  * send the missing nonces again, as the same transactions; a copy still queued is held once, and a
  * refusal of such a resend (it became final meanwhile: STALE_NONCE) does not retire the sender.
  *
@@ -82,7 +82,7 @@ export interface LoadOptions {
   /** File recording senders whose transfers may still be in flight (read at create, written during the run and at stop). */
   readonly recordPath?: string;
   /** After a restart, how long the previous run's transfers may take to become final before their nonces are sent again (default 30 s). */
-  readonly holdMaxMs?: number;
+  readonly leftoverWaitMs?: number;
   /** One line per notable event (senders continuing a previous run, a sender retired, the first refusal of each code). */
   readonly onNote?: (message: string) => void;
   /** The generator fell behind its schedule (first time, then at most every 5 s). */
@@ -178,7 +178,7 @@ interface SenderRecord {
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 const REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_IN_FLIGHT = 256;
-const DEFAULT_HOLD_MAX_MS = 30_000;
+const DEFAULT_LEFTOVER_WAIT_MS = 30_000;
 const LEFTOVER_RECHECK_MS = 1_000;
 const RECORD_EVERY_MS = 1_000;
 const WARN_EVERY_MS = 5_000;
@@ -194,7 +194,7 @@ export class LoadGenerator {
   private readonly pollMs: number;
   private readonly maxInFlight: number;
   private readonly perSender: number;
-  private readonly holdMaxMs: number;
+  private readonly leftoverWaitMs: number;
   private readonly idle = new SenderQueue();
   private readonly pending = new Map<string, Pending>();
   private readonly latencies: number[] = [];
@@ -235,7 +235,7 @@ export class LoadGenerator {
     this.pollMs = opts.pollMs ?? 200;
     this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
     this.perSender = opts.maxInFlightPerSender ?? 1;
-    this.holdMaxMs = opts.holdMaxMs ?? DEFAULT_HOLD_MAX_MS;
+    this.leftoverWaitMs = opts.leftoverWaitMs ?? DEFAULT_LEFTOVER_WAIT_MS;
     // From the first unfinal block: a resend identical to a transfer left by a crashed run may sit there.
     this.nextScan = finalizedHeight + 1;
     for (const s of senders) this.makeAvailable(s);
@@ -317,7 +317,7 @@ export class LoadGenerator {
   start(): void {
     if (this.startedAt !== undefined) return;
     this.startedAt = this.now();
-    this.leftoverDeadline = this.startedAt + this.holdMaxMs;
+    this.leftoverDeadline = this.startedAt + this.leftoverWaitMs;
     const tick = Math.max(10, Math.min(100, Math.floor(1000 / this.opts.ratePerSecond)));
     this.sendDue();
     this.sendTimer = setInterval(() => this.sendDue(), tick);
@@ -615,7 +615,7 @@ export class LoadGenerator {
       delete s.leftovers;
       this.opts.onNote?.(
         `load: sender ${s.index}: the previous run's nonces ${missing[0]}..${missing.at(-1)} are not final after ` +
-          `${this.holdMaxMs / 1000} s; its next offers send them again (the same transactions)`,
+          `${this.leftoverWaitMs / 1000} s; its next offers send them again (the same transactions)`,
       );
     });
   }

@@ -343,14 +343,19 @@ describe('LoadGenerator', () => {
       expect(noncesOf(api, 0)).not.toContain('5');
     });
 
-    it('sends the previous run’s missing nonces again when they are not final within holdMaxMs (a lost one would hold the sender)', async () => {
+    it('sends the previous run’s missing nonces again when they are not final within leftoverWaitMs (a lost one would hold the sender)', async () => {
       const recordPath = join(dir, 'record.json');
       writeFileSync(recordPath, JSON.stringify({ chainId: toHex(LOCAL_CHAIN_ID), inFlight: { [devHex(2)]: '3' } }));
       const api = new FakeApi(URLS);
       // The previous run's nonce 1 became final meanwhile: its resend is stale, which must not retire the sender.
       api.refuse = (tx) => (tx.nonce === '1' ? { status: 400, code: 'STALE_NONCE' } : undefined);
       const notes: string[] = [];
-      const load = await started(api, { senders: devSenders().slice(2, 3), recordPath, holdMaxMs: 2_000, onNote: (m) => notes.push(m) });
+      const load = await started(api, {
+        senders: devSenders().slice(2, 3),
+        recordPath,
+        leftoverWaitMs: 2_000,
+        onNote: (m) => notes.push(m),
+      });
       await vi.advanceTimersByTimeAsync(1_500);
       expect(noncesOf(api, 2)).toEqual(['3', '4', '5', '6', '7', '8', '9', '10', '11', '12', '13', '14', '15', '16', '17']);
       await vi.advanceTimersByTimeAsync(1_500);
