@@ -2,9 +2,12 @@
  * Shared harness of the end-to-end and cost benchmarks: starts a LocalCluster (real DynamoDB Local
  * and the fauxqs SQS emulator), instruments it, offers load through lib/local/load.ts and measures
  * one window:
- *   - finality latency (202 -> readable in every region) and finalized transfers per second;
- *   - CPU: this process (handlers, API servers, SQS emulator, load generator, all in one event
- *     loop), its event-loop utilisation, and the DynamoDB Local JVM (a child process, read from /proc);
+ *   - what the load generator reports: offered, sent, skipped, accepted, refused by code, finalized,
+ *     lost, finality latency (POST sent -> readable in every region) and the sustained finalized
+ *     rate over the second half of the offer;
+ *   - CPU, each process apart: this one (handlers, API servers, event sources, load generator, all
+ *     in one event loop) with its event-loop utilisation, the DynamoDB Local JVM and the SQS
+ *     emulator's Node process (both read from /proc/<pid>/stat);
  *   - per role: Lambda-style invocations, records and handler wall time (what Lambda bills);
  *   - AWS operations (bench/aws-ops.ts), attributed to the role whose handler made them, to the
  *     role's event source (receives and deletes, by queue), or to the API.
@@ -14,15 +17,13 @@
  * roles read 0 invocations and the ops fall back to the 'api' origin (the report would show it).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MetricName } from '../lib/handlers/telemetry.js';
 import { LocalCluster } from '../lib/local/cluster.js';
 import type { SqsBatchHandler } from '../lib/local/event-source.js';
-import { LoadGenerator, type LoadStats } from '../lib/local/load.js';
+import { LoadGenerator, type LoadStats, type SenderKey } from '../lib/local/load.js';
+import { startMachineMeter } from '../lib/local/proc.js';
 import { AwsOpsCounter, instrumentClients, type OpCount, type OpTotals } from './aws-ops.js';
 
 export type Role = 'sequencer' | 'validator' | 'finalizer' | 'applier';
@@ -133,42 +134,6 @@ export class BenchCluster {
   }
 }
 
-/** CPU milliseconds (user + system) of this process's descendants (the DynamoDB Local JVM and its sh watchdog), from /proc. 0 off Linux. */
-export function childCpuMs(): number {
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return 0;
-  }
-  const parent = new Map<number, number>();
-  const ticks = new Map<number, number>();
-  for (const pid of entries) {
-    try {
-      const stat = readFileSync(join('/proc', pid, 'stat'), 'utf8');
-      // Fields after the parenthesised command name: state ppid ... utime(14) stime(15).
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parent.set(Number(pid), Number(rest[1]));
-      ticks.set(Number(pid), Number(rest[11]) + Number(rest[12]));
-    } catch {
-      // the process ended while we read
-    }
-  }
-  const isDescendant = (pid: number): boolean => {
-    for (let p = parent.get(pid), hops = 0; p !== undefined && p > 1 && hops < 20; p = parent.get(p), hops++)
-      if (p === process.pid) return true;
-    return false;
-  };
-  let total = 0;
-  for (const [pid, t] of ticks) if (isDescendant(pid)) total += t;
-  return total * 10; // USER_HZ is 100 on Linux: one tick = 10 ms
-}
-
-const processCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
 export interface RunOptions {
   /** Offered transfers per second. */
   readonly rate: number;
@@ -178,8 +143,12 @@ export interface RunOptions {
   readonly drainSeconds?: number;
   /** Finality poll interval of the load generator, ms (default 100; each poll reads every region's /v1/finality). */
   readonly pollMs?: number;
-  /** Submissions in flight at once (default 256). */
+  /** Requests open at once over all senders (default 256). */
   readonly maxInFlight?: number;
+  /** Requests open at once per sender (default 1). */
+  readonly maxInFlightPerSender?: number;
+  /** Who sends (default: the ten dev accounts). */
+  readonly senders?: readonly SenderKey[];
 }
 
 export interface RoleRow {
@@ -200,11 +169,21 @@ export interface RunResult {
   validators: number;
   checkpointInterval: number;
   load: LoadStats;
-  /** Transfers finalized everywhere per second during the second half of the offer. */
+  /** Transfers that became final everywhere during the second half of the offer, per second (load.sustainedFinalizedPerSecond). */
   finalizedPerSecond: number;
+  /** 202 answers per second during the second half of the offer. */
   acceptedPerSecond: number;
   windowSeconds: number;
-  cpu: { nodeCores: number; nodeMs: number; eventLoopUtilization: number; dynamoLocalCores: number; dynamoLocalMs: number };
+  /** CPU ms and cores (ms per ms of window) per process; null where a process could not be read (not Linux, restarted). */
+  cpu: {
+    nodeCores: number;
+    nodeMs: number;
+    eventLoopUtilization: number;
+    dynamoLocalCores: number | null;
+    dynamoLocalMs: number | null;
+    sqsEmulatorCores: number | null;
+    sqsEmulatorMs: number | null;
+  };
   roles: RoleRow[];
   /** Checkpoints finalized in the home region during the window, and blocks/transactions sequenced. */
   checkpoints: number;
@@ -231,6 +210,9 @@ export async function runLoad(bench: BenchCluster, o: RunOptions): Promise<RunRe
     ratePerSecond: o.rate,
     pollMs: o.pollMs ?? 100,
     maxInFlight: o.maxInFlight ?? 256,
+    ...(o.maxInFlightPerSender ? { maxInFlightPerSender: o.maxInFlightPerSender } : {}),
+    ...(o.senders ? { senders: o.senders } : {}),
+    onWarning: (m) => console.error(`bench: ${m}`),
   });
   const rolesBefore = bench.roleCounters();
   const telemetryBefore = {
@@ -240,22 +222,23 @@ export async function runLoad(bench: BenchCluster, o: RunOptions): Promise<RunRe
     certs: bench.metric('Certificates'),
     certMs: bench.metric('CertificationMs'),
   };
-  const loadStart = loadavg();
   bench.counter.reset();
   const elu0: EventLoopUtilization = performance.eventLoopUtilization();
-  const cpu0 = processCpuMs();
-  const child0 = childCpuMs();
+  const machine = startMachineMeter(() => cluster.servicePids());
   const t0 = performance.now();
   load.start();
-  // Sample the finalized count at mid-offer and at the end of the offer: the rate over the second half is the sustained one.
+  // Sample the accepted count at mid-offer and at the end of the offer (the generator computes the finalized rate itself).
   await sleep((o.seconds * 1000) / 2);
   const mid = { t: performance.now(), s: load.stats() };
   await sleep((o.seconds * 1000) / 2);
   const end = { t: performance.now(), s: load.stats() };
   const stats = await load.stop({ drainMs: (o.drainSeconds ?? 10) * 1000 });
   const wallMs = performance.now() - t0;
-  const cpuMs = processCpuMs() - cpu0;
-  const childMs = childCpuMs() - child0;
+  const figures = machine.read();
+  const ms = (seconds: number | null) => (seconds === null ? null : seconds * 1000);
+  const cpuMs = figures.cpuSeconds.clusterProcess * 1000;
+  const ddbMs = ms(figures.cpuSeconds.dynamodbLocal);
+  const sqsMs = ms(figures.cpuSeconds.sqsEmulator);
   const elu = performance.eventLoopUtilization(elu0);
   const rolesAfter = bench.roleCounters();
   const windowSeconds = wallMs / 1000;
@@ -283,15 +266,17 @@ export async function runLoad(bench: BenchCluster, o: RunOptions): Promise<RunRe
     validators: cluster.config.members.length,
     checkpointInterval: cluster.config.checkpointInterval,
     load: stats,
-    finalizedPerSecond: (end.s.finalized - mid.s.finalized) / half,
+    finalizedPerSecond: stats.sustainedFinalizedPerSecond,
     acceptedPerSecond: (end.s.accepted - mid.s.accepted) / half,
     windowSeconds,
     cpu: {
       nodeMs: cpuMs,
       nodeCores: cpuMs / wallMs,
       eventLoopUtilization: elu.utilization,
-      dynamoLocalMs: childMs,
-      dynamoLocalCores: childMs / wallMs,
+      dynamoLocalMs: ddbMs,
+      dynamoLocalCores: ddbMs === null ? null : ddbMs / wallMs,
+      sqsEmulatorMs: sqsMs,
+      sqsEmulatorCores: sqsMs === null ? null : sqsMs / wallMs,
     },
     roles,
     checkpoints: bench.metric('Finalized', home) - telemetryBefore.fin,
@@ -302,6 +287,6 @@ export async function runLoad(bench: BenchCluster, o: RunOptions): Promise<RunRe
     ops: bench.counter.snapshot(),
     pipeline: bench.counter.totals((origin) => origin !== 'api'),
     api: bench.counter.totals((origin) => origin === 'api'),
-    loadAverage: { start: loadStart, end: loadavg() },
+    loadAverage: { start: [...figures.loadAverage.start], end: [...figures.loadAverage.end] },
   };
 }

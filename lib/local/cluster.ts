@@ -23,7 +23,7 @@ import { HttpPeerBlocks } from '../pipeline/peers.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
-import { type EmbeddedServices, startEmbeddedServices } from './services.js';
+import { type EmbeddedServices, type ServicePids, startEmbeddedServices } from './services.js';
 
 export interface LocalClusterOptions {
   readonly regions: readonly string[];
@@ -71,6 +71,11 @@ export class LocalCluster {
 
   get urls(): string[] {
     return this.regions.map((r) => r.url);
+  }
+
+  /** Pids of the embedded DynamoDB Local JVM and SQS emulator (for CPU figures); empty with external endpoints. */
+  servicePids(): ServicePids {
+    return this.services?.pids?.() ?? {};
   }
 
   /** Starts everything; on failure stops what was started and rethrows. */

@@ -12,6 +12,8 @@ export const DEFAULT_DATA_DIR = '.data/local';
 const MAX_VALIDATORS = 64;
 const MAX_CHECKPOINT_INTERVAL = 1_000_000;
 const MAX_LOAD = 1_000;
+export const DEFAULT_MAX_IN_FLIGHT = 256;
+const MAX_IN_FLIGHT = 10_000;
 const MAX_DURATION_S = 7 * 24 * 3600;
 const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
@@ -28,6 +30,10 @@ export interface StartOptions {
   readonly fresh: boolean;
   /** Transfers per second offered by the load generator; 0 = no load. */
   readonly load: number;
+  /** The load generator's cap on requests open at once, over all senders. */
+  readonly maxInFlight: number;
+  /** The load generator's cap on requests open at once per sender. */
+  readonly maxInFlightPerSender: number;
   /** One AWS-compatible endpoint (e.g. LocalStack) for DynamoDB and SQS instead of the embedded services. */
   readonly endpoint?: string;
   /** Stop by itself after this many seconds. */
@@ -121,9 +127,21 @@ function program(defaultPort: number): Command {
     .option('--fresh', 'delete the data folder first and start a new chain', false)
     .option(
       '--load <n>',
-      'offer n transfers per second from the dev accounts and measure finality latency',
+      'offer n transfers per second from the dev accounts and measure finality latency (from each POST to readable in every region)',
       numberIn('--load', 0, MAX_LOAD),
       0,
+    )
+    .option(
+      '--max-in-flight <n>',
+      'with --load: requests open at once, over all senders (a due transfer beyond it is skipped and reported)',
+      intIn('--max-in-flight', 1, MAX_IN_FLIGHT),
+      DEFAULT_MAX_IN_FLIGHT,
+    )
+    .option(
+      '--max-in-flight-per-sender <n>',
+      'with --load: requests open at once per sender; above 1 a refusal can leave a gap in its nonces (see README)',
+      intIn('--max-in-flight-per-sender', 1, MAX_IN_FLIGHT),
+      1,
     )
     .addOption(
       new Option('--endpoint <url>', 'use this AWS-compatible endpoint (e.g. LocalStack) for DynamoDB and SQS').argParser(endpointUrl),
@@ -202,6 +220,8 @@ function finish(o: Record<string, unknown>): StartOptions {
     dataDir,
     fresh: o.fresh === true,
     load: o.load as number,
+    maxInFlight: o.maxInFlight as number,
+    maxInFlightPerSender: o.maxInFlightPerSender as number,
     ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint as string }),
     ...(o.duration === undefined ? {} : { durationSeconds: o.duration as number }),
     view: o.view !== false,

@@ -13,7 +13,8 @@ import { AfgError, ConfigError } from '../core/errors.js';
 import type { Log } from '../handlers/telemetry.js';
 import type { LocalCluster } from './cluster.js';
 import { parseStartFlags, type StartOptions } from './flags.js';
-import { formatLoadSummary, LoadGenerator, type LoadStats } from './load.js';
+import { devSenders, formatLoadSummary, LoadGenerator, type LoadStats, loadSummaryJson } from './load.js';
+import { type MachineFigures, startMachineMeter } from './proc.js';
 import { ClusterView, formatUptime } from './view.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, forced: 130 } as const;
@@ -40,8 +41,8 @@ const CONFIG_FILE = 'config.json';
 const DUPLICATE_SIGNAL_MS = 1_000;
 /** How long accepted transfers may still finalize after the load stops: longer for a planned stop. */
 const DRAIN_MS = { duration: 15_000, signal: 3_000 } as const;
-/** After a restart, transfers left in the pipeline settle first, so the load reads nonces nobody else will take. */
-const LOAD_IDLE_WAIT_MS = 30_000;
+/** Where the load generator records senders whose transfers may still be in flight, for the next run. */
+const LOAD_RECORD_FILE = 'load-senders.json';
 
 /**
  * Runs the cluster until a stop is requested, then stops everything and prints a summary.
@@ -121,25 +122,39 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
   let load: LoadGenerator | undefined;
   let view: ClusterView | undefined;
   let loadStats: LoadStats | undefined;
+  let machine: MachineFigures | undefined;
+  let meter: ReturnType<typeof startMachineMeter> | undefined;
   let reason = 'signal';
   let stoppingErrors = 0;
+  // Loud on stderr; above the live frame when the view redraws the terminal (stderr would tear it).
+  const live = o.view && process.stdout.isTTY === true && (process.stdout.columns ?? 0) > 0;
+  const warn = (m: string) => (view && live ? view.note(m) : io.err(`${m}\n`));
   try {
     if (!stop.requested && o.load > 0) {
-      io.out('load: waiting for the chain to be idle (head = finalized = applied in every region)\n');
+      const senders = devSenders();
       load = await LoadGenerator.create({
         urls: cluster.urls,
         ratePerSecond: o.load,
-        idleWaitMs: LOAD_IDLE_WAIT_MS,
+        senders,
+        maxInFlight: o.maxInFlight,
+        maxInFlightPerSender: o.maxInFlightPerSender,
+        recordPath: join(o.dataDir, LOAD_RECORD_FILE),
         onNote: (m) => (view ? view.note(m) : io.err(`${m}\n`)),
+        onWarning: warn,
       });
+      meter = startMachineMeter(() => cluster.servicePids());
       load.start();
-      io.out(`load: offering ${o.load} transfers/s round-robin over the region APIs from the ten dev accounts\n`);
+      io.out(
+        `load: offering ${o.load} transfers/s (one every ${(1000 / o.load).toFixed(1)} ms) round-robin over the region APIs from ` +
+          `${senders.length} senders (the dev accounts), at most ${o.maxInFlightPerSender} request(s) open per sender and ${o.maxInFlight} in all; ` +
+          'a transfer that cannot be sent on time is skipped and reported\n',
+      );
     }
     const current = load;
     view = new ClusterView({
       regions: cluster.regions,
       ...(current ? { load: () => current.stats() } : {}),
-      live: o.view && process.stdout.isTTY === true && (process.stdout.columns ?? 0) > 0,
+      live,
     });
     log.sink = (line) => view!.note(line);
     if (!stop.requested) view.start();
@@ -155,6 +170,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
       const drainMs = reason === 'duration' ? DRAIN_MS.duration : DRAIN_MS.signal;
       if (load.stats().pending > 0) io.out(`load stopped; waiting up to ${drainMs / 1000} s for accepted transfers to finalize\n`);
       loadStats = await load.stop({ drainMs });
+      machine = meter?.read();
     }
   } catch (e) {
     io.err(`error: ${e instanceof Error ? e.message : String(e)}\n`);
@@ -185,11 +201,16 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
       ...(stoppingErrors > 0
         ? [`  ${stoppingErrors} handler error(s) while stopping not shown (in-flight work is retried on the next start)`]
         : []),
-      ...(loadStats ? [...formatLoadSummary(loadStats), JSON.stringify({ load: loadStats })] : []),
       `state kept in ${o.dataDir} (\`npm start\` resumes, \`npm start -- --fresh\` starts over)`,
+      ...(loadStats ? formatLoadSummary(loadStats, machine) : []),
       '',
     ].join('\n'),
   );
+  if (loadStats) {
+    for (const w of loadStats.warnings) io.err(`WARNING ${w}\n`);
+    // The last line of stdout: the fixed interface scripts read (DESIGN.md section 7).
+    io.out(`${JSON.stringify(loadSummaryJson(loadStats, machine))}\n`);
+  }
   return reason === 'error' ? EXIT.failed : EXIT.ok;
 }
 

@@ -30,8 +30,16 @@ export interface EmbeddedServices {
   /** e.g. http://127.0.0.1:41234 */
   readonly dynamodbEndpoint: string;
   readonly sqsEndpoint: string;
+  /** Process ids of the DynamoDB Local JVM and the SQS emulator (for CPU accounting); undefined once unknown or gone. */
+  pids?(): ServicePids;
   /** Stops both services and waits until the java process has exited. Idempotent. */
   stop(): Promise<void>;
+}
+
+/** Operating-system process ids of the embedded services. */
+export interface ServicePids {
+  readonly dynamodbLocal?: number;
+  readonly sqsEmulator?: number;
 }
 
 export interface EmbeddedServicesOptions {
@@ -83,7 +91,7 @@ export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}):
     dbPath: dataDir === undefined ? undefined : ensureDir(join(dataDir, 'dynamodb')),
     log,
   });
-  let fauxqs: { port: number; stop(): Promise<void> } | undefined;
+  let fauxqs: { port: number; pid: number | undefined; stop(): Promise<void> } | undefined;
   try {
     const sqsDir = dataDir === undefined ? undefined : ensureDir(join(dataDir, 'sqs'));
     fauxqs = await startSqsProcess(opts.sqsPort ?? 0, sqsDir, timeoutMs);
@@ -94,6 +102,10 @@ export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}):
     return {
       dynamodbEndpoint: dynamo.endpoint,
       sqsEndpoint,
+      pids: () => ({
+        ...(dynamo.pid() === undefined ? {} : { dynamodbLocal: dynamo.pid()! }),
+        ...(server.pid === undefined ? {} : { sqsEmulator: server.pid }),
+      }),
       stop: () => (stopped ??= Promise.all([dynamo.stop(), server.stop()]).then(() => log('embedded services stopped'))),
     };
   } catch (e) {
@@ -144,6 +156,8 @@ const WATCHDOG =
 
 interface DynamoProcess {
   readonly endpoint: string;
+  /** The JVM's pid (not the watchdog's), once the watchdog has printed it. */
+  pid(): number | undefined;
   ready(timeoutMs: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -253,7 +267,7 @@ async function startDynamoDbLocal(o: {
       client.destroy();
     }
   };
-  return { endpoint, ready, stop };
+  return { endpoint, ready, stop, pid: () => (exit === undefined ? javaPid : undefined) };
 }
 
 async function waitForSqs(endpoint: string, timeoutMs: number): Promise<void> {
@@ -310,7 +324,7 @@ async function startSqsProcess(
   port: number,
   dataDir: string | undefined,
   timeoutMs: number,
-): Promise<{ port: number; stop(): Promise<void> }> {
+): Promise<{ port: number; pid: number | undefined; stop(): Promise<void> }> {
   const script = fileURLToPath(new URL('./sqs-server.mjs', import.meta.url));
   const child = spawn(process.execPath, ['--no-warnings', script, String(port), ...(dataDir ? [dataDir] : [])], {
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -338,6 +352,7 @@ async function startSqsProcess(
   let stopped: Promise<void> | undefined;
   return {
     port: listening,
+    pid: child.pid,
     stop: () =>
       (stopped ??= (async () => {
         child.stdin?.end();

@@ -74,7 +74,8 @@ export function renderFrame(s: ViewSnapshot): string {
     lines.push(
       '',
       `load: offered ${rate(s.load.offeredPerSecond)}/s, finalized ${rate(s.load.finalizedPerSecond)}/s; ` +
-        `${st.accepted} accepted, ${st.finalized} final everywhere, ${st.pending} pending, ${st.refused + st.failed} refused/failed`,
+        `${st.accepted} accepted, ${st.finalized} final everywhere, ${st.pending} pending, ${st.refusedTotal + st.failed} refused/failed` +
+        `${st.skipped > 0 ? `, ${st.skipped} SKIPPED (generator behind schedule)` : ''}`,
       `finality latency: p50 ${ms(st.latencyMs.p50)}  p90 ${ms(st.latencyMs.p90)}  p99 ${ms(st.latencyMs.p99)}  max ${ms(st.latencyMs.max)}`,
     );
   }

@@ -19,6 +19,8 @@ const defaults: StartOptions = {
   dataDir: DEFAULT_DATA_DIR,
   fresh: false,
   load: 0,
+  maxInFlight: 256,
+  maxInFlightPerSender: 1,
   view: true,
 };
 
@@ -39,6 +41,8 @@ const valid: { name: string; argv: string[]; env?: Record<string, string>; expec
   { name: '--checkpoint-interval', argv: ['--checkpoint-interval', '4'], expect: { checkpointInterval: 4 } },
   { name: '--data-dir and --fresh', argv: ['--data-dir', '/tmp/x', '--fresh'], expect: { dataDir: '/tmp/x', fresh: true } },
   { name: '--load accepts a fraction', argv: ['--load', '2.5'], expect: { load: 2.5 } },
+  { name: '--max-in-flight', argv: ['--load', '100', '--max-in-flight', '32'], expect: { load: 100, maxInFlight: 32 } },
+  { name: '--max-in-flight-per-sender', argv: ['--max-in-flight-per-sender', '4'], expect: { maxInFlightPerSender: 4 } },
   {
     name: '--endpoint drops a trailing slash',
     argv: ['--endpoint', 'http://localhost:4566/'],
@@ -67,6 +71,7 @@ const invalid: { name: string; argv: string[]; env?: Record<string, string>; fla
   { name: 'PORT env not a number', argv: [], env: { PORT: 'abc' }, flag: /^PORT: .*environment variable/ },
   { name: '--load negative', argv: ['--load', '-3'], flag: /--load/ },
   { name: '--load too high', argv: ['--load', '5000'], flag: /^--load:/ },
+  { name: '--max-in-flight 0', argv: ['--max-in-flight', '0'], flag: /^--max-in-flight: expected an integer in 1\.\.10000/ },
   { name: '--duration 0', argv: ['--duration', '0'], flag: /^--duration:/ },
   { name: '--endpoint not a URL', argv: ['--endpoint', 'localhost'], flag: /^--endpoint: not a URL/ },
   { name: '--endpoint not http', argv: ['--endpoint', 'ftp://x'], flag: /^--endpoint: expected http/ },

@@ -10,16 +10,28 @@ const rows = [
   { region: 'ap-northeast-1', head: 11, justified: 11, finalized: 10, applied: 10, votesPerSecond: 12, evidence: 2 },
 ];
 const stats: LoadStats = {
+  ratePerSecond: 10,
+  offerSeconds: 10,
+  maxInFlight: 256,
+  maxInFlightPerSender: 1,
+  senders: { total: 10, continuing: 0, retired: 1 },
   offered: 100,
-  accepted: 98,
-  refused: 1,
-  refusals: { STALE_NONCE: 1 },
-  failed: 1,
+  sent: 100,
   skipped: 0,
+  skippedBy: {},
+  sendLagMs: summarize([0, 1, 2]),
+  accepted: 98,
+  refused: { STALE_NONCE: 1 },
+  refusedTotal: 1,
+  failed: 1,
   finalized: 90,
   pending: 8,
+  lost: 0,
+  stranded: 0,
   latencyMs: summarize([800, 1200, 2500]),
-  elapsedSeconds: 10,
+  sustainedFinalizedPerSecond: 9,
+  drainSeconds: 0,
+  warnings: [],
 };
 
 describe('renderFrame', () => {
@@ -42,6 +54,13 @@ describe('renderFrame', () => {
     expect(renderPlain(snap)).toMatch(
       /^\[5s\] us-east-1 h=12 j=11 f=10 a=9 votes\/s=4\.3 ev=0 \| ap-northeast-1 .* \| load offered=10\/s finalized=8\.5\/s/,
     );
+  });
+
+  it('says so when the load generator skipped transfers', () => {
+    const behind = { ...stats, sent: 60, skipped: 40, skippedBy: { NO_IDLE_SENDER: 40 } };
+    const text = renderFrame({ uptimeSeconds: 5, rows, load: { offeredPerSecond: 10, finalizedPerSecond: 8.5, stats: behind } });
+    expect(text).toMatch(/2 refused\/failed, 40 SKIPPED \(generator behind schedule\)/);
+    expect(renderFrame({ uptimeSeconds: 5, rows, load: { offeredPerSecond: 10, finalizedPerSecond: 8.5, stats } })).not.toMatch(/SKIPPED/);
   });
 
   it('marks an unreadable region and a capped evidence count', () => {
