@@ -221,7 +221,7 @@ export function createApi(deps: ApiDeps): Api {
           headers: {
             ...CORS,
             'access-control-allow-methods': [...allow, 'OPTIONS'].join(', '),
-            'access-control-allow-headers': 'content-type',
+            'access-control-allow-headers': 'content-type, last-event-id',
           },
           body: '',
         };

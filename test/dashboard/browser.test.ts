@@ -230,6 +230,16 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
         }, names);
         expect(placement, chart).toEqual(Object.fromEntries(names.map((n) => [n, true])));
       }
+      // A stream resumed across origins (Last-Event-ID is not a safelisted header) passes the CORS preflight.
+      const resumed = await page.evaluate(async (url) => {
+        const controller = new AbortController();
+        const res = await fetch(url, { headers: { 'last-event-id': '0' }, signal: controller.signal });
+        const type = res.headers.get('content-type');
+        controller.abort();
+        return { status: res.status, type };
+      }, `${servers[1]!.url}/v1/finality/stream`);
+      expect(resumed).toEqual({ status: 200, type: 'text/event-stream; charset=utf-8' });
+
       const png = await page.screenshot({ fullPage: true });
       const file = join(tmpdir(), 'afg-dashboard-four-regions.png');
       await writeFile(file, png);
