@@ -12,6 +12,7 @@
  * `checkpoint(h)`. Polling is a local liveness aid of the server process: no protocol rule reads
  * a clock, and the order of events comes from heights alone.
  */
+import { ConfigError } from '../core/errors.js';
 import type { QueryService } from '../pipeline/query.js';
 
 /** What a stream reads: the finalized head and per-height checkpoint answers (a QueryService). */
@@ -52,7 +53,7 @@ const LIMITS: Record<keyof StreamOptions, [number, number]> = {
 
 /**
  * Fills in defaults and checks ranges.
- * @throws RangeError naming the option when a value is not an integer in its range
+ * @throws ConfigError naming the option (`stream.<name>`) when a value is not an integer in its range
  */
 export function streamOptions(opts: StreamOptions = {}): Required<StreamOptions> {
   const out = { ...DEFAULT_STREAM_OPTIONS };
@@ -61,7 +62,7 @@ export function streamOptions(opts: StreamOptions = {}): Required<StreamOptions>
     if (value === undefined) continue;
     const [min, max] = LIMITS[key];
     if (!Number.isInteger(value) || value < min || value > max)
-      throw new RangeError(`stream.${key}: expected an integer in [${min}, ${max}], got ${value}`);
+      throw new ConfigError(`stream.${key}`, `expected an integer in [${min}, ${max}], got ${value}`);
     out[key] = value;
   }
   return out;
@@ -252,7 +253,7 @@ export class FinalityStreams {
 
   /**
    * @param onError receives failed store reads (streams retry them at the next poll)
-   * @throws RangeError naming a bad option
+   * @throws ConfigError naming a bad option
    */
   constructor(
     source: FinalitySource,

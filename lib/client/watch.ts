@@ -13,7 +13,7 @@
  */
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { toHex } from '../core/bytes.js';
-import { AfgError } from '../core/errors.js';
+import { AfgError, InputError } from '../core/errors.js';
 import { type VerifyFailure, verifyCertificate } from '../core/verifier.js';
 import type { CertificateJson } from '../core/wire.js';
 
@@ -163,16 +163,16 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * Yields every finalized checkpoint in height order, exactly once, across reconnections; returns
  * when `opts.signal` aborts. Throws WatchError: GAP, REPEAT, BAD_CERTIFICATE or BAD_EVENT when the
  * server breaks the rules, REFUSED for a lasting refusal (4xx other than 429), UNREACHABLE after
- * `maxAttempts` failed connections in a row; a RangeError for bad options.
+ * `maxAttempts` failed connections in a row; an InputError naming a bad option.
  * @example
  * for await (const c of watchFinality('https://api.example', { groupPublicKey, chainId, checkpointInterval: 1 }))
  *   console.log(c.height, c.stateRoot);
  */
 export async function* watchFinality(url: string, opts: WatchOptions): AsyncGenerator<VerifiedCheckpoint, void, undefined> {
   const K = opts.checkpointInterval;
-  if (!Number.isSafeInteger(K) || K < 1) throw new RangeError(`checkpointInterval: expected a positive integer, got ${K}`);
+  if (!Number.isSafeInteger(K) || K < 1) throw new InputError('checkpointInterval', `expected a positive integer, got ${K}`);
   if (opts.from !== undefined && (!Number.isSafeInteger(opts.from) || opts.from < 0))
-    throw new RangeError(`from: expected a non-negative integer, got ${opts.from}`);
+    throw new InputError('from', `expected a non-negative integer, got ${opts.from}`);
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
   const maxAttempts = opts.maxAttempts ?? 10;
   const maxRetryMs = opts.maxRetryMs ?? 30_000;

@@ -188,6 +188,15 @@ describe('GET /v1/finality/stream (real HTTP, in-memory pipeline)', () => {
     }
   });
 
+  it('refuses out-of-range stream options when the API is built, naming the option', () => {
+    const n = node();
+    const build = (stream: Record<string, number>) => () =>
+      createApi({ query: n.query, transport: cluster.transport, chain: n.chain, maxLagBlocks: 50, stream });
+    expect(build({ pollMs: 1 })).toThrow(/^stream\.pollMs: expected an integer in \[10, 60000\], got 1$/);
+    expect(build({ maxStreams: 0 })).toThrow(/^stream\.maxStreams:/);
+    expect(build({ keepAliveMs: 100, retryMs: 0 })).not.toThrow();
+  });
+
   it('redirects to the stream endpoint when configured to (API Gateway buffers responses)', async () => {
     const n = node();
     const api = createApi({

@@ -156,6 +156,14 @@ describe('watchFinality over real HTTP', () => {
   });
 });
 
+describe('options', () => {
+  it('refuses a bad interval or resume point, naming it', async () => {
+    const first = (o: WatchOptions) => watchFinality('http://127.0.0.1:1', o).next();
+    await expect(first(opts({ checkpointInterval: 0 }))).rejects.toThrow(/^checkpointInterval: expected a positive integer/);
+    await expect(first(opts({ from: -1 }))).rejects.toThrow(/^from: expected a non-negative integer/);
+  });
+});
+
 describe('checkEvent', () => {
   it('accepts an honest event and refuses a non-checkpoint height and an unknown event type', () => {
     const ok = checkEvent({ id: '4', event: 'finalized', data: JSON.stringify(answers.get(4)) }, 4, opts());
