@@ -176,11 +176,14 @@ describe('GET /v1/finality/stream (real HTTP, in-memory pipeline)', () => {
 
       clients[0]!.abort(); // the client goes away: the server notices and frees the slot
       await expect
-        .poll(async () => {
-          const res = await fetch(`${bounded.url}/v1/finality/stream`);
-          await res.body?.cancel();
-          return res.status;
-        })
+        .poll(
+          async () => {
+            const res = await fetch(`${bounded.url}/v1/finality/stream`);
+            await res.body?.cancel();
+            return res.status;
+          },
+          { timeout: 10_000 },
+        )
         .toBe(200);
       clients[1]!.abort();
     } finally {
