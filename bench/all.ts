@@ -7,7 +7,8 @@
  *
  * Parts, in order: crypto (BLS costs, naive vs optimistic certification), certificate (sizes; reads
  * crypto.json), state (state commitment up to --state-max accounts, default 1e5; 1e6 takes minutes),
- * e2e (local cluster latency/throughput), cost (AWS operations per checkpoint). --quick shortens
+ * e2e (local cluster latency/throughput), cost (AWS operations per checkpoint), stream (finality stream
+ * delivery lag after finality). --quick shortens
  * e2e and cost (10 s windows, loads 10 and 100/s, configs 4x4 and 4x7).
  */
 import { spawnSync } from 'node:child_process';
@@ -17,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { writeAllCharts } from './chart.js';
 import { formatTable } from './report.js';
 
-export const PARTS = ['crypto', 'certificate', 'state', 'e2e', 'cost'] as const;
+export const PARTS = ['crypto', 'certificate', 'state', 'e2e', 'cost', 'stream'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface AllOptions {
@@ -104,6 +105,10 @@ function headline(part: Part): string {
           (x) =>
             `${x.regions}x${x.n}: ${n(x['SQS req/ckpt'])} SQS, ${n(x['DDB WRU/ckpt'])} WRU, ${n(x['DDB RRU/ckpt'])} RRU per ckpt, $${n(x['$/1M tx'], 2)}/1M tx`,
         )
+        .join('; ');
+    case 'stream':
+      return r.rows
+        .map((x) => `poll ${x['poll ms']} ms x ${x.clients} client(s): lag p50 ${n(x['p50 ms'])} ms, p99 ${n(x['p99 ms'])} ms`)
         .join('; ');
   }
 }

@@ -5,6 +5,7 @@
  *   -c account=<12 digits>         pin the account (default: resolved by CloudFormation at deploy time)
  *   -c deletionProtection=false    dev clusters only: tables, key shares and logs go with `cdk destroy`
  *   -c alarmTopicName=<name>       SNS topic, in each region, that the alarms notify
+ *   -c maxStreams=<n>              finality streams each region serves at once (stream function reserved concurrency, default 50)
  *   -c peerApiUrls=<json>          {"<region>": "<ApiUrl output>", ...}: each state function's catch-up peers (second deploy)
  */
 import { App } from 'aws-cdk-lib';
@@ -50,6 +51,9 @@ if (peers !== undefined) {
     throw new Error('context peerApiUrls: expected a JSON object {"<region>": "<url>"}');
   }
 }
+const maxStreams = ctx('maxStreams');
+if (maxStreams !== undefined && !/^[1-9][0-9]*$/.test(maxStreams))
+  throw new Error(`context maxStreams: expected a positive integer, got ${maxStreams}`);
 buildApp({
   app,
   config: loadClusterConfig(ctx('config') ?? 'cdk/clusters/example.json'),
@@ -57,5 +61,6 @@ buildApp({
   deletionProtection: protection !== 'false',
   peerApiUrls,
   alarmTopicName: ctx('alarmTopicName'),
+  maxStreams: maxStreams === undefined ? undefined : Number(maxStreams),
 });
 app.synth();

@@ -18,6 +18,8 @@ export interface BuildAppOptions {
   readonly peerApiUrls?: Readonly<Record<string, string>>;
   /** See RegionStackProps.alarmTopicName. */
   readonly alarmTopicName?: string;
+  /** See RegionStackProps.maxStreams. */
+  readonly maxStreams?: number;
   /** Run cdk-nag AwsSolutionsChecks. Default true. */
   readonly nag?: boolean;
   /** An existing App (e.g. one carrying CLI context); default a new one. */
@@ -45,6 +47,7 @@ export function buildApp(options: BuildAppOptions): { app: App; stacks: Map<stri
         deletionProtection: options.deletionProtection,
         peerApiUrls: options.peerApiUrls,
         alarmTopicName: options.alarmTopicName,
+        maxStreams: options.maxStreams,
       }),
     );
   }

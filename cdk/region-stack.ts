@@ -16,6 +16,7 @@ import { KeyShares } from './constructs/key-shares.js';
 import { ProtocolQueue } from './constructs/protocol-queue.js';
 import { ProtocolTable } from './constructs/protocol-table.js';
 import { RoleFunction } from './constructs/role-function.js';
+import { StreamEndpoint } from './constructs/stream-endpoint.js';
 
 /** Per-role Lambda sizing and SQS event-source settings (fixed defaults). */
 export const ROLE_SETTINGS: Readonly<
@@ -30,6 +31,9 @@ export const ROLE_SETTINGS: Readonly<
   'state-function': { timeout: 60, memorySize: 512, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
   // API Gateway HTTP APIs wait at most 30 s for an integration.
   api: { timeout: 15, memorySize: 512 },
+  // One invocation per open finality stream: it ends a few seconds before this timeout and the client
+  // resumes with Last-Event-ID. Lambda bills a stream whose client left until then, hence 5 minutes.
+  stream: { timeout: 300, memorySize: 256 },
 };
 
 export interface RegionStackProps extends StackProps {
@@ -52,12 +56,18 @@ export interface RegionStackProps extends StackProps {
   readonly peerApiUrls?: Readonly<Record<string, string>>;
   /** Name of an SNS topic (in this region and account) notified by every alarm. Default: alarms without actions. */
   readonly alarmTopicName?: string;
+  /**
+   * Finality streams (GET /v1/finality/stream) this region serves at once: the stream function's reserved
+   * concurrency (see StreamEndpoint). Default 50.
+   */
+  readonly maxStreams?: number;
 }
 
 export class RegionStack extends Stack {
   readonly tables: { readonly blocks: ProtocolTable; readonly finality: ProtocolTable; readonly state: ProtocolTable };
   readonly functions: ReadonlyMap<string, RoleFunction>;
   readonly endpoint: HttpEndpoint;
+  readonly streamEndpoint: StreamEndpoint;
 
   /**
    * @throws Error when region is not in config.regions, env.region disagrees with it, finalityLagThreshold is not a
@@ -201,14 +211,21 @@ export class RegionStack extends Stack {
     for (const inbox of inboxes) inbox.grantSend(finalizer.fn);
     if (home) ProtocolQueue.grantSendByName(finalizer.fn, this, ingress);
 
+    // Finality stream: the same API behind a function URL that streams; it needs the API's grants.
+    const stream = roleFunction('Stream', 'stream', `${prefix}-stream`);
+    this.streamEndpoint = new StreamEndpoint(this, 'StreamEndpoint', { handler: stream.fn, maxStreams: props.maxStreams });
+
     // Query API: reads the region's tables; POST /v1/transactions goes to the home region's ingress.
-    const api = roleFunction('Api', 'api', `${prefix}-api`);
-    blocks.grantRead(api.fn);
-    finality.grantRead(api.fn);
-    state.grantRead(api.fn);
-    ProtocolQueue.grantSendByName(api.fn, this, ingress);
+    // GET /v1/finality/stream is redirected to the stream function's URL (API Gateway buffers responses).
+    const api = roleFunction('Api', 'api', `${prefix}-api`, { AFG_STREAM_URL: this.streamEndpoint.url });
+    for (const reader of [api, stream]) {
+      blocks.grantRead(reader.fn);
+      finality.grantRead(reader.fn);
+      state.grantRead(reader.fn);
+      ProtocolQueue.grantSendByName(reader.fn, this, ingress);
+    }
     // Every role's cold start computes the genesis state, which writes its (content-addressed) nodes.
-    for (const fn of [finalizer, api]) state.grantBatchWrite(fn.fn);
+    for (const fn of [finalizer, api, stream]) state.grantBatchWrite(fn.fn);
 
     this.endpoint = new HttpEndpoint(this, 'Http', { apiName: `${prefix}-api`, handler: api.fn, destroyLogs: !protect });
     new ssm.StringParameter(this, 'ApiUrlParameter', {
@@ -217,6 +234,10 @@ export class RegionStack extends Stack {
       description: `URL of the ${prefix} API in ${region}; peers' state functions take it as AFG_PEERS (context peerApiUrls)`,
     });
     new CfnOutput(this, 'ApiUrl', { value: this.endpoint.url, description: `afg HTTP API in ${region}` });
+    new CfnOutput(this, 'StreamUrl', {
+      value: this.streamEndpoint.url,
+      description: `afg API in ${region} behind a streaming function URL: GET <url>v1/finality/stream`,
+    });
 
     // Finality lag, emitted by the finalizer (Powertools EMF). Silence (no votes at all) is not a breach:
     // the DLQ alarms and GET /v1/health cover a stalled pipeline.

@@ -16,6 +16,8 @@ async function serve(event: APIGatewayProxyEventV2) {
     chain: region.chain,
     application: region.config.application,
     maxLagBlocks: maxLagBlocksFromEnv(),
+    // API Gateway buffers responses: the finality stream is served by the stream function's URL.
+    ...(process.env.AFG_STREAM_URL ? { stream: { redirectTo: process.env.AFG_STREAM_URL } } : {}),
     log: (entry) => logger.error(entry.message, { method: entry.method, path: entry.path, error: String(entry.error) }),
   });
   return lambdaHandler(api)(event);

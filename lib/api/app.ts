@@ -13,6 +13,7 @@ import type { Transport } from '../pipeline/ports.js';
 import { NotFound, type QueryService } from '../pipeline/query.js';
 import { ApiError } from './errors.js';
 import { MAX_BODY_BYTES, openapiDocumentFor } from './openapi.js';
+import { type EventStream, FinalityStreams, type StreamOptions } from './stream.js';
 import { compileOperations, type Operation } from './validate.js';
 
 export interface ApiRequest {
@@ -23,12 +24,20 @@ export interface ApiRequest {
   /** Header names in lower case. */
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: string | undefined;
+  /** Aborted when the client goes away; an event stream ends then. */
+  readonly signal?: AbortSignal;
 }
 
 export interface ApiResponse {
   readonly status: number;
   readonly headers: Record<string, string>;
   readonly body: string;
+  /**
+   * A streamed body (GET /v1/finality/stream): `body` is then empty and the adapter writes these
+   * chunks as they come. An adapter must iterate it to the end or call its iterator's `return()`,
+   * which frees the stream's slot.
+   */
+  readonly stream?: EventStream;
 }
 
 export interface ApiDeps {
@@ -49,6 +58,12 @@ export interface ApiDeps {
    * without it that route answers 404.
    */
   readonly metrics?: () => { totals: ReadonlyMap<string, number>; last: ReadonlyMap<string, number> };
+  /**
+   * GET /v1/finality/stream: served by this instance with these options (default), or answered
+   * with a 307 redirect to `redirectTo` (an endpoint that really streams, such as the region's
+   * Lambda function URL; API Gateway HTTP APIs buffer whole responses).
+   */
+  readonly stream?: StreamOptions | { readonly redirectTo: string };
   /** Receives unexpected errors (500s) with the request line; default: one JSON line on stderr. */
   readonly log?: (entry: { level: 'error'; message: string; method: string; path: string; error: unknown }) => void;
 }
@@ -59,6 +74,12 @@ type Params = Record<string, unknown>;
 type Handler = (params: Params, req: ApiRequest) => Promise<ApiResponse>;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+/** no-transform and X-Accel-Buffering keep proxies from buffering or compressing the event stream. */
+const EVENT_STREAM_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  'x-accel-buffering': 'no',
+};
 const CORS = { 'access-control-allow-origin': '*' };
 const utf8 = new TextEncoder();
 
@@ -96,6 +117,20 @@ export function createApi(deps: ApiDeps): Api {
               : String(entry.error),
         }),
       ));
+  const redirectStream = deps.stream && 'redirectTo' in deps.stream ? new URL(deps.stream.redirectTo) : undefined;
+  const streamOptions = deps.stream && !('redirectTo' in deps.stream) ? deps.stream : {};
+  // Built up front so a bad option fails createApi, not the first stream.
+  const streams = redirectStream
+    ? undefined
+    : new FinalityStreams(deps.query, deps.chain.set.checkpointInterval, streamOptions, (error) =>
+        log({
+          level: 'error',
+          message: 'finality stream: store read failed (retried at the next poll)',
+          method: 'GET',
+          path: '/v1/finality/stream',
+          error,
+        }),
+      );
 
   const handlers: Record<string, Handler> = {
     getValidators: async () => json(200, query.validators()),
@@ -114,6 +149,28 @@ export function createApi(deps: ApiDeps): Api {
         throw new ApiError(404, 'NOT_FOUND', 'this process collects no counters (on AWS read the afg namespace in CloudWatch)');
       const { totals, last } = deps.metrics();
       return json(200, { region: query.region, scope: 'process', totals: Object.fromEntries(totals), last: Object.fromEntries(last) });
+    },
+    getFinalityStream: async (p, req) => {
+      // Last-Event-ID (sent by a reconnecting EventSource) wins over ?from, which the same URL still carries.
+      const after = (p['Last-Event-ID'] ?? p.from) as number | undefined;
+      if (redirectStream) {
+        const location = new URL('v1/finality/stream', redirectStream.href.endsWith('/') ? redirectStream : `${redirectStream.href}/`);
+        if (after !== undefined) location.searchParams.set('from', String(after));
+        return { status: 307, headers: { location: location.href, 'cache-control': 'no-store' }, body: '' };
+      }
+      const stream = streams!.tryOpen(after === undefined ? {} : { after }, req.signal ?? new AbortController().signal);
+      if (!stream) {
+        const { maxStreams, retryAfterSeconds } = streams!.options;
+        return errorResponse(
+          new ApiError(
+            503,
+            'UNAVAILABLE',
+            `stream: ${maxStreams} finality streams are open in this region, the most it serves; retry later`,
+          ),
+          { 'retry-after': String(retryAfterSeconds) },
+        );
+      }
+      return { status: 200, headers: { ...EVENT_STREAM_HEADERS }, body: '', stream };
     },
     getOpenApi: async () => ({ status: 200, headers: { 'content-type': JSON_TYPE }, body: openapiBody }),
     postTransaction: async (_p, req) => json(202, { hash: await submit(parseBody(req.body, operationById('postTransaction'))) }),
@@ -159,7 +216,7 @@ export function createApi(deps: ApiDeps): Api {
           headers: {
             ...CORS,
             'access-control-allow-methods': [...allow, 'OPTIONS'].join(', '),
-            'access-control-allow-headers': 'content-type',
+            'access-control-allow-headers': 'content-type, last-event-id',
           },
           body: '',
         };
@@ -169,7 +226,7 @@ export function createApi(deps: ApiDeps): Api {
           allow: allow.join(', '),
           ...cors,
         });
-      const params = found.op.parameters(found.path!, req.query);
+      const params = found.op.parameters(found.path!, req.query, req.headers);
       const res = await handlers[found.op.operationId]!(params, req);
       return { ...res, headers: { ...res.headers, ...cors } };
     } catch (e) {

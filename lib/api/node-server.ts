@@ -1,6 +1,8 @@
 /**
  * node:http adapter for the API core (local cluster, tests). Bodies are read up to the limit
  * only: a declared or streamed size beyond it is answered 413 without buffering the rest.
+ * Streamed answers (the finality event stream) are written chunk by chunk with backpressure and
+ * end when the client goes away.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,6 +52,38 @@ function write(res: ServerResponse, r: ApiResponse, close = false): void {
   res.end(r.body);
 }
 
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Writes a streamed answer: headers at once, then each chunk as it comes, waiting for the socket
+ * to drain when the client reads slowly. Stops (and closes the stream) when the client goes away.
+ */
+async function writeStream(res: ServerResponse, r: ApiResponse & { stream: AsyncIterable<string> }, gone: AbortSignal): Promise<void> {
+  res.writeHead(r.status, r.headers);
+  res.flushHeaders();
+  const iterator = r.stream[Symbol.asyncIterator]();
+  try {
+    while (!gone.aborted) {
+      const step = await iterator.next();
+      if (step.done || gone.aborted) break;
+      if (!res.write(step.value)) await drainedOrClosed(res);
+    }
+  } finally {
+    await iterator.return?.();
+    if (!res.writableEnded) res.end();
+  }
+}
+
 /**
  * Serves `api` over HTTP. Resolves once listening.
  * @example const server = await startApiServer(api, { port: 0 }); await fetch(`${server.url}/v1/health`); await server.close();
@@ -82,7 +116,11 @@ export async function startApiServer(api: Api, options: ApiServerOptions): Promi
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
       const query: Record<string, string> = {};
       for (const [k, v] of url.searchParams) query[k] ??= v;
-      write(res, await api({ method: req.method ?? 'GET', path: url.pathname, query, headers, body }));
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      const answer = await api({ method: req.method ?? 'GET', path: url.pathname, query, headers, body, signal: gone.signal });
+      if (answer.stream) await writeStream(res, { ...answer, stream: answer.stream }, gone.signal);
+      else write(res, answer);
     } catch {
       // api() never throws; this is a malformed request line or a socket error.
       if (!res.headersSent) write(res, errorResponse(new ApiError(400, 'INVALID_INPUT', 'request: malformed')), true);

@@ -255,6 +255,57 @@ export const openapiDocument = {
       'Head, justified, finalized and applied checkpoints, with the finalizing certificate',
       json(ref('Finality'), 'finality status'),
     ),
+    '/v1/finality/stream': getOp(
+      'getFinalityStream',
+      'Finalized checkpoints as server-sent events, in height order, each exactly once',
+      {
+        description:
+          'A text/event-stream. Each finalized checkpoint above the start is one event, in height order, never skipped or ' +
+          'repeated: `id: <height>`, `event: finalized`, `data: <JSON>` where the JSON is what GET /v1/checkpoints/{height} ' +
+          'answers for it (schema CheckpointStatus, status "finalized", with the certificate whose source is that checkpoint). ' +
+          'The stream opens with a `retry:` field and a comment; comment lines (": keep-alive") keep an idle connection open. ' +
+          'Without Last-Event-ID or from, it starts with the current finalized checkpoint. Genesis (height 0) has no ' +
+          'certificate and is never an event.',
+        content: {
+          'text/event-stream': {
+            schema: { type: 'string', description: 'SSE events; the data of each is a CheckpointStatus (see the example)' },
+            example:
+              'retry: 1000\n: finalized checkpoints after height 4\n\nid: 6\nevent: finalized\ndata: {"height":6,"hash":"…",' +
+              '"stateRoot":"…","status":"finalized","certificate":{…}}\n\n',
+          },
+        },
+      },
+      {
+        parameters: [
+          {
+            name: 'from',
+            in: 'query',
+            required: false,
+            description: 'resume after this height: the first event is the first checkpoint above it (missed events are replayed)',
+            schema: ref('Height'),
+          },
+          {
+            name: 'Last-Event-ID',
+            in: 'header',
+            required: false,
+            description: 'the id (height) of the last event received; takes precedence over from (EventSource sends it when it reconnects)',
+            schema: ref('Height'),
+          },
+        ],
+      },
+      {
+        '307': {
+          description:
+            'this endpoint buffers responses (API Gateway): the stream is served at the Location URL (the region stream function)',
+          headers: { Location: { schema: { type: 'string' } } },
+        },
+        '400': error('from or Last-Event-ID is not a non-negative integer'),
+        '503': {
+          ...error('as many streams are open in this region as it serves; retry after Retry-After seconds'),
+          headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 } } },
+        },
+      },
+    ),
     '/v1/checkpoints/{height}': getOp(
       'getCheckpoint',
       'Checkpoint at a height that is a multiple of the checkpoint interval',

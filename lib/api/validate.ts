@@ -32,10 +32,15 @@ export interface Operation {
   /** Path parameters (percent-decoded strings) when `path` matches the template, else undefined. */
   match(path: string): Record<string, string> | undefined;
   /**
-   * Validates and coerces path and query parameters (integers are decimal strings on the wire).
-   * Returns `{ ...path, ...query }` with defaults applied. Throws InputError naming the parameter.
+   * Validates and coerces path, query and header parameters (integers are decimal strings on the
+   * wire; header names are looked up in lower case). Returns them by their documented names with
+   * defaults applied. Throws InputError naming the parameter.
    */
-  parameters(path: Record<string, string>, query: Record<string, string | undefined>): Record<string, unknown>;
+  parameters(
+    path: Record<string, string>,
+    query: Record<string, string | undefined>,
+    headers?: Readonly<Record<string, string | undefined>>,
+  ): Record<string, unknown>;
   /** Validates a parsed JSON body against the request body schema. Throws InputError naming the field. */
   body(value: unknown): void;
 }
@@ -134,10 +139,17 @@ export function compileOperations(doc: Json = openapiDocument): { operations: Op
             return Object.fromEntries(names.map((n, i) => [n, m[i + 1]!])); // malformed %-escape: let the schema refuse it
           }
         },
-        parameters(path, query) {
+        parameters(path, query, headers = {}) {
           const values: Json = {};
           for (const p of params) {
-            const raw = p.in === 'path' ? path[p.name] : p.in === 'query' ? query[p.name] : undefined;
+            const raw =
+              p.in === 'path'
+                ? path[p.name]
+                : p.in === 'query'
+                  ? query[p.name]
+                  : p.in === 'header'
+                    ? headers[p.name.toLowerCase()]
+                    : undefined;
             if (raw !== undefined) values[p.name] = coerce(doc, p.schema, raw);
             else if (p.schema?.default !== undefined) values[p.name] = p.schema.default;
           }

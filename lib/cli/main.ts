@@ -1,8 +1,8 @@
 /**
  * The `afg` command line: verify an account answer without trusting the server (bound to the
  * account asked about, optionally fresh and confirmed by witnesses), show a region's finality
- * status, submit dev transfers, deal threshold keys for a cluster, and export or import a member's
- * slashing protection (EIP-3076 interchange).
+ * status, follow its finalized checkpoints, submit dev transfers, deal threshold keys for a cluster,
+ * and export or import a member's slashing protection (EIP-3076 interchange).
  *
  * Exit codes: 0 success; 1 the operation failed (verification failed, server or network error,
  * refusing to overwrite keys); 2 bad usage (the message names the flag or argument).
@@ -16,6 +16,7 @@ import { exportCommand, importCommand, type StoreFlags } from './slashing-protec
 import { statusCommand } from './status.js';
 import { transferCommand } from './transfer.js';
 import { verifyCommand } from './verify.js';
+import { watchCommand } from './watch.js';
 
 /** Builds the program; `setCode` receives each action's exit code. */
 function program(io: CliIo, setCode: (code: number) => void): Command {
@@ -68,6 +69,21 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
     .description('finality and sync summary of a region (exit 0 ok, 1 stalled)')
     .argument('<api-url>', 'base URL of a region API', urlArg)
     .action(async (api: string) => setCode(await statusCommand(io, api)));
+
+  p.command('watch')
+    .description('follow finalized checkpoints as they arrive, each certificate verified (exit 1 on a gap, repeat or bad certificate)')
+    .argument('<api-url>', 'base URL of a region API (or its stream URL)', urlArg)
+    .option(
+      '--from <height>',
+      'resume after this height (default: start with the current finalized checkpoint)',
+      intArg(0, Number.MAX_SAFE_INTEGER),
+    )
+    .option('--group-key <hex>', 'pin the 96-byte group public key instead of trusting /v1/validators', hexArg(96))
+    .option('--count <n>', 'stop after this many checkpoints', intArg(1, Number.MAX_SAFE_INTEGER))
+    .option('--json', 'print each verified checkpoint as one JSON line', false)
+    .action(async (api: string, o: { from?: number; groupKey?: Uint8Array; count?: number; json: boolean }) => {
+      setCode(await watchCommand(io, { api, ...o }));
+    });
 
   p.command('transfer')
     .description('sign a transfer with a dev account key and submit it')

@@ -1,12 +1,14 @@
 /**
  * The dashboard's browser script (bundled by index.ts with esbuild into one inline script).
- * Polls each region's API, draws heights, lag and throughput, verifies every region's latest
- * certificate here in the browser with the client verifier (lib/core/verifier.ts), and lists
- * recent evidence. Server text only ever reaches the page through textContent.
+ * Follows each region's finality stream (GET /v1/finality/stream through watchFinality, which
+ * verifies every certificate here in the browser with the group key), polls its health, metrics
+ * and evidence, and draws lag and throughput with uPlot. Server text only ever reaches the page
+ * through textContent.
  */
-import { fromHex, toHex } from '../core/bytes.js';
-import { verifyCertificate } from '../core/verifier.js';
-import { chartGeometry, type DashboardConfig, pushSample, ratePerSecond, regionUrls, type Sample, shortHex } from './model.js';
+import uPlot from 'uplot';
+import { WatchError, watchFinality } from '../client/watch.js';
+import { fromHex } from '../core/bytes.js';
+import { alignSeries, type DashboardConfig, pushSample, ratePerSecond, regionUrls, type Sample, shortHex } from './model.js';
 
 interface Height {
   height: number;
@@ -54,7 +56,6 @@ interface EvidenceJson {
   second: VoteJson;
 }
 interface Verdict {
-  key: string;
   ok: boolean;
   lines: string[];
 }
@@ -64,7 +65,12 @@ interface RegionState {
   name: string;
   health?: Health;
   healthStatus?: number;
-  certificate?: CertificateJson | null;
+  /** The latest finalized checkpoint from the stream, its certificate verified. */
+  finalized?: { height: number; stateRoot: string; certificate: CertificateJson };
+  /** Checkpoints received on the stream. */
+  streamed: number;
+  /** Why the stream is reconnecting, while it is. */
+  streamNote?: string;
   error?: string;
   evidence: EvidenceJson[];
   verdict?: Verdict;
@@ -80,7 +86,8 @@ interface RegionState {
 
 const RATE_SPAN = 5;
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#4b5563', '#ca8a04'];
-const SVG_NS = 'http://www.w3.org/2000/svg';
+/** After a stream broke a rule (bad certificate, gap), try again this much later. */
+const REWATCH_MS = 5000;
 
 const config = JSON.parse(document.getElementById('afg-config')?.textContent ?? '{}') as DashboardConfig;
 const self = `${location.origin}${location.pathname}`;
@@ -88,6 +95,7 @@ const regions: RegionState[] = regionUrls(location.search, config.peers, self).m
   url,
   name: url,
   evidence: [],
+  streamed: 0,
   lag: [],
   blockRate: [],
   txRate: [],
@@ -107,13 +115,6 @@ function h(tag: string, attrs: Record<string, string> = {}, ...children: Child[]
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   for (const c of children) if (c !== null && c !== undefined && c !== false) e.append(typeof c === 'number' ? String(c) : c);
-  return e;
-}
-
-function svg(tag: string, attrs: Record<string, string | number>, text?: string): SVGElement {
-  const e = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
-  if (text !== undefined) e.textContent = text;
   return e;
 }
 
@@ -153,55 +154,87 @@ async function loadValidators(): Promise<void> {
   } else keyNote = `group key taken from ${validatorsFrom}/v1/validators (not pinned)`;
 }
 
-function verify(r: RegionState): void {
-  const cert = r.certificate;
-  if (cert === undefined || !validators) return;
-  const key = JSON.stringify(cert);
-  if (r.verdict?.key === key) return; // pairings are costly: verify each certificate once
-  if (cert === null) {
-    r.verdict = { key, ok: true, lines: ['no certificate yet: genesis is final by definition'] };
-    return;
-  }
-  let opts: Parameters<typeof verifyCertificate>[1];
+/**
+ * Follows one region's finality stream for as long as the page is open. Every event is verified
+ * by watchFinality before it is shown; a stream that breaks a rule is shown as failed and
+ * followed again a little later.
+ */
+async function watch(r: RegionState): Promise<void> {
+  const set = validators!;
+  let opts: Parameters<typeof watchFinality>[1];
   try {
     opts = {
-      groupPublicKey: fromHex(config.groupPublicKey ?? validators.groupPublicKey, 96, 'groupPublicKey'),
-      chainId: fromHex(validators.chainId, 32, 'chainId'),
-      checkpointInterval: validators.checkpointInterval,
-      threshold: validators.threshold,
+      groupPublicKey: fromHex(config.groupPublicKey ?? set.groupPublicKey, 96, 'groupPublicKey'),
+      chainId: fromHex(set.chainId, 32, 'chainId'),
+      checkpointInterval: set.checkpointInterval,
+      threshold: set.threshold,
+      maxAttempts: Number.POSITIVE_INFINITY,
+      maxRetryMs: 10_000,
+      onReconnect: (info) => {
+        r.streamNote = `stream reconnecting (${info.reason})`;
+      },
     };
   } catch (e) {
-    r.verdict = { key, ok: false, lines: ['✗ cannot verify', `/v1/validators: ${e instanceof Error ? e.message : String(e)}`] };
+    r.verdict = { ok: false, lines: ['✗ cannot verify', `/v1/validators: ${e instanceof Error ? e.message : String(e)}`] };
     return;
   }
-  const v = verifyCertificate(cert, opts);
-  r.verdict = v.ok
-    ? {
-        key,
-        ok: true,
-        lines: [
-          `verified ✓ link ${cert.source.height} → ${cert.target.height} finalizes height ${cert.source.height}`,
-          `signers ${cert.signers.join(', ')} · state root ${shortHex(toHex(v.certificate.source.stateRoot))}`,
-        ],
+  for (;;) {
+    try {
+      for await (const c of watchFinality(r.url, { ...opts, ...(r.finalized ? { from: r.finalized.height } : {}) })) {
+        r.finalized = { height: c.height, stateRoot: c.stateRoot, certificate: c.certificate };
+        r.streamed++;
+        r.streamNote = undefined;
+        const cert = c.certificate;
+        r.verdict = {
+          ok: true,
+          lines: [
+            `verified ✓ link ${cert.source.height} → ${cert.target.height} finalizes height ${cert.source.height}`,
+            `signers ${cert.signers.join(', ')} · state root ${shortHex(c.stateRoot)}`,
+          ],
+        };
+        scheduleRender();
       }
-    : { key, ok: false, lines: ['✗ verification failed', ...v.failures.map((f) => `[${f.check}] ${f.message}`)] };
+    } catch (e) {
+      const failures = e instanceof WatchError ? (e.meta.failures ?? []) : [];
+      r.verdict = {
+        ok: false,
+        lines: [
+          '✗ verification failed',
+          ...(failures.length > 0 ? failures.map((f) => `[${f.check}] ${f.message}`) : [e instanceof Error ? e.message : String(e)]),
+        ],
+      };
+      scheduleRender();
+    }
+    await new Promise((resolve) => setTimeout(resolve, REWATCH_MS));
+  }
+}
+
+let renderPending = false;
+/** Renders once on the next frame, however many events arrived. */
+function scheduleRender(): void {
+  if (renderPending) return;
+  renderPending = true;
+  requestAnimationFrame(() => {
+    renderPending = false;
+    render();
+  });
 }
 
 async function pollRegion(r: RegionState, now: number): Promise<void> {
   try {
-    const [health, finality, evidence] = await Promise.all([
+    const [health, evidence] = await Promise.all([
       getJson<Health>(r.url, '/v1/health', [503]),
-      getJson<{ region: string; certificate: CertificateJson | null }>(r.url, '/v1/finality'),
       getJson<{ evidence: EvidenceJson[] }>(r.url, '/v1/evidence?limit=10'),
     ]);
     r.health = health.body;
     r.healthStatus = health.status;
     r.name = health.body.region;
-    r.certificate = finality.body.certificate;
     r.evidence = evidence.body.evidence;
     r.error = undefined;
-    r.lag = pushSample(r.lag, { t: now, v: health.body.lag.blocks }, config.window);
-    const fin = { t: now, v: health.body.finalized };
+    // Finality comes from the stream (verified); the head from the health poll.
+    const finalized = Math.max(r.finalized?.height ?? 0, health.body.finalized);
+    r.lag = pushSample(r.lag, { t: now, v: Math.max(0, health.body.head - finalized) }, config.window);
+    const fin = { t: now, v: finalized };
     const rate = ratePerSecond(r.finalizedReadings[0], fin);
     if (rate !== undefined) r.blockRate = pushSample(r.blockRate, { t: now, v: rate }, config.window);
     r.finalizedReadings = pushSample(r.finalizedReadings, fin, RATE_SPAN);
@@ -227,40 +260,55 @@ async function pollRegion(r: RegionState, now: number): Promise<void> {
   }
 }
 
-function chart(id: string, title: string, unit: string, series: Record<string, Sample[]>): SVGElement {
-  const box = { width: 520, height: 180, pad: { left: 44, right: 12, top: 26, bottom: 20 } };
-  const g = chartGeometry(series, box, Math.max(1, config.window - 1) * config.pollMs);
-  const root = svg('svg', {
-    viewBox: `0 0 ${box.width} ${box.height}`,
-    width: box.width,
-    height: box.height,
-    'data-testid': id,
-    role: 'img',
-  });
-  root.append(svg('title', {}, title));
-  root.append(svg('text', { x: 4, y: 14, class: 'chart-title' }, `${title} (${unit})`));
-  const x0 = box.pad.left;
-  const x1 = box.width - box.pad.right;
-  const yTop = box.pad.top;
-  const yBottom = box.height - box.pad.bottom;
-  for (const [v, y] of [
-    [0, yBottom],
-    [g.yMax / 2, (yTop + yBottom) / 2],
-    [g.yMax, yTop],
-  ] as const) {
-    root.append(svg('line', { x1: x0, x2: x1, y1: y, y2: y, class: 'grid' }));
-    root.append(svg('text', { x: x0 - 6, y: y + 4, class: 'tick', 'text-anchor': 'end' }, String(Math.round(v * 100) / 100)));
+interface ChartState {
+  plot: uPlot;
+  /** Series names the plot was built with; a change rebuilds it. */
+  key: string;
+}
+const charts = new Map<string, ChartState>();
+
+/**
+ * One chart per id, drawn by uPlot: a shared time axis (wall clock, the browser's), one line per
+ * region in the region's colour, and uPlot's HTML legend below the plot, which wraps instead of
+ * clipping however many regions there are. `data-points` on the container counts each series'
+ * drawn points (the browser test reads it).
+ */
+function chart(id: string, title: string, unit: string, series: Record<string, Sample[]>): HTMLElement {
+  const names = Object.keys(series);
+  const key = names.join('\n');
+  let state = charts.get(id);
+  if (!state || state.key !== key) {
+    state?.plot.destroy();
+    const opts: uPlot.Options = {
+      width: 520,
+      height: 200,
+      scales: {
+        // The latest `window` polls, ending at the newest sample (one sample alone would span years).
+        x: { time: true, range: (_u, _min, max) => [max - Math.max(1, config.window - 1) * (config.pollMs / 1000), max] },
+        y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+      },
+      axes: [{}, { size: 48, values: (_u, ticks) => ticks.map((v) => String(Math.round(v * 100) / 100)) }],
+      legend: { live: false },
+      cursor: { show: false },
+      series: [
+        {},
+        ...names.map((name, i) => {
+          // Colour by region, so a region keeps its colour across charts.
+          const index = regions.findIndex((r) => r.name === name);
+          return { label: name, stroke: COLORS[(index >= 0 ? index : i) % COLORS.length]!, width: 2, points: { size: 5 }, spanGaps: false };
+        }),
+      ],
+    };
+    state = { plot: new uPlot(opts, [[]], undefined), key };
+    charts.set(id, state);
   }
-  g.lines.forEach((line, i) => {
-    // Colour by region, so a region keeps its colour across charts.
-    const index = regions.findIndex((r) => r.name === line.name);
-    const color = COLORS[(index >= 0 ? index : i) % COLORS.length]!;
-    if (line.points) root.append(svg('polyline', { points: line.points, fill: 'none', stroke: color, 'stroke-width': 2 }));
-    if (line.end) root.append(svg('circle', { cx: line.end.x, cy: line.end.y, r: 3, fill: color }));
-    const label = `${line.name}${line.last !== undefined ? ` ${Math.round(line.last * 10) / 10}` : ''}`;
-    root.append(svg('text', { x: x0 + 8 + i * 150, y: box.height - 4, style: `fill:${color}`, class: 'legend' }, label));
-  });
-  return root;
+  const { xs, ys } = alignSeries(series);
+  // uPlot's time axis is in seconds.
+  state.plot.setData([xs.map((t) => t / 1000), ...ys]);
+  const container = document.getElementById(id) ?? h('div', { id, class: 'chart', 'data-testid': id });
+  container.replaceChildren(h('div', { class: 'chart-title' }, `${title} (${unit})`), state.plot.root);
+  container.dataset.points = JSON.stringify(Object.fromEntries(names.map((n, i) => [n, ys[i]!.filter((v) => v !== null).length])));
+  return container;
 }
 
 function cell(text: Child, cls = ''): HTMLElement {
@@ -310,7 +358,10 @@ function renderCertificates(): HTMLElement[] {
       'div',
       { class: cls, 'data-testid': `cert-${r.name}` },
       h('div', { class: 'cert-region' }, r.name),
-      ...(v ? v.lines.map((l) => h('div', {}, l)) : [h('div', {}, r.error ? `unreachable: ${r.error}` : 'waiting for /v1/finality…')]),
+      ...(v
+        ? v.lines.map((l) => h('div', {}, l))
+        : [h('div', {}, r.error ? `unreachable: ${r.error}` : (r.streamNote ?? 'waiting for the finality stream…'))]),
+      v?.ok && r.streamNote ? h('div', { class: 'muted' }, r.streamNote) : null,
     );
   });
 }
@@ -365,23 +416,38 @@ function render(): void {
     blocks[r.name] = r.blockRate;
     if (r.txRate.some((s) => s.v > 0)) txs[r.name] = r.txRate;
   }
-  replace(
-    'charts',
+  const shown = [
     chart('chart-lag', 'Finality lag', 'blocks, head − finalized', lag),
     chart('chart-blocks', 'Throughput', 'blocks finalized per s', blocks),
     Object.keys(txs).length > 0 && chart('chart-txs', 'Throughput', 'transactions sequenced per s', txs),
-  );
+  ];
+  // Re-attach only when the set of charts changed: moving a canvas around would make it flicker.
+  const target = document.getElementById('charts');
+  const wanted = shown.filter((c): c is HTMLElement => c !== false);
+  if (target && (target.children.length !== wanted.length || wanted.some((c, i) => target.children[i] !== c)))
+    target.replaceChildren(...wanted);
   replace('certificates', ...renderCertificates());
   replace('validators', renderValidators());
   replace('evidence', renderEvidence());
-  replace('updated', `polled ${polls} time(s), every ${config.pollMs} ms · ${regions.length} region(s)`);
+  const streamed = regions.reduce((n, r) => n + r.streamed, 0);
+  replace(
+    'updated',
+    `following ${regions.length} finality stream(s): ${streamed} verified checkpoint(s) · health polled ${polls} time(s), every ${config.pollMs} ms`,
+  );
 }
+
+let watching = false;
 
 async function tick(): Promise<void> {
   try {
     if (!validators) await loadValidators();
-    await Promise.all(regions.map((r) => pollRegion(r, performance.now())));
-    for (const r of regions) verify(r);
+    if (validators && !watching) {
+      watching = true;
+      for (const r of regions) void watch(r);
+    }
+    // One wall-clock time per poll for every region, so the charts' columns line up.
+    const now = Date.now();
+    await Promise.all(regions.map((r) => pollRegion(r, now)));
     polls++;
     render();
     document.body.dataset.polls = String(polls);

@@ -1,12 +1,15 @@
 /**
  * The operator dashboard: one self-contained HTML page for createApi's `dashboardHtml` (served at
- * GET /). The browser script (client.ts, which imports the client verifier from lib/core) is
- * bundled with esbuild into a single inline script when the page is first built, so the page
- * loads nothing but the region APIs it polls: no CDN, no chart library.
+ * GET /). The browser script (client.ts, with the stream client and verifier of lib/ and the
+ * uPlot chart library from npm) is bundled with esbuild into a single inline script, and uPlot's
+ * stylesheet inlined, when the page is first built: the page loads nothing but the region APIs it
+ * follows, never a CDN.
  *
  * esbuild is a build tool: call dashboardHtml() where the sources are present (the local
  * cluster, tests, a CDK synth) and ship the resulting string, not this module, to Lambda.
  */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
@@ -29,14 +32,14 @@ export interface DashboardOptions {
   readonly title?: string;
 }
 
-let scriptPromise: Promise<string> | undefined;
+let scriptPromise: Promise<{ script: string; css: string }> | undefined;
 
 /**
- * The browser script as one minified IIFE (client.ts and everything it imports, noble included).
- * Built once per process and cached. Throws when esbuild or the sources are missing (e.g. in a
- * Lambda bundle) or the bundle fails.
+ * The browser script as one minified IIFE (client.ts and everything it imports, noble and uPlot
+ * included) and uPlot's stylesheet. Built once per process and cached. Throws when esbuild or the
+ * sources are missing (e.g. in a Lambda bundle) or the bundle fails.
  */
-export function dashboardScript(): Promise<string> {
+export function dashboardScript(): Promise<{ script: string; css: string }> {
   scriptPromise ??= bundle().catch((e) => {
     scriptPromise = undefined; // a failed build is retried on the next call
     throw e;
@@ -44,7 +47,7 @@ export function dashboardScript(): Promise<string> {
   return scriptPromise;
 }
 
-async function bundle(): Promise<string> {
+async function bundle(): Promise<{ script: string; css: string }> {
   // Loaded on demand so that importing this module never drags esbuild into a Lambda bundle.
   const esbuild = await import('esbuild');
   const out = await esbuild.build({
@@ -60,8 +63,11 @@ async function bundle(): Promise<string> {
   });
   const file = out.outputFiles[0];
   if (!file) throw new Error('dashboard: esbuild produced no output');
+  const css = await readFile(createRequire(import.meta.url).resolve('uplot/dist/uPlot.min.css'), 'utf8');
   // Inside an inline <script>, "</script" would end the element; "<\/" is the same string to JS.
-  return file.text.replace(/<\/(script)/gi, '<\\/$1');
+  // The stylesheet is the library's own (no url() or @import); "</" is refused so it cannot close <style>.
+  if (css.includes('</')) throw new Error('dashboard: uPlot stylesheet contains "</"');
+  return { script: file.text.replace(/<\/(script)/gi, '<\\/$1'), css };
 }
 
 /** Validates the options into the config the page reads. Throws InputError naming the option. */
@@ -94,7 +100,7 @@ const escapeHtml = (s: string) =>
  */
 export async function dashboardHtml(opts: DashboardOptions = {}): Promise<string> {
   const config = dashboardConfig(opts);
-  const script = await dashboardScript();
+  const { script, css } = await dashboardScript();
   const title = escapeHtml(opts.title ?? 'afg dashboard');
   // JSON in a data block is never executed; escaping "<" keeps it from closing the element.
   const configJson = JSON.stringify(config).replace(/</g, '\\u003c');
@@ -104,7 +110,7 @@ export async function dashboardHtml(opts: DashboardOptions = {}): Promise<string
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title}</title>
-<style>${STYLE}</style>
+<style>${css}${STYLE}</style>
 </head>
 <body>
 <header><h1>${title}</h1><div id="chain" class="muted">loading validator set…</div><div id="updated" class="muted"></div></header>
@@ -137,12 +143,11 @@ td:first-child, th:first-child, #regions td:nth-child(2), #regions th:nth-child(
 .strong { font-weight: 700; }
 .good { color: #15803d; }
 .bad { color: #b91c1c; }
-.charts { display: flex; flex-wrap: wrap; gap: 12px; }
-.charts svg { background: #fff; border: 1px solid #e5e7eb; }
-.chart-title { font-size: 12px; font-weight: 600; fill: #374151; }
-.tick, .legend { font-size: 11px; fill: #6b7280; }
-.legend { font-weight: 600; }
-.grid { stroke: #e5e7eb; stroke-width: 1; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
+.chart { background: #fff; border: 1px solid #e5e7eb; padding: 6px 6px 2px; width: 520px; }
+.chart-title { font-size: 12px; font-weight: 600; color: #374151; margin: 0 0 2px 4px; }
+.chart .u-legend { font-size: 12px; font-weight: 600; text-align: left; }
+.muted { color: #6b7280; }
 .certs { display: flex; flex-wrap: wrap; gap: 12px; }
 .cert { background: #fff; border: 1px solid #e5e7eb; border-left: 4px solid #9ca3af; padding: 8px 12px; font-size: 13px; max-width: 640px; }
 .cert.good { border-left-color: #16a34a; }

@@ -1,7 +1,7 @@
 /**
  * The dashboard's pure parts, kept out of the DOM script so they are tested in node: which region
- * APIs to poll, the rolling series behind the charts, rates between two polls, and the SVG
- * geometry of a chart. No DOM, no fetch, no clock: times are passed in.
+ * APIs to poll, the rolling series behind the charts, rates between two polls, and the columns a
+ * chart is drawn from. No DOM, no fetch, no clock: times are passed in.
  */
 
 /** One point of a series: `t` in milliseconds (any monotonic origin), `v` the value. */
@@ -69,61 +69,19 @@ export function ratePerSecond(prev: Sample | undefined, cur: Sample): number | u
   return ((cur.v - prev.v) * 1000) / dt;
 }
 
-/** A "nice" upper bound for a y axis: 1, 2 or 5 times a power of ten, at least `v` (and at least 1). */
-export function niceMax(v: number): number {
-  if (!(v > 1)) return 1;
-  const p = 10 ** Math.floor(Math.log10(v));
-  for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
-  return 10 * p;
-}
-
-export interface ChartBox {
-  readonly width: number;
-  readonly height: number;
-  /** Inner margin: left for the y labels, the others small. */
-  readonly pad: { readonly left: number; readonly right: number; readonly top: number; readonly bottom: number };
-}
-
-export interface ChartLine {
-  readonly name: string;
-  /** SVG polyline `points` attribute ("x,y x,y ..."), empty when the series is empty. */
-  readonly points: string;
-  readonly last: number | undefined;
-  /** Where the newest shown sample is drawn (a dot, so a one-sample series is visible). */
-  readonly end: { x: number; y: number } | undefined;
-}
-
-export interface ChartGeometry {
-  readonly yMax: number;
-  readonly lines: ChartLine[];
-}
-
 /**
- * Lays several series out in one box: a shared time axis (the latest `spanMs` up to the newest
- * sample of any series) and a shared y axis from 0 to a nice maximum. Coordinates are rounded to
- * 0.1 px so the markup stays short.
+ * Lines up several series on one x axis for a chart library that wants aligned columns (uPlot):
+ * the sorted union of every sample time, and per series its value at each of those times, or
+ * null where it has none (a region that missed a poll shows a gap, not a made-up value).
+ * @example alignSeries({ a: [{ t: 1, v: 5 }], b: [{ t: 2, v: 7 }] }) // { xs: [1, 2], ys: [[5, null], [null, 7]] }
  */
-export function chartGeometry(series: Readonly<Record<string, readonly Sample[]>>, box: ChartBox, spanMs: number): ChartGeometry {
-  const all = Object.values(series).flat();
-  const tMax = all.reduce((m, s) => Math.max(m, s.t), Number.NEGATIVE_INFINITY);
-  const tMin = tMax - spanMs;
-  const yMax = niceMax(all.reduce((m, s) => Math.max(m, s.v), 0));
-  const w = box.width - box.pad.left - box.pad.right;
-  const h = box.height - box.pad.top - box.pad.bottom;
-  const r = (n: number) => Math.round(n * 10) / 10;
-  const x = (t: number) => r(box.pad.left + (spanMs > 0 ? ((t - tMin) / spanMs) * w : w));
-  const y = (v: number) => r(box.pad.top + h - (Math.max(0, v) / yMax) * h);
-  const lines = Object.entries(series).map(([name, samples]) => {
-    const shown = samples.filter((s) => s.t >= tMin);
-    const end = shown.at(-1);
-    return {
-      name,
-      points: shown.map((s) => `${x(s.t)},${y(s.v)}`).join(' '),
-      last: samples.at(-1)?.v,
-      end: end && { x: x(end.t), y: y(end.v) },
-    };
+export function alignSeries(series: Readonly<Record<string, readonly Sample[]>>): { xs: number[]; ys: (number | null)[][] } {
+  const xs = [...new Set(Object.values(series).flatMap((samples) => samples.map((s) => s.t)))].sort((a, b) => a - b);
+  const ys = Object.values(series).map((samples) => {
+    const at = new Map(samples.map((s) => [s.t, s.v]));
+    return xs.map((t) => at.get(t) ?? null);
   });
-  return { yMax, lines };
+  return { xs, ys };
 }
 
 /** Shortens a hex string for display: first and last `n` characters. */

@@ -25,6 +25,7 @@ describe('OpenAPI document', () => {
       'GET /v1/checkpoints/{height}',
       'GET /v1/evidence',
       'GET /v1/finality',
+      'GET /v1/finality/stream',
       'GET /v1/health',
       'GET /v1/metrics',
       'GET /v1/openapi.json',
@@ -55,6 +56,17 @@ describe('OpenAPI document', () => {
         for (const status of Object.keys(op.responses)) expect(status).toMatch(/^[1-5]\d\d$/);
       }
     }
+  });
+
+  it('documents the finality stream as text/event-stream with its resume parameters and 503 Retry-After', () => {
+    const op = doc.paths['/v1/finality/stream'].get;
+    expect(Object.keys(op.responses['200'].content)).toEqual(['text/event-stream']);
+    expect(op.parameters.map((p: Json) => `${p.in}:${p.name}`)).toEqual(['query:from', 'header:Last-Event-ID']);
+    expect(op.responses['503'].headers['Retry-After']).toBeDefined();
+    const { operations } = compileOperations();
+    const stream = operations.find((o) => o.operationId === 'getFinalityStream')!;
+    expect(stream.parameters({}, { from: '4' }, { 'last-event-id': '6' })).toEqual({ from: 4, 'Last-Event-ID': 6 });
+    expect(() => stream.parameters({}, {}, { 'last-event-id': '6x' })).toThrow(/^Last-Event-ID:/);
   });
 
   it('survives a JSON round trip (it is served as JSON)', () => {

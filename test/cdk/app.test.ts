@@ -21,6 +21,7 @@ import { KeyShares } from '../../cdk/constructs/key-shares.js';
 import { ProtocolQueue } from '../../cdk/constructs/protocol-queue.js';
 import { ProtocolTable } from '../../cdk/constructs/protocol-table.js';
 import { RoleFunction, RUNTIME } from '../../cdk/constructs/role-function.js';
+import { StreamEndpoint } from '../../cdk/constructs/stream-endpoint.js';
 import { RegionStack } from '../../cdk/region-stack.js';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
 
@@ -245,7 +246,7 @@ describe('functions', () => {
   it('runs every function on nodejs22.x or newer, arm64, ESM bundle, with the shared environment', () => {
     forEachRegion((region) => {
       const fns = resources(region, 'AWS::Lambda::Function');
-      expect(fns.length).toBe(region === config.homeRegion ? 5 : 4);
+      expect(fns.length).toBe(region === config.homeRegion ? 6 : 5);
       for (const [, f] of fns) {
         const p = f.Properties!;
         expect(p.Runtime).toMatch(/^nodejs\d+\.x$/);
@@ -255,7 +256,7 @@ describe('functions', () => {
         const env = p.Environment.Variables;
         expect(parseClusterConfig(JSON.parse(env.AFG_CONFIG))).toEqual(config);
         expect(env.AFG_REGION).toBeUndefined(); // Lambda's own AWS_REGION names the region
-        expect(env.POWERTOOLS_SERVICE_NAME).toMatch(/^afg-(sequencer|validator|finalizer|state-function|api)$/);
+        expect(env.POWERTOOLS_SERVICE_NAME).toMatch(/^afg-(sequencer|validator|finalizer|state-function|api|stream)$/);
         expect(env.NODE_OPTIONS).toBe('--enable-source-maps');
       }
     });
@@ -324,12 +325,14 @@ describe('functions', () => {
       ['FinalizerRole', 'afg-blocks', false, true],
       ['ApiRole', 'afg-blocks', false, true],
       ['ApiRole', 'afg-finality', false, true],
+      ['StreamRole', 'afg-blocks', false, true],
+      ['StreamRole', 'afg-finality', false, true],
     ] as const;
     for (const [role, name, put, get] of table) {
       expect(can(role, 'dynamodb:PutItem', name), `${role} PutItem ${name}`).toBe(put);
       expect(can(role, 'dynamodb:GetItem', name), `${role} GetItem ${name}`).toBe(get);
     }
-    for (const role of ['ApiRole', 'FinalizerRole']) {
+    for (const role of ['ApiRole', 'FinalizerRole', 'StreamRole']) {
       expect(can(role, 'dynamodb:BatchWriteItem', 'afg-state')).toBe(true);
       expect(can(role, 'dynamodb:PutItem', 'afg-state')).toBe(false);
       expect(can(role, 'dynamodb:DeleteItem', 'afg-state')).toBe(false);
@@ -365,6 +368,44 @@ describe('HTTP API and alarms', () => {
         DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
       });
       t.hasResourceProperties('AWS::SSM::Parameter', { Name: '/afg/api-url' });
+    });
+  });
+
+  it('serves the finality stream from a streaming function URL, bounded by reserved concurrency; the HTTP API redirects there', () => {
+    forEachRegion((region) => {
+      const t = templates.get(region)!;
+      const [[fnId, fn]] = resources(region, 'AWS::Lambda::Function').filter(([, f]) => f.Properties!.FunctionName === 'afg-stream') as [
+        [string, Resource],
+      ];
+      expect(fn.Properties!.ReservedConcurrentExecutions).toBe(50);
+      expect(fn.Properties!.Timeout).toBe(300);
+      t.resourceCountIs('AWS::Lambda::Url', 1);
+      t.hasResourceProperties('AWS::Lambda::Url', {
+        AuthType: 'NONE',
+        InvokeMode: 'RESPONSE_STREAM',
+        TargetFunctionArn: { 'Fn::GetAtt': [fnId, 'Arn'] },
+        Cors: Match.objectLike({ AllowOrigins: ['*'], AllowMethods: ['GET'], AllowHeaders: ['last-event-id', 'content-type'] }),
+      });
+      // Anyone may invoke the URL (the answers carry certificates), and only through the URL.
+      t.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunctionUrl',
+        Principal: '*',
+        FunctionUrlAuthType: 'NONE',
+        FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      });
+      t.hasResourceProperties('AWS::Lambda::Permission', {
+        Action: 'lambda:InvokeFunction',
+        Principal: '*',
+        InvokedViaFunctionUrl: true,
+        FunctionName: { 'Fn::GetAtt': [fnId, 'Arn'] },
+      });
+      const urlId = resources(region, 'AWS::Lambda::Url')[0]![0];
+      t.hasOutput('StreamUrl', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
+      t.hasResourceProperties('AWS::Lambda::Function', {
+        FunctionName: 'afg-api',
+        Environment: { Variables: Match.objectLike({ AFG_STREAM_URL: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } }) },
+      });
+      expect(sendTargets(region, 'StreamRole')).toEqual([`${config.homeRegion}:afg-ingress`]);
     });
   });
 
@@ -531,6 +572,17 @@ describe('props validation', () => {
     expect(() => new KeyShares(s, 'B', { prefix: 'afg', memberIndexes: [1, 1] })).toThrow(/duplicate/);
     expect(() => new KeyShares(s, 'C', { prefix: 'afg', memberIndexes: [0] })).toThrow(/1-based/);
     expect(() => new KeyShares(s, 'D', { prefix: 'afg', memberIndexes: [3] }).secret(4)).toThrow(/not hosted/);
+  });
+
+  it('StreamEndpoint refuses a maxStreams outside [1, 1000]', () => {
+    for (const bad of [0, 1001, 2.5]) {
+      const s = scope();
+      expect(() => new StreamEndpoint(s, 'E', { handler: inlineFunction(s), maxStreams: bad })).toThrow(
+        /StreamEndpoint\.maxStreams: expected an integer in \[1, 1000\], got/,
+      );
+    }
+    const s = scope();
+    expect(new StreamEndpoint(s, 'Ok', { handler: inlineFunction(s), maxStreams: 1 }).maxStreams).toBe(1);
   });
 
   it('HttpEndpoint refuses out-of-range throttling', () => {

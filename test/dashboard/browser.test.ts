@@ -21,7 +21,7 @@ const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`dashboard browser tests skipped: ${CHROMIUM} not found (install with: apt-get install -y chromium)`);
 
-/** Serves the fixture with the finalizing certificate's signature replaced by another valid one (the 0 -> K link's). */
+/** Serves the fixture with the finalizing certificate's signature replaced by another valid one (the 0 -> K link's), on the stream too. */
 class TamperedQuery extends QueryService {
   constructor(
     fx: Fixture,
@@ -33,6 +33,10 @@ class TamperedQuery extends QueryService {
     const f = await super.finality();
     return { ...f, certificate: f.certificate && { ...f.certificate, signature: this.otherSignature } };
   }
+  override async checkpoint(height: number) {
+    const c = await super.checkpoint(height);
+    return 'certificate' in c && c.certificate ? { ...c, certificate: { ...c.certificate, signature: this.otherSignature } } : c;
+  }
 }
 
 describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, () => {
@@ -41,12 +45,13 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
   let tampered: ApiServer;
   let context: BrowserContext;
   let profile: string;
+  let html: string;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
     fx = await buildFixture();
     // Pinned group key, as the local cluster passes it; fast polling so the charts fill quickly.
-    const html = await dashboardHtml({ groupPublicKey: fx.dealing.groupPublicKey, pollMs: 250, window: 20 });
+    html = await dashboardHtml({ groupPublicKey: fx.dealing.groupPublicKey, pollMs: 250, window: 20 });
     let sequenced = 0;
     const totals = new Map<string, number>();
     const metrics = () => {
@@ -97,8 +102,12 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
     if (profile) await rm(profile, { recursive: true, force: true });
   });
 
+  let finalityPolls = 0;
   async function open(url: string): Promise<Page> {
     const page = await context.newPage();
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/v1/finality') finalityPolls++;
+    });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
       // Chromium logs every failed fetch; expected here: 503 (stalled health), 404 (no metrics), a closed port.
@@ -152,10 +161,16 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
 
     // Enough polls for the lag line and a throughput rate (two readings make one rate).
     await page.waitForFunction(() => Number(document.body.dataset.polls) >= 4, undefined, { timeout: 30_000 });
-    expect(await page.getByTestId('chart-lag').locator('polyline').count()).toBe(1);
-    expect(await page.getByTestId('chart-blocks').locator('polyline').count()).toBe(1);
-    const txLine = await page.getByTestId('chart-txs').locator('polyline').getAttribute('points');
-    expect(txLine!.split(' ').length).toBeGreaterThanOrEqual(2);
+    const points = async (chart: string) => JSON.parse((await page.getByTestId(chart).getAttribute('data-points'))!);
+    expect((await points('chart-lag'))['eu-west-1']).toBeGreaterThanOrEqual(3);
+    expect((await points('chart-blocks'))['eu-west-1']).toBeGreaterThanOrEqual(1);
+    expect((await points('chart-txs'))['eu-west-1']).toBeGreaterThanOrEqual(2);
+    // Drawn by the chart library on a canvas, with its HTML legend.
+    expect(await page.getByTestId('chart-lag').locator('canvas').count()).toBe(1);
+    expect(await page.getByTestId('chart-lag').locator('.u-legend').textContent()).toContain('eu-west-1');
+    // Finality arrived on the stream, not by polling /v1/finality.
+    expect(finalityPolls).toBe(0);
+    expect(await page.locator('#updated').textContent()).toMatch(/following 1 finality stream\(s\): 1 verified checkpoint/);
 
     const png = await page.screenshot({ fullPage: true });
     const file = join(tmpdir(), 'afg-dashboard.png');
@@ -170,6 +185,70 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
     expect(m.header.every((c) => c < 60)).toBe(true); // the dark header band is drawn
     expect(pageErrors).toEqual([]);
     await page.close();
+  });
+
+  it('shows all four regions in the legend of every chart, inside the chart', async () => {
+    const names = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
+    const servers = await Promise.all(
+      names.map((region) =>
+        startApiServer(
+          createApi({
+            query: new QueryService({ chain: fx.chain, region, blocks: fx.blocks, finality: fx.finality, applied: fx.applied }),
+            transport: fx.transport,
+            chain: fx.chain,
+            maxLagBlocks: 8,
+            dashboardHtml: html,
+          }),
+          { port: 0 },
+        ),
+      ),
+    );
+    try {
+      const page = await open(`${servers[0]!.url}/?regions=${servers.map((s) => s.url).join(',')}`);
+      await page.waitForFunction(() => Number(document.body.dataset.polls) >= 3, undefined, { timeout: 30_000 });
+      for (const chart of ['chart-lag', 'chart-blocks']) {
+        // Every region name is drawn as text whose box lies within the chart's box (not clipped, not outside).
+        const placement = await page.getByTestId(chart).evaluate((root, regionNames) => {
+          const box = root.getBoundingClientRect();
+          const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+          const found: Record<string, boolean> = {};
+          for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const text = node.textContent ?? '';
+            for (const name of regionNames) {
+              const at = text.indexOf(name);
+              if (at < 0) continue;
+              const range = document.createRange();
+              range.setStart(node, at);
+              range.setEnd(node, at + name.length);
+              const r = range.getBoundingClientRect();
+              const style = getComputedStyle(node.parentElement!);
+              const inside = r.width > 0 && r.left >= box.left && r.right <= box.right && r.top >= box.top && r.bottom <= box.bottom;
+              found[name] = (found[name] ?? false) || (inside && style.visibility !== 'hidden' && style.display !== 'none');
+            }
+          }
+          return found;
+        }, names);
+        expect(placement, chart).toEqual(Object.fromEntries(names.map((n) => [n, true])));
+      }
+      // A stream resumed across origins (Last-Event-ID is not a safelisted header) passes the CORS preflight.
+      const resumed = await page.evaluate(async (url) => {
+        const controller = new AbortController();
+        const res = await fetch(url, { headers: { 'last-event-id': '0' }, signal: controller.signal });
+        const type = res.headers.get('content-type');
+        controller.abort();
+        return { status: res.status, type };
+      }, `${servers[1]!.url}/v1/finality/stream`);
+      expect(resumed).toEqual({ status: 200, type: 'text/event-stream; charset=utf-8' });
+
+      const png = await page.screenshot({ fullPage: true });
+      const file = join(tmpdir(), 'afg-dashboard-four-regions.png');
+      await writeFile(file, png);
+      console.log(`four-region screenshot: ${file}`);
+      expect(pageErrors).toEqual([]);
+      await page.close();
+    } finally {
+      await Promise.all(servers.map((s) => s.close()));
+    }
   });
 
   it('a tampered certificate shows a verification failure next to an honest region (?regions=), and a down region', async () => {

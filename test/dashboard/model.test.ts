@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InputError } from '../../lib/core/errors.js';
 import { dashboardConfig, dashboardHtml } from '../../lib/dashboard/index.js';
-import { chartGeometry, niceMax, normalizeApiUrl, pushSample, ratePerSecond, regionUrls, shortHex } from '../../lib/dashboard/model.js';
+import { alignSeries, normalizeApiUrl, pushSample, ratePerSecond, regionUrls, shortHex } from '../../lib/dashboard/model.js';
 
 describe('region URLs', () => {
   it('normalizes http(s) URLs and refuses other schemes and credentials', () => {
@@ -41,63 +41,45 @@ describe('series and rates', () => {
     expect(ratePerSecond({ t: 3000, v: 10 }, { t: 3000, v: 50 })).toBeUndefined();
     expect(ratePerSecond({ t: 1000, v: 60 }, { t: 3000, v: 50 })).toBeUndefined();
   });
-
-  it('niceMax is the least of 1, 2, 5 x 10^k at or above the value', () => {
-    expect([0, 0.5, 1, 1.5, 3, 7, 10, 11, 230].map(niceMax)).toEqual([1, 1, 1, 2, 5, 10, 10, 20, 500]);
-    fc.assert(
-      fc.property(fc.double({ min: 0, max: 1e9, noNaN: true }), (v) => {
-        const m = niceMax(v);
-        expect(m).toBeGreaterThanOrEqual(v);
-        expect(m).toBeLessThanOrEqual(Math.max(1, 5 * v));
-      }),
-    );
-  });
 });
 
-describe('chart geometry', () => {
-  const box = { width: 200, height: 100, pad: { left: 20, right: 10, top: 10, bottom: 10 } };
-
-  it('maps the newest sample to the right edge, 0 to the bottom and yMax to the top', () => {
-    const g = chartGeometry(
-      {
+describe('chart columns', () => {
+  it('aligns series on the union of their times, with null where a series has no sample', () => {
+    expect(
+      alignSeries({
         a: [
-          { t: 0, v: 0 },
-          { t: 500, v: 5 },
-          { t: 1000, v: 10 },
+          { t: 1, v: 5 },
+          { t: 3, v: 6 },
         ],
-      },
-      box,
-      1000,
-    );
-    expect(g.yMax).toBe(10);
-    expect(g.lines).toEqual([{ name: 'a', points: '20,90 105,50 190,10', last: 10, end: { x: 190, y: 10 } }]);
+        b: [{ t: 2, v: 7 }],
+        c: [],
+      }),
+    ).toEqual({
+      xs: [1, 2, 3],
+      ys: [
+        [5, null, 6],
+        [null, 7, null],
+        [null, null, null],
+      ],
+    });
   });
 
-  it('drops samples older than the span and keeps every point inside the box', () => {
+  it('keeps every sample exactly once, in time order (property)', () => {
+    const series = fc.dictionary(
+      fc.string({ minLength: 1, maxLength: 4 }),
+      fc.uniqueArray(fc.record({ t: fc.integer({ min: 0, max: 1000 }), v: fc.integer() }), { selector: (s) => s.t, maxLength: 20 }),
+    );
     fc.assert(
-      fc.property(
-        fc.array(fc.record({ t: fc.integer({ min: 0, max: 10_000 }), v: fc.double({ min: 0, max: 1e6, noNaN: true }) }), { maxLength: 30 }),
-        fc.integer({ min: 1, max: 5000 }),
-        (samples, span) => {
-          const sorted = [...samples].sort((x, y) => x.t - y.t);
-          const g = chartGeometry({ s: sorted }, box, span);
-          const pts = g.lines[0]!.points ? g.lines[0]!.points.split(' ') : [];
-          const tMax = sorted.at(-1)?.t ?? 0;
-          expect(pts.length).toBe(sorted.filter((s) => s.t >= tMax - span).length);
-          for (const p of pts) {
-            const [x, y] = p.split(',').map(Number) as [number, number];
-            expect(x).toBeGreaterThanOrEqual(box.pad.left);
-            expect(x).toBeLessThanOrEqual(box.width - box.pad.right);
-            expect(y).toBeGreaterThanOrEqual(box.pad.top);
-            expect(y).toBeLessThanOrEqual(box.height - box.pad.bottom);
-          }
-        },
-      ),
+      fc.property(series, (input) => {
+        const { xs, ys } = alignSeries(input);
+        expect([...xs].sort((a, b) => a - b)).toEqual(xs);
+        expect(new Set(xs).size).toBe(xs.length);
+        Object.values(input).forEach((samples, i) => {
+          expect(ys[i]!.filter((v) => v !== null)).toHaveLength(samples.length);
+          for (const s of samples) expect(ys[i]![xs.indexOf(s.t)]).toBe(s.v);
+        });
+      }),
     );
-  });
-
-  it('an empty series has no points', () => {
-    expect(chartGeometry({ a: [] }, box, 1000).lines).toEqual([{ name: 'a', points: '', last: undefined, end: undefined }]);
   });
 });
 
@@ -116,8 +98,10 @@ describe('page options and markup', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html.match(/<script[^>]+src=|<link[^>]+href=|<img|<iframe/i)).toBeNull();
     expect(/<style>([\s\S]*?)<\/style>/.exec(html)![1]!.match(/@import|url\(/i)).toBeNull();
-    // The only URLs are the inlined peer and the SVG namespace (an identifier, never fetched).
-    expect(new Set(html.match(/https?:\/\/[^\s"'`)]+/g))).toEqual(new Set(['http://a:1', 'http://www.w3.org/2000/svg']));
+    // The only URLs are the inlined peer and namespace identifiers of the chart library (never fetched).
+    const urls = new Set(html.match(/https?:\/\/[^\s"'`)]+/g));
+    urls.delete('http://a:1');
+    for (const u of urls) expect(u).toMatch(/^http:\/\/www\.w3\.org\//);
     expect(html.includes('<title>&lt;b&gt;x&lt;/b&gt;</title>')).toBe(true);
     // Exactly the two script elements we wrote: the bundle never closes its element early.
     expect(html.match(/<\/script/gi)).toHaveLength(2);
