@@ -1,4 +1,4 @@
-/** Fetches blocks from a peer region's HTTP API for catch-up; the applier checks every hash. */
+/** Fetches blocks from a peer region's HTTP API for catch-up; the state function checks every hash. */
 
 import type { Block } from '../core/types.js';
 import { blockFromJson, type TxJsonCodec } from '../core/wire.js';
