@@ -98,7 +98,7 @@ function certificate(h: number): Certificate {
 
 const totalEvents = flags.events * flags.polls.length * flags.clients.length;
 console.error(`certifying ${totalEvents} checkpoints…`);
-const certificates = Array.from({ length: totalEvents + 1 }, (_, h) => (h === 0 ? undefined : certificate(h)));
+const certificates = Array.from({ length: totalEvents + 1 }, (_, h) => certificate(h));
 
 const finality = new MemoryFinalityStore(chain.genesis);
 const query = new QueryService({ chain, region: 'us-east-1', blocks: new MemoryBlockStore(), finality, applied: new MemoryAppliedStore() });
@@ -159,8 +159,9 @@ for (const pollMs of flags.polls)
     })();
     await new Promise((resolve) => setTimeout(resolve, 300)); // every stream open and idle
     for (let h = first; h <= last; h += K) {
-      // The finalizer's two writes: the record, then the head (what a stream follows).
-      await finality.markFinalized(cp(h), certificates[h]);
+      // The finalizer's writes: the checkpoint's justification and finalization, then the head (what a stream follows).
+      await finality.certify(certificates[h - K]!, true);
+      await finality.markFinalized(certificates[h]!);
       moved.set(h, performance.now());
       await finality.raiseHead({ justified: cp(h + K), finalized: cp(h), finalization: certificates[h] });
       head = h;

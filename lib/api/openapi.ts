@@ -180,6 +180,11 @@ const schemas = {
       items: object({ index: { type: 'integer', minimum: 1 }, region: { type: 'string' }, lastVoteHeight: { type: ['integer', 'null'] } }),
     },
     evidence: { type: 'integer', minimum: 0, description: 'number of stored evidence items' },
+    invalidVotes: {
+      type: 'integer',
+      minimum: 0,
+      description: 'votes dropped because their partial signature did not verify (never stored or counted)',
+    },
     dlq: {
       type: ['object', 'null'],
       additionalProperties: { type: 'integer', minimum: 0 },

@@ -2,16 +2,14 @@
  * BlockStore and SequencerStore over one region's blocks table (pk S + sk S).
  *
  * Item layout:
- *   pk `B#<hash>`          sk `-`         height (N), and either json (S, the block's wire JSON) or parts (N)
- *   pk `B#<hash>`          sk `P#<0000>`  gz (B): part i of the gzipped wire JSON of a block too large to inline
- *   pk `H#<padHeight>`     sk `<hash>`    (no attributes) height index for hashesAt
- *   pk `X#<hash>`          sk `-`         root (S hex): post-state root of executing the block
- *   pk `TIP`               sk `-`         height (N), hash (S hex): highest stored block, monotone
- *   pk `SEQ`               sk `-`         height (N), hash, stateRoot (S hex), announced (BOOL), w (S write token)
+ *   pk `B#<padHeight>`   sk `<hash>`         json (S, the block's wire JSON) or parts (N)
+ *   pk `B#<padHeight>`   sk `<hash>#P<0000>` gz (B): part i of the gzipped wire JSON of a block too large to inline
+ *   pk `SEQ`             sk `-`              height (N), hash, stateRoot (S hex), w (S write token)
+ *   pk `POOL`            sk `<txHash>`       tx (M): a pending transaction's wire JSON
+ *   pk `PACEMAKER`       sk `-`              generation (N): the live pacemaker chain (lib/pipeline/sequencer.ts)
  *
- * Blocks are content-addressed, so every block write is idempotent. Order of writes in putBlock:
- * block item, then height index, then tip; each later item implies the earlier ones exist, and a
- * retried call (after a crash between them) redoes all three.
+ * One item per block, keyed by height and hash: every block write is one idempotent put, and
+ * `hashesAt` is one query. Readers check a block against the hash they expect (content addressing).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
@@ -38,8 +36,9 @@ export const BLOCK_PART_BYTES = 350_000;
 /** Parts of one block, all written in one transaction (TransactWriteItems: 100 items, 4 MB in total). */
 export const MAX_BLOCK_PARTS = 10;
 
-const blockKey = (hash: Uint8Array) => ({ pk: `B#${toHex(hash)}`, sk: '-' });
-const partSk = (i: number) => `P#${i.toString().padStart(4, '0')}`;
+const PACEMAKER_KEY = { pk: 'PACEMAKER', sk: '-' };
+const blockKey = (height: number, hash: Uint8Array) => ({ pk: `B#${padHeight(height)}`, sk: toHex(hash) });
+const partSk = (blockSk: string, i: number) => `${blockSk}#P${i.toString().padStart(4, '0')}`;
 
 export interface BlockStoreOptions {
   /** Most gzipped parts of one block (default MAX_BLOCK_PARTS; at most 99, as the block item shares the transaction). */
@@ -65,50 +64,33 @@ export class DynamoBlockStore implements BlockStore {
   }
 
   /**
-   * Stores the block (idempotent), its height index and raises the tip.
+   * Stores the block under its height and hash (idempotent: one item, or its gzipped parts for a block
+   * too large for one item).
    * @throws StoreError ITEM_TOO_LARGE when the gzipped block needs more than `maxParts` parts (nothing is written).
    */
   async putBlock(hash: Uint8Array, block: Block): Promise<void> {
     const json = JSON.stringify(blockToJson(block, this.codec));
-    if (Buffer.byteLength(json) <= INLINE_BLOCK_BYTES) {
-      // Content-addressed: an existing item under this hash is this block (ours or a retry's), so a plain put is idempotent.
-      await this.db.send(new PutCommand({ TableName: this.table, Item: { ...blockKey(hash), height: block.height, json } }));
-    } else {
-      await this.putLargeBlock(hash, block.height, gzipSync(json));
-    }
-    await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: `H#${padHeight(block.height)}`, sk: toHex(hash) } }));
-    // Timeline guarded: two blocks stored concurrently at heights 5 and 7 must leave the tip at 7, whatever
-    // order the writes land in. A failed condition means the tip is already at or above this height.
-    await conditional(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: 'TIP', sk: '-' },
-          UpdateExpression: 'SET height = :h, #hash = :hash',
-          ConditionExpression: 'attribute_not_exists(pk) OR height < :h',
-          ExpressionAttributeNames: { '#hash': 'hash' },
-          ExpressionAttributeValues: { ':h': block.height, ':hash': toHex(hash) },
-        }),
-      ),
-    );
+    // Content-addressed: an existing item under this key is this block (ours or a retry's), so a plain put is idempotent.
+    if (Buffer.byteLength(json) <= INLINE_BLOCK_BYTES)
+      await this.db.send(new PutCommand({ TableName: this.table, Item: { ...blockKey(block.height, hash), json } }));
+    else await this.putLargeBlock(hash, block.height, gzipSync(json));
   }
 
   /** Parts and the block item in one transaction, so a reader never sees the block item without all its parts. */
   private async putLargeBlock(hash: Uint8Array, height: number, gz: Uint8Array): Promise<void> {
     const parts = Math.ceil(gz.length / BLOCK_PART_BYTES);
+    const key = blockKey(height, hash);
     if (parts > this.maxParts)
       throw new StoreError(
         'ITEM_TOO_LARGE',
         `block ${toHex(hash)} is ${gz.length} bytes gzipped; at most ${this.maxParts * BLOCK_PART_BYTES} fit`,
-        {
-          table: this.table,
-          key: blockKey(hash).pk,
-          bytes: gz.length,
-        },
+        { table: this.table, key: `${key.pk}/${key.sk}`, bytes: gz.length },
       );
-    const { pk } = blockKey(hash);
     const items = Array.from({ length: parts }, (_, i) => ({
-      Put: { TableName: this.table, Item: { pk, sk: partSk(i), gz: gz.subarray(i * BLOCK_PART_BYTES, (i + 1) * BLOCK_PART_BYTES) } },
+      Put: {
+        TableName: this.table,
+        Item: { pk: key.pk, sk: partSk(key.sk, i), gz: gz.subarray(i * BLOCK_PART_BYTES, (i + 1) * BLOCK_PART_BYTES) },
+      },
     }));
     try {
       // The SDK reuses one ClientRequestToken across its retries, so a retried transaction is idempotent too.
@@ -117,7 +99,7 @@ export class DynamoBlockStore implements BlockStore {
           TransactItems: [
             ...items,
             // Guards: the block is already stored (by us earlier or another invocation); then the transaction is a no-op.
-            { Put: { TableName: this.table, Item: { pk, sk: '-', height, parts }, ConditionExpression: 'attribute_not_exists(pk)' } },
+            { Put: { TableName: this.table, Item: { ...key, parts }, ConditionExpression: 'attribute_not_exists(pk)' } },
           ],
         }),
       );
@@ -128,21 +110,22 @@ export class DynamoBlockStore implements BlockStore {
     }
   }
 
-  async getBlock(hash: Uint8Array): Promise<Block | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: blockKey(hash), ConsistentRead: true }));
+  async getBlock(height: number, hash: Uint8Array): Promise<Block | undefined> {
+    const key = blockKey(height, hash);
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: key, ConsistentRead: true }));
     const item = out.Item;
     if (item === undefined) return undefined;
     if (typeof item.json === 'string') return blockFromJson(JSON.parse(item.json), this.codec, 'block');
     const parts = await queryAll(this.db, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-      ExpressionAttributeValues: { ':pk': blockKey(hash).pk, ':p': 'P#' },
+      ExpressionAttributeValues: { ':pk': key.pk, ':p': `${key.sk}#P` },
       ConsistentRead: true,
     });
     if (parts.length !== item.parts)
       throw new StoreError('CORRUPT_ITEM', `block ${toHex(hash)} has ${parts.length} of ${String(item.parts)} parts`, {
         table: this.table,
-        key: blockKey(hash).pk,
+        key: `${key.pk}/${key.sk}`,
       });
     const gz = Buffer.concat(parts.map((p) => p.gz as Uint8Array));
     return blockFromJson(JSON.parse(gunzipSync(gz).toString('utf8')), this.codec, 'block');
@@ -152,27 +135,21 @@ export class DynamoBlockStore implements BlockStore {
     const items = await queryAll(this.db, {
       TableName: this.table,
       KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `H#${padHeight(height)}` },
+      ExpressionAttributeValues: { ':pk': `B#${padHeight(height)}` },
+      ProjectionExpression: 'sk',
       ConsistentRead: true,
     });
-    return items.map((i) => fromHex(i.sk, 32, 'sk'));
+    return items.filter((i) => !String(i.sk).includes('#')).map((i) => fromHex(i.sk, 32, 'sk'));
   }
 
-  async putExecution(hash: Uint8Array, stateRoot: Uint8Array): Promise<void> {
-    // Execution is deterministic: a rewrite stores the same root, so no condition is needed.
-    await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: `X#${toHex(hash)}`, sk: '-', root: toHex(stateRoot) } }));
-  }
-
-  async getExecution(hash: Uint8Array): Promise<Uint8Array | undefined> {
-    const out = await this.db.send(
-      new GetCommand({ TableName: this.table, Key: { pk: `X#${toHex(hash)}`, sk: '-' }, ConsistentRead: true }),
-    );
-    return out.Item === undefined ? undefined : fromHex(out.Item.root, 32, 'root');
-  }
-
-  async tip(): Promise<{ height: number; hash: Uint8Array } | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: 'TIP', sk: '-' }, ConsistentRead: true }));
-    return out.Item === undefined ? undefined : { height: out.Item.height as number, hash: fromHex(out.Item.hash, 32, 'hash') };
+  async tip(from: number, span: number): Promise<{ height: number; hash: Uint8Array } | undefined> {
+    let found: { height: number; hash: Uint8Array } | undefined;
+    for (let h = from; h < from + span; h++) {
+      const [hash] = await this.hashesAt(h);
+      if (!hash) break;
+      found = { height: h, hash };
+    }
+    return found;
   }
 }
 
@@ -193,7 +170,6 @@ export class DynamoSequencerStore implements SequencerStore {
       height: i.height as number,
       hash: fromHex(i.hash, 32, 'hash'),
       stateRoot: fromHex(i.stateRoot, 32, 'stateRoot'),
-      announced: i.announced === true,
     };
   }
 
@@ -208,12 +184,27 @@ export class DynamoSequencerStore implements SequencerStore {
         height: next.height,
         hash: toHex(next.hash),
         stateRoot: toHex(next.stateRoot),
-        announced: next.announced,
       },
       // A table without the item is at genesis (height 0), like the applied pointer.
       ConditionExpression: `${expected.height === 0 ? 'attribute_not_exists(pk) OR ' : ''}(height = :h AND #hash = :hash)`,
       ExpressionAttributeNames: { '#hash': 'hash' },
       ExpressionAttributeValues: { ':h': expected.height, ':hash': toHex(expected.hash) },
+    });
+  }
+
+  async pacemaker(): Promise<number> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: PACEMAKER_KEY, ConsistentRead: true }));
+    return Number(out.Item?.generation ?? 0);
+  }
+
+  async swapPacemaker(expected: number, next: number): Promise<boolean> {
+    // Timeline guarded: two arming batches (or a fired tick and an arming batch) read generation g; only
+    // one may start generation g+1, so exactly one pacemaker chain stays live.
+    return putOnce(this.db, {
+      TableName: this.table,
+      Item: { ...PACEMAKER_KEY, generation: next },
+      ConditionExpression: expected === 0 ? 'attribute_not_exists(pk) OR generation = :e' : 'generation = :e',
+      ExpressionAttributeValues: { ':e': expected },
     });
   }
 

@@ -1,42 +1,46 @@
 /**
- * FinalityStore (vote log, evidence, tallies, checkpoints, head) and SlashingProtectionStore over
- * one region's finality table (pk S + sk S). Every write is one conditional or idempotent request.
+ * FinalityStore (per-height tallies, certificates, justification and finality, evidence, head) and
+ * SlashingProtectionStore over one region's finality table (pk S + sk S). Every write is one
+ * conditional or idempotent request, and every message costs a bounded number of them.
  *
  * Item layout (checkpoints are maps {height N, hash S, stateRoot S}; links add era S (u64 decimal);
- * certificates add signers (L of N) and signature S; hex is lowercase):
- *   pk `WATERMARK#<member>`         sk `-`                          sourceHeight N, targetHeight N, id S (linkId), link M, signature S
- *                                                                   (id, link and signature absent when only an import wrote the item)
- *   pk `V#<member>`                 sk `<padHeight(target)>#<linkId>#<signature>` vote M, w S (write token)
- *   pk `E`                          sk `<member>#<kind>#<linkIdA>#<linkIdB>` (ids sorted) evidence M
- *   pk `L#<linkId>`                 sk `-`                          link M, signers NS, p<member> S (partials), cert M
- *   pk `C#<padHeight>`              sk `<hash>:<stateRoot>`         checkpoint M, status S (justified|finalized),
- *                                                                   justification M, finalization M, jw S, fw S (write tokens)
- *   pk `W#<checkpointId(source)>`   sk `<linkId>`                   cert M: a certified link waiting for its source
- *   pk `HEAD`                       sk `-`                          justified M, jh N, finalized M, fh N, finalization M
+ * certificates add signers (L of N) and signature S; votes add member N and signature S; hex is lowercase):
+ *   pk `WATERMARK#<member>`        sk `-`   sourceHeight N, targetHeight N, id S (linkId), link M, signature S
+ *   pk `T#<padHeight>`             sk `-`   the tally of target height h:
+ *       m<member> S   the member's first verified vote with target h (its JSON; one slot per member)
+ *       x<member> S   a non-adjacent vote of the member whose span covers h (surround detection)
+ *       cert M, cid S (linkId), tid S (checkpointId of its target), cw S   the certificate of the link certified at h
+ *       j BOOL, jw S  the certificate's target is justified
+ *       fin M, fw S   the certificate (h -> h + K) that finalized that target
+ *   pk `W#<checkpointId(source)>`  sk `<linkId>`   cert M: a certified non-adjacent link waiting for its source
+ *   pk `E`                         sk `<member>#<slot>`   evidence M, eid S (at most EVIDENCE_SLOTS per member)
+ *   pk `STATS`                     sk `-`   invalid N: votes dropped for a bad signature
+ *   pk `HEAD`                      sk `-`   justified M, jh N, justification M, finalized M, fh N, finalization M
+ * The `*w` attributes are write tokens: a retried request whose first attempt landed still counts as ours.
  *
- * Genesis is justified and finalized by definition and never written: checkpointsAt(0) and head()
- * supply it, and markJustified/markFinalized of genesis return false.
- * Reads the finalizer's cascade depends on (checkpoint status, waiting links, tallies) are strongly
- * consistent: it writes the waiting link, then reads the source status (see lib/pipeline/finalizer.ts).
+ * Genesis is justified and finalized by definition and never written: tally(0) and head() supply it.
+ * Reads the finalizer's cascade depends on (a source's justification, the next height's certificate)
+ * are strongly consistent: it writes first, then reads (see lib/pipeline/finalizer.ts).
  */
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { fromHex, parseU64Decimal, toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
-import { checkpointId, linkId, padHeight } from '../core/ids.js';
+import { checkpointId, evidenceId, evidenceSlot, linkId, padHeight } from '../core/ids.js';
 import { mergeWatermarks } from '../core/interchange.js';
 import type { Evidence, Watermark } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Link, Vote } from '../core/types.js';
-import { aobject, type CheckpointJson, checkpointFromJson, checkpointToJson } from '../core/wire.js';
+import { aobject, type CheckpointJson, checkpointFromJson, checkpointToJson, voteFromJson, voteToJson } from '../core/wire.js';
 import type {
-  CheckpointRecord,
   FinalityHead,
   FinalityStore,
-  LinkTally,
+  HeightTally,
+  RecordOutcome,
   SignOutcome,
   SlashingProtectionStore,
   WatermarkStore,
 } from '../pipeline/ports.js';
-import { conditional, putOnce, StoreError, writeToken } from './errors.js';
+import { backoffMs, conditional, StoreError, writeToken } from './errors.js';
 import { queryAll } from './tables.js';
 
 // ---------------------------------------------------------------- item codecs
@@ -187,9 +191,14 @@ const MERGE_ATTEMPTS = 20;
 // ---------------------------------------------------------------- finality
 
 const HEAD_KEY = { pk: 'HEAD', sk: '-' };
-const tallyKey = (l: Link) => ({ pk: `L#${linkId(l)}`, sk: '-' });
-const checkpointKey = (c: Checkpoint) => ({ pk: `C#${padHeight(c.height)}`, sk: `${toHex(c.hash)}:${toHex(c.stateRoot)}` });
-const PARTIAL_RE = /^p(\d+)$/;
+const STATS_KEY = { pk: 'STATS', sk: '-' };
+const tallyKey = (height: number) => ({ pk: `T#${padHeight(height)}`, sk: '-' });
+const SLOT_RE = /^m(\d+)$/;
+const SPAN_RE = /^x(\d+)$/;
+
+/** The stored form of a vote: its wire JSON, as one string (so a condition can compare it whole). */
+const voteString = (v: Vote): string => JSON.stringify(voteToJson(v));
+const voteOf = (value: unknown, path: string): Vote => voteFromJson(JSON.parse(String(value)), path);
 
 /** One region's finality table. `genesis` is the chain's genesis checkpoint (justified and finalized by definition). */
 export class DynamoFinalityStore implements FinalityStore {
@@ -199,48 +208,205 @@ export class DynamoFinalityStore implements FinalityStore {
     private readonly genesis: Checkpoint,
   ) {}
 
-  // -------------------------------------------------------------- votes and evidence
+  // -------------------------------------------------------------- tallies
 
-  async recordVote(vote: Vote): Promise<'new' | 'duplicate'> {
+  private tallyFrom(height: number, item: Record<string, unknown>): HeightTally {
+    const votes = new Map<number, Vote>();
+    const spans: Vote[] = [];
+    for (const [name, value] of Object.entries(item)) {
+      const slot = SLOT_RE.exec(name);
+      if (slot) votes.set(Number(slot[1]), voteOf(value, name));
+      else if (SPAN_RE.test(name)) spans.push(voteOf(value, name));
+    }
+    return {
+      height,
+      votes,
+      ...(item.cert ? { certificate: certificateFrom(item.cert, 'cert') } : {}),
+      justified: item.j === true,
+      ...(item.fin ? { finalization: certificateFrom(item.fin, 'fin') } : {}),
+      spans,
+    };
+  }
+
+  async recordVote(vote: Vote): Promise<RecordOutcome> {
+    const h = vote.target.height;
+    const value = voteString(vote);
+    // Timeline guarded: a member's first verified vote at a target height takes its slot; a redelivery of
+    // the same vote finds itself (idempotent); a different vote at the same height never replaces it.
+    let item: Record<string, unknown> | undefined;
+    const result = await conditional(async () => {
+      const out = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: tallyKey(h),
+          UpdateExpression: 'SET #m = :v',
+          ConditionExpression: 'attribute_not_exists(#m) OR #m = :v',
+          ExpressionAttributeNames: { '#m': `m${vote.member}` },
+          ExpressionAttributeValues: { ':v': value },
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      item = out.Attributes;
+    });
+    if (!result.ok) {
+      const old = result.old ?? {};
+      return { kind: 'slot-taken', existing: voteOf(old[`m${vote.member}`], 'existing'), tally: this.tallyFrom(h, old) };
+    }
+    // ALL_OLD tells whether the slot was free; the tally after the write is the old item plus this vote.
+    const before = item ?? {};
+    const fresh = before[`m${vote.member}`] === undefined;
+    return { kind: 'recorded', fresh, tally: this.tallyFrom(h, { ...before, [`m${vote.member}`]: value }) };
+  }
+
+  async recordSpan(vote: Vote, heights: readonly number[]): Promise<HeightTally[]> {
+    const value = voteString(vote);
+    return Promise.all(
+      heights.map(async (h) => {
+        // The first spanning vote of a member is kept per height: one is enough to prove a surround.
+        const out = await this.db.send(
+          new UpdateCommand({
+            TableName: this.table,
+            Key: tallyKey(h),
+            UpdateExpression: 'SET #x = if_not_exists(#x, :v)',
+            ExpressionAttributeNames: { '#x': `x${vote.member}` },
+            ExpressionAttributeValues: { ':v': value },
+            ReturnValues: 'ALL_NEW',
+          }),
+        );
+        return this.tallyFrom(h, out.Attributes ?? {});
+      }),
+    );
+  }
+
+  async tally(height: number): Promise<HeightTally | undefined> {
+    if (height === this.genesis.height) return { height, votes: new Map(), justified: true, spans: [] };
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: tallyKey(height), ConsistentRead: true }));
+    return out.Item ? this.tallyFrom(height, out.Item) : undefined;
+  }
+
+  async tallies(heights: readonly number[]): Promise<HeightTally[]> {
+    const unique = [...new Set(heights)];
+    const out: HeightTally[] = [];
+    if (unique.includes(this.genesis.height)) out.push((await this.tally(this.genesis.height))!);
+    const keys = unique.filter((h) => h !== this.genesis.height);
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Record<string, unknown>[] = keys.slice(i, i + 100).map(tallyKey);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await sleep(backoffMs(attempt));
+        const res = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+        for (const item of res.Responses?.[this.table] ?? []) out.push(this.tallyFrom(heightOfKey(item.pk), item));
+        pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+        if (attempt >= 8 && pending.length > 0)
+          throw new StoreError('UNPROCESSED_ITEMS', `${pending.length} tally reads left unprocessed`, {
+            table: this.table,
+            unprocessed: pending.length,
+          });
+      }
+    }
+    return out.sort((a, b) => a.height - b.height);
+  }
+
+  async certify(c: Certificate, justified: boolean) {
     const w = writeToken();
-    // Guards: a redelivered vote must not be logged twice; our own landed write (a retry) still counts as 'new'.
+    const id = linkId(c);
+    // Timeline guarded: concurrent invocations combine different t-subsets into different (equally valid)
+    // certificates; the first stored is the height's certificate for everyone. A retry of ours finds itself.
     const result = await conditional(() =>
       this.db.send(
-        new PutCommand({
+        new UpdateCommand({
           TableName: this.table,
-          Item: {
-            pk: `V#${vote.member}`,
-            sk: `${padHeight(vote.target.height)}#${linkId(vote)}#${toHex(vote.signature)}`,
-            vote: voteItem(vote),
-            w,
+          Key: tallyKey(c.target.height),
+          UpdateExpression: `SET cert = :c, cid = :id, tid = :tid, cw = :w${justified ? ', j = :t, jw = :w' : ''}`,
+          ConditionExpression: 'attribute_not_exists(cert)',
+          ExpressionAttributeValues: {
+            ':c': certificateItem(c),
+            ':id': id,
+            ':tid': checkpointId(c.target),
+            ':w': w,
+            ...(justified ? { ':t': true } : {}),
           },
-          ConditionExpression: 'attribute_not_exists(pk)',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     );
-    return result.ok || result.old?.w === w ? 'new' : 'duplicate';
+    if (result.ok) return { certificate: c, created: true, justifiedNow: justified };
+    const old = result.old ?? {};
+    if (old.cert === undefined)
+      throw new StoreError('CORRUPT_ITEM', `tally ${c.target.height} failed its condition without a certificate`, { table: this.table });
+    const mine = old.cw === w;
+    return { certificate: certificateFrom(old.cert, 'cert'), created: mine, justifiedNow: mine && justified && old.jw === w };
   }
 
-  async votesOf(member: number, fromTargetHeight: number): Promise<Vote[]> {
+  async markJustified(c: Certificate): Promise<boolean> {
+    const w = writeToken();
+    // Guards: only the certificate stored at the height is justified, once; our own landed retry counts as ours.
+    const result = await conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: tallyKey(c.target.height),
+          UpdateExpression: 'SET j = :t, jw = :w',
+          ConditionExpression: 'cid = :id AND attribute_not_exists(j)',
+          ExpressionAttributeValues: { ':t': true, ':w': w, ':id': linkId(c) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    return result.ok || result.old?.jw === w;
+  }
+
+  async markFinalized(c: Certificate): Promise<boolean> {
+    if (checkpointEquals(c.source, this.genesis)) return false;
+    const w = writeToken();
+    // Guards: the finalization is recorded at the source's height, once, and only for the checkpoint certified there.
+    const result = await conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: tallyKey(c.source.height),
+          UpdateExpression: 'SET fin = :c, fw = :w',
+          ConditionExpression: 'tid = :src AND attribute_not_exists(fin)',
+          ExpressionAttributeValues: { ':c': certificateItem(c), ':w': w, ':src': checkpointId(c.source) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    return result.ok || result.old?.fw === w;
+  }
+
+  async awaitSource(c: Certificate): Promise<void> {
+    // Idempotent: the key names the link.
+    await this.db.send(
+      new PutCommand({ TableName: this.table, Item: { pk: `W#${checkpointId(c.source)}`, sk: linkId(c), cert: certificateItem(c) } }),
+    );
+  }
+
+  async linksFrom(source: Checkpoint): Promise<Certificate[]> {
     const items = await queryAll(this.db, {
       TableName: this.table,
-      KeyConditionExpression: 'pk = :pk AND sk >= :from',
-      ExpressionAttributeValues: { ':pk': `V#${member}`, ':from': padHeight(fromTargetHeight) },
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': `W#${checkpointId(source)}` },
       ConsistentRead: true,
     });
-    return items.map((i) => voteFrom(i.vote, 'vote'));
+    return items.map((i) => certificateFrom(i.cert, 'cert'));
   }
 
+  async removeWaiting(c: Certificate): Promise<void> {
+    await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: `W#${checkpointId(c.source)}`, sk: linkId(c) } }));
+  }
+
+  // -------------------------------------------------------------- evidence and counters
+
   async putEvidence(e: Evidence): Promise<void> {
-    const [a, b] = [linkId(e.first), linkId(e.second)].sort();
-    // The key names the pair, so a rewrite (redelivered vote) replaces the item with the same evidence.
+    // A fixed slot per member bounds the items a member's equivocations can create; a rewrite of the same pair is idempotent.
     await this.db.send(
       new PutCommand({
         TableName: this.table,
         Item: {
           pk: 'E',
-          sk: `${e.member}#${e.kind}#${a}#${b}`,
+          sk: `${e.member}#${evidenceSlot(e)}`,
+          eid: evidenceId(e),
           evidence: { kind: e.kind, member: e.member, first: voteItem(e.first), second: voteItem(e.second) },
         },
       }),
@@ -260,154 +426,20 @@ export class DynamoFinalityStore implements FinalityStore {
     });
   }
 
-  // -------------------------------------------------------------- tallies
-
-  async addPartial(vote: Vote): Promise<LinkTally> {
-    // One atomic update: the member's partial is set only if absent (the first one counts; a retry or a
-    // redelivery is a no-op) and its index joins the signer set; ALL_NEW returns the tally after the write.
-    const out = await this.db.send(
+  async countInvalidVote(): Promise<void> {
+    await this.db.send(
       new UpdateCommand({
         TableName: this.table,
-        Key: tallyKey(vote),
-        UpdateExpression: 'SET #link = if_not_exists(#link, :link), #p = if_not_exists(#p, :sig) ADD #signers :m',
-        ExpressionAttributeNames: { '#link': 'link', '#p': `p${vote.member}`, '#signers': 'signers' },
-        ExpressionAttributeValues: { ':link': linkItem(vote), ':sig': toHex(vote.signature), ':m': new Set([vote.member]) },
-        ReturnValues: 'ALL_NEW',
+        Key: STATS_KEY,
+        UpdateExpression: 'ADD invalid :one',
+        ExpressionAttributeValues: { ':one': 1 },
       }),
     );
-    return this.tallyFrom(out.Attributes ?? {});
   }
 
-  private tallyFrom(item: Record<string, unknown>): LinkTally {
-    const partials = new Map<number, Uint8Array>();
-    for (const [name, value] of Object.entries(item)) {
-      const m = PARTIAL_RE.exec(name);
-      if (m) partials.set(Number(m[1]), fromHex(value, 48, name));
-    }
-    return { link: linkFrom(item.link, 'link'), partials, ...(item.cert ? { certificate: certificateFrom(item.cert, 'cert') } : {}) };
-  }
-
-  async removePartials(link: Link, bad: readonly { member: number; signature: Uint8Array }[]): Promise<void> {
-    await Promise.all(
-      bad.map((b) =>
-        // Guards: a bad partial is dropped only if it is still the same bytes (a concurrent invocation may already
-        // have replaced it by a valid one after removing it). A failed condition means there is nothing to remove.
-        conditional(() =>
-          this.db.send(
-            new UpdateCommand({
-              TableName: this.table,
-              Key: tallyKey(link),
-              UpdateExpression: 'REMOVE #p DELETE #signers :m',
-              ConditionExpression: '#p = :sig',
-              ExpressionAttributeNames: { '#p': `p${b.member}`, '#signers': 'signers' },
-              ExpressionAttributeValues: { ':sig': toHex(b.signature), ':m': new Set([b.member]) },
-            }),
-          ),
-        ),
-      ),
-    );
-  }
-
-  async setCertificate(c: Certificate): Promise<Certificate> {
-    // Timeline guarded: two invocations combine different t-subsets of partials into different (equally valid)
-    // certificates; the first stored one is the link's certificate for everyone. A retry of ours finds itself.
-    const result = await conditional(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: tallyKey(c),
-          UpdateExpression: 'SET #cert = :cert, #link = if_not_exists(#link, :link)',
-          ConditionExpression: 'attribute_not_exists(#cert)',
-          ExpressionAttributeNames: { '#cert': 'cert', '#link': 'link' },
-          ExpressionAttributeValues: { ':cert': certificateItem(c), ':link': linkItem(c) },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
-    );
-    if (result.ok) return c;
-    if (result.old?.cert === undefined)
-      throw new StoreError('CORRUPT_ITEM', `tally ${linkId(c)} failed its condition without a certificate`, { table: this.table });
-    return certificateFrom(result.old.cert, 'cert');
-  }
-
-  // -------------------------------------------------------------- checkpoints
-
-  async checkpointsAt(height: number): Promise<CheckpointRecord[]> {
-    const items = await queryAll(this.db, {
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `C#${padHeight(height)}` },
-      ConsistentRead: true,
-    });
-    const records: CheckpointRecord[] = items.map((i) => ({
-      checkpoint: checkpointFromJson(i.checkpoint, 'checkpoint'),
-      status: i.status === 'finalized' ? 'finalized' : 'justified',
-      ...(i.justification ? { justification: certificateFrom(i.justification, 'justification') } : {}),
-      ...(i.finalization ? { finalization: certificateFrom(i.finalization, 'finalization') } : {}),
-    }));
-    return height === this.genesis.height ? [{ checkpoint: this.genesis, status: 'finalized' }, ...records] : records;
-  }
-
-  async markJustified(checkpoint: Checkpoint, justification: Certificate | undefined): Promise<boolean> {
-    if (checkpointEquals(checkpoint, this.genesis)) return false;
-    // Guards: a checkpoint is justified once (the first justification is kept) and a finalized one is never
-    // downgraded. True only for the call whose write created the record.
-    return putOnce(
-      this.db,
-      {
-        TableName: this.table,
-        Item: {
-          ...checkpointKey(checkpoint),
-          checkpoint: checkpointToJson(checkpoint),
-          status: 'justified',
-          ...(justification ? { justification: certificateItem(justification) } : {}),
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      },
-      'jw',
-    );
-  }
-
-  async markFinalized(checkpoint: Checkpoint, finalization: Certificate | undefined): Promise<boolean> {
-    if (checkpointEquals(checkpoint, this.genesis)) return false;
-    const w = writeToken();
-    // Guards: finalized once; the justification of an already justified record is kept (UpdateItem leaves it).
-    const result = await conditional(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: checkpointKey(checkpoint),
-          UpdateExpression: `SET #cp = if_not_exists(#cp, :cp), #status = :fin, fw = :w${finalization ? ', finalization = :f' : ''}`,
-          ConditionExpression: 'attribute_not_exists(pk) OR #status <> :fin',
-          ExpressionAttributeNames: { '#cp': 'checkpoint', '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':cp': checkpointToJson(checkpoint),
-            ':fin': 'finalized',
-            ':w': w,
-            ...(finalization ? { ':f': certificateItem(finalization) } : {}),
-          },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
-    );
-    return result.ok || result.old?.fw === w;
-  }
-
-  async awaitSource(c: Certificate): Promise<void> {
-    // Idempotent: the key names the link; a rewrite stores the same certificate (setCertificate is first-writer-wins).
-    await this.db.send(
-      new PutCommand({ TableName: this.table, Item: { pk: `W#${checkpointId(c.source)}`, sk: linkId(c), cert: certificateItem(c) } }),
-    );
-  }
-
-  async linksFrom(source: Checkpoint): Promise<Certificate[]> {
-    const items = await queryAll(this.db, {
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `W#${checkpointId(source)}` },
-      ConsistentRead: true,
-    });
-    return items.map((i) => certificateFrom(i.cert, 'cert'));
+  async invalidVotes(): Promise<number> {
+    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: STATS_KEY }));
+    return Number(out.Item?.invalid ?? 0);
   }
 
   // -------------------------------------------------------------- head
@@ -417,23 +449,25 @@ export class DynamoFinalityStore implements FinalityStore {
     const i = out.Item ?? {};
     return {
       justified: i.justified ? checkpointFromJson(i.justified, 'justified') : this.genesis,
+      ...(i.justification ? { justification: certificateFrom(i.justification, 'justification') } : {}),
       finalized: i.finalized ? checkpointFromJson(i.finalized, 'finalized') : this.genesis,
       ...(i.finalization ? { finalization: certificateFrom(i.finalization, 'finalization') } : {}),
     };
   }
 
-  async raiseHead(u: { justified?: Checkpoint; finalized?: Checkpoint; finalization?: Certificate }): Promise<FinalityHead> {
+  async raiseHead(u: { justified?: Checkpoint; justification?: Certificate; finalized?: Checkpoint; finalization?: Certificate }) {
     // Justified and finalized are raised independently, each by a conditional update: concurrent raises land in
     // any order and the head ends at the highest of each (a lower or equal one fails its condition and is ignored).
-    const raise = (field: 'justified' | 'finalized', heightAttr: 'jh' | 'fh', c: Checkpoint, certificate?: Certificate) => {
-      // The finalization certificate travels with `finalized` (its source is that checkpoint), never alone.
-      const finalization = field === 'finalized' ? (certificate ? ', finalization = :cert' : ' REMOVE finalization') : '';
+    const raise = (field: 'justified' | 'finalized', heightAttr: 'jh' | 'fh', c: Checkpoint, certificate: Certificate | undefined) => {
+      // A checkpoint's certificate travels with it, never alone.
+      const certField = field === 'justified' ? 'justification' : 'finalization';
+      const cert = certificate ? `, ${certField} = :cert` : ` REMOVE ${certField}`;
       return conditional(() =>
         this.db.send(
           new UpdateCommand({
             TableName: this.table,
             Key: HEAD_KEY,
-            UpdateExpression: `SET #c = :c, #h = :h${finalization}`,
+            UpdateExpression: `SET #c = :c, #h = :h${cert}`,
             ConditionExpression: 'attribute_not_exists(#h) OR #h < :h',
             ExpressionAttributeNames: { '#c': field, '#h': heightAttr },
             ExpressionAttributeValues: {
@@ -447,9 +481,11 @@ export class DynamoFinalityStore implements FinalityStore {
     };
     const g = this.genesis.height;
     await Promise.all([
-      u.justified && u.justified.height > g ? raise('justified', 'jh', u.justified) : undefined,
+      u.justified && u.justified.height > g ? raise('justified', 'jh', u.justified, u.justification) : undefined,
       u.finalized && u.finalized.height > g ? raise('finalized', 'fh', u.finalized, u.finalization) : undefined,
     ]);
     return this.head();
   }
 }
+
+const heightOfKey = (pk: unknown): number => Number(String(pk).slice(2));

@@ -169,6 +169,8 @@ export interface SendBatchOptions {
   readonly attempts?: number;
   /** First backoff between attempts, doubled each time (default 50 ms). */
   readonly backoffMs?: number;
+  /** Deliver no sooner than this many seconds (0..900; SQS DelaySeconds on every entry). */
+  readonly delaySeconds?: number;
 }
 
 /**
@@ -195,7 +197,14 @@ export async function sendBatch(
       let out: SendMessageBatchCommandOutput;
       try {
         out = await sqs.send(
-          new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending.map((i) => ({ Id: String(i), MessageBody: bodies[i]! })) }),
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: pending.map((i) => ({
+              Id: String(i),
+              MessageBody: bodies[i]!,
+              ...(opts.delaySeconds ? { DelaySeconds: opts.delaySeconds } : {}),
+            })),
+          }),
         );
       } catch (e) {
         // The SDK already retried this request; whether SQS stored any of it is unknown, so report all unconfirmed.

@@ -8,7 +8,7 @@ import { inboxQueue, resourceNames } from '../config.js';
 import { AfgError } from '../core/errors.js';
 import type { TxJsonCodec } from '../core/wire.js';
 import { encodeMessage, type QueueMessage } from '../pipeline/messages.js';
-import type { Destination, Transport } from '../pipeline/ports.js';
+import type { Destination, SendOptions, Transport } from '../pipeline/ports.js';
 import type { ClientFactory } from './clients.js';
 import { resolveQueueUrl, SendBatchError, type SendBatchOptions, sendBatch } from './queues.js';
 
@@ -58,7 +58,7 @@ export class SqsTransport implements Transport {
    * @throws TransportError naming each message SQS did not accept after retries (the cause is the SendBatchError);
    *   InputError for an oversized body; the SDK's QueueDoesNotExist when the queue is missing.
    */
-  async send(to: Destination, messages: readonly QueueMessage[]): Promise<void> {
+  async send(to: Destination, messages: readonly QueueMessage[], options: SendOptions = {}): Promise<void> {
     if (messages.length === 0) return;
     const { region, queue } = queueOf(this.opts.prefix, this.opts.homeRegion, to);
     const sqs = this.opts.aws.sqs(region);
@@ -68,7 +68,7 @@ export class SqsTransport implements Transport {
         sqs,
         url,
         messages.map((m) => encodeMessage(m, this.opts.codec)),
-        this.opts.send,
+        { ...this.opts.send, ...(options.delaySeconds ? { delaySeconds: options.delaySeconds } : {}) },
       );
     } catch (e) {
       if (!(e instanceof SendBatchError)) throw e;

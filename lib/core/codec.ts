@@ -79,21 +79,52 @@ export function txRoot(txHashes: readonly Uint8Array[]): Uint8Array {
   return sha256(concatBytes(TXROOT_TAG, u64(txHashes.length), ...txHashes.map((h, i) => abytes(h, 32, `txHashes[${i}]`))));
 }
 
+/** What a block hash commits to, without the transactions themselves: enough to check ancestry. */
+export interface BlockHeader {
+  readonly height: number;
+  readonly parentHash: Uint8Array;
+  readonly txRoot: Uint8Array;
+}
+
+/** The header of `block`, with each transaction identified by the application's `hashTx`. */
+export function blockHeader<Tx>(block: Block<Tx>, hashTx: (tx: Tx) => Uint8Array): BlockHeader {
+  return { height: block.height, parentHash: block.parentHash, txRoot: txRoot(block.transactions.map(hashTx)) };
+}
+
 /**
- * Block hash: sha256("AFG-BLOCK-V1" || chainId(32) || height(u64) || parentHash(32) || txRoot(32)),
- * with each transaction identified by the application's `hashTx` (txHash for transfers).
+ * Block hash: sha256("AFG-BLOCK-V1" || chainId(32) || height(u64) || parentHash(32) || txRoot(32)).
  * The post-state root is not part of the block: validators compute it and sign it in the checkpoint.
  */
-export function blockHash<Tx>(chainId: Uint8Array, block: Block<Tx>, hashTx: (tx: Tx) => Uint8Array): Uint8Array {
+export function headerHash(chainId: Uint8Array, header: BlockHeader): Uint8Array {
   return sha256(
     concatBytes(
       BLOCK_TAG,
       abytes(chainId, 32, 'chainId'),
-      u64(block.height, 'height'),
-      abytes(block.parentHash, 32, 'parentHash'),
-      txRoot(block.transactions.map(hashTx)),
+      u64(header.height, 'height'),
+      abytes(header.parentHash, 32, 'parentHash'),
+      abytes(header.txRoot, 32, 'txRoot'),
     ),
   );
+}
+
+/** Block hash (headerHash of the block's header), with transactions identified by `hashTx` (txHash for transfers). */
+export function blockHash<Tx>(chainId: Uint8Array, block: Block<Tx>, hashTx: (tx: Tx) => Uint8Array): Uint8Array {
+  return headerHash(chainId, blockHeader(block, hashTx));
+}
+
+/**
+ * Whether `headers` (the target's header first, then each parent down to the block just above
+ * `source`) prove that `target` descends from `source`: each header hashes to the hash its child
+ * names, heights step down by one, and the last names `source` as its parent. Pure hashing, no I/O.
+ */
+export function provesAncestry(chainId: Uint8Array, source: Checkpoint, target: Checkpoint, headers: readonly BlockHeader[]): boolean {
+  if (headers.length !== target.height - source.height) return false;
+  let expected = target.hash;
+  for (const [i, h] of headers.entries()) {
+    if (h.height !== target.height - i || !equalBytes(headerHash(chainId, h), expected)) return false;
+    expected = h.parentHash;
+  }
+  return equalBytes(expected, source.hash);
 }
 
 export function checkpointEquals(a: Checkpoint, b: Checkpoint): boolean {

@@ -145,6 +145,44 @@ export class CachingNodeStore implements NodeStore {
   }
 }
 
+/**
+ * Writes stay in memory, reads fall back to `base`: the store for executing blocks that are not
+ * final yet (the sequencer's trial runs, validators' own executions). Only the state function
+ * persists nodes, once a block is final. Memory is bounded (LRU of `maxEntries` nodes); an evicted
+ * node that is still needed surfaces as StateError MISSING_NODE, and the caller re-executes from a
+ * persisted state.
+ */
+export class OverlayNodeStore implements NodeStore {
+  private readonly overlay = new Map<string, Uint8Array>();
+
+  constructor(
+    private readonly base: NodeStore,
+    private readonly maxEntries = 500_000,
+  ) {
+    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new InputError('maxEntries', 'expected a positive integer');
+  }
+
+  async get(hash: Hash): Promise<Uint8Array | undefined> {
+    const id = hexOf(hash);
+    const hit = this.overlay.get(id);
+    if (hit) {
+      this.overlay.delete(id);
+      this.overlay.set(id, hit);
+      return hit;
+    }
+    return this.base.get(hash);
+  }
+
+  async putMany(nodes: { hash: Hash; bytes: Uint8Array }[]): Promise<void> {
+    for (const n of nodes) {
+      const id = hexOf(n.hash);
+      this.overlay.delete(id);
+      this.overlay.set(id, n.bytes);
+    }
+    while (this.overlay.size > this.maxEntries) this.overlay.delete(this.overlay.keys().next().value!);
+  }
+}
+
 // ---- hashing and node codec ----
 
 /** 0x?? || a(32) || b(32): the preimage of both hash kinds, and the stored form of an internal node. */

@@ -4,7 +4,7 @@
  * and throws InputError naming the offending field (`path`), and refuses unknown fields.
  */
 import { asafeUint, fromHex, parseU64Decimal, toHex } from './bytes.js';
-import { voteSigningBytes } from './codec.js';
+import { type BlockHeader, voteSigningBytes } from './codec.js';
 import { InputError } from './errors.js';
 import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from './types.js';
 
@@ -148,5 +148,26 @@ export function certificateFromJson(value: unknown, path = 'certificate'): Certi
     signers: o.signers.map((s, i) => asafeUint(s, `${join(path, 'signers')}[${i}]`)),
     signature: fromHex(o.signature, 48, join(path, 'signature')),
     message: fromHex(o.message, undefined, join(path, 'message')),
+  };
+}
+
+export interface BlockHeaderJson {
+  height: number;
+  parentHash: string;
+  txRoot: string;
+}
+
+export const headerToJson = (h: BlockHeader): BlockHeaderJson => ({
+  height: h.height,
+  parentHash: toHex(h.parentHash),
+  txRoot: toHex(h.txRoot),
+});
+
+export function headerFromJson(value: unknown, path = 'header'): BlockHeader {
+  const o = aobject(value, path, ['height', 'parentHash', 'txRoot']);
+  return {
+    height: asafeUint(o.height, join(path, 'height')),
+    parentHash: fromHex(o.parentHash, 32, join(path, 'parentHash')),
+    txRoot: fromHex(o.txRoot, 32, join(path, 'txRoot')),
   };
 }

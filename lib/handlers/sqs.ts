@@ -196,6 +196,7 @@ function sequencerHandler(provider: Provider<Region>, telemetry: Telemetry, opti
       result = await sequence(
         region.sequencer(),
         ok.map((o) => o.message),
+        { redelivered: ok.some((o) => isRedelivery(o.record)) },
       );
     } catch (error) {
       // HeadMovedError and store failures: the whole batch is redelivered and re-checked against the new head.
@@ -223,11 +224,12 @@ function validatorHandler(provider: Provider<Region>, member: number, telemetry:
     const deps = await region.validator(member);
     const { ok, failures } = decodeAll(region, event, ['proposal', 'justified'], telemetry, options);
     // Proposals in height order (a child after its parent), so one batch never waits on itself.
-    const height = (m: InboxMessage) => (m.kind === 'proposal' ? m.height : m.checkpoint.height);
+    const height = (m: InboxMessage) => (m.kind === 'proposal' ? m.height : m.certificate.target.height);
     ok.sort((a, b) => height(a.message) - height(b.message));
     const handle = async (message: InboxMessage, record: SQSRecord): Promise<ValidatorOutcome> => {
-      // A redelivery may follow a crash mid fan-out: the validator then re-sends its last vote.
-      const honest = (d = deps) => handleInbox(d, message, { resendIdentical: isRedelivery(record) });
+      // A redelivery may follow a crash mid fan-out, a rebroadcast a stall: the validator then re-sends its last vote.
+      const repeat = isRedelivery(record) || (message.kind === 'proposal' && message.rebroadcast === true);
+      const honest = (d = deps) => handleInbox(d, message, { repeat });
       const outcome = region.hooks.inbox ? await region.hooks.inbox({ member, deps, message, honest }) : await honest();
       if (outcome.kind === 'voted' && !outcome.repeat) telemetry.metric('VotesSigned', 1);
       if (outcome.kind === 'refused') {
@@ -248,10 +250,11 @@ function finalizerHandler(provider: Provider<Region>, telemetry: Telemetry, opti
   return async (event, context) => {
     const region = await provider();
     const { ok, failures } = decodeAll(region, event, ['vote'], telemetry, options);
-    const handle = async ({ vote, justification }: Extract<QueueMessage, { kind: 'vote' }>, record: SQSRecord) => {
+    const handle = async ({ vote, ancestry, justification, resent }: Extract<QueueMessage, { kind: 'vote' }>, record: SQSRecord) => {
       const started = performance.now();
       const result = await handleVote(region.finalizer(), vote, {
-        redelivered: isRedelivery(record),
+        ancestry,
+        repeat: isRedelivery(record) || resent === true,
         ...(justification ? { justification } : {}),
       });
       // Handler-side timing (the pipeline reads no clock): the whole vote when it produced a certificate.
@@ -264,13 +267,17 @@ function finalizerHandler(provider: Provider<Region>, telemetry: Telemetry, opti
         telemetry.log.warn('vote refused', { member: vote.member, reason: result.reason, message: result.message });
         return result;
       }
-      telemetry.metric(result.duplicate ? 'VotesDuplicate' : 'VotesAccepted', 1);
       if (result.evidence > 0) telemetry.metric('Evidence', result.evidence);
+      if (result.kind === 'uncounted') {
+        telemetry.metric('VotesUncounted', 1);
+        return result;
+      }
+      telemetry.metric(result.fresh ? 'VotesAccepted' : 'VotesDuplicate', 1);
       if (result.justified.length) telemetry.metric('Justified', result.justified.length);
       if (result.finalized.length) {
         telemetry.metric('Finalized', result.finalized.length);
-        const [head, tip] = await Promise.all([region.stores.finality.head(), region.stores.blocks.tip()]);
-        telemetry.metric('FinalityLag', Math.max(0, (tip?.height ?? 0) - head.finalized.height));
+        // A gauge from what the call just did (no read on the hot path): the finalized height it reached.
+        telemetry.metric('FinalizedHeight', Math.max(...result.finalized));
       }
       return result;
     };

@@ -13,6 +13,9 @@ export interface Log {
 export type MetricName =
   | 'VotesAccepted'
   | 'VotesRefused'
+  | 'VotesUncounted'
+  | 'FinalizedHeight'
+  | 'ProposalsRebroadcast'
   | 'VotesDuplicate'
   | 'Certificates'
   | 'CertificationMs'

@@ -1,21 +1,35 @@
 /**
- * Finalizer (every region): records each vote, keeps a tally per link, certifies a link once t
- * members agree (optimistic: combine, verify once), and raises justification and finality.
- * Every step is an idempotent write, so a redelivered vote or a crashed-and-retried invocation
- * repeats them harmlessly; the steps always run in full for that reason.
+ * Finalizer (every region): turns verified votes into certificates, justification and finality.
  *
- * Ordering of votes does not matter: a certified link whose source is not yet justified is
- * recorded as waiting (before the source status is read), and justifying a checkpoint cascades
- * over the links waiting on it (after its status is written). One of the two always sees the
- * other, so no link is stranded.
+ * Work per vote is bounded, whatever came before it (grandpa's round and Lodestar's seen-cache):
+ *   1. checks without I/O: the vote's shape (ffg.checkVote) and its age (a source far below this
+ *      region's finalized height is refused);
+ *   2. one pairing: the partial signature is verified before anything is stored (a process-wide cache
+ *      skips repeats); a bad one is dropped and counted, never stored, tallied or verified again;
+ *   3. one conditional write: the vote takes its member's slot in the tally of its target height. A
+ *      slot already holding another (verified) vote makes this one evidence, never a second count;
+ *   4. when the link's votes reach t and the vote's headers prove its target descends from its source
+ *      (pure hashing; a link across branches is never certified), the verified partials are combined
+ *      into the certificate (first writer wins) and, if its source is justified, the target is
+ *      justified, the source finalized, the head raised and the notices sent: by the one call that
+ *      made each mark, or again by a redelivered or re-sent vote (a crash between a mark and its
+ *      notices).
+ * A signed vote is recorded whatever its headers say, so an equivocation on a block that does not
+ * exist is still evidence; it just never certifies anything.
+ * A certificate whose source is not justified yet waits: an adjacent one at its own height (the
+ * cascade of the source's justification looks one height up), a non-adjacent one in a waiting record
+ * that is removed once used. The certifier writes before it reads the source's status, the justifier
+ * writes before it reads the waiting links, so one of the two always sees the other.
  */
-import { equalBytes } from '../core/bytes.js';
-import { checkpointEquals, voteSigningBytes } from '../core/codec.js';
-import { checkVote, quorum, supermajorityDecision, type VoteRefusal } from '../core/ffg.js';
-import { checkSlashing, type Evidence, sameLink } from '../core/slashing.js';
+import { toHex } from '../core/bytes.js';
+import { type BlockHeader, checkpointEquals, provesAncestry, voteSigningBytes } from '../core/codec.js';
+import { CryptoError } from '../core/errors.js';
+import { checkVote, isAdjacent, isCheckpointHeight, quorum, supermajorityDecision, type VoteRefusal } from '../core/ffg.js';
+import { linkId } from '../core/ids.js';
+import { checkSlashing, type Evidence, evidenceOf, sameLink } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Vote } from '../core/types.js';
 import type { ChainContext } from './context.js';
-import type { FinalityStore, Transport } from './ports.js';
+import type { FinalityStore, HeightTally, Transport } from './ports.js';
 
 export interface FinalizerDeps {
   readonly chain: ChainContext;
@@ -23,177 +37,333 @@ export interface FinalizerDeps {
   readonly homeRegion: string;
   readonly store: FinalityStore;
   readonly transport: Transport;
+  /** Members hosted in this region (their inboxes get the justification notices). */
+  readonly members: readonly number[];
+  /** This process's memory of immutable facts (verified signatures, justified checkpoints, finalized height). */
+  readonly cache: FinalizerCache;
+}
+
+/** Votes whose source is more than this many checkpoints below the region's finalized height are refused. */
+export const STALE_CHECKPOINTS = 64;
+/** Longest link (in checkpoints) a finalizer tracks for surround evidence. */
+export const MAX_SPAN_CHECKPOINTS = 64;
+
+/**
+ * Facts that never change once known, kept per process so repeats cost no pairing and no read:
+ * verified partial signatures, justified checkpoints, the highest finalized height seen.
+ * Bounded: each map is cleared when it reaches its cap (a miss only costs the check again).
+ */
+export class FinalizerCache {
+  private readonly verified = new Map<string, boolean>();
+  private readonly justifiedIds = new Set<string>();
+  finalizedHeight = 0;
+  constructor(private readonly max = 50_000) {}
+
+  /** Whether the partial (member, link, signature) verifies, computing it at most once per cache life. */
+  verify(key: string, compute: () => boolean): boolean {
+    const hit = this.verified.get(key);
+    if (hit !== undefined) return hit;
+    const value = compute();
+    if (this.verified.size >= this.max) this.verified.clear();
+    this.verified.set(key, value);
+    return value;
+  }
+  isJustified(id: string): boolean {
+    return this.justifiedIds.has(id);
+  }
+  noteJustified(id: string): void {
+    if (this.justifiedIds.size >= this.max) this.justifiedIds.clear();
+    this.justifiedIds.add(id);
+  }
+  noteFinalized(height: number): void {
+    this.finalizedHeight = Math.max(this.finalizedHeight, height);
+  }
 }
 
 export type VoteResult =
   | {
       kind: 'counted';
-      duplicate: boolean;
+      /** The vote took its member's slot for the first time (false: a redelivery or a late repeat). */
+      fresh: boolean;
+      /** Distinct members whose slot holds this link. */
       tally: number;
-      /** The link has a certificate; `certifiedNow` when this call combined it. */
+      /** The link has a certificate; `certifiedNow` when this call stored it. */
       certified: boolean;
       certifiedNow: boolean;
       justified: number[];
       finalized: number[];
       evidence: number;
     }
-  | { kind: 'refused'; reason: VoteRefusal; message: string };
+  /** The member's slot at this height holds another vote: not counted (evidence when slashable). */
+  | { kind: 'uncounted'; evidence: number }
+  | { kind: 'refused'; reason: VoteRefusal | 'STALE' | 'BAD_SIGNATURE'; message: string };
 
 export interface VoteOptions {
-  /** The certificate that justified the vote's source, as sent by the validator. */
-  readonly justification?: Certificate;
+  /** Headers proving the target descends from the source (target first). */
+  readonly ancestry: readonly BlockHeader[];
+  /** The certificate that justified the vote's source, as sent by the validator, with its own ancestry headers. */
+  readonly justification?: { readonly certificate: Certificate; readonly ancestry: readonly BlockHeader[] };
   /**
-   * Whether this delivery may repeat one that stopped half-way (default true, the safe choice);
-   * the SQS handler passes false on a first delivery. It decides whether notices are re-sent.
+   * Whether this delivery may repeat one that stopped half-way (a redelivery, or a vote re-sent after a
+   * stall): then the notices of marks already made are sent again. Default true, the safe choice.
    */
-  readonly redelivered?: boolean;
+  readonly repeat?: boolean;
 }
 
+type Progress = { justified: number[]; finalized: number[] };
+
+const partialKey = (v: Vote) => `${v.member}|${linkId(v)}|${toHex(v.signature)}`;
+
 /** Processes one vote. Never throws for a bad vote (it is refused); throws only on store/transport failure. */
-export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteOptions = {}): Promise<VoteResult> {
-  const { chain, store } = deps;
-  const refusal = checkVote(chain.set, chain.genesis.height, vote);
+export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteOptions): Promise<VoteResult> {
+  const { chain, store, cache } = deps;
+  const { set } = chain;
+  const K = set.checkpointInterval;
+  const refusal = checkVote(set, chain.genesis.height, vote);
   if (refusal) return { kind: 'refused', ...refusal };
-  const redelivered = options.redelivered ?? true;
-  const duplicate = (await store.recordVote(vote)) === 'duplicate';
-  const evidence = await detectEquivocation(deps, vote);
-  if (options.justification) await importJustification(deps, vote, options.justification);
-  let tally = await store.addPartial(vote);
-  const held = tally.partials.get(vote.member);
-  // Another copy holds this member's slot. BLS signatures are deterministic, so at most one of the
-  // two is genuine: only then (rarely) pay for two checks, and let the genuine one take the slot.
-  if (held && !equalBytes(held, vote.signature) && validPartial(chain, vote, vote.signature) && !validPartial(chain, vote, held)) {
-    await store.removePartials(tally.link, [{ member: vote.member, signature: held }]);
-    tally = await store.addPartial(vote);
+  if (vote.source.height + STALE_CHECKPOINTS * K < cache.finalizedHeight)
+    return { kind: 'refused', reason: 'STALE', message: `source ${vote.source.height} is far below finalized ${cache.finalizedHeight}` };
+  if (!validPartial(chain, cache, vote)) {
+    await store.countInvalidVote();
+    return { kind: 'refused', reason: 'BAD_SIGNATURE', message: `member ${vote.member}'s partial signature does not verify` };
   }
+  const repeat = options.repeat ?? true;
+  const progress: Progress = { justified: [], finalized: [] };
+  if (options.justification)
+    await importJustification(deps, vote.source, options.justification.certificate, options.justification.ancestry, progress);
+
+  const recorded = await store.recordVote(vote);
+  let evidence = await spanEvidence(deps, vote, recorded.tally);
+  if (!isAdjacent(vote, K)) evidence += await recordSpan(deps, vote);
+  if (recorded.kind === 'slot-taken') {
+    const e = evidenceOf(recorded.existing, vote);
+    if (e) {
+      await store.putEvidence(e);
+      evidence++;
+    }
+    return { kind: 'uncounted', evidence };
+  }
+
+  const tally = recorded.tally;
+  const mine = [...tally.votes.values()].filter((v) => sameLink(v, vote));
   const result = {
     kind: 'counted' as const,
-    duplicate,
-    tally: tally.partials.size,
+    fresh: recorded.fresh,
+    tally: mine.length,
     certified: false,
     certifiedNow: false,
-    justified: [] as number[],
-    finalized: [] as number[],
+    ...progress,
     evidence,
   };
   let certificate = tally.certificate;
-  if (!certificate && quorum(tally.partials.size, chain.set.threshold)) {
-    const message = voteSigningBytes(chain.set.chainId, tally.link);
-    const partials = [...tally.partials].map(([index, signature]) => ({ index, signature }));
-    const outcome = chain.crypto.certify(message, partials, {
-      threshold: chain.set.threshold,
-      groupPublicKey: chain.set.groupPublicKey,
-      memberPublicKey: (i) => chain.set.members[i - 1]?.publicKey,
-    });
-    if (outcome.rejected.length > 0)
-      await store.removePartials(
-        tally.link,
-        partials.filter((p) => outcome.rejected.includes(p.index)).map((p) => ({ member: p.index, signature: p.signature })),
-      );
-    if (outcome.ok) {
-      certificate = await store.setCertificate({ ...tally.link, signers: outcome.signers, signature: outcome.signature });
-      result.certifiedNow = true;
+  if (certificate && !sameLink(certificate, vote)) return result; // another link holds this height: this vote can never count there
+  if (!certificate && quorum(mine.length, set.threshold) && provesAncestry(set.chainId, vote.source, vote.target, options.ancestry)) {
+    const combined = combine(chain, vote, mine);
+    if (combined) {
+      const sourceJustified = await isJustified(deps, vote.source);
+      const stored = await store.certify(combined, sourceJustified);
+      certificate = stored.certificate;
+      result.certifiedNow = stored.created;
+      if (stored.justifiedNow) await afterJustified(deps, stored.certificate, result);
+      else if (stored.created) await whenSourceJustified(deps, stored.certificate, result);
     }
   }
-  if (certificate) {
-    result.certified = true;
-    await onCertified(deps, certificate, result, !duplicate || redelivered);
-  }
+  if (!certificate) return result;
+  result.certified = true;
+  // A repeat (redelivery, re-sent vote) re-runs the marks: a crash may have stopped the call that made them
+  // between its writes and its notices. Each mark is conditional, so only missing ones are made.
+  if (repeat && !result.certifiedNow) await resume(deps, certificate, result);
   return result;
 }
 
-/** Stores evidence when this vote and an earlier one of the same member are slashable and both signatures are valid. */
-async function detectEquivocation(deps: FinalizerDeps, vote: Vote): Promise<number> {
+/** Verifies a partial signature once per process (a bad one is never stored). */
+function validPartial(chain: ChainContext, cache: FinalizerCache, vote: Vote): boolean {
+  const publicKey = chain.set.members[vote.member - 1]!.publicKey;
+  return cache.verify(partialKey(vote), () => chain.crypto.verify(publicKey, voteSigningBytes(chain.set.chainId, vote), vote.signature));
+}
+
+/**
+ * Combines t partials of one link into its certificate. Each was verified under its member's key
+ * before it was stored, and the member keys were checked against the group key's dealing at start-up,
+ * so the interpolation is the group signature: no further pairing is needed.
+ */
+function combine(chain: ChainContext, link: Vote, votes: readonly Vote[]): Certificate | undefined {
+  const { set } = chain;
+  const used = [...votes].sort((a, b) => a.member - b.member).slice(0, set.threshold);
+  try {
+    const signature = chain.crypto.combine(
+      used.map((v) => ({ index: v.member, signature: v.signature })),
+      set.threshold,
+    );
+    return { era: link.era, source: link.source, target: link.target, signers: used.map((v) => v.member), signature };
+  } catch (e) {
+    if (e instanceof CryptoError) return undefined;
+    throw e;
+  }
+}
+
+/** Whether `c` is justified in this region: genesis, known to this process, or marked in its tally. */
+async function isJustified(deps: FinalizerDeps, c: Checkpoint): Promise<boolean> {
+  if (checkpointEquals(c, deps.chain.genesis)) return true;
+  const id = linkOfCheckpoint(c);
+  if (deps.cache.isJustified(id)) return true;
+  const t = await deps.store.tally(c.height);
+  const justified = t !== undefined && t.justified && t.certificate !== undefined && checkpointEquals(t.certificate.target, c);
+  if (justified) deps.cache.noteJustified(id);
+  return justified;
+}
+
+const linkOfCheckpoint = (c: Checkpoint) => `${c.height}:${toHex(c.hash)}:${toHex(c.stateRoot)}`;
+
+/**
+ * A certificate was stored with its source not (yet) known to be justified. Adjacent links wait at
+ * their own height; others get a waiting record. Then the source's status is read again: if it was
+ * justified meanwhile, this call completes the justification (written first, read second).
+ */
+async function whenSourceJustified(deps: FinalizerDeps, c: Certificate, progress: Progress): Promise<void> {
+  const K = deps.chain.set.checkpointInterval;
+  if (!isAdjacent(c, K)) await deps.store.awaitSource(c);
+  if (!(await isJustified(deps, c.source))) return;
+  if (await deps.store.markJustified(c)) await afterJustified(deps, c, progress);
+  if (!isAdjacent(c, K)) await deps.store.removeWaiting(c);
+}
+
+/**
+ * `c`'s target was just justified (by this call): finalize its source when adjacent, raise the head,
+ * send the notices, then justify the links that were waiting on the target (the cascade).
+ */
+async function afterJustified(deps: FinalizerDeps, c: Certificate, progress: Progress): Promise<void> {
+  const { store, chain, cache } = deps;
+  const K = chain.set.checkpointInterval;
+  cache.noteJustified(linkOfCheckpoint(c.target));
+  progress.justified.push(c.target.height);
+  const decision = supermajorityDecision(c, true, K);
+  const finalizedNow = decision.kind === 'justify' && decision.finalize ? await store.markFinalized(c) : false;
+  if (finalizedNow) {
+    progress.finalized.push(c.source.height);
+    cache.noteFinalized(c.source.height);
+  }
+  // The head moves before any notice leaves: a role woken by the notice must see it.
+  await store.raiseHead({
+    justified: c.target,
+    justification: c,
+    ...(decision.kind === 'justify' && decision.finalize ? { finalized: c.source, finalization: c } : {}),
+  });
+  await sendNotices(deps, c, decision.kind === 'justify' && decision.finalize !== undefined);
+  await cascade(deps, c.target, progress);
+}
+
+/** Links certified before `source` was justified: the adjacent one one height up, and any waiting records. */
+async function cascade(deps: FinalizerDeps, source: Checkpoint, progress: Progress): Promise<void> {
+  const K = deps.chain.set.checkpointInterval;
+  const [next, waiting] = await Promise.all([deps.store.tally(source.height + K), deps.store.linksFrom(source)]);
+  const candidates = [...(next?.certificate && !next.justified ? [next.certificate] : []), ...waiting];
+  for (const c of candidates) {
+    if (!checkpointEquals(c.source, source)) continue;
+    if (await deps.store.markJustified(c)) await afterJustified(deps, c, progress);
+    if (!isAdjacent(c, K)) await deps.store.removeWaiting(c);
+  }
+}
+
+/**
+ * Notices of `c`: the region's validators may vote on the next link (carrying the certificate, which
+ * they verify), the home region's sequencer may build further, and, when `c` finalized its source,
+ * the state function applies up to it.
+ */
+async function sendNotices(deps: FinalizerDeps, c: Certificate, finalizes: boolean): Promise<void> {
+  const { transport, region } = deps;
+  await Promise.all([
+    ...deps.members.map((member) => transport.send({ queue: 'inbox', region, member }, [{ kind: 'justified', certificate: c }])),
+    region === deps.homeRegion ? transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: c.target.height }]) : undefined,
+    finalizes
+      ? transport.send({ queue: 'finalized', region }, [{ kind: 'finalized', height: c.source.height, certificate: c }])
+      : undefined,
+  ]);
+}
+
+/**
+ * A repeat of a vote on a certified link: make whatever marks are missing (a crash may have stopped
+ * the call that certified between its writes) and send the notices again (they may not have left).
+ */
+async function resume(deps: FinalizerDeps, c: Certificate, progress: Progress): Promise<void> {
+  const t = await deps.store.tally(c.target.height);
+  if (!t?.certificate || !sameLink(t.certificate, c)) return;
+  if (!t.justified) {
+    await whenSourceJustified(deps, c, progress);
+    return;
+  }
+  const K = deps.chain.set.checkpointInterval;
+  const finalizes = isAdjacent(c, K);
+  if (finalizes && (await deps.store.markFinalized(c))) progress.finalized.push(c.source.height);
+  await deps.store.raiseHead({ justified: c.target, justification: c, ...(finalizes ? { finalized: c.source, finalization: c } : {}) });
+  await sendNotices(deps, c, finalizes);
+  await cascade(deps, c.target, progress);
+}
+
+/**
+ * A vote whose source this region has not justified may carry the source's justification: checked
+ * here with the group key alone, then stored like a certificate made locally (when this height has
+ * none), so a region that lost shares of that link catches up instead of stalling.
+ */
+async function importJustification(
+  deps: FinalizerDeps,
+  source: Checkpoint,
+  c: Certificate,
+  ancestry: readonly BlockHeader[],
+  progress: Progress,
+): Promise<void> {
   const { chain, store } = deps;
-  const prior = (await store.votesOf(vote.member, vote.source.height + 1)).filter((v) => !sameLink(v, vote));
-  const valid = (v: Vote) => validPartial(chain, v, v.signature);
+  const { set } = chain;
+  if (!checkpointEquals(c.target, source) || c.era !== set.era || (await isJustified(deps, source))) return;
+  // Like a vote, an imported link must prove its target descends from its source.
+  if (!provesAncestry(set.chainId, c.source, c.target, ancestry)) return;
+  const signers = new Set(c.signers);
+  if (signers.size !== c.signers.length || !quorum(signers.size, set.threshold) || c.signers.some((i) => i < 1 || i > set.n)) return;
+  if (c.source.height >= c.target.height || !isCheckpointHeight(c.source.height, set.checkpointInterval)) return;
+  const message = voteSigningBytes(set.chainId, c);
+  if (!deps.cache.verify(`group|${linkId(c)}|${toHex(c.signature)}`, () => chain.crypto.verify(set.groupPublicKey, message, c.signature)))
+    return;
+  const sourceJustified = await isJustified(deps, c.source);
+  const stored = await store.certify(c, sourceJustified);
+  if (!sameLink(stored.certificate, c)) return;
+  if (stored.justifiedNow) await afterJustified(deps, c, progress);
+  else if (stored.created) await whenSourceJustified(deps, c, progress);
+}
+
+/**
+ * Surround evidence from the tally this vote was recorded in: a non-adjacent vote of the same member
+ * that spans this height surrounds this one when it starts below this vote's source.
+ */
+async function spanEvidence(deps: FinalizerDeps, vote: Vote, tally: HeightTally): Promise<number> {
   let found = 0;
-  for (const other of prior) {
-    const verdict = checkSlashing([other], vote);
-    if (verdict.kind !== 'double' && verdict.kind !== 'surround') continue;
-    // Only signed conflicts are evidence; a forged vote would otherwise frame an honest member.
-    if (!valid(vote) || !valid(other)) continue;
-    const evidence: Evidence = { kind: verdict.kind, member: vote.member, first: other, second: vote };
-    await store.putEvidence(evidence);
+  for (const span of tally.spans) {
+    if (span.member !== vote.member) continue;
+    const verdict = checkSlashing([span], vote);
+    if (verdict.kind !== 'surround') continue;
+    await deps.store.putEvidence({ kind: 'surround', member: vote.member, first: span, second: vote });
     found++;
   }
   return found;
 }
 
-const validPartial = (chain: ChainContext, link: Vote, signature: Uint8Array) =>
-  chain.crypto.verify(chain.set.members[link.member - 1]!.publicKey, voteSigningBytes(chain.set.chainId, link), signature);
-
 /**
- * A vote whose source this region has not justified yet may carry the source's justification:
- * checked here with the group key alone (signers, link, signature), then treated like a link
- * certified locally, so a region that lost shares of a link catches up instead of stalling.
+ * A non-adjacent vote is noted at every checkpoint height strictly inside its span (bounded by
+ * MAX_SPAN_CHECKPOINTS), where it could surround an adjacent vote; votes of the member already there
+ * that it surrounds are evidence now, later ones find the note when they are recorded.
  */
-async function importJustification(deps: FinalizerDeps, vote: Vote, c: Certificate): Promise<void> {
-  const { chain, store } = deps;
-  if (!checkpointEquals(c.target, vote.source) || c.era !== chain.set.era || (await isJustified(deps, vote.source))) return;
-  const signers = new Set(c.signers);
-  if (signers.size !== c.signers.length || signers.size < chain.set.threshold || c.signers.some((i) => i < 1 || i > chain.set.n)) return;
-  if (
-    c.source.height >= c.target.height ||
-    !chain.crypto.verify(chain.set.groupPublicKey, voteSigningBytes(chain.set.chainId, c), c.signature)
-  )
-    return;
-  await onCertified(deps, await store.setCertificate(c), { justified: [], finalized: [] }, true);
-}
-
-async function isJustified(deps: FinalizerDeps, c: Checkpoint): Promise<boolean> {
-  if (checkpointEquals(c, deps.chain.genesis)) return true;
-  return (await deps.store.checkpointsAt(c.height)).some((r) => checkpointEquals(r.checkpoint, c));
-}
-
-type Progress = { justified: number[]; finalized: number[] };
-
-async function onCertified(deps: FinalizerDeps, certificate: Certificate, result: Progress, freshVote: boolean): Promise<void> {
-  await deps.store.awaitSource(certificate); // written before the source status is read (see header)
-  const decision = supermajorityDecision(certificate, await isJustified(deps, certificate.source), deps.chain.set.checkpointInterval);
-  if (decision.kind === 'justify') await justify(deps, certificate, decision.finalize, result, freshVote);
-}
-
-/** `certificate` is a certified link whose source is justified: its target is justified; `finalize` (its source, when adjacent) is final. */
-async function justify(
-  deps: FinalizerDeps,
-  certificate: Certificate,
-  finalize: Checkpoint | undefined,
-  result: Progress,
-  freshVote: boolean,
-): Promise<void> {
-  const { store, chain, transport } = deps;
-  const target = certificate.target;
-  const adjacent = finalize !== undefined;
-  const [justifiedNow, finalizedNow] = await Promise.all([
-    store.markJustified(target, certificate),
-    finalize ? store.markFinalized(finalize, certificate) : Promise.resolve(false),
-  ]);
-  if (justifiedNow) result.justified.push(target.height);
-  if (finalizedNow) result.finalized.push(certificate.source.height);
-  // Notices go out when this pass changed something or carries a vote seen for the first time
-  // (the n - t votes after the certificate re-send them, covering a crash between the writes above
-  // and the sends). A redelivered duplicate sends nothing: re-sending on every duplicate made
-  // validators re-send identical votes, which came back as duplicates again.
-  const notify = justifiedNow || finalizedNow || freshVote;
-  const local = notify ? chain.set.members.filter((m) => m.region === deps.region) : [];
-  // The head moves before any notice leaves: a state function woken by the notice must see it.
-  await store.raiseHead({ justified: target, ...(adjacent ? { finalized: certificate.source, finalization: certificate } : {}) });
-  const [, , , waiting] = await Promise.all([
-    Promise.all(
-      local.map((m) =>
-        transport.send({ queue: 'inbox', region: deps.region, member: m.index }, [{ kind: 'justified', checkpoint: target }]),
-      ),
-    ),
-    notify && deps.region === deps.homeRegion ? transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: target.height }]) : undefined,
-    notify && adjacent
-      ? transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: certificate.source.height }])
-      : undefined,
-    // Links certified before this target was justified (read after the status write above).
-    store.linksFrom(target),
-  ]);
-  for (const next of waiting) {
-    const decision = supermajorityDecision(next, true, chain.set.checkpointInterval);
-    if (decision.kind === 'justify') await justify(deps, next, decision.finalize, result, freshVote);
+async function recordSpan(deps: FinalizerDeps, vote: Vote): Promise<number> {
+  const K = deps.chain.set.checkpointInterval;
+  const heights: number[] = [];
+  for (let h = vote.source.height + 2 * K; h < vote.target.height && heights.length < MAX_SPAN_CHECKPOINTS; h += K) heights.push(h);
+  if (heights.length === 0) return 0;
+  let found = 0;
+  for (const t of await deps.store.recordSpan(vote, heights)) {
+    const inner = t.votes.get(vote.member);
+    if (!inner) continue;
+    const e: Evidence | undefined = evidenceOf(inner, vote);
+    if (e?.kind !== 'surround') continue;
+    await deps.store.putEvidence(e);
+    found++;
   }
+  return found;
 }

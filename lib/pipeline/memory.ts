@@ -1,22 +1,24 @@
 /**
  * In-memory implementations of the ports with the same semantics as the DynamoDB ones
- * (idempotent puts, compare-and-set, monotone heads). Used by unit tests and the simulation.
+ * (idempotent puts, compare-and-set, first writer wins, monotone heads), checked by the same store
+ * contract suite. Used by unit tests and the simulation.
  */
 import { equalBytes, toHex } from '../core/bytes.js';
-import { checkpointId, linkId, padHeight } from '../core/ids.js';
+import { checkpointEquals } from '../core/codec.js';
+import { checkpointId, evidenceId, evidenceSlot, linkId } from '../core/ids.js';
 import { mergeWatermarks } from '../core/interchange.js';
-import { type Evidence, type Watermark, watermarkAllows } from '../core/slashing.js';
+import { type Evidence, sameLink, type Watermark, watermarkAllows } from '../core/slashing.js';
 import { MemoryNodeStore } from '../core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import type {
   AppliedHead,
   AppliedStore,
   BlockStore,
-  CheckpointRecord,
   FinalityHead,
   FinalityStore,
-  LinkTally,
+  HeightTally,
   PendingTransaction,
+  RecordOutcome,
   RegionStores,
   SequencerHead,
   SequencerStore,
@@ -26,37 +28,41 @@ import type {
 } from './ports.js';
 
 export class MemoryBlockStore implements BlockStore {
-  private readonly blocks = new Map<string, Block>();
-  private readonly byHeight = new Map<number, Uint8Array[]>();
-  private readonly executions = new Map<string, Uint8Array>();
-  private highest: { height: number; hash: Uint8Array } | undefined;
+  private readonly byHeight = new Map<number, Map<string, Block>>();
 
   async putBlock(hash: Uint8Array, block: Block): Promise<void> {
-    const id = toHex(hash);
-    if (this.blocks.has(id)) return;
-    this.blocks.set(id, block);
-    this.byHeight.set(block.height, [...(this.byHeight.get(block.height) ?? []), hash]);
-    if (!this.highest || block.height > this.highest.height) this.highest = { height: block.height, hash };
+    const at = this.byHeight.get(block.height) ?? new Map<string, Block>();
+    this.byHeight.set(block.height, at);
+    if (!at.has(toHex(hash))) at.set(toHex(hash), block);
   }
-  async tip(): Promise<{ height: number; hash: Uint8Array } | undefined> {
-    return this.highest;
-  }
-  async getBlock(hash: Uint8Array): Promise<Block | undefined> {
-    return this.blocks.get(toHex(hash));
+  async getBlock(height: number, hash: Uint8Array): Promise<Block | undefined> {
+    return this.byHeight.get(height)?.get(toHex(hash));
   }
   async hashesAt(height: number): Promise<Uint8Array[]> {
-    return [...(this.byHeight.get(height) ?? [])];
+    return [...(this.byHeight.get(height)?.keys() ?? [])].map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
   }
-  async putExecution(hash: Uint8Array, stateRoot: Uint8Array): Promise<void> {
-    this.executions.set(toHex(hash), stateRoot);
-  }
-  async getExecution(hash: Uint8Array): Promise<Uint8Array | undefined> {
-    return this.executions.get(toHex(hash));
+  async tip(from: number, span: number): Promise<{ height: number; hash: Uint8Array } | undefined> {
+    let found: { height: number; hash: Uint8Array } | undefined;
+    for (let h = from; h < from + span; h++) {
+      const [hash] = await this.hashesAt(h);
+      if (!hash) break;
+      found = { height: h, hash };
+    }
+    return found;
   }
 }
 
 export class MemorySequencerStore implements SequencerStore {
   private current: SequencerHead | undefined;
+  private generation = 0;
+  async pacemaker(): Promise<number> {
+    return this.generation;
+  }
+  async swapPacemaker(expected: number, next: number): Promise<boolean> {
+    if (this.generation !== expected) return false;
+    this.generation = next;
+    return true;
+  }
   private readonly pool = new Map<string, PendingTransaction>();
   async addPending(txs: readonly PendingTransaction[]): Promise<void> {
     for (const t of txs) this.pool.set(toHex(t.hash), t);
@@ -79,7 +85,6 @@ export class MemorySequencerStore implements SequencerStore {
   }
 }
 
-/** One member's watermark item: heights always; the link and signature only once it signed here. */
 interface WatermarkRecord {
   readonly watermark: Watermark;
   readonly signed?: { readonly link: Link; readonly signature: Uint8Array };
@@ -113,89 +118,101 @@ export class MemorySlashingProtectionStore implements SlashingProtectionStore, W
 }
 
 interface MutableTally {
-  link: Link;
-  partials: Map<number, Uint8Array>;
+  height: number;
+  votes: Map<number, Vote>;
   certificate?: Certificate;
+  justified: boolean;
+  finalization?: Certificate;
+  spans: Map<number, Vote>;
 }
+
+const snapshot = (t: MutableTally): HeightTally => ({
+  height: t.height,
+  votes: new Map(t.votes),
+  ...(t.certificate ? { certificate: t.certificate } : {}),
+  justified: t.justified,
+  ...(t.finalization ? { finalization: t.finalization } : {}),
+  spans: [...t.spans.values()],
+});
+
+const sameVote = (a: Vote, b: Vote) => a.member === b.member && sameLink(a, b) && equalBytes(a.signature, b.signature);
 
 /** One region's finality table in memory. */
 export class MemoryFinalityStore implements FinalityStore {
-  private readonly votes = new Map<number, Map<string, Vote>>();
-  private readonly evidence = new Map<string, Evidence>();
-  private readonly tallies = new Map<string, MutableTally>();
-  private readonly checkpoints = new Map<string, CheckpointRecord>();
+  private readonly items = new Map<number, MutableTally>();
+  private readonly evidence = new Map<string, Evidence>(); // `${member}#${slot}` -> evidence
   private readonly waiting = new Map<string, Map<string, Certificate>>();
+  private invalid = 0;
   private current: FinalityHead;
 
-  constructor(genesis: Checkpoint) {
+  constructor(private readonly genesis: Checkpoint) {
     this.current = { justified: genesis, finalized: genesis };
-    this.checkpoints.set(checkpointId(genesis), { checkpoint: genesis, status: 'finalized' });
   }
 
-  async recordVote(vote: Vote): Promise<'new' | 'duplicate'> {
-    const mine = this.votes.get(vote.member) ?? new Map<string, Vote>();
-    this.votes.set(vote.member, mine);
-    const key = `${padHeight(vote.target.height)}|${linkId(vote)}|${toHex(vote.signature)}`;
-    if (mine.has(key)) return 'duplicate';
-    mine.set(key, vote);
-    return 'new';
-  }
-  async votesOf(member: number, fromTargetHeight: number): Promise<Vote[]> {
-    return [...(this.votes.get(member)?.values() ?? [])].filter((v) => v.target.height >= fromTargetHeight);
-  }
-  async putEvidence(e: Evidence): Promise<void> {
-    const [a, b] = [linkId(e.first), linkId(e.second)].sort();
-    this.evidence.set(`${e.member}|${e.kind}|${a}|${b}`, e);
-  }
-  async listEvidence(limit: number): Promise<Evidence[]> {
-    return [...this.evidence.values()].slice(0, limit);
-  }
-  async addPartial(vote: Vote): Promise<LinkTally> {
-    const id = linkId(vote);
-    const t: MutableTally = this.tallies.get(id) ?? {
-      link: { era: vote.era, source: vote.source, target: vote.target },
-      partials: new Map(),
-    };
-    this.tallies.set(id, t);
-    if (!t.partials.has(vote.member)) t.partials.set(vote.member, vote.signature);
-    return { link: t.link, partials: new Map(t.partials), ...(t.certificate ? { certificate: t.certificate } : {}) };
-  }
-  async removePartials(link: Link, bad: readonly { member: number; signature: Uint8Array }[]): Promise<void> {
-    const t = this.tallies.get(linkId(link));
-    if (!t) return;
-    for (const b of bad) {
-      const cur = t.partials.get(b.member);
-      if (cur && equalBytes(cur, b.signature)) t.partials.delete(b.member);
+  private item(height: number): MutableTally {
+    let t = this.items.get(height);
+    if (!t) {
+      t = { height, votes: new Map(), justified: false, spans: new Map() };
+      this.items.set(height, t);
     }
+    return t;
   }
-  async setCertificate(c: Certificate): Promise<Certificate> {
-    const id = linkId(c);
-    const t: MutableTally = this.tallies.get(id) ?? { link: { era: c.era, source: c.source, target: c.target }, partials: new Map() };
-    this.tallies.set(id, t);
-    t.certificate ??= c;
-    return t.certificate;
+
+  async recordVote(vote: Vote): Promise<RecordOutcome> {
+    const t = this.item(vote.target.height);
+    const existing = t.votes.get(vote.member);
+    if (existing && !sameVote(existing, vote)) return { kind: 'slot-taken', existing, tally: snapshot(t) };
+    t.votes.set(vote.member, vote);
+    return { kind: 'recorded', fresh: !existing, tally: snapshot(t) };
   }
-  async checkpointsAt(height: number): Promise<CheckpointRecord[]> {
-    return [...this.checkpoints.values()].filter((r) => r.checkpoint.height === height);
-  }
-  async markJustified(checkpoint: Checkpoint, justification: Certificate | undefined): Promise<boolean> {
-    const id = checkpointId(checkpoint);
-    if (this.checkpoints.has(id)) return false;
-    this.checkpoints.set(id, { checkpoint, status: 'justified', ...(justification ? { justification } : {}) });
-    return true;
-  }
-  async markFinalized(checkpoint: Checkpoint, finalization: Certificate | undefined): Promise<boolean> {
-    const id = checkpointId(checkpoint);
-    const cur = this.checkpoints.get(id);
-    if (cur?.status === 'finalized') return false;
-    this.checkpoints.set(id, {
-      checkpoint,
-      status: 'finalized',
-      ...(cur?.justification ? { justification: cur.justification } : {}),
-      ...(finalization ? { finalization } : {}),
+
+  async recordSpan(vote: Vote, heights: readonly number[]): Promise<HeightTally[]> {
+    return heights.map((h) => {
+      const t = this.item(h);
+      if (!t.spans.has(vote.member)) t.spans.set(vote.member, vote);
+      return snapshot(t);
     });
+  }
+
+  async tally(height: number): Promise<HeightTally | undefined> {
+    // Genesis is justified and finalized by definition; no certificate names it as a target.
+    if (height === this.genesis.height) return { height, votes: new Map(), justified: true, spans: [] };
+    const t = this.items.get(height);
+    return t && snapshot(t);
+  }
+
+  async tallies(heights: readonly number[]): Promise<HeightTally[]> {
+    const out: HeightTally[] = [];
+    for (const h of heights) {
+      const t = await this.tally(h);
+      if (t) out.push(t);
+    }
+    return out;
+  }
+
+  async certify(c: Certificate, justified: boolean) {
+    const t = this.item(c.target.height);
+    if (t.certificate) return { certificate: t.certificate, created: false, justifiedNow: false };
+    t.certificate = c;
+    t.justified = justified;
+    return { certificate: c, created: true, justifiedNow: justified };
+  }
+
+  async markJustified(c: Certificate): Promise<boolean> {
+    const t = this.items.get(c.target.height);
+    if (!t?.certificate || !sameLink(t.certificate, c) || t.justified) return false;
+    t.justified = true;
     return true;
   }
+
+  async markFinalized(c: Certificate): Promise<boolean> {
+    if (checkpointEquals(c.source, this.genesis)) return false;
+    const t = this.items.get(c.source.height);
+    if (!t?.certificate || !checkpointEquals(t.certificate.target, c.source) || t.finalization) return false;
+    t.finalization = c;
+    return true;
+  }
+
   async awaitSource(c: Certificate): Promise<void> {
     const id = checkpointId(c.source);
     const m = this.waiting.get(id) ?? new Map<string, Certificate>();
@@ -205,25 +222,41 @@ export class MemoryFinalityStore implements FinalityStore {
   async linksFrom(source: Checkpoint): Promise<Certificate[]> {
     return [...(this.waiting.get(checkpointId(source))?.values() ?? [])];
   }
+  async removeWaiting(c: Certificate): Promise<void> {
+    this.waiting.get(checkpointId(c.source))?.delete(linkId(c));
+  }
+
+  async putEvidence(e: Evidence): Promise<void> {
+    const key = `${e.member}#${evidenceSlot(e)}`;
+    const cur = this.evidence.get(key);
+    if (cur && evidenceId(cur) === evidenceId(e)) return;
+    this.evidence.set(key, e);
+  }
+  async listEvidence(limit: number): Promise<Evidence[]> {
+    return [...this.evidence.values()].slice(0, limit);
+  }
+  async countInvalidVote(): Promise<void> {
+    this.invalid++;
+  }
+  async invalidVotes(): Promise<number> {
+    return this.invalid;
+  }
+
   async head(): Promise<FinalityHead> {
     return this.current;
   }
-  async raiseHead(u: { justified?: Checkpoint; finalized?: Checkpoint; finalization?: Certificate }): Promise<FinalityHead> {
+  async raiseHead(u: { justified?: Checkpoint; justification?: Certificate; finalized?: Checkpoint; finalization?: Certificate }) {
     const cur = this.current;
-    const justified = u.justified && u.justified.height > cur.justified.height ? u.justified : cur.justified;
-    const raiseFinal = u.finalized && u.finalized.height > cur.finalized.height;
-    this.current = {
-      justified,
-      finalized: raiseFinal ? u.finalized! : cur.finalized,
-      // The finalization certificate belongs to `finalized`: a raise without one must not keep the old checkpoint's.
-      ...(raiseFinal
-        ? u.finalization
-          ? { finalization: u.finalization }
-          : {}
-        : cur.finalization
-          ? { finalization: cur.finalization }
-          : {}),
-    };
+    const raiseJustified = u.justified !== undefined && u.justified.height > cur.justified.height;
+    const raiseFinal = u.finalized !== undefined && u.finalized.height > cur.finalized.height;
+    // Each certificate belongs to its checkpoint: a raise without one must not keep the old checkpoint's.
+    const justified = raiseJustified
+      ? { justified: u.justified!, ...(u.justification ? { justification: u.justification } : {}) }
+      : { justified: cur.justified, ...(cur.justification ? { justification: cur.justification } : {}) };
+    const finalized = raiseFinal
+      ? { finalized: u.finalized!, ...(u.finalization ? { finalization: u.finalization } : {}) }
+      : { finalized: cur.finalized, ...(cur.finalization ? { finalization: cur.finalization } : {}) };
+    this.current = { ...justified, ...finalized };
     return this.current;
   }
 }

@@ -3,16 +3,21 @@
  * fully and throw InputError, so a poison message is refused with a reason at the edge and ends
  * in the DLQ instead of crashing a batch. Transactions (alone or inside a proposed block) travel in
  * the application's JSON form, so encoding and decoding take its codec.
+ *
+ * Certificates travel without their `message` (the receiver rebuilds the signed bytes from its own
+ * chain id) and are hints until the receiver verifies them with the group key.
  */
 import { asafeUint, fromHex, toHex } from '../core/bytes.js';
+import type { BlockHeader } from '../core/codec.js';
 import { InputError } from '../core/errors.js';
-import type { Block, Certificate, Checkpoint, Vote } from '../core/types.js';
+import type { Block, Certificate, Vote } from '../core/types.js';
 import {
   aobject,
   blockFromJson,
   blockToJson,
   checkpointFromJson,
-  checkpointToJson,
+  headerFromJson,
+  headerToJson,
   linkToJson,
   type TxJsonCodec,
   voteFromJson,
@@ -22,25 +27,45 @@ import {
 /** Largest body we put on a queue (SQS allows 256 KiB; keep headroom for attributes). */
 export const MAX_MESSAGE_BYTES = 200 * 1024;
 
+/** Most block headers a vote carries as its ancestry proof (a link spans at most this many blocks). */
+export const MAX_ANCESTRY = 1024;
+
 export type QueueMessage =
   /** A client transaction for the sequencer (ingress queue), of the chain's application type. */
   | { kind: 'tx'; tx: unknown }
-  /** Sequencer liveness nudge: checkpoint `height` was justified; propose empty blocks so it can be finalized (ingress queue). */
-  | { kind: 'tick'; height: number }
-  /** A proposed block, inline or by reference to the home region's block store (validator inbox). */
-  | { kind: 'proposal'; height: number; hash: Uint8Array; block?: Block }
-  /** A checkpoint just became justified in the sender's region: validators may vote on the next link (validator inbox). */
-  | { kind: 'justified'; checkpoint: Checkpoint }
   /**
-   * A member's partial signature on a link (vote queue), with the certificate that justified its
-   * source when the sender has it: a region that missed that justification (lost shares after a
-   * crash mid fan-out) imports it instead of stalling.
+   * Sequencer nudge (ingress queue): checkpoint `height` was justified (pacing may allow more blocks),
+   * or, with `pacemaker` (the chain's generation), the sequencer's own delayed check of whether
+   * finality moved above `height` since it was armed.
    */
-  | { kind: 'vote'; vote: Vote; justification?: Certificate }
-  /** Finality advanced in this region: the state function applies up to `height` (finalized queue). */
-  | { kind: 'finalized'; height: number };
+  | { kind: 'tick'; height: number; pacemaker?: number }
+  /**
+   * A proposed block, inline or by reference to the home region's block store (validator inbox),
+   * with the certificate of the highest justified checkpoint the sequencer knows. `rebroadcast`
+   * marks a repeat sent because finality stalled: validators re-send the vote they signed.
+   */
+  | { kind: 'proposal'; height: number; hash: Uint8Array; block?: Block; justification?: Certificate; rebroadcast?: boolean }
+  /** A certificate justified its target in the sender's region: validators may vote on the next link (validator inbox). */
+  | { kind: 'justified'; certificate: Certificate }
+  /**
+   * A member's partial signature on a link (vote queue), with the headers proving its target
+   * descends from its source (target first), and the certificate that justified its source when the
+   * sender has it: a region that missed that justification imports it instead of stalling.
+   * `resent` marks a vote re-sent after a stall or a crash: the finalizer then repeats its notices.
+   */
+  | {
+      kind: 'vote';
+      vote: Vote;
+      ancestry: readonly BlockHeader[];
+      justification?: { certificate: Certificate; ancestry: readonly BlockHeader[] };
+      resent?: boolean;
+    }
+  /** Finality advanced in this region to `height`, finalized by `certificate` (finalized queue). */
+  | { kind: 'finalized'; height: number; certificate?: Certificate };
 
 export type MessageKind = QueueMessage['kind'];
+
+const certificateToWire = (c: Certificate) => ({ ...linkToJson(c), signers: [...c.signers], signature: toHex(c.signature) });
 
 /** Serializes a message to its JSON body; `codec` is the application's transaction codec. */
 export function encodeMessage(m: QueueMessage, codec: TxJsonCodec<unknown>): string {
@@ -48,8 +73,14 @@ export function encodeMessage(m: QueueMessage, codec: TxJsonCodec<unknown>): str
     case 'tx':
       return JSON.stringify({ v: 1, kind: m.kind, tx: codec.toJson(m.tx) });
     case 'tick':
+      return JSON.stringify({ v: 1, kind: m.kind, height: m.height, ...(m.pacemaker !== undefined ? { pacemaker: m.pacemaker } : {}) });
     case 'finalized':
-      return JSON.stringify({ v: 1, kind: m.kind, height: m.height });
+      return JSON.stringify({
+        v: 1,
+        kind: m.kind,
+        height: m.height,
+        ...(m.certificate ? { certificate: certificateToWire(m.certificate) } : {}),
+      });
     case 'proposal':
       return JSON.stringify({
         v: 1,
@@ -57,23 +88,21 @@ export function encodeMessage(m: QueueMessage, codec: TxJsonCodec<unknown>): str
         height: m.height,
         hash: toHex(m.hash),
         ...(m.block ? { block: blockToJson(m.block, codec) } : {}),
+        ...(m.justification ? { justification: certificateToWire(m.justification) } : {}),
+        ...(m.rebroadcast ? { rebroadcast: true } : {}),
       });
     case 'justified':
-      return JSON.stringify({ v: 1, kind: m.kind, checkpoint: checkpointToJson(m.checkpoint) });
+      return JSON.stringify({ v: 1, kind: m.kind, certificate: certificateToWire(m.certificate) });
     case 'vote':
       return JSON.stringify({
         v: 1,
         kind: m.kind,
         vote: voteToJson(m.vote),
+        ancestry: m.ancestry.map(headerToJson),
         ...(m.justification
-          ? {
-              justification: {
-                ...linkToJson(m.justification),
-                signers: [...m.justification.signers],
-                signature: toHex(m.justification.signature),
-              },
-            }
+          ? { justification: { ...certificateToWire(m.justification.certificate), ancestry: m.justification.ancestry.map(headerToJson) } }
           : {}),
+        ...(m.resent ? { resent: true } : {}),
       });
   }
 }
@@ -99,12 +128,11 @@ export function decodeMessage<K extends MessageKind>(
   if (v !== 1) throw new InputError('v', 'unsupported message version (expected 1)');
   if (typeof kind !== 'string' || !(expected as readonly string[]).includes(kind))
     throw new InputError('kind', `expected one of ${expected.join(', ')}, got ${JSON.stringify(kind)}`);
-  const msg = decodeKind(kind as MessageKind, raw, codec);
-  return msg as Extract<QueueMessage, { kind: K }>;
+  return decodeKind(kind as MessageKind, raw, codec) as Extract<QueueMessage, { kind: K }>;
 }
 
-/** A certificate without its `message` (the receiver rebuilds the signed bytes from its own chain id). */
-function certificateLinkFromJson(value: unknown, path: string): Certificate {
+/** A certificate without its `message`. */
+export function certificateFromWire(value: unknown, path: string): Certificate {
   const o = aobject(value, path, ['era', 'source', 'target', 'signers', 'signature']);
   if (!Array.isArray(o.signers) || o.signers.length > 1024) throw new InputError(`${path}.signers`, 'expected an array of member indices');
   return {
@@ -116,34 +144,77 @@ function certificateLinkFromJson(value: unknown, path: string): Certificate {
   };
 }
 
+function headersFromWire(value: unknown, path: string): BlockHeader[] {
+  if (!Array.isArray(value) || value.length > MAX_ANCESTRY)
+    throw new InputError(path, `expected an array of at most ${MAX_ANCESTRY} block headers`);
+  return value.map((h, i) => headerFromJson(h, `${path}[${i}]`));
+}
+
+function justificationFromWire(value: unknown): { certificate: Certificate; ancestry: BlockHeader[] } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new InputError('justification', 'expected an object');
+  const { ancestry, ...certificate } = value as Record<string, unknown>;
+  return {
+    certificate: certificateFromWire(certificate, 'justification'),
+    ancestry: headersFromWire(ancestry ?? [], 'justification.ancestry'),
+  };
+}
+
+const flag = (value: unknown, path: string): boolean => {
+  if (value === undefined) return false;
+  if (value !== true) throw new InputError(path, 'expected true or absent');
+  return true;
+};
+
 function decodeKind(kind: MessageKind, raw: unknown, codec: TxJsonCodec<unknown>): QueueMessage {
   switch (kind) {
     case 'tx': {
       const o = aobject(raw, '', ['v', 'kind', 'tx']);
       return { kind, tx: codec.fromJson(o.tx, 'tx') };
     }
-    case 'tick':
+    case 'tick': {
+      const o = aobject(raw, '', ['v', 'kind', 'height'], ['pacemaker']);
+      return {
+        kind,
+        height: asafeUint(o.height, 'height'),
+        ...(o.pacemaker === undefined ? {} : { pacemaker: asafeUint(o.pacemaker, 'pacemaker') }),
+      };
+    }
     case 'finalized': {
-      const o = aobject(raw, '', ['v', 'kind', 'height']);
-      return { kind, height: asafeUint(o.height, 'height') };
+      const o = aobject(raw, '', ['v', 'kind', 'height'], ['certificate']);
+      const height = asafeUint(o.height, 'height');
+      if (o.certificate === undefined) return { kind, height };
+      const certificate = certificateFromWire(o.certificate, 'certificate');
+      if (certificate.source.height !== height) throw new InputError('certificate.source.height', 'does not match the finalized height');
+      return { kind, height, certificate };
     }
     case 'proposal': {
-      const o = aobject(raw, '', ['v', 'kind', 'height', 'hash'], ['block']);
+      const o = aobject(raw, '', ['v', 'kind', 'height', 'hash'], ['block', 'justification', 'rebroadcast']);
       const height = asafeUint(o.height, 'height');
       const block = o.block === undefined ? undefined : blockFromJson(o.block, codec, 'block');
       if (block && block.height !== height) throw new InputError('block.height', 'does not match the proposal height');
-      return { kind, height, hash: fromHex(o.hash, 32, 'hash'), ...(block ? { block } : {}) };
+      return {
+        kind,
+        height,
+        hash: fromHex(o.hash, 32, 'hash'),
+        ...(block ? { block } : {}),
+        ...(o.justification === undefined ? {} : { justification: certificateFromWire(o.justification, 'justification') }),
+        ...(flag(o.rebroadcast, 'rebroadcast') ? { rebroadcast: true } : {}),
+      };
     }
     case 'justified': {
-      const o = aobject(raw, '', ['v', 'kind', 'checkpoint']);
-      return { kind, checkpoint: checkpointFromJson(o.checkpoint, 'checkpoint') };
+      const o = aobject(raw, '', ['v', 'kind', 'certificate']);
+      return { kind, certificate: certificateFromWire(o.certificate, 'certificate') };
     }
     case 'vote': {
-      const o = aobject(raw, '', ['v', 'kind', 'vote'], ['justification']);
+      const o = aobject(raw, '', ['v', 'kind', 'vote', 'ancestry'], ['justification', 'resent']);
       const vote = voteFromJson(o.vote, 'vote');
-      return o.justification === undefined
-        ? { kind, vote }
-        : { kind, vote, justification: certificateLinkFromJson(o.justification, 'justification') };
+      return {
+        kind,
+        vote,
+        ancestry: headersFromWire(o.ancestry, 'ancestry'),
+        ...(o.justification === undefined ? {} : { justification: justificationFromWire(o.justification) }),
+        ...(flag(o.resent, 'resent') ? { resent: true } : {}),
+      };
     }
   }
 }

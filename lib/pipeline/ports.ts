@@ -4,7 +4,6 @@
  * (lib/aws). Interfaces stay small; every write is idempotent or a compare-and-set, so a
  * retried or concurrent Lambda invocation can never double-apply.
  */
-import type { CheckpointStatus } from '../core/ffg.js';
 import type { Evidence, Watermark } from '../core/slashing.js';
 import type { NodeStore } from '../core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
@@ -12,18 +11,22 @@ import type { QueueMessage } from './messages.js';
 
 // ---------------------------------------------------------------- blocks (every region)
 
-/** Blocks and their execution results in one region. */
+/**
+ * Proposed blocks in one region, stored by height and hash (one item each). Content-addressed:
+ * readers that need a block check it against the hash they expect (`readBlock` in blocks.ts).
+ */
 export interface BlockStore {
-  /** Idempotent: a block is stored under its hash. */
+  /** Idempotent: a block is stored under its height and hash. */
   putBlock(hash: Uint8Array, block: Block): Promise<void>;
-  getBlock(hash: Uint8Array): Promise<Block | undefined>;
-  /** Hashes of every stored block at `height` (more than one only under a Byzantine sequencer). */
+  getBlock(height: number, hash: Uint8Array): Promise<Block | undefined>;
+  /** Hashes of every stored block at `height` (more than one only after a fork: a Byzantine or replaced sequencer). */
   hashesAt(height: number): Promise<Uint8Array[]>;
-  /** Post-state root of executing the block: deterministic, so a rewrite stores the same value. */
-  putExecution(hash: Uint8Array, stateRoot: Uint8Array): Promise<void>;
-  getExecution(hash: Uint8Array): Promise<Uint8Array | undefined>;
-  /** The highest stored block (height and hash); undefined before the first proposal. */
-  tip(): Promise<{ height: number; hash: Uint8Array } | undefined>;
+  /**
+   * The highest stored block at or above `from`, probing at most `span` heights upward (heads run
+   * a bounded distance ahead of justification, so a small span finds the tip); undefined when no
+   * block is stored from `from` on.
+   */
+  tip(from: number, span: number): Promise<{ height: number; hash: Uint8Array } | undefined>;
 }
 
 // ---------------------------------------------------------------- sequencer (home region)
@@ -32,8 +35,6 @@ export interface SequencerHead {
   readonly height: number;
   readonly hash: Uint8Array;
   readonly stateRoot: Uint8Array;
-  /** Whether the proposal of this head went out to every validator (re-sent on the next run if not). */
-  readonly announced: boolean;
 }
 
 /** An accepted transaction (of the chain's application type) waiting in the sequencer's pool, by its id. */
@@ -56,6 +57,10 @@ export interface SequencerStore {
   pending(limit: number): Promise<PendingTransaction[]>;
   /** Removes transactions that were included in a block or refused for good. */
   removePending(hashes: readonly Uint8Array[]): Promise<void>;
+  /** The generation of the live pacemaker chain (0 before any was armed). */
+  pacemaker(): Promise<number>;
+  /** Compare-and-set of the pacemaker generation: true iff it was `expected` and is now `next`. */
+  swapPacemaker(expected: number, next: number): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------- validator (one record per member)
@@ -101,63 +106,74 @@ export interface WatermarkStore {
 
 // ---------------------------------------------------------------- finalizer (every region)
 
-export interface VoteLog {
+/**
+ * Everything one region's finalizer records about one target height, in one item: each member's
+ * first verified vote with that target height (one slot per member, so a member counts once per
+ * height and a second, different vote is evidence), the certificate of the link certified there,
+ * whether its target is justified, the certificate that finalized it, and the non-adjacent votes
+ * that span this height (for surround detection).
+ */
+export interface HeightTally {
+  readonly height: number;
+  readonly votes: ReadonlyMap<number, Vote>;
+  readonly certificate?: Certificate;
+  /** `certificate.target` is justified (its source was, when it was marked). */
+  readonly justified: boolean;
+  /** The certificate from `certificate.target` to the next checkpoint, which finalized it. */
+  readonly finalization?: Certificate;
+  /** Non-adjacent votes whose span covers this height (at most one kept per member). */
+  readonly spans: readonly Vote[];
+}
+
+export type RecordOutcome =
+  /** The vote holds its member's slot at its target height (newly, or it was already there). */
+  | { readonly kind: 'recorded'; readonly fresh: boolean; readonly tally: HeightTally }
+  /** The member's slot already holds another vote: this one is never counted (evidence when slashable). */
+  | { readonly kind: 'slot-taken'; readonly existing: Vote; readonly tally: HeightTally };
+
+export interface TallyStore {
+  /** One conditional write: the vote takes its member's slot at its target height if free. Returns the tally after. */
+  recordVote(vote: Vote): Promise<RecordOutcome>;
   /**
-   * Idempotent; 'duplicate' when this exact vote (member, link and signature bytes) is already
-   * recorded. Copies with other signature bytes are kept apart: an honest member has one valid
-   * signature per link (BLS is deterministic), so a forged copy recorded first must not hide it.
+   * Notes a non-adjacent vote in the tallies of `heights` (the heights it could surround) and returns
+   * them, so votes already there that it surrounds are seen. Idempotent.
    */
-  recordVote(vote: Vote): Promise<'new' | 'duplicate'>;
-  /** The member's recorded votes whose target height is >= `fromTargetHeight` (for slashing detection). */
-  votesOf(member: number, fromTargetHeight: number): Promise<Vote[]>;
+  recordSpan(vote: Vote, heights: readonly number[]): Promise<HeightTally[]>;
+  /** The tally of one height (undefined when nothing was recorded there); height 0 is genesis. */
+  tally(height: number): Promise<HeightTally | undefined>;
+  /** Tallies of several heights in one read; missing ones are left out. */
+  tallies(heights: readonly number[]): Promise<HeightTally[]>;
+  /**
+   * First writer wins: stores `certificate` at its target height, marking it justified too when
+   * `justified`. Returns the stored certificate and which marks this call made.
+   */
+  certify(certificate: Certificate, justified: boolean): Promise<{ certificate: Certificate; created: boolean; justifiedNow: boolean }>;
+  /** Marks the stored certificate `certificate` justified; true iff this call did (a retry of our own landed write counts). */
+  markJustified(certificate: Certificate): Promise<boolean>;
+  /** Records `certificate` (an adjacent link whose source is justified) as the finalization of its source; true iff this call did. */
+  markFinalized(certificate: Certificate): Promise<boolean>;
+  /** Remembers a certified non-adjacent link whose source is not justified yet. */
+  awaitSource(certificate: Certificate): Promise<void>;
+  /** Certified non-adjacent links waiting on `source`. */
+  linksFrom(source: Checkpoint): Promise<Certificate[]>;
+  /** Forgets a waiting link once it has been used. */
+  removeWaiting(certificate: Certificate): Promise<void>;
 }
 
 export interface EvidenceStore {
-  /** Idempotent per (member, kind, pair of links). */
+  /** Idempotent per (member, kind, pair of links); at most a fixed number of items per member are kept. */
   putEvidence(evidence: Evidence): Promise<void>;
   listEvidence(limit: number): Promise<Evidence[]>;
-}
-
-export interface LinkTally {
-  readonly link: Link;
-  /** Partial signatures by member index. */
-  readonly partials: ReadonlyMap<number, Uint8Array>;
-  readonly certificate?: Certificate;
-}
-
-export interface TallyStore {
-  /** Adds the member's partial to the link's tally (idempotent) and returns the tally after the write. */
-  addPartial(vote: Vote): Promise<LinkTally>;
-  /** Drops partials that failed verification (only if still the same bytes). */
-  removePartials(link: Link, bad: readonly { member: number; signature: Uint8Array }[]): Promise<void>;
-  /** First writer wins; returns the stored certificate. */
-  setCertificate(certificate: Certificate): Promise<Certificate>;
-}
-
-export interface CheckpointRecord {
-  readonly checkpoint: Checkpoint;
-  readonly status: Exclude<CheckpointStatus, 'pending'>;
-  /** Certificate of the link that justified it (absent for genesis). */
-  readonly justification?: Certificate;
-  /** Certificate of the link from it to the next checkpoint, which finalized it (absent for genesis). */
-  readonly finalization?: Certificate;
-}
-
-export interface CheckpointStore {
-  /** Records of justified/finalized checkpoints at `height` (more than one only after f+1 equivocations). */
-  checkpointsAt(height: number): Promise<CheckpointRecord[]>;
-  /** Idempotent; true if this call made it justified. Never downgrades a finalized checkpoint. */
-  markJustified(checkpoint: Checkpoint, justification: Certificate | undefined): Promise<boolean>;
-  /** Idempotent; true if this call made it finalized. */
-  markFinalized(checkpoint: Checkpoint, finalization: Certificate | undefined): Promise<boolean>;
-  /** Records that a certified link waits for its source to become justified. */
-  awaitSource(certificate: Certificate): Promise<void>;
-  /** Certified links whose source is `source`. */
-  linksFrom(source: Checkpoint): Promise<Certificate[]>;
+  /** Counts one vote whose signature did not verify (dropped, never stored). */
+  countInvalidVote(): Promise<void>;
+  /** Votes dropped for a bad signature since the table was created. */
+  invalidVotes(): Promise<number>;
 }
 
 export interface FinalityHead {
   readonly justified: Checkpoint;
+  /** The certificate that justified `justified`; absent at genesis. */
+  readonly justification?: Certificate;
   readonly finalized: Checkpoint;
   /** The certificate that finalized `finalized` (its source is `finalized`); absent at genesis. */
   readonly finalization?: Certificate;
@@ -165,11 +181,16 @@ export interface FinalityHead {
 
 export interface HeadStore {
   head(): Promise<FinalityHead>;
-  /** Monotone: each of justified/finalized only moves to a greater height. */
-  raiseHead(update: { justified?: Checkpoint; finalized?: Checkpoint; finalization?: Certificate }): Promise<FinalityHead>;
+  /** Monotone: each of justified/finalized only moves to a greater height, with its certificate. */
+  raiseHead(update: {
+    justified?: Checkpoint;
+    justification?: Certificate;
+    finalized?: Checkpoint;
+    finalization?: Certificate;
+  }): Promise<FinalityHead>;
 }
 
-export type FinalityStore = VoteLog & EvidenceStore & TallyStore & CheckpointStore & HeadStore;
+export type FinalityStore = TallyStore & EvidenceStore & HeadStore;
 
 // ---------------------------------------------------------------- state function (every region)
 
@@ -194,9 +215,17 @@ export type Destination =
   | { readonly queue: 'votes'; readonly region: string }
   | { readonly queue: 'finalized'; readonly region: string };
 
+export interface SendOptions {
+  /**
+   * Deliver no sooner than this many seconds from now (SQS DelaySeconds, 0..900). Used only for
+   * liveness (a role's own delayed re-check), never by a safety rule.
+   */
+  readonly delaySeconds?: number;
+}
+
 export interface Transport {
   /** Sends all messages or throws: an accepted message is never dropped silently. */
-  send(to: Destination, messages: readonly QueueMessage[]): Promise<void>;
+  send(to: Destination, messages: readonly QueueMessage[], options?: SendOptions): Promise<void>;
 }
 
 /** Fetches a block from a peer region (its HTTP API), for catch-up. The caller checks the hash. */

@@ -11,7 +11,10 @@ import { encodeProof } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import type { ChainContext } from './context.js';
-import type { AppliedStore, BlockStore, CheckpointRecord, FinalityStore } from './ports.js';
+import type { AppliedStore, BlockStore, FinalityStore } from './ports.js';
+
+/** Heights probed above the justified checkpoint for the head block (pacing keeps it within a few). */
+const HEAD_PROBE = 8;
 
 export interface QueryDeps {
   readonly chain: ChainContext;
@@ -62,11 +65,13 @@ export class QueryService {
 
   async finality() {
     const { deps } = this;
-    const [head, tip, applied] = await Promise.all([deps.finality.head(), deps.blocks.tip(), deps.applied.applied()]);
+    const [head, applied] = await Promise.all([deps.finality.head(), deps.applied.applied()]);
+    // The head runs a bounded distance ahead of justification (pacing), so a few probes find it.
+    const tip = await deps.blocks.tip(head.justified.height, HEAD_PROBE);
     const a = applied ?? deps.chain.genesis;
     return {
       region: deps.region,
-      head: ref(tip ?? deps.chain.genesis),
+      head: ref(tip ?? head.justified),
       justified: ref(head.justified),
       finalized: checkpointToJson(head.finalized),
       applied: { height: a.height, stateRoot: toHex(a.stateRoot) },
@@ -74,36 +79,61 @@ export class QueryService {
     };
   }
 
+  /**
+   * The checkpoint at `height` from its tally (one read): finalized with the certificate that
+   * finalized it, justified with the certificate that justified it, or pending with the block and
+   * post-state root its votes name.
+   */
   async checkpoint(height: number) {
     const { set } = this.deps.chain;
     if (!isCheckpointHeight(height, set.checkpointInterval))
       throw new NotFound(`height ${height} is not a checkpoint (interval ${set.checkpointInterval})`);
     if (height === 0) return { ...checkpointToJson(this.deps.chain.genesis), status: 'finalized' as const };
-    const records = await this.deps.finality.checkpointsAt(height);
-    const best = records.find((r) => r.status === 'finalized') ?? records[0];
-    if (best) return recordJson(this.deps.chain.set.chainId, best);
-    const [hash] = await this.deps.blocks.hashesAt(height);
-    const stateRoot = hash && (await this.deps.blocks.getExecution(hash));
-    if (!hash || !stateRoot) throw new NotFound(`no block at height ${height} yet`);
-    return { height, hash: toHex(hash), stateRoot: toHex(stateRoot), status: 'pending' as const };
+    const t = await this.deps.finality.tally(height);
+    if (t?.certificate && t.finalization && checkpointEquals(t.finalization.source, t.certificate.target))
+      return { ...checkpointToJson(t.certificate.target), status: 'finalized' as const, certificate: this.cert(t.finalization)! };
+    if (t?.certificate && t.justified)
+      return { ...checkpointToJson(t.certificate.target), status: 'justified' as const, certificate: this.cert(t.certificate)! };
+    const voted = t && [...t.votes.values()][0];
+    if (voted) return { ...checkpointToJson(voted.target), status: 'pending' as const };
+    throw new NotFound(`no block at height ${height} yet`);
   }
 
-  /** The block at `height` on the finalized chain, or the first known one above finality. */
+  /**
+   * The finalized checkpoint at checkpoint height `height` (from the finalization recorded at that
+   * height), with its certificate; undefined when this region has not finalized it.
+   */
+  private async finalizedAt(height: number): Promise<{ checkpoint: Checkpoint; certificate?: Certificate } | undefined> {
+    if (height === 0) return { checkpoint: this.deps.chain.genesis };
+    const t = await this.deps.finality.tally(height);
+    return t?.finalization && t.finalization.source.height === height
+      ? { checkpoint: t.finalization.source, certificate: t.finalization }
+      : undefined;
+  }
+
+  /**
+   * The block at `height` on the finalized chain (O(K) reads: the finalized checkpoint at or above it,
+   * then parent links down), or the first known one above finality.
+   */
   async block(height: number): Promise<BlockJson & { hash: string; finalized: boolean }> {
     const { deps } = this;
+    const K = deps.chain.set.checkpointInterval;
     const head = await deps.finality.head();
     if (height <= head.finalized.height) {
-      let hash = head.finalized.hash;
-      let block = await deps.blocks.getBlock(hash);
+      const above = isCheckpointHeight(height, K) ? height : checkpointAtOrBelow(height, K) + K;
+      const anchor = above >= head.finalized.height ? { checkpoint: head.finalized } : await this.finalizedAt(above);
+      if (!anchor) throw new NotFound(`finalized block ${height} is not indexed in this region`);
+      let hash = anchor.checkpoint.hash;
+      let block = await deps.blocks.getBlock(anchor.checkpoint.height, hash);
       while (block && block.height > height) {
         hash = block.parentHash;
-        block = await deps.blocks.getBlock(hash);
+        block = await deps.blocks.getBlock(block.height - 1, hash);
       }
       if (!block) throw new NotFound(`block ${height} is not stored in this region`);
       return { hash: toHex(hash), ...blockToJson(block, deps.chain.app), finalized: true };
     }
     const [hash] = await deps.blocks.hashesAt(height);
-    const block = hash && (await deps.blocks.getBlock(hash));
+    const block = hash && (await deps.blocks.getBlock(height, hash));
     if (!hash || !block) throw new NotFound(`no block at height ${height}`);
     return { hash: toHex(hash), ...blockToJson(block, deps.chain.app), finalized: false };
   }
@@ -116,9 +146,10 @@ export class QueryService {
     if (head.finalized.height <= appliedHeight)
       return { checkpoint: head.finalized, ...(head.finalization ? { certificate: head.finalization } : {}) };
     const K = deps.chain.set.checkpointInterval;
-    for (let h = checkpointAtOrBelow(appliedHeight, K); h > 0; h -= K) {
-      const rec = (await deps.finality.checkpointsAt(h)).find((r) => r.status === 'finalized');
-      if (rec) return { checkpoint: rec.checkpoint, ...(rec.finalization ? { certificate: rec.finalization } : {}) };
+    // Applied heights are finalized blocks; the highest checkpoint at or below it has its finalization recorded.
+    for (let h = checkpointAtOrBelow(appliedHeight, K), probes = 0; h > 0 && probes < 4; h -= K, probes++) {
+      const found = await this.finalizedAt(h);
+      if (found) return found;
     }
     return { checkpoint: deps.chain.genesis };
   }
@@ -165,15 +196,17 @@ export class QueryService {
     const f = await this.finality();
     const lag = f.head.height - f.finalized.height;
     const K = deps.chain.set.checkpointInterval;
-    const lastVotes = await Promise.all(
-      deps.chain.set.members.map(async (m) => {
-        const votes = await deps.finality.votesOf(m.index, Math.max(0, f.finalized.height - 8 * K));
-        const last = votes.reduce((max, v) => Math.max(max, v.target.height), -1);
-        return { index: m.index, region: m.region, lastVoteHeight: last >= 0 ? last : null };
-      }),
-    );
-    const [evidence, dlq] = await Promise.all([
+    // Each member's last vote among the recent heights (one batched read of their tallies).
+    const heights: number[] = [];
+    for (let h = checkpointAtOrBelow(f.head.height, K) + K; h > 0 && heights.length < 12; h -= K) heights.push(h);
+    const recent = await deps.finality.tallies(heights);
+    const lastVotes = deps.chain.set.members.map((m) => {
+      const last = recent.filter((t) => t.votes.has(m.index)).reduce((max, t) => Math.max(max, t.height), -1);
+      return { index: m.index, region: m.region, lastVoteHeight: last >= 0 ? last : null };
+    });
+    const [evidence, invalidVotes, dlq] = await Promise.all([
       deps.finality.listEvidence(1000).then((l) => l.length),
+      deps.finality.invalidVotes(),
       // A queue lookup failing must not turn the health answer into a 500: report the depths as unknown.
       deps.dlqDepths ? deps.dlqDepths().catch(() => null) : Promise.resolve(null),
     ]);
@@ -191,6 +224,7 @@ export class QueryService {
       },
       validators: lastVotes,
       evidence,
+      invalidVotes,
       dlq,
     };
   }
@@ -202,15 +236,6 @@ export class QueryService {
     if (this.finalizedSeen?.height !== height) this.finalizedSeen = { height, at: now };
     return Math.max(0, Math.round((now - this.finalizedSeen.at) / 100) / 10);
   }
-}
-
-function recordJson(chainId: Uint8Array, r: CheckpointRecord) {
-  const certificate = r.status === 'finalized' ? r.finalization : r.justification;
-  return {
-    ...checkpointToJson(r.checkpoint),
-    status: r.status,
-    ...(certificate ? { certificate: certificateToJson(chainId, certificate) } : {}),
-  };
 }
 
 export function evidenceJson(e: Evidence) {

@@ -10,19 +10,19 @@
  * ordering, poison and redelivery handling), so every caller runs the code Lambda runs.
  */
 import { blsCrypto, type ThresholdCrypto } from '../core/crypto.js';
-import { SparseMerkleTree } from '../core/smt.js';
+import { OverlayNodeStore, SparseMerkleTree } from '../core/smt.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ValidatorSet } from '../core/types.js';
 import { dispatch, type HandlerOptions, type RecordResult, regionHandler, type SqsHandler, silentTelemetry } from '../handlers/sqs.js';
 import type { Telemetry } from '../handlers/telemetry.js';
 import type { ChainContext } from './context.js';
 import { createChainContext, membersIn } from './context.js';
-import type { FinalizerDeps } from './finalizer.js';
+import { FinalizerCache, type FinalizerDeps } from './finalizer.js';
 import type { BlockStore, PeerBlocks, RegionStores, Transport } from './ports.js';
 import { type QueryDeps, QueryService } from './query.js';
 import type { SequencerDeps } from './sequencer.js';
 import type { StateFunctionDeps } from './state-function.js';
-import type { InboxMessage, ValidatorDeps, ValidatorOutcome } from './validator.js';
+import { type InboxMessage, type ValidatorDeps, ValidatorMemory, type ValidatorOutcome } from './validator.js';
 
 /** The queues one region consumes: the ingress (sequencer), each hosted member's inbox, votes, finality notices. */
 export type RegionQueue =
@@ -41,7 +41,12 @@ export interface RegionConfig {
   /** Block limits used by the sequencer. */
   readonly maxBlockTransactions: number;
   readonly maxBlockBytes: number;
+  /** Seconds between the sequencer's liveness checks while work is unfinalized (default 3). */
+  readonly pacemakerSeconds?: number;
 }
+
+/** Default of RegionConfig.pacemakerSeconds. */
+export const DEFAULT_PACEMAKER_SECONDS = 3;
 
 /**
  * Seams for the deterministic simulation (a Byzantine member replaces one validator's handling).
@@ -107,6 +112,10 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
   const tree = new SparseMerkleTree(stores.nodes);
   const app = config.application.create({ chainId: set.chainId, tree });
   const chain = await createChainContext(set, app, opts.crypto ?? blsCrypto);
+  // Sequencer trial runs and validators' executions stay in memory: only the state function persists state.
+  const executor = config.application.create({ chainId: set.chainId, tree: new SparseMerkleTree(new OverlayNodeStore(stores.nodes)) });
+  const memories = new Map<number, ValidatorMemory>();
+  const finalizerCache = new FinalizerCache();
   const peers = opts.peers ?? [];
   const members = membersIn(set, region);
   const query = new QueryService({
@@ -135,13 +144,16 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
       store: stores.sequencer,
       finality: stores.finality,
       transport,
+      executor,
       maxBlockTransactions: config.maxBlockTransactions,
       maxBlockBytes: config.maxBlockBytes,
+      pacemakerSeconds: config.pacemakerSeconds ?? DEFAULT_PACEMAKER_SECONDS,
     }),
     async validator(member) {
       if (!members.includes(member)) throw new Error(`member ${member} is not hosted in ${region} (hosted: ${members.join(', ')})`);
       if (!opts.memberKey) throw new Error(`no key provider for the validators of ${region}`);
       const secretKey = await opts.memberKey(member);
+      if (!memories.has(member)) memories.set(member, new ValidatorMemory());
       return {
         chain,
         member,
@@ -149,12 +161,15 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
         blocks: stores.blocks,
         homeBlocks,
         finality: stores.finality,
+        applied: stores.applied,
         protection: stores.protection,
         transport,
+        executor,
+        memory: memories.get(member)!,
       };
     },
-    finalizer: () => ({ chain, region, homeRegion: config.homeRegion, store: stores.finality, transport }),
-    stateFunction: () => ({ chain, blocks: stores.blocks, finality: stores.finality, applied: stores.applied, peers }),
+    finalizer: () => ({ chain, region, homeRegion: config.homeRegion, store: stores.finality, transport, members, cache: finalizerCache }),
+    stateFunction: () => ({ chain, blocks: stores.blocks, finality: stores.finality, applied: stores.applied, peers, transport, region }),
     handler: (queue, options) => regionHandler(async () => self, queue, telemetry, options),
     dispatch: (queue, body, options = {}) => dispatch(self, queue, body, { ...options, telemetry }),
   };

@@ -5,19 +5,29 @@
  * Accepted transactions first go to a durable pending pool, so the ingress message can be deleted
  * at once and nothing is lost while the sequencer waits. Blocks are paced by justification: the
  * head may run at most two checkpoints ahead of the highest justified one, so under load blocks
- * grow instead of piling up unfinalized (each finality round then covers more transactions).
- * Every justification sends a tick that resumes block building. A local timer may flush a partial
- * block; no rule here reads a clock.
+ * grow instead of piling up unfinalized (each finality round then covers more transactions). A
+ * checkpoint that carries transactions is followed at once, when pacing allows, by the next
+ * checkpoint (empty if nothing else waits): that block is what finalizes it, and proposing it now
+ * lets the second vote round start as soon as the first certifies, without a tick round trip.
  *
- * Single writer by compare-and-set on the head: an invocation that lost the race throws and its
- * batch is redelivered; transactions already in a block are then refused by the application (a used
- * nonce) and leave the pool, so a retry never includes one twice. The sequencer knows no
- * application rule: it orders by the application's sender and sequence and asks it to execute.
+ * Liveness without clocks in any rule: while unfinalized blocks carry transactions, the sequencer
+ * keeps one delayed "pacemaker" tick to itself in flight (SQS DelaySeconds). When it fires and
+ * finality has not moved past what was pending when it was armed, the proposals above the finalized
+ * checkpoint are sent again, marked `rebroadcast`, and validators re-send their votes: whatever
+ * wake-up was lost on the way (a crash between a write and a send, a message consumed too early),
+ * the pipeline is poked again. The delay is a local liveness aid; it costs nothing once all is final.
+ *
+ * Single writer by compare-and-set on the head: an invocation that lost the race re-reads the head
+ * and tries again; transactions already in a block are refused by the application (a used nonce)
+ * and leave the pool, so a retry never includes one twice. The sequencer knows no application rule:
+ * it orders by the application's sender and sequence and asks it to execute (speculatively: no state
+ * is persisted before finality).
  */
 
 import { toHex } from '../core/bytes.js';
-import { isCheckpointHeight } from '../core/ffg.js';
-import type { Block } from '../core/types.js';
+import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
+import type { Application } from '../core/state-machine.js';
+import type { Block, Certificate } from '../core/types.js';
 import { blockToJson } from '../core/wire.js';
 import { type ChainContext, hashBlock } from './context.js';
 import { HeadMovedError, MissingBlockError } from './errors.js';
@@ -26,13 +36,18 @@ import type { BlockStore, HeadStore, PendingTransaction, SequencerHead, Sequence
 
 export interface SequencerDeps {
   readonly chain: ChainContext;
+  /** The home region's blocks (the sequencer stores every block it proposes). */
   readonly blocks: BlockStore;
   readonly store: SequencerStore;
-  /** The home region's finality head, for pacing. */
+  /** The home region's finality head, for pacing and the pacemaker. */
   readonly finality: HeadStore;
   readonly transport: Transport;
+  /** Executes without persisting nodes (trial runs and proposals are speculative). */
+  readonly executor: Application;
   readonly maxBlockTransactions: number;
   readonly maxBlockBytes: number;
+  /** Seconds between pacemaker checks while work is unfinalized (a liveness aid only). */
+  readonly pacemakerSeconds: number;
 }
 
 export interface SequencerResult {
@@ -41,66 +56,140 @@ export interface SequencerResult {
   readonly rejected: { hash: string; reason: string; message: string }[];
   /** Transactions left waiting in the pool (pacing, or not valid yet, e.g. a nonce ahead of the sender's). */
   waiting: number;
+  /** Proposals sent again by the pacemaker because finality did not move. */
+  rebroadcast: number;
 }
 
 // Rough JSON size of one transaction in a proposal (hex fields + decimal strings + keys).
 const TX_JSON_BYTES = 330;
 /** How many checkpoints the head may run ahead of the highest justified checkpoint. */
 const MAX_CHECKPOINTS_AHEAD = 2;
+/** Head races lost in a row before the batch is handed back to the queue. */
+const HEAD_ATTEMPTS = 5;
 
 /**
  * Handles one batch of ingress messages: transactions join the pending pool; then, while pacing
- * allows, blocks are built from the pool (checked for signature, nonce and balance in order).
- * Ticks ask for empty blocks so a justified checkpoint with transactions gets finalized.
- * @throws HeadMovedError when another invocation advanced the head concurrently.
+ * allows, blocks are built from the pool (checked by the application, in sender order). Ticks say a
+ * checkpoint was justified (pacing may allow more); pacemaker ticks check that finality moves.
+ * @throws HeadMovedError when other invocations kept moving the head (the batch is redelivered).
  */
-export async function sequence(deps: SequencerDeps, messages: readonly QueueMessage[]): Promise<SequencerResult> {
+export async function sequence(
+  deps: SequencerDeps,
+  messages: readonly QueueMessage[],
+  options: { redelivered?: boolean } = {},
+): Promise<SequencerResult> {
   const { chain } = deps;
-  const K = chain.set.checkpointInterval;
-  let head = (await deps.store.head()) ?? { ...chain.genesis, announced: true };
-  if (!head.announced) head = await announce(deps, head);
-
-  let tickTo = 0;
   const incoming: PendingTransaction[] = [];
+  let tickTo = 0;
+  let pacemaker: { generation: number; finalizedAt: number } | undefined;
   for (const m of messages) {
-    if (m.kind === 'tick') tickTo = Math.max(tickTo, m.height);
     if (m.kind === 'tx') incoming.push({ hash: chain.app.hash(m.tx), tx: m.tx });
+    if (m.kind === 'tick' && m.pacemaker === undefined) tickTo = Math.max(tickTo, m.height);
+    if (m.kind === 'tick' && m.pacemaker !== undefined && (!pacemaker || m.pacemaker > pacemaker.generation))
+      pacemaker = { generation: m.pacemaker, finalizedAt: m.height };
   }
   if (incoming.length > 0) await deps.store.addPending(incoming);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await build(deps, tickTo, pacemaker, options.redelivered ?? true);
+    } catch (e) {
+      // Another invocation moved the head: start again from the new head (pool reads are idempotent).
+      if (!(e instanceof HeadMovedError) || attempt >= HEAD_ATTEMPTS) throw e;
+    }
+  }
+}
 
-  const result: SequencerResult = { blocks: [], rejected: [], waiting: 0 };
-  const { justified } = await deps.finality.head();
-  const limit = justified.height + MAX_CHECKPOINTS_AHEAD * K;
-  let pool = await deps.store.pending(deps.maxBlockTransactions * 4);
+async function build(
+  deps: SequencerDeps,
+  tickTo: number,
+  pacemaker: { generation: number; finalizedAt: number } | undefined,
+  redelivered: boolean,
+): Promise<SequencerResult> {
+  const { chain } = deps;
+  const K = chain.set.checkpointInterval;
+  let head: SequencerHead = (await deps.store.head()) ?? chain.genesis;
+  const start = head;
+  const finality = await deps.finality.head();
+  const result: SequencerResult = { blocks: [], rejected: [], waiting: 0, rebroadcast: 0 };
+  /** Whether blocks above finality carry transactions (a trailing empty block is never finalized, and need not be). */
+  const unfinalizedWork = (from: SequencerHead) => carriesTransactions(deps, from, finality.finalized.height + 1);
+
+  // The pacemaker fired and finality did not move past what was pending when it was armed, or this batch
+  // is a redelivery (an earlier attempt may have moved the head and crashed before its proposals left):
+  // send the proposals above finality again.
+  const stalled = pacemaker !== undefined && finality.finalized.height <= pacemaker.finalizedAt;
+  if ((stalled || redelivered) && (await unfinalizedWork(head)))
+    result.rebroadcast = await rebroadcast(deps, head, finality.finalized.height, finality.justification);
+
+  const limit = finality.justified.height + MAX_CHECKPOINTS_AHEAD * K;
+  const perBlock = Math.max(1, Math.min(deps.maxBlockTransactions, Math.floor(deps.maxBlockBytes / TX_JSON_BYTES)));
+  let pool = head.height < limit ? await deps.store.pending(deps.maxBlockTransactions * 4) : [];
   while (pool.length > 0 && head.height < limit) {
     const { valid, drop } = await selectValid(deps, head, pool, result);
-    const perBlock = Math.max(1, Math.min(deps.maxBlockTransactions, Math.floor(deps.maxBlockBytes / TX_JSON_BYTES)));
     const chosen = valid.slice(0, perBlock);
     if (chosen.length === 0) {
       await deps.store.removePending(drop);
+      pool = pool.filter((p) => !drop.some((d) => toHex(d) === toHex(p.hash)));
       break;
     }
     head = await propose(
       deps,
       head,
       chosen.map((c) => c.tx),
+      finality.justification,
       result,
     );
     await deps.store.removePending([...drop, ...chosen.map((c) => c.hash)]);
-    pool = await deps.store.pending(deps.maxBlockTransactions * 4);
+    const used = new Set([...drop, ...chosen.map((c) => c.hash)].map(toHex));
+    pool = pool.filter((p) => !used.has(toHex(p.hash)));
+    if (pool.length === 0 && valid.length > chosen.length) pool = await deps.store.pending(deps.maxBlockTransactions * 4);
   }
   result.waiting = pool.length;
-  // Blocks with transactions are followed by empty ones up to the next checkpoint: only
-  // checkpoints are voted on, and no later trigger would otherwise complete the interval (K > 1).
-  if (result.blocks.length > 0) while (!isCheckpointHeight(head.height, K)) head = await propose(deps, head, [], result);
-
-  // A tick says checkpoint `tickTo` was justified: it becomes final once the next checkpoint exists,
-  // so propose empty blocks up to it, but only when unfinal blocks carry transactions (otherwise
-  // empty blocks would keep finalizing each other forever).
-  if (tickTo > 0 && head.height < tickTo + K && (await carriesTransactions(deps.blocks, head, tickTo - K + 1))) {
-    while (head.height < tickTo + K) head = await propose(deps, head, [], result);
+  const carried = result.blocks.some((b) => b.transactions > 0);
+  // Only checkpoints are voted on: complete the interval after blocks with transactions (K > 1),
+  // then propose the next checkpoint at once, which is what will finalize the one just proposed.
+  if (carried) {
+    while (!isCheckpointHeight(head.height, K)) head = await propose(deps, head, [], finality.justification, result);
+    if (head.height + K <= limit) for (let i = 0; i < K; i++) head = await propose(deps, head, [], finality.justification, result);
   }
+
+  // A stall may be a region short of one certificate that other regions have: votes on the next link
+  // carry it (as their source's justification). Extend the chain by one checkpoint when pacing allows,
+  // so those votes exist.
+  if (stalled && result.rebroadcast > 0 && head.height + K <= limit)
+    for (let i = 0; i < K; i++) head = await propose(deps, head, [], finality.justification, result);
+
+  // A tick says checkpoint `tickTo` was justified: it becomes final once the next checkpoint is
+  // certified, so propose empty blocks up to it while the last two intervals carry transactions.
+  // The second one matters: votes on the link after a finalizing link carry its certificate (as their
+  // source's justification), so a region that could not certify that link itself (its tally lost a
+  // slot to an equivocating vote) imports it. Beyond that, empty blocks would keep finalizing each other.
+  const tickTarget = checkpointAtOrBelow(tickTo, K) + K;
+  if (tickTo > 0 && head.height < Math.min(tickTarget, limit) && (await carriesTransactions(deps, head, tickTo - 2 * K + 1)))
+    while (head.height < Math.min(tickTarget, limit)) head = await propose(deps, head, [], finality.justification, result);
+
+  // Keep one pacemaker chain live while blocks above finality carry transactions: a fired tick of the
+  // live generation re-arms it; a batch that brings work to an idle chain, or a redelivered batch (its
+  // first attempt may have crashed before arming), starts a new generation, which retires older ticks.
+  const arm =
+    pacemaker !== undefined
+      ? await unfinalizedWork(head)
+      : (carried && !(await unfinalizedWork(start))) || (redelivered && (await unfinalizedWork(head)));
+  if (arm) await armPacemaker(deps, finality.finalized.height, pacemaker?.generation);
   return result;
+}
+
+/**
+ * Sends the next pacemaker tick (delayed) if this call may continue or start the chain: a fired tick
+ * continues only its own generation if it is still the live one; a new start replaces whatever is live.
+ */
+async function armPacemaker(deps: SequencerDeps, finalizedAt: number, firedGeneration: number | undefined): Promise<void> {
+  const live = await deps.store.pacemaker();
+  if (firedGeneration !== undefined && firedGeneration !== live) return; // a newer chain took over
+  if (!(await deps.store.swapPacemaker(live, live + 1))) return; // someone else armed concurrently
+  await deps.transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: finalizedAt, pacemaker: live + 1 }], {
+    delaySeconds: deps.pacemakerSeconds,
+  });
 }
 
 /**
@@ -113,7 +202,7 @@ async function selectValid(deps: SequencerDeps, head: SequencerHead, pool: Pendi
   const ordered = pool
     .map((p) => ({ ...p, sender: toHex(app.sender(p.tx)), sequence: app.sequence(p.tx) }))
     .sort((a, b) => compareStrings(a.sender, b.sender) || (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0));
-  const trial = await app.execute(
+  const trial = await deps.executor.execute(
     head.stateRoot,
     ordered.map((t) => t.tx),
   );
@@ -130,10 +219,10 @@ async function selectValid(deps: SequencerDeps, head: SequencerHead, pool: Pendi
 }
 
 /** Whether any block on the head's chain at height >= `fromHeight` has transactions. */
-async function carriesTransactions(blocks: BlockStore, head: SequencerHead, fromHeight: number): Promise<boolean> {
+async function carriesTransactions(deps: SequencerDeps, head: SequencerHead, fromHeight: number): Promise<boolean> {
   let hash = head.hash;
   for (let h = head.height; h >= Math.max(1, fromHeight); h--) {
-    const block = await blocks.getBlock(hash);
+    const block = await deps.blocks.getBlock(h, hash);
     if (!block) return false;
     if (block.transactions.length > 0) return true;
     hash = block.parentHash;
@@ -143,31 +232,64 @@ async function carriesTransactions(blocks: BlockStore, head: SequencerHead, from
 
 const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-async function propose(deps: SequencerDeps, head: SequencerHead, txs: unknown[], result: SequencerResult): Promise<SequencerHead> {
+async function propose(
+  deps: SequencerDeps,
+  head: SequencerHead,
+  txs: unknown[],
+  justification: Certificate | undefined,
+  result: SequencerResult,
+): Promise<SequencerHead> {
   const { chain } = deps;
   const block: Block = { height: head.height + 1, parentHash: head.hash, transactions: txs };
   const hash = hashBlock(chain, block);
-  const executed = await chain.app.execute(head.stateRoot, txs);
+  const executed = await deps.executor.execute(head.stateRoot, txs);
   // Store before moving the head: a crash in between leaves an unreferenced block, never a head without its block.
   await deps.blocks.putBlock(hash, block);
-  await deps.blocks.putExecution(hash, executed.root);
-  const next: SequencerHead = { height: block.height, hash, stateRoot: executed.root, announced: false };
+  const next: SequencerHead = { height: block.height, hash, stateRoot: executed.root };
   if (!(await deps.store.swapHead(head, next))) throw new HeadMovedError(head.height);
   result.blocks.push({ height: block.height, hash: toHex(hash), transactions: txs.length });
-  return announce(deps, next, block);
+  // A crash after the head moved and before the sends is repaired by the pacemaker's rebroadcast.
+  await announce(deps, block, hash, justification, false);
+  return next;
 }
 
-/** Sends the head's proposal to every member's inbox, then marks it announced. Validators treat repeats as no-ops. */
-async function announce(deps: SequencerDeps, head: SequencerHead, known?: Block): Promise<SequencerHead> {
-  const block = known ?? (await deps.blocks.getBlock(head.hash));
-  if (!block) throw new MissingBlockError(toHex(head.hash), "the sequencer region's block store");
-  const inline = JSON.stringify(blockToJson(block, deps.chain.app)).length <= MAX_MESSAGE_BYTES - 512;
-  const message: QueueMessage = { kind: 'proposal', height: head.height, hash: head.hash, ...(inline ? { block } : {}) };
+/** Sends a proposal to every member's inbox (inline when it fits in a message). Validators treat repeats as no-ops. */
+async function announce(
+  deps: SequencerDeps,
+  block: Block,
+  hash: Uint8Array,
+  justification: Certificate | undefined,
+  rebroadcast: boolean,
+): Promise<void> {
+  const inline = JSON.stringify(blockToJson(block, deps.chain.app)).length <= MAX_MESSAGE_BYTES - 2048;
+  const message: QueueMessage = {
+    kind: 'proposal',
+    height: block.height,
+    hash,
+    ...(inline ? { block } : {}),
+    ...(justification ? { justification } : {}),
+    ...(rebroadcast ? { rebroadcast: true } : {}),
+  };
   await Promise.all(
     deps.chain.set.members.map((m) => deps.transport.send({ queue: 'inbox', region: m.region, member: m.index }, [message])),
   );
-  const announced = { ...head, announced: true };
-  // Losing this race only means someone else already moved on; the proposal went out either way.
-  await deps.store.swapHead(head, announced);
-  return announced;
+}
+
+/** Sends the proposals above `finalizedHeight` again (the pacemaker found finality stalled). Bounded by pacing. */
+async function rebroadcast(
+  deps: SequencerDeps,
+  head: SequencerHead,
+  finalizedHeight: number,
+  justification: Certificate | undefined,
+): Promise<number> {
+  const chain: { block: Block; hash: Uint8Array }[] = [];
+  let hash = head.hash;
+  for (let h = head.height; h > finalizedHeight; h--) {
+    const block = await deps.blocks.getBlock(h, hash);
+    if (!block) throw new MissingBlockError(toHex(hash), "the sequencer region's block store");
+    chain.push({ block, hash });
+    hash = block.parentHash;
+  }
+  for (const { block, hash: h } of chain.reverse()) await announce(deps, block, h, justification, true);
+  return chain.length;
 }

@@ -1,23 +1,33 @@
 /**
- * State function (every region): applies finalized blocks to the queryable state exactly once
- * and in height order. The state is content-addressed, so "applying" a block is computing its
- * post-state root (reusing the validator's execution when present) and then moving the applied
- * pointer from height h-1 to h with one compare-and-set: a duplicate or concurrent invocation
- * loses the race and re-reads, so no block is applied twice or skipped.
+ * State function (every region): applies finalized blocks to the queryable state exactly once and
+ * in height order. It is the only role that persists state: the state is content-addressed, so
+ * applying a block is executing it on the applied state (writing its new tree nodes) and then moving
+ * the applied pointer from height h-1 to h with one compare-and-set: a duplicate or concurrent
+ * invocation loses the race and re-reads, so no block is applied twice or skipped.
+ *
+ * Blocks come from this region's block store (validators store every proposal) or, when missing,
+ * from peer regions; either way each is accepted only when it hashes to the value the certified
+ * chain names (the finalized checkpoint's hash, then each child's parent hash).
  */
 import { equalBytes, toHex } from '../core/bytes.js';
-import type { Block } from '../core/types.js';
+import { checkpointAtOrBelow } from '../core/ffg.js';
+import type { Block, Checkpoint } from '../core/types.js';
 import { type ChainContext, hashBlock } from './context.js';
 import { BlockUnavailableError, ConflictingFinalityError } from './errors.js';
-import type { AppliedHead, AppliedStore, BlockStore, CheckpointStore, HeadStore, PeerBlocks } from './ports.js';
+import type { AppliedHead, AppliedStore, BlockStore, HeadStore, PeerBlocks, TallyStore, Transport } from './ports.js';
 
 export interface StateFunctionDeps {
+  /** `chain.app` persists what it executes (the region's state tree). */
   readonly chain: ChainContext;
   readonly blocks: BlockStore;
-  readonly finality: HeadStore & Pick<CheckpointStore, 'checkpointsAt'>;
+  /** The region's finality head, and its tallies (each finalized checkpoint's hash, for bounded passes). */
+  readonly finality: HeadStore & Pick<TallyStore, 'tally'>;
   readonly applied: AppliedStore;
   /** Peer regions to fetch missing blocks from, tried in order. */
   readonly peers: readonly PeerBlocks[];
+  /** For the notice that continues a pass cut at MAX_BLOCKS_PER_PASS. */
+  readonly transport: Transport;
+  readonly region: string;
 }
 
 export interface ApplyResult {
@@ -27,13 +37,20 @@ export interface ApplyResult {
   readonly fetched: number[];
 }
 
-/** Applies every finalized block above the applied pointer. Safe to call any number of times, concurrently. */
+/** Most blocks applied in one pass; the next notice (or the pacemaker's) continues from there. */
+export const MAX_BLOCKS_PER_PASS = 256;
+
+/**
+ * Applies the finalized blocks above the applied pointer, at most MAX_BLOCKS_PER_PASS of them (a
+ * region far behind continues with a notice to itself). Safe to call any number of times, concurrently.
+ */
 export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResult> {
   const { chain } = deps;
-  const { finalized } = await deps.finality.head();
+  const head = await deps.finality.head();
   let applied: AppliedHead = (await deps.applied.applied()) ?? chain.genesis;
-  const result: ApplyResult = { from: applied.height, to: finalized.height, applied: [], fetched: [] };
-  if (applied.height >= finalized.height) return result;
+  const result: ApplyResult = { from: applied.height, to: head.finalized.height, applied: [], fetched: [] };
+  if (applied.height >= head.finalized.height) return result;
+  const finalized = await passTarget(deps, applied.height, head.finalized);
 
   const chainBlocks = await finalizedSegment(deps, applied, finalized.height, finalized.hash, result.fetched);
   for (const { hash, block } of chainBlocks) {
@@ -42,7 +59,7 @@ export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResu
         block.height,
         `finalized block ${block.height} does not extend applied block ${toHex(applied.hash)}`,
       );
-    const stateRoot = (await deps.blocks.getExecution(hash)) ?? (await executeAndStore(deps, hash, block, applied.stateRoot));
+    const { root: stateRoot } = await chain.app.execute(applied.stateRoot, block.transactions);
     const next: AppliedHead = { height: block.height, hash, stateRoot };
     if (block.height === finalized.height && !equalBytes(stateRoot, finalized.stateRoot))
       throw new ConflictingFinalityError(block.height, `state root at ${block.height} differs from the certified one`);
@@ -55,17 +72,25 @@ export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResu
     result.applied.push(block.height);
     applied = next;
   }
+  if (applied.height < head.finalized.height)
+    await deps.transport.send({ queue: 'finalized', region: deps.region }, [{ kind: 'finalized', height: head.finalized.height }]);
   return result;
+}
+
+/**
+ * Where this pass stops: the finalized checkpoint, or, more than MAX_BLOCKS_PER_PASS above the applied
+ * height, the finalized checkpoint at most that far up (its hash from the finalization recorded at its height).
+ */
+async function passTarget(deps: StateFunctionDeps, appliedHeight: number, finalized: Checkpoint): Promise<Checkpoint> {
+  const K = deps.chain.set.checkpointInterval;
+  const stop = checkpointAtOrBelow(appliedHeight + MAX_BLOCKS_PER_PASS, K);
+  if (finalized.height <= appliedHeight + MAX_BLOCKS_PER_PASS || stop <= appliedHeight) return finalized;
+  const t = await deps.finality.tally(stop);
+  return t?.finalization?.source.height === stop ? t.finalization.source : finalized;
 }
 
 function mergeResults(a: ApplyResult, b: ApplyResult): ApplyResult {
   return { from: a.from, to: Math.max(a.to, b.to), applied: [...a.applied, ...b.applied], fetched: [...a.fetched, ...b.fetched] };
-}
-
-async function executeAndStore(deps: StateFunctionDeps, hash: Uint8Array, block: Block, parentRoot: Uint8Array): Promise<Uint8Array> {
-  const { root } = await deps.chain.app.execute(parentRoot, block.transactions);
-  await deps.blocks.putExecution(hash, root);
-  return root;
 }
 
 /**
@@ -83,7 +108,8 @@ async function finalizedSegment(
   const out: { hash: Uint8Array; block: Block }[] = [];
   let hash = tipHash;
   for (let height = tipHeight; height > applied.height; height--) {
-    const block = (await deps.blocks.getBlock(hash)) ?? (await fetchFromPeers(deps, height, hash, fetched));
+    const stored = await deps.blocks.getBlock(height, hash);
+    const block = stored && equalBytes(hashBlock(deps.chain, stored), hash) ? stored : await fetchFromPeers(deps, height, hash, fetched);
     out.push({ hash, block });
     hash = block.parentHash;
   }

@@ -120,7 +120,7 @@ export class ByzantineMember {
     const regions = [...this.cluster.nodes.keys()];
     const chosen = this.random() < 0.5 ? regions : regions.filter(() => this.random() < 0.5);
     for (const region of chosen.length ? chosen : regions.slice(0, 1))
-      await this.cluster.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote }]);
+      await this.cluster.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote, ancestry: [] }]);
   }
 
   private async misbehave(link: Link): Promise<void> {
@@ -153,14 +153,14 @@ export class ByzantineMember {
   private garbage(v: Vote): [string, GarbageExpectation][] {
     const { n } = this.cluster.set;
     const honest = 1 + ((this.member + Math.floor(this.random() * (n - 1))) % n);
-    const json = (vote: object) => JSON.stringify({ v: 1, kind: 'vote', vote });
+    const json = (vote: object) => JSON.stringify({ v: 1, kind: 'vote', vote, ancestry: [] });
     const base = voteToJson(v);
     // Another target than any real vote: a badly signed vote here cannot hide a real one.
     const elsewhere = { ...base.target, hash: toHex(this.fromPool(POOL.hashes)) };
     const all: [string, GarbageExpectation][] = [];
     if (this.attacks.has('garbage'))
       all.push(
-        [this.cluster.encode({ kind: 'vote', vote: v }).slice(0, 40), 'decode'],
+        [this.cluster.encode({ kind: 'vote', vote: v, ancestry: [] }).slice(0, 40), 'decode'],
         [json({ ...base, signature: toHex(this.fromPool(POOL.signatures).slice(1)) }), 'decode'],
         [json({ ...base, member: 0 }), 'decode'],
         [json({ ...base, extra: 1 }), 'decode'],
@@ -220,6 +220,25 @@ export class ByzantineSequencer {
     this.cluster = cluster;
   }
 
+  /** The home region's speculative executor (the sequencer's), so nothing is persisted. */
+  private executor() {
+    return this.cluster.node(this.cluster.homeRegion).runtime.sequencer().executor;
+  }
+
+  /** The post-state root of a block on the real chain, executed from genesis along its parents (memoized). */
+  private readonly realRoots = new Map<string, Uint8Array>();
+  private async realRoot(height: number, hash: Uint8Array): Promise<Uint8Array> {
+    const { genesis } = this.cluster.node(this.cluster.homeRegion).chain;
+    if (height === genesis.height) return genesis.stateRoot;
+    const known = this.realRoots.get(toHex(hash));
+    if (known) return known;
+    const block = await this.cluster.node(this.cluster.homeRegion).raw.blocks.getBlock(height, hash);
+    const parentRoot = await this.realRoot(height - 1, block!.parentHash);
+    const { root } = await this.executor().execute(parentRoot, block!.transactions);
+    this.realRoots.set(toHex(hash), root);
+    return root;
+  }
+
   /** Which twin of the Byzantine member handles `message`: the real chain, the alternative one, or both. */
   route(message: InboxMessage): 'main' | 'alt' | 'both' {
     if (message.kind !== 'proposal') return 'both';
@@ -245,11 +264,24 @@ export class ByzantineSequencer {
           if (both || altOnly) out.push(altMessage);
           if (this.mode === 'confuse') {
             // Forged notices for this alternative checkpoint and the one below it, so a validator that
-            // has the alternative block can be talked into the alternative link.
+            // trusted notices could be talked into the alternative link: the sequencer holds no key,
+            // so the certificate is made up (validators must verify it and ignore the notice).
             const K = this.cluster.set.checkpointInterval;
             for (const c of [this.altAt.get(m.height - K), isCheckpointHeight(m.height, K) ? alt : undefined])
-              if (c && isCheckpointHeight(c.block.height, K))
-                out.push({ kind: 'justified', checkpoint: { height: c.block.height, hash: c.hash, stateRoot: c.stateRoot } });
+              if (c && isCheckpointHeight(c.block.height, K)) {
+                const target = { height: c.block.height, hash: c.hash, stateRoot: c.stateRoot };
+                const source = this.altAt.get(c.block.height - K) ?? undefined;
+                out.push({
+                  kind: 'justified',
+                  certificate: {
+                    era: this.cluster.set.era,
+                    source: source ? { height: source.block.height, hash: source.hash, stateRoot: source.stateRoot } : target,
+                    target,
+                    signers: [1, 2, 3],
+                    signature: POOL.signatures[c.block.height % POOL.signatures.length]!,
+                  },
+                });
+              }
           }
         }
         await inner.send(to, out);
@@ -268,17 +300,17 @@ export class ByzantineSequencer {
     const txs = [...block.transactions];
     if (block.height === this.forkHeight) {
       parentHash = block.parentHash;
-      parentRoot = equalBytes(parentHash, chain.genesis.hash) ? chain.genesis.stateRoot : (await home.blocks.getExecution(parentHash))!;
+      parentRoot = await this.realRoot(block.height - 1, parentHash);
       txs.push(this.invalid);
     } else {
-      const parent = await home.blocks.getBlock(block.parentHash);
+      const parent = await home.blocks.getBlock(block.height - 1, block.parentHash);
       const altParent = await this.alternative(parent!, block.parentHash);
       parentHash = altParent.hash;
       parentRoot = altParent.stateRoot;
     }
     const altBlock: Block = { height: block.height, parentHash, transactions: txs };
     const altHash = hashBlock(chain, altBlock);
-    const { root } = await chain.app.execute(parentRoot, txs);
+    const { root } = await this.executor().execute(parentRoot, txs);
     const result = { block: altBlock, hash: altHash, stateRoot: root };
     this.alt.set(id, result);
     this.altAt.set(block.height, result);

@@ -37,7 +37,12 @@ export function memoizedCrypto(inner: ThresholdCrypto): ThresholdCrypto {
   const certifyCache = new Map<string, CertifyResult>();
   const verifyCache = new Map<string, boolean>();
   const signCache = new Map<string, Uint8Array>();
+  const combineCache = new Map<string, Uint8Array>();
   return {
+    combine: (partials, threshold) =>
+      cached(combineCache, `${threshold}|${partials.map((p) => `${p.index}:${keyOf(p.signature)}`).join(',')}`, () =>
+        inner.combine(partials, threshold),
+      ),
     signShare: (secretKey, message) => cached(signCache, `${keyOf(secretKey)}|${hex(message)}`, () => inner.signShare(secretKey, message)),
     verify: (publicKey, message, signature) =>
       cached(verifyCache, `${keyOf(publicKey)}|${hex(message)}|${keyOf(signature)}`, () => inner.verify(publicKey, message, signature)),

@@ -33,6 +33,8 @@ export class FaultControl {
   crashes = 0;
   /** Where each crash hit: `label` and whether it was after the call took effect. */
   readonly crashLog: { label: string; after: boolean }[] = [];
+  /** The label of every counted call, in order (only when asked for: crash-point targeting by label). */
+  readonly labels: string[] | undefined;
   /** Whether random faults are on (the fault phase); a planned `crashAt` fires regardless. */
   active = true;
   /** When set, calls run untouched and uncounted (the simulation's own reads after the run). */
@@ -43,12 +45,16 @@ export class FaultControl {
     private readonly rates: CallFaults,
     /** A single planned crash at call number `call` (the crash-point sweep). */
     private readonly crashAt?: { call: number; after: boolean },
-  ) {}
+    recordLabels = false,
+  ) {
+    this.labels = recordLabels ? [] : undefined;
+  }
 
   /** Runs `effect` as call number `calls + 1`, with the yields and crashes the plan says. */
   async call<T>(label: string, effect: () => Promise<T>): Promise<T> {
     if (this.bypass) return effect();
     const n = ++this.calls;
+    this.labels?.push(label);
     if (this.active && this.rates.yields > 0) {
       const yields = Math.floor(this.random() * (this.rates.yields + 1));
       for (let i = 0; i < yields; i++) await Promise.resolve();

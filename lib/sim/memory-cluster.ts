@@ -84,7 +84,12 @@ export interface Envelope {
   readonly queue: string;
   readonly body: string;
   receives: number;
+  /** Deliveries that must happen before this one is eligible (SQS DelaySeconds, as steps). */
+  delaySteps?: number;
 }
+
+/** Simulated deliveries per second of SQS delay (a pacemaker tick of 3 s waits 30 deliveries). */
+export const STEPS_PER_SECOND = 10;
 
 /** Small deterministic PRNG (mulberry32): the only source of choice in a run. */
 export function mulberry32(seed: number): () => number {
@@ -210,8 +215,15 @@ export class MemoryCluster {
 
   /** The transport every role sends through: bodies are encoded, as on a real queue. */
   readonly transport: Transport = {
-    send: async (to, messages) => {
-      for (const m of messages) this.pending.push({ queue: queueId(to), body: this.encode(m), receives: 0 });
+    send: async (to, messages, options = {}) => {
+      const delaySteps = (options.delaySeconds ?? 0) * STEPS_PER_SECOND;
+      for (const m of messages)
+        this.pending.push({
+          queue: queueId(to),
+          body: this.encode(m),
+          receives: 0,
+          ...(delaySteps ? { delaySteps: this.delivered + delaySteps } : {}),
+        });
     },
   };
 
@@ -224,12 +236,20 @@ export class MemoryCluster {
     this.pending.push({ queue: 'ingress', body: this.encode({ kind: 'tx', tx }), receives: 0 });
   }
 
-  /** Delivers one message chosen by the seeded generator. Returns false when nothing is pending. */
+  /**
+   * Delivers one message chosen by the seeded generator among those not delayed (when all are,
+   * time jumps to the earliest). Returns false when nothing is pending.
+   */
   async step(): Promise<boolean> {
     if (this.pending.length === 0) return false;
-    const index = Math.floor(this.random() * this.pending.length);
-    const [envelope] = this.pending.splice(index, 1);
-    await this.deliver(envelope!);
+    let eligible = this.pending.filter((e) => (e.delaySteps ?? 0) <= this.delivered);
+    if (eligible.length === 0) {
+      const earliest = Math.min(...this.pending.map((e) => e.delaySteps ?? 0));
+      eligible = this.pending.filter((e) => (e.delaySteps ?? 0) === earliest);
+    }
+    const envelope = eligible[Math.floor(this.random() * eligible.length)]!;
+    this.pending.splice(this.pending.indexOf(envelope), 1);
+    await this.deliver(envelope);
     return true;
   }
 
@@ -271,7 +291,7 @@ export class MemoryCluster {
 
 async function blockAt(node: RegionNode, height: number) {
   for (const hash of await node.raw.blocks.hashesAt(height)) {
-    const block = await node.raw.blocks.getBlock(hash);
+    const block = await node.raw.blocks.getBlock(height, hash);
     if (block) return block;
   }
   return undefined;

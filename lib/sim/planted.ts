@@ -4,9 +4,8 @@
  * runtime; nothing in lib/pipeline changes.
  */
 
-import { linkId } from '../core/ids.js';
 import type { Link, ValidatorSet, Vote } from '../core/types.js';
-import type { AppliedHead, AppliedStore, FinalityStore, LinkTally, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
+import type { AppliedHead, AppliedStore, FinalityStore, RecordOutcome, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
 
 export type PlantedBug =
   /** The finalizer believes the threshold is t-1. */
@@ -35,32 +34,25 @@ export class AlwaysSignProtection implements SlashingProtectionStore {
   }
 }
 
-/** A Map whose size also counts every repeated receipt of a partial (a counter incremented per delivery). */
-class InflatedMap<K, V> extends Map<K, V> {
-  constructor(
-    entries: Iterable<[K, V]>,
-    private readonly extra: number,
-  ) {
-    super(entries);
-  }
-  override get size(): number {
-    return super.size + this.extra;
-  }
-}
-
-/** Wraps a finality store so addPartial reports a tally that counts duplicates of a member's vote. */
+/**
+ * Wraps a finality store so a repeated vote counts again: when the member's slot already held it,
+ * the returned tally shows it a second time under an index no member has (as a tally keyed by
+ * delivery rather than by member would).
+ */
 export function noDedupTally(inner: FinalityStore): FinalityStore {
-  const receipts = new Map<string, number>();
-  const addPartial = async (vote: Vote): Promise<LinkTally> => {
-    const tally = await inner.addPartial(vote);
-    const id = linkId(vote);
-    const calls = (receipts.get(id) ?? 0) + 1;
-    receipts.set(id, calls);
-    return { ...tally, partials: new InflatedMap(tally.partials, Math.max(0, calls - tally.partials.size)) };
+  const repeats = new Map<number, number>(); // target height -> phantom entries added
+  const recordVote = async (vote: Vote): Promise<RecordOutcome> => {
+    const outcome = await inner.recordVote(vote);
+    if (outcome.kind !== 'recorded' || outcome.fresh) return outcome;
+    const n = (repeats.get(vote.target.height) ?? 0) + 1;
+    repeats.set(vote.target.height, n);
+    const votes = new Map(outcome.tally.votes);
+    for (let i = 1; i <= n; i++) votes.set(1000 + i, { ...vote, member: 1000 + i });
+    return { ...outcome, tally: { ...outcome.tally, votes } };
   };
   return new Proxy(inner, {
     get(obj, prop, receiver) {
-      if (prop === 'addPartial') return addPartial;
+      if (prop === 'recordVote') return recordVote;
       const value = Reflect.get(obj, prop, receiver);
       return typeof value === 'function' ? value.bind(obj) : value;
     },

@@ -74,6 +74,8 @@ export interface Scenario {
   readonly planted?: PlantedBug;
   /** One planned crash at store call / send number `call` (crash-point sweep). */
   readonly crashAt?: { readonly call: number; readonly after: boolean };
+  /** Record every call's label in the result (to aim a crash at a kind of call). */
+  readonly recordCalls?: boolean;
   /** Bound on deliveries before the liveness probe. */
   readonly maxSteps: number;
   /** Deliveries the liveness probe may take to finalize and apply its transaction everywhere. */
@@ -93,6 +95,8 @@ export interface SimResult {
   readonly evidence: number;
   /** Slashable pairs whose regions also saw a forged copy of one of the votes (evidence still required). */
   readonly maskedEvidence: number;
+  /** Every call's label, in order, when the scenario asked for them (`recordCalls`). */
+  readonly callLabels?: readonly string[];
 }
 
 // ---------------------------------------------------------------- shared, deterministic inputs
@@ -205,9 +209,9 @@ function expectedError(error: unknown, garbage: boolean): boolean {
 const simCrypto = memoizedCrypto(blsCrypto);
 
 /** Runs one scenario to the end and checks every invariant. Never throws for a violation: they are in the result. */
-export async function runScenario(s: Scenario): Promise<SimResult> {
+export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: MemoryCluster) => Promise<void> } = {}): Promise<SimResult> {
   const random = mulberry32(s.seed);
-  const control = new FaultControl(random, { crash: s.faults.crash, yields: s.faults.yields }, s.crashAt);
+  const control = new FaultControl(random, { crash: s.faults.crash, yields: s.faults.yields }, s.crashAt, s.recordCalls);
   const checker = new InvariantChecker(new Set<number>(s.byzantineMember ? [s.byzantineMember.member] : []));
   const work = inputs();
   const sequencer = s.sequencer
@@ -299,9 +303,11 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
       runs.push(cluster.deliver({ queue: envelope.queue, body: envelope.body, receives: 0 }));
     const oks = await Promise.all(runs);
     deliveries++;
-    // Newly queued messages (and redeliveries, after a visibility timeout) may be held back.
+    // Newly queued messages (and redeliveries, after a visibility timeout) may be held back; a message
+    // sent with a delay (the pacemaker's) is held for its delay.
     for (const e of cluster.pending.slice(before)) {
       if (e === envelope) delayed.set(e, clock + 5 + Math.floor(random() * 10));
+      else if (e.delaySteps !== undefined) delayed.set(e, clock + (e.delaySteps - cluster.delivered));
       else if (control.active && random() < s.faults.delay) delayed.set(e, clock + 1 + Math.floor(random() * 50));
     }
     const garbage = member?.log.garbage.get(envelope.body);
@@ -380,6 +386,7 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
     }
   }
   const maskedEvidence = await checker.checkEvidence(member?.log.signed ?? [], handled, forged);
+  await debug.onEnd?.(cluster);
 
   const finalized: number[] = [];
   let evidence = 0;
@@ -400,5 +407,6 @@ export async function runScenario(s: Scenario): Promise<SimResult> {
     deadLetters: cluster.deadLetters.length,
     evidence,
     maskedEvidence,
+    ...(control.labels ? { callLabels: control.labels } : {}),
   };
 }

@@ -355,7 +355,7 @@ describe('browser safety', () => {
     expect(src).not.toMatch(/from 'node:|Buffer\.(from|alloc|concat)|ledger\.js|ed25519\.js/);
     // Its imports are browser-safe core modules only.
     const imports = [...src.matchAll(/from '\.\/([\w-]+)\.js'/g)].map((m) => m[1]).sort();
-    expect(imports).toEqual(['account', 'bls', 'bytes', 'codec', 'smt', 'types', 'wire']);
+    expect(imports).toEqual(['account', 'bls', 'bytes', 'codec', 'ffg', 'smt', 'types', 'wire']);
     for (const mod of imports) {
       const dep = readFileSync(new URL(`../../lib/core/${mod}.ts`, import.meta.url), 'utf8');
       expect(dep, mod).not.toMatch(/from 'node:|Buffer\.(from|alloc|concat)|ed25519\.js/);

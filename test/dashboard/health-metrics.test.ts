@@ -46,6 +46,7 @@ describe('GET /v1/health (operator fields)', () => {
         { index: 4, region: 'us-east-1', lastVoteHeight: 4 },
       ],
       evidence: 1,
+      invalidVotes: 0,
       dlq: null,
     });
   });

@@ -10,10 +10,10 @@ import { InputError } from '../../lib/core/errors.js';
 import { transferApplication } from '../../lib/core/ledger.js';
 import type { Link, Vote } from '../../lib/core/types.js';
 import { voteToJson } from '../../lib/core/wire.js';
-import { handleVote } from '../../lib/pipeline/finalizer.js';
+import { FinalizerCache, handleVote } from '../../lib/pipeline/finalizer.js';
 import { MemoryFinalityStore } from '../../lib/pipeline/memory.js';
 import { decodeMessage, encodeMessage, type MessageKind, type QueueMessage } from '../../lib/pipeline/messages.js';
-import { buildFixture, RecordingTransport, voteOn } from '../helpers/fixture.js';
+import { ancestryOf, buildFixture, RecordingTransport, voteOn } from '../helpers/fixture.js';
 
 const codec = transferApplication.codec(new Uint8Array(32));
 const encode = (m: QueueMessage) => encodeMessage(m, codec);
@@ -36,11 +36,15 @@ describe('decodeMessage under bad input', async () => {
   const link: Link = { era: 0n, source: f.checkpoints.get(0)!, target: f.checkpoints.get(1)! };
   const vote = voteOn(f.dealing, f.chain.set.chainId, link, 1);
   const valid: QueueMessage[] = [
-    { kind: 'vote', vote },
+    { kind: 'vote', vote, ancestry: await ancestryOf(f, link) },
+    { kind: 'vote', vote, ancestry: [], justification: { certificate: f.certificates[0]!, ancestry: [] }, resent: true },
     { kind: 'tick', height: 3 },
+    { kind: 'tick', height: 3, pacemaker: 7 },
     { kind: 'finalized', height: 2 },
-    { kind: 'justified', checkpoint: link.target },
-    { kind: 'proposal', height: 1, hash: f.hashes.get(1)!, block: (await f.blocks.getBlock(f.hashes.get(1)!))! },
+    { kind: 'finalized', height: 0, certificate: f.certificates[0]! },
+    { kind: 'justified', certificate: f.certificates[0]! },
+    { kind: 'proposal', height: 1, hash: f.hashes.get(1)!, block: (await f.blocks.getBlock(1, f.hashes.get(1)!))! },
+    { kind: 'proposal', height: 1, hash: f.hashes.get(1)!, justification: f.certificates[0]!, rebroadcast: true },
   ];
 
   it('round-trips every valid message', () => {
@@ -90,7 +94,7 @@ describe('decodeMessage under bad input', async () => {
 
   it('refuses wrong lengths and oversized bodies naming the field', () => {
     const v = voteToJson(vote);
-    const body = (o: object) => JSON.stringify({ v: 1, kind: 'vote', vote: o });
+    const body = (o: object) => JSON.stringify({ v: 1, kind: 'vote', vote: o, ancestry: [] });
     expect(() => decodeMessage(body({ ...v, signature: v.signature.slice(2) }), ['vote'], codec)).toThrow(/vote\.signature/);
     expect(() => decodeMessage(body({ ...v, source: { ...v.source, hash: 'ab' } }), ['vote'], codec)).toThrow(/vote\.source\.hash/);
     expect(() => decodeMessage(body({ ...v, member: 0 }), ['vote'], codec)).toThrow(/vote\.member/);
@@ -103,7 +107,15 @@ describe('finalizer under bad votes', () => {
   it('refuses or never counts garbage, and a valid quorum in the middle still certifies', async () => {
     const f = await buildFixture({ checkpointInterval: 1 });
     const store = new MemoryFinalityStore(f.chain.genesis);
-    const deps = { chain: f.chain, region: f.region, homeRegion: f.region, store, transport: new RecordingTransport() };
+    const deps = {
+      chain: f.chain,
+      region: f.region,
+      homeRegion: f.region,
+      store,
+      transport: new RecordingTransport(),
+      members: [1, 3],
+      cache: new FinalizerCache(),
+    };
     const link: Link = { era: 0n, source: f.checkpoints.get(0)!, target: f.checkpoints.get(1)! };
     const real = (m: number) => voteOn(f.dealing, f.chain.set.chainId, link, m);
     const offCurve = new Uint8Array(48).fill(0x11);
@@ -114,20 +126,26 @@ describe('finalizer under bad votes', () => {
       [{ ...real(1), era: 9n }, 'WRONG_ERA'],
       [{ ...real(1), target: link.source }, 'BAD_LINK'],
     ];
-    for (const [v, reason] of garbage) expect(await handleVote(deps, v)).toMatchObject({ kind: 'refused', reason });
-    // Undecodable signatures on a link nobody else votes for: recorded, never certified, never evidence.
-    const other: Link = { ...link, target: { ...link.target, hash: new Uint8Array(32).fill(3) } };
+    const ancestry = await ancestryOf(f, link);
+    for (const [v, reason] of garbage) expect(await handleVote(deps, v, { ancestry })).toMatchObject({ kind: 'refused', reason });
+    // Signatures that do not verify (off the curve, random bytes, another member's) are dropped and counted, never stored.
     for (const [m, signature] of [
       [4, offCurve],
       [4, fc.sample(fc.uint8Array({ minLength: 48, maxLength: 48 }), { seed: 1, numRuns: 1 })[0]!],
+      [4, real(2).signature],
     ] as const)
-      expect(await handleVote(deps, { ...other, member: m, signature })).toMatchObject({ kind: 'counted', certified: false, evidence: 0 });
+      expect(await handleVote(deps, { ...link, member: m, signature }, { ancestry })).toMatchObject({
+        kind: 'refused',
+        reason: 'BAD_SIGNATURE',
+      });
+    expect(await store.invalidVotes()).toBe(3);
+    expect(await store.tally(1)).toBeUndefined();
     // The valid quorum, with a duplicate and more garbage in between.
-    await handleVote(deps, real(2));
-    await handleVote(deps, real(2));
-    expect(await handleVote(deps, { ...real(3), member: 77 })).toMatchObject({ kind: 'refused' });
-    await handleVote(deps, real(3));
-    const last = await handleVote(deps, real(4));
+    await handleVote(deps, real(2), { ancestry });
+    await handleVote(deps, real(2), { ancestry });
+    expect(await handleVote(deps, { ...real(3), member: 77 }, { ancestry })).toMatchObject({ kind: 'refused' });
+    await handleVote(deps, real(3), { ancestry });
+    const last = await handleVote(deps, real(4), { ancestry });
     expect(last).toMatchObject({ kind: 'counted', certified: true, justified: [1] });
     expect(await store.listEvidence(10)).toEqual([]);
   });

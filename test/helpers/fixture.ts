@@ -11,7 +11,7 @@
 import { certify, type Dealing, deal, signShare } from '../../lib/core/bls.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../../lib/core/chain.js';
-import { voteSigningBytes } from '../../lib/core/codec.js';
+import { type BlockHeader, blockHeader, voteSigningBytes } from '../../lib/core/codec.js';
 import { blsCrypto } from '../../lib/core/crypto.js';
 import { ed25519PublicKey } from '../../lib/core/ed25519.js';
 import { signTransfer, TransferLedger } from '../../lib/core/ledger.js';
@@ -65,6 +65,18 @@ export function certifyLink(dealing: Dealing, chainId: Uint8Array, link: Link, s
   });
   if (!out.ok) throw new Error('fixture: certification failed');
   return { ...link, signers: out.signers, signature: out.signature };
+}
+
+/** The headers proving `link.target` descends from `link.source` (target first), from the fixture's blocks. */
+export async function ancestryOf(f: Pick<Fixture, 'blocks' | 'chain'>, link: Link): Promise<BlockHeader[]> {
+  const headers: BlockHeader[] = [];
+  let hash = link.target.hash;
+  for (let h = link.target.height; h > link.source.height; h--) {
+    const block = (await f.blocks.getBlock(h, hash))!;
+    headers.push(blockHeader(block, (tx) => f.chain.app.hash(tx)));
+    hash = block.parentHash;
+  }
+  return headers;
 }
 
 /** A member's partial-signed vote on `link`. */
@@ -142,7 +154,6 @@ export async function buildFixture(opts: { checkpointInterval?: number; region?:
     const hash = hashBlock(chain, block);
     const { root } = await ledger.execute(roots.get(height - 1)!, block.transactions);
     await blocks.putBlock(hash, block);
-    await blocks.putExecution(hash, root);
     hashes.set(height, hash);
     roots.set(height, root);
     parentHash = hash;
@@ -153,12 +164,14 @@ export async function buildFixture(opts: { checkpointInterval?: number; region?:
   const link2: Link = { era: 0n, source: cp(K), target: cp(2 * K) };
   const c1 = certifyLink(dealing, chainId, link1);
   const c2 = certifyLink(dealing, chainId, link2, [2, 3, 4]);
-  await finality.markJustified(cp(K), c1);
-  await finality.markFinalized(cp(K), c2);
-  await finality.markJustified(cp(2 * K), c2);
-  await finality.raiseHead({ justified: cp(2 * K), finalized: cp(K), finalization: c2 });
+  // As the finalizer records them: votes in their slots, each certificate at its target height
+  // (justified, its source being so), and c2 as the finalization of K.
   for (const member of [1, 2, 3]) await finality.recordVote(voteOn(dealing, chainId, link1, member));
   for (const member of [2, 3, 4]) await finality.recordVote(voteOn(dealing, chainId, link2, member));
+  await finality.certify(c1, true);
+  await finality.certify(c2, true);
+  await finality.markFinalized(c2);
+  await finality.raiseHead({ justified: cp(2 * K), justification: c2, finalized: cp(K), finalization: c2 });
   await applied.advanceApplied(
     { height: 0, hash: chain.genesis.hash, stateRoot: chain.genesis.stateRoot },
     { height: K, hash: hashes.get(K)!, stateRoot: roots.get(K)! },

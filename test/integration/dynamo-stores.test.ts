@@ -12,6 +12,7 @@ import { ensureTables, queryAll } from '../../lib/aws/tables.js';
 import { queueOf, SqsTransport } from '../../lib/aws/transport.js';
 import { resourceNames } from '../../lib/config.js';
 import { toHex } from '../../lib/core/bytes.js';
+import { padHeight } from '../../lib/core/ids.js';
 import { transferApplication } from '../../lib/core/ledger.js';
 import { decodeMessage, type QueueMessage } from '../../lib/pipeline/messages.js';
 import type { Destination } from '../../lib/pipeline/ports.js';
@@ -56,11 +57,13 @@ describe('DynamoBlockStore on DynamoDB Local', () => {
     const items = await queryAll(db, {
       TableName: table,
       KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `B#${toHex(hash)}` },
+      ExpressionAttributeValues: { ':pk': `B#${padHeight(2)}` },
     });
-    expect(items.map((i) => i.sk)).toEqual(['-', 'P#0000', 'P#0001']);
-    expect(items[0]).toMatchObject({ height: 2, parts: 2 });
-    expect(await store.getBlock(hash)).toEqual(big);
+    const id = toHex(hash);
+    expect(items.map((i) => i.sk)).toEqual([id, `${id}#P0000`, `${id}#P0001`]);
+    expect(items[0]).toMatchObject({ parts: 2 });
+    expect(await store.getBlock(2, hash)).toEqual(big);
+    expect((await store.hashesAt(2)).map(toHex)).toEqual([id]);
   });
 });
 
@@ -71,7 +74,7 @@ describe('ensureTables', () => {
     await ensureTables(db, prefix);
     await ensureTables(db, prefix);
     const store = new DynamoBlockStore(db, resourceNames(prefix).blocksTable, CODEC);
-    expect(await store.tip()).toBeUndefined();
+    expect(await store.tip(1, 8)).toBeUndefined();
   });
 });
 

@@ -143,18 +143,19 @@ describe('pipeline on DynamoDB Local', () => {
     const rt = c.rt('eu-west-1');
     const head = await rt.stores.finality.head();
     // Member 2 signs a second target at the height it already voted for: a double vote.
-    const [honest] = await rt.stores.finality.votesOf(2, head.finalized.height);
+    const honest = (await rt.stores.finality.tally(head.finalized.height))?.votes.get(2);
     expect(honest).toBeDefined();
     const forged = { ...honest!, target: { ...honest!.target, hash: new Uint8Array(32).fill(7) } };
     const signature = signShare(dealing.shares[1]!.secretKey, voteSigningBytes(LOCAL_CHAIN_ID, forged));
-    const result = await handleVote(rt.finalizer(), { ...forged, signature });
-    expect(result).toMatchObject({ kind: 'counted', evidence: 1 });
+    const result = await handleVote(rt.finalizer(), { ...forged, signature }, { ancestry: [] });
+    expect(result).toMatchObject({ kind: 'uncounted', evidence: 1 });
     const evidence = await rt.query.evidence();
     expect(evidence.count).toBe(1);
     expect(evidence.evidence[0]).toMatchObject({ kind: 'double', member: 2 });
-    // A forged vote with a bad signature is not evidence against the member.
+    // A forged vote with a bad signature is not evidence against the member: it is dropped and counted.
     const garbage = { ...forged, target: { ...forged.target, hash: new Uint8Array(32).fill(9) }, signature };
-    expect(await handleVote(rt.finalizer(), garbage)).toMatchObject({ kind: 'counted', evidence: 0 });
+    expect(await handleVote(rt.finalizer(), garbage, { ancestry: [] })).toMatchObject({ kind: 'refused', reason: 'BAD_SIGNATURE' });
+    expect(await rt.stores.finality.invalidVotes()).toBe(1);
   }, 240_000);
 
   it('a validator invoked twice concurrently for conflicting targets signs only one', async () => {

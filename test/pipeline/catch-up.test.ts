@@ -57,6 +57,8 @@ describe('catch-up from a peer region', () => {
         finality: source.raw.finality,
         applied: lagging.applied,
         peers: [liar, new HttpPeerBlocks(server.url, transferApplication.codec(cluster.set.chainId))],
+        transport: cluster.transport,
+        region: 'lagging',
       });
       expect(result.applied).toEqual(Array.from({ length: head.finalized.height }, (_, i) => i + 1));
       expect(result.fetched.sort((a: number, b: number) => a - b)).toEqual(result.applied);
@@ -69,6 +71,8 @@ describe('catch-up from a peer region', () => {
         finality: source.raw.finality,
         applied: lagging.applied,
         peers: [],
+        transport: cluster.transport,
+        region: 'lagging',
       });
       expect(again.applied).toEqual([]);
     } finally {
@@ -79,7 +83,14 @@ describe('catch-up from a peer region', () => {
   it('stops with a clear error when no peer serves a matching block', async () => {
     const cluster = await finalizedCluster();
     const source = cluster.node('sa-east-1');
-    const deps = { chain: source.chain, blocks: new MemoryBlockStore(), finality: source.raw.finality, applied: new MemoryAppliedStore() };
+    const deps = {
+      chain: source.chain,
+      blocks: new MemoryBlockStore(),
+      finality: source.raw.finality,
+      applied: new MemoryAppliedStore(),
+      transport: cluster.transport,
+      region: 'lagging',
+    };
     await expect(applyFinalized({ ...deps, peers: [{ fetchBlock: async () => undefined }] })).rejects.toThrow(
       /missing here and no peer served a matching one/,
     );

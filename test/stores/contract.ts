@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../lib/core/bytes.js';
+import { EVIDENCE_SLOTS } from '../../lib/core/ids.js';
 import { exportInterchange, minifyInterchange, parseInterchange } from '../../lib/core/interchange.js';
 import { type Evidence, sameLink, type Watermark, watermarkAllows, watermarkOf } from '../../lib/core/slashing.js';
 import type { NodeStore } from '../../lib/core/smt.js';
@@ -47,7 +48,7 @@ export const block = (height: number, parentHash: Uint8Array, txs = 1): Block =>
   parentHash,
   transactions: Array.from({ length: txs }, tx),
 });
-const head = (height: number, announced = false): SequencerHead => ({ height, hash: bytes(32), stateRoot: bytes(32), announced });
+const head = (height: number): SequencerHead => ({ height, hash: bytes(32), stateRoot: bytes(32) });
 const appliedAt = (height: number): AppliedHead => ({ height, hash: bytes(32), stateRoot: bytes(32) });
 const hexes = (list: Uint8Array[]) => list.map(toHex).sort();
 
@@ -58,15 +59,16 @@ const hexes = (list: Uint8Array[]) => list.map(toHex).sort();
 export function describeStoreContract(name: string, makeStores: () => Promise<StoreSet>): void {
   describe(`store contract: ${name}`, () => {
     describe('BlockStore', () => {
-      it('stores a block idempotently under its hash and indexes it by height', async () => {
+      it('stores a block idempotently under its height and hash', async () => {
         const { blocks, genesis } = await makeStores();
         const b = block(1, genesis.hash, 3);
         const hash = bytes(32);
         await blocks.putBlock(hash, b);
         await blocks.putBlock(hash, b);
-        expect(await blocks.getBlock(hash)).toEqual(b);
+        expect(await blocks.getBlock(1, hash)).toEqual(b);
         expect(hexes(await blocks.hashesAt(1))).toEqual([toHex(hash)]);
-        expect(await blocks.getBlock(bytes(32))).toBeUndefined();
+        expect(await blocks.getBlock(1, bytes(32))).toBeUndefined();
+        expect(await blocks.getBlock(2, hash)).toBeUndefined();
         expect(await blocks.hashesAt(2)).toEqual([]);
       });
 
@@ -78,16 +80,14 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         expect(hexes(await blocks.hashesAt(1))).toEqual(hexes([h1, h2]));
       });
 
-      it('keeps the tip monotone: a lower block does not lower it, concurrent puts end at the highest', async () => {
+      it('finds the tip by probing up from a height, within the span', async () => {
         const { blocks, genesis } = await makeStores();
-        expect(await blocks.tip()).toBeUndefined();
-        const h3 = bytes(32);
-        await blocks.putBlock(h3, block(3, bytes(32)));
-        await blocks.putBlock(bytes(32), block(1, genesis.hash));
-        expect(await blocks.tip()).toEqual({ height: 3, hash: h3 });
-        const more = [4, 9, 5, 8, 6].map((height) => ({ height, hash: bytes(32) }));
-        await Promise.all(more.map((m) => blocks.putBlock(m.hash, block(m.height, bytes(32)))));
-        expect(await blocks.tip()).toEqual(more.find((m) => m.height === 9));
+        expect(await blocks.tip(1, 8)).toBeUndefined();
+        const hashes = [1, 2, 3].map(() => bytes(32));
+        for (const [i, hash] of hashes.entries()) await blocks.putBlock(hash, block(i + 1, i === 0 ? genesis.hash : hashes[i - 1]!));
+        expect(await blocks.tip(1, 8)).toEqual({ height: 3, hash: hashes[2] });
+        expect(await blocks.tip(2, 1)).toEqual({ height: 2, hash: hashes[1] }); // the span bounds the probe
+        expect(await blocks.tip(4, 8)).toBeUndefined();
       });
 
       it('round-trips a block larger than a DynamoDB item (400 KB)', async () => {
@@ -96,17 +96,8 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         const hash = bytes(32);
         await blocks.putBlock(hash, big);
         await blocks.putBlock(hash, big);
-        expect(await blocks.getBlock(hash)).toEqual(big);
-        expect(await blocks.tip()).toEqual({ height: 1, hash });
-      });
-
-      it('stores execution roots', async () => {
-        const { blocks } = await makeStores();
-        const [hash, root] = [bytes(32), bytes(32)];
-        expect(await blocks.getExecution(hash)).toBeUndefined();
-        await blocks.putExecution(hash, root);
-        await blocks.putExecution(hash, root);
-        expect(await blocks.getExecution(hash)).toEqual(root);
+        expect(await blocks.getBlock(1, hash)).toEqual(big);
+        expect(hexes(await blocks.hashesAt(1))).toEqual([toHex(hash)]);
       });
     });
 
@@ -114,22 +105,31 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
       it('moves the head by compare-and-set from genesis (no head yet)', async () => {
         const { sequencer, genesis } = await makeStores();
         expect(await sequencer.head()).toBeUndefined();
-        const start: SequencerHead = { ...genesis, announced: true };
         const h1 = head(1);
-        expect(await sequencer.swapHead(start, h1)).toBe(true);
+        expect(await sequencer.swapHead(genesis, h1)).toBe(true);
         expect(await sequencer.head()).toEqual(h1);
-        expect(await sequencer.swapHead(start, head(1))).toBe(false); // stale: the head moved
-        const announced = { ...h1, announced: true };
-        expect(await sequencer.swapHead(h1, announced)).toBe(true);
-        expect(await sequencer.head()).toEqual(announced);
+        expect(await sequencer.swapHead(genesis, head(1))).toBe(false); // stale: the head moved
+        const h2 = head(2);
+        expect(await sequencer.swapHead(h1, h2)).toBe(true);
+        expect(await sequencer.head()).toEqual(h2);
       });
 
       it('lets exactly one of concurrent swaps from the same head win', async () => {
         const { sequencer, genesis } = await makeStores();
         const nexts = [head(1), head(1), head(1), head(1)];
-        const won = await Promise.all(nexts.map((n) => sequencer.swapHead({ ...genesis, announced: true }, n)));
+        const won = await Promise.all(nexts.map((n) => sequencer.swapHead(genesis, n)));
         expect(won.filter(Boolean)).toHaveLength(1);
         expect(await sequencer.head()).toEqual(nexts[won.indexOf(true)]);
+      });
+
+      it('advances the pacemaker generation by compare-and-set; exactly one of concurrent arms wins', async () => {
+        const { sequencer } = await makeStores();
+        expect(await sequencer.pacemaker()).toBe(0);
+        expect(await sequencer.swapPacemaker(0, 1)).toBe(true);
+        expect(await sequencer.swapPacemaker(0, 1)).toBe(false);
+        const won = await Promise.all([1, 1, 1].map((g) => sequencer.swapPacemaker(g, g + 1)));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        expect(await sequencer.pacemaker()).toBe(2);
       });
 
       it('keeps pending transactions durably, idempotent by hash, until removed', async () => {
@@ -341,200 +341,170 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
       });
     });
 
-    describe('VoteLog and EvidenceStore', () => {
-      it("records a vote once and lists a member's votes from a target height", async () => {
-        const { finality } = await makeStores();
-        const [c0, c1, c2] = [checkpoint(0), checkpoint(1), checkpoint(2)];
-        const v1 = vote(link(c0, c1), 4);
-        const v2 = vote(link(c1, c2), 4);
-        expect(await finality.recordVote(v1)).toBe('new');
-        expect(await finality.recordVote(v1)).toBe('duplicate');
-        // Another copy with other signature bytes is kept apart (a forged copy must not hide the genuine vote).
-        const copy = { ...v1, signature: bytes(48) };
-        expect(await finality.recordVote(copy)).toBe('new');
-        expect(await finality.recordVote(copy)).toBe('duplicate');
-        expect(await finality.recordVote(v2)).toBe('new');
-        expect(await finality.recordVote({ ...v2, member: 5 })).toBe('new');
-        expect(await finality.votesOf(4, 0)).toHaveLength(3);
-        expect(await finality.votesOf(4, 2)).toEqual([v2]);
-        expect(await finality.votesOf(4, 3)).toEqual([]);
-        expect(await finality.votesOf(6, 0)).toEqual([]);
+    describe('TallyStore', () => {
+      it('gives each member one slot per target height: the first verified vote holds it, a repeat finds itself', async () => {
+        const { finality, genesis } = await makeStores();
+        const l = link(genesis, checkpoint(1));
+        const v1 = vote(l, 1);
+        const first = await finality.recordVote(v1);
+        expect(first).toMatchObject({ kind: 'recorded', fresh: true });
+        const again = await finality.recordVote(v1);
+        expect(again).toMatchObject({ kind: 'recorded', fresh: false });
+        if (again.kind === 'recorded') expect(again.tally.votes.get(1)).toEqual(v1);
+        // Another vote of member 1 at the same target height never replaces the first.
+        const other = vote(link(genesis, checkpoint(1)), 1);
+        const taken = await finality.recordVote(other);
+        expect(taken.kind).toBe('slot-taken');
+        if (taken.kind === 'slot-taken') expect(taken.existing).toEqual(v1);
+        const v2 = vote(l, 2);
+        const second = await finality.recordVote(v2);
+        if (second.kind !== 'recorded') throw new Error('expected recorded');
+        expect([...second.tally.votes.keys()].sort()).toEqual([1, 2]);
+        expect((await finality.tally(1))?.votes.size).toBe(2);
+        expect(await finality.tally(2)).toBeUndefined();
       });
 
+      it('counts every member of concurrent votes', async () => {
+        const { finality, genesis } = await makeStores();
+        const l = link(genesis, checkpoint(1));
+        await Promise.all([1, 2, 3, 4].map((m) => finality.recordVote(vote(l, m))));
+        expect([...(await finality.tally(1))!.votes.keys()].sort()).toEqual([1, 2, 3, 4]);
+      });
+
+      it('notes a spanning vote at each height once per member and returns those tallies', async () => {
+        const { finality, genesis } = await makeStores();
+        const inner = vote(link(checkpoint(1), checkpoint(2)), 3);
+        await finality.recordVote(inner);
+        const span = vote(link(genesis, checkpoint(4)), 3);
+        const tallies = await finality.recordSpan(span, [2, 3]);
+        expect(tallies.map((t) => t.height)).toEqual([2, 3]);
+        expect(tallies[0]!.votes.get(3)).toEqual(inner);
+        expect(tallies[0]!.spans).toEqual([span]);
+        await finality.recordSpan(vote(link(genesis, checkpoint(5)), 3), [2]); // a second span of member 3 is not kept
+        expect((await finality.tally(2))!.spans).toEqual([span]);
+      });
+
+      it('keeps the first certificate of a height, also under concurrent writers, and reports who created it', async () => {
+        const { finality, genesis } = await makeStores();
+        const l = link(genesis, checkpoint(1));
+        const certs = [1, 2, 3].map(() => certificate(l));
+        const outcomes = await Promise.all(certs.map((c) => finality.certify(c, false)));
+        expect(outcomes.filter((o) => o.created)).toHaveLength(1);
+        const winner = outcomes.find((o) => o.created)!.certificate;
+        for (const o of outcomes) expect(o.certificate).toEqual(winner);
+        const late = await finality.certify(certificate(link(genesis, checkpoint(1))), true);
+        expect(late).toMatchObject({ created: false, justifiedNow: false });
+        expect((await finality.tally(1))!.justified).toBe(false);
+      });
+
+      it('justifies the stored certificate once (exactly one of concurrent callers), never another link', async () => {
+        const { finality, genesis } = await makeStores();
+        const c = certificate(link(genesis, checkpoint(1)));
+        await finality.certify(c, false);
+        expect(await finality.markJustified(certificate(link(genesis, checkpoint(1))))).toBe(false); // not the stored one
+        const won = await Promise.all([c, c, c].map((x) => finality.markJustified(x)));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        expect((await finality.tally(1))!.justified).toBe(true);
+        const direct = certificate(link(genesis, checkpoint(2)));
+        expect(await finality.certify(direct, true)).toMatchObject({ created: true, justifiedNow: true });
+        expect(await finality.markJustified(direct)).toBe(false);
+      });
+
+      it('records a finalization once at its source height, only for the checkpoint certified there', async () => {
+        const { finality, genesis } = await makeStores();
+        const c1 = certificate(link(genesis, checkpoint(1)));
+        await finality.certify(c1, true);
+        const c2 = certificate(link(c1.target, checkpoint(2)));
+        expect(await finality.markFinalized(certificate(link(checkpoint(1), checkpoint(2))))).toBe(false); // another checkpoint at 1
+        const won = await Promise.all([c2, c2].map((c) => finality.markFinalized(c)));
+        expect(won.filter(Boolean)).toHaveLength(1);
+        expect((await finality.tally(1))!.finalization).toEqual(c2);
+        expect(await finality.markFinalized(c1)).toBe(false); // genesis is final by definition: nothing is written
+      });
+
+      it('holds genesis as justified from the start', async () => {
+        const { finality } = await makeStores();
+        expect(await finality.tally(0)).toMatchObject({ height: 0, justified: true });
+      });
+
+      it('reads several tallies at once, leaving out heights with nothing recorded', async () => {
+        const { finality, genesis } = await makeStores();
+        await finality.recordVote(vote(link(genesis, checkpoint(1)), 1));
+        await finality.recordVote(vote(link(checkpoint(2), checkpoint(3)), 2));
+        expect((await finality.tallies([1, 2, 3])).map((t) => t.height)).toEqual([1, 3]);
+      });
+
+      it('lists and removes the certified links waiting on a source', async () => {
+        const { finality } = await makeStores();
+        const source = checkpoint(3);
+        const [a, b] = [certificate(link(source, checkpoint(6))), certificate(link(source, checkpoint(9)))];
+        await finality.awaitSource(a);
+        await finality.awaitSource(a);
+        await finality.awaitSource(b);
+        expect((await finality.linksFrom(source)).map((c) => c.target.height).sort()).toEqual([6, 9]);
+        await finality.removeWaiting(a);
+        expect((await finality.linksFrom(source)).map((c) => c.target.height)).toEqual([9]);
+        expect(await finality.linksFrom(checkpoint(3))).toEqual([]);
+      });
+    });
+
+    describe('EvidenceStore', () => {
       it('stores evidence once per member, kind and pair of links', async () => {
         const { finality } = await makeStores();
-        const c0 = checkpoint(0);
-        const first = vote(link(c0, checkpoint(1)), 2);
-        const second = vote(link(c0, checkpoint(1)), 2);
-        const e: Evidence = { kind: 'double', member: 2, first, second };
+        const l1 = link(checkpoint(0), checkpoint(2));
+        const e: Evidence = { kind: 'double', member: 3, first: vote(l1, 3), second: vote(link(l1.source, checkpoint(2)), 3) };
         await finality.putEvidence(e);
         await finality.putEvidence(e);
-        expect(await finality.listEvidence(10)).toEqual([e]);
-        await finality.putEvidence({ ...e, member: 3, first: { ...first, member: 3 }, second: { ...second, member: 3 } });
-        expect(await finality.listEvidence(10)).toHaveLength(2);
-        expect(await finality.listEvidence(1)).toHaveLength(1);
+        await finality.putEvidence({ ...e, first: e.second, second: e.first });
+        expect(await finality.listEvidence(10)).toHaveLength(1);
       });
-    });
 
-    describe('TallyStore', () => {
-      it("adds a member's partial once (the first one counts)", async () => {
+      it('keeps at most EVIDENCE_SLOTS items per member, whatever it signs', async () => {
         const { finality } = await makeStores();
-        const l = link(checkpoint(0), checkpoint(1));
-        const v = vote(l, 1);
-        const t1 = await finality.addPartial(v);
-        expect(t1.link).toEqual(l);
-        expect(t1.certificate).toBeUndefined();
-        expect([...t1.partials]).toEqual([[1, v.signature]]);
-        const t2 = await finality.addPartial({ ...v, signature: bytes(48) });
-        expect([...t2.partials]).toEqual([[1, v.signature]]);
+        for (let i = 0; i < 3 * EVIDENCE_SLOTS; i++) {
+          const l = link(checkpoint(0), checkpoint(2));
+          await finality.putEvidence({ kind: 'double', member: 4, first: vote(l, 4), second: vote(link(l.source, checkpoint(2)), 4) });
+        }
+        const list = await finality.listEvidence(1000);
+        expect(list.length).toBeGreaterThan(1);
+        expect(list.length).toBeLessThanOrEqual(EVIDENCE_SLOTS);
       });
 
-      it('counts every member of concurrent adds', async () => {
+      it('counts votes dropped for a bad signature', async () => {
         const { finality } = await makeStores();
-        const l = link(checkpoint(0), checkpoint(1));
-        const votes = [1, 2, 3, 4, 5, 6, 7].map((m) => vote(l, m));
-        const tallies = await Promise.all(votes.map((v) => finality.addPartial(v)));
-        expect(Math.max(...tallies.map((t) => t.partials.size))).toBe(7);
-        const after = await finality.addPartial(votes[0]!);
-        expect(new Map(after.partials)).toEqual(new Map(votes.map((v) => [v.member, v.signature])));
-      });
-
-      it('removes only partials that still have the same bytes', async () => {
-        const { finality } = await makeStores();
-        const l = link(checkpoint(0), checkpoint(1));
-        const [v1, v2, v3] = [vote(l, 1), vote(l, 2), vote(l, 3)];
-        for (const v of [v1, v2, v3]) await finality.addPartial(v);
-        await finality.removePartials(l, [
-          { member: 1, signature: bytes(48) }, // not the stored bytes: kept
-          { member: 2, signature: v2.signature },
-          { member: 9, signature: bytes(48) }, // never added
-        ]);
-        await finality.removePartials(link(checkpoint(0), checkpoint(1)), [{ member: 1, signature: v1.signature }]); // unknown link
-        const t = await finality.addPartial(v3);
-        expect([...t.partials.keys()].sort()).toEqual([1, 3]);
-        const readded = await finality.addPartial({ ...v2, signature: bytes(48) });
-        expect(readded.partials.size).toBe(3);
-      });
-
-      it('keeps the first certificate of a link, also under concurrent writers', async () => {
-        const { finality } = await makeStores();
-        const l = link(checkpoint(0), checkpoint(1));
-        const first = certificate(l, [1, 2, 3]);
-        expect(await finality.setCertificate(first)).toEqual(first);
-        expect(await finality.setCertificate(certificate(l, [2, 3, 4]))).toEqual(first);
-        expect((await finality.addPartial(vote(l, 1))).certificate).toEqual(first);
-
-        const other = link(checkpoint(0), checkpoint(1));
-        const racing = [certificate(other, [1, 2, 3]), certificate(other, [1, 2, 4]), certificate(other, [2, 3, 4])];
-        const stored = await Promise.all(racing.map((c) => finality.setCertificate(c)));
-        expect(racing).toContainEqual(stored[0]);
-        for (const s of stored) expect(s).toEqual(stored[0]);
-      });
-    });
-
-    describe('CheckpointStore', () => {
-      it('holds genesis as finalized from the start', async () => {
-        const { finality, genesis } = await makeStores();
-        expect(await finality.checkpointsAt(0)).toEqual([{ checkpoint: genesis, status: 'finalized' }]);
-        expect(await finality.markJustified(genesis, undefined)).toBe(false);
-        expect(await finality.markFinalized(genesis, undefined)).toBe(false);
-        expect(await finality.checkpointsAt(0)).toEqual([{ checkpoint: genesis, status: 'finalized' }]);
-      });
-
-      it('justifies once, then finalizes once, keeping the justification', async () => {
-        const { finality, genesis } = await makeStores();
-        const c1 = checkpoint(1);
-        const justification = certificate(link(genesis, c1));
-        const finalization = certificate(link(c1, checkpoint(2)));
-        expect(await finality.checkpointsAt(1)).toEqual([]);
-        expect(await finality.markJustified(c1, justification)).toBe(true);
-        expect(await finality.markJustified(c1, certificate(link(genesis, c1)))).toBe(false);
-        expect(await finality.checkpointsAt(1)).toEqual([{ checkpoint: c1, status: 'justified', justification }]);
-        expect(await finality.markFinalized(c1, finalization)).toBe(true);
-        expect(await finality.markFinalized(c1, certificate(link(c1, checkpoint(2))))).toBe(false);
-        expect(await finality.checkpointsAt(1)).toEqual([{ checkpoint: c1, status: 'finalized', justification, finalization }]);
-      });
-
-      it('never downgrades a finalized checkpoint', async () => {
-        const { finality } = await makeStores();
-        const c2 = checkpoint(2);
-        expect(await finality.markFinalized(c2, undefined)).toBe(true);
-        expect(await finality.markJustified(c2, certificate(link(checkpoint(0), c2)))).toBe(false);
-        expect(await finality.checkpointsAt(2)).toEqual([{ checkpoint: c2, status: 'finalized' }]);
-      });
-
-      it('reports exactly one caller as the one that justified or finalized', async () => {
-        const { finality, genesis } = await makeStores();
-        const c1 = checkpoint(1);
-        const justified = await Promise.all([1, 2, 3, 4].map(() => finality.markJustified(c1, certificate(link(genesis, c1)))));
-        expect(justified.filter(Boolean)).toHaveLength(1);
-        const finalized = await Promise.all([1, 2, 3, 4].map(() => finality.markFinalized(c1, certificate(link(c1, checkpoint(2))))));
-        expect(finalized.filter(Boolean)).toHaveLength(1);
-      });
-
-      it('keeps two checkpoints at one height apart', async () => {
-        const { finality } = await makeStores();
-        const [a, b] = [checkpoint(3), checkpoint(3)];
-        expect(await finality.markJustified(a, undefined)).toBe(true);
-        expect(await finality.markJustified(b, undefined)).toBe(true);
-        const records = await finality.checkpointsAt(3);
-        expect(records.map((r) => toHex(r.checkpoint.hash)).sort()).toEqual(hexes([a.hash, b.hash]));
-      });
-
-      it('lists the certified links waiting on a source', async () => {
-        const { finality } = await makeStores();
-        const [a, b] = [checkpoint(1), checkpoint(1)];
-        const fromA = [certificate(link(a, checkpoint(2))), certificate(link(a, checkpoint(3)))];
-        const fromB = certificate(link(b, checkpoint(2)));
-        for (const c of [...fromA, fromB, fromA[0]!]) await finality.awaitSource(c);
-        const listed = await finality.linksFrom(a);
-        expect(listed).toHaveLength(2);
-        for (const c of fromA) expect(listed).toContainEqual(c);
-        expect(await finality.linksFrom(b)).toEqual([fromB]);
-        expect(await finality.linksFrom(checkpoint(1))).toEqual([]);
+        expect(await finality.invalidVotes()).toBe(0);
+        await Promise.all([1, 2, 3].map(() => finality.countInvalidVote()));
+        expect(await finality.invalidVotes()).toBe(3);
       });
     });
 
     describe('HeadStore', () => {
-      it('starts at genesis and raises justified and finalized independently, never down', async () => {
+      it('starts at genesis and raises justified and finalized independently with their certificates, never down', async () => {
         const { finality, genesis } = await makeStores();
         expect(await finality.head()).toEqual({ justified: genesis, finalized: genesis });
-        const [c1, c2, c3] = [checkpoint(1), checkpoint(2), checkpoint(3)];
-        const cert12 = certificate(link(c1, c2));
-        expect(await finality.raiseHead({ justified: c2 })).toEqual({ justified: c2, finalized: genesis });
-        expect(await finality.raiseHead({ finalized: c1, finalization: cert12 })).toEqual({
-          justified: c2,
-          finalized: c1,
-          finalization: cert12,
-        });
-        // Lower or equal updates are ignored, each field on its own.
-        expect(await finality.raiseHead({ justified: c1, finalized: c1, finalization: certificate(link(c1, c2)) })).toEqual({
-          justified: c2,
-          finalized: c1,
-          finalization: cert12,
-        });
-        expect(await finality.raiseHead({ justified: c3 })).toEqual({ justified: c3, finalized: c1, finalization: cert12 });
-        expect(await finality.head()).toEqual({ justified: c3, finalized: c1, finalization: cert12 });
+        const [c2, c4] = [checkpoint(2), checkpoint(4)];
+        const j4 = certificate(link(c2, c4));
+        await finality.raiseHead({ justified: c4, justification: j4 });
+        await finality.raiseHead({ justified: c2, finalized: c2, finalization: j4 });
+        expect(await finality.head()).toEqual({ justified: c4, justification: j4, finalized: c2, finalization: j4 });
       });
 
-      it('never keeps a finalization certificate that belongs to an older finalized checkpoint', async () => {
-        const { finality, genesis } = await makeStores();
-        const [c1, c2] = [checkpoint(1), checkpoint(2)];
-        await finality.raiseHead({ finalized: c1, finalization: certificate(link(c1, c2)) });
-        expect(await finality.raiseHead({ finalized: c2 })).toEqual({ justified: genesis, finalized: c2 });
+      it('never keeps a certificate that belongs to an older checkpoint', async () => {
+        const { finality } = await makeStores();
+        const c = certificate(link(checkpoint(1), checkpoint(2)));
+        await finality.raiseHead({ finalized: c.source, finalization: c, justified: c.target, justification: c });
+        const [f2, j3] = [checkpoint(2), checkpoint(3)];
+        await finality.raiseHead({ finalized: f2, justified: j3 });
+        expect(await finality.head()).toEqual({ justified: j3, finalized: f2 });
       });
 
       it('ends at the highest of concurrent raises', async () => {
         const { finality } = await makeStores();
-        const cps = [5, 2, 9, 7, 3].map(checkpoint);
-        await Promise.all(
-          cps.map((c) => finality.raiseHead({ justified: c, finalized: c, finalization: certificate(link(c, checkpoint(c.height + 1))) })),
-        );
-        const h = await finality.head();
-        const top = cps.find((c) => c.height === 9)!;
-        expect(h.justified).toEqual(top);
-        expect(h.finalized).toEqual(top);
-        expect(h.finalization?.source).toEqual(top);
+        const cps = [3, 7, 5, 6, 4].map(checkpoint);
+        await Promise.all(cps.map((c) => finality.raiseHead({ justified: c, finalized: c })));
+        const head = await finality.head();
+        expect(head.justified.height).toBe(7);
+        expect(head.finalized.height).toBe(7);
       });
     });
 
