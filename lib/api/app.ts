@@ -138,7 +138,13 @@ export function createApi(deps: ApiDeps): Api {
     getCheckpoint: async (p) => json(200, await query.checkpoint(p.height as number)),
     getBlock: async (p) => json(200, await query.block(p.height as number)),
     [stateRoute.operationId]: async (p) =>
-      json(200, await query.state(fromHex(p[stateRoute.parameter.name], undefined, stateRoute.parameter.name))),
+      json(
+        200,
+        await query.state(
+          fromHex(p[stateRoute.parameter.name], undefined, stateRoute.parameter.name),
+          p.height === undefined ? {} : { height: p.height as number },
+        ),
+      ),
     getEvidence: async (p) => json(200, await query.evidence(p.limit as number)),
     getHealth: async () => {
       const health = await query.health({ maxLagBlocks: deps.maxLagBlocks });

@@ -212,8 +212,28 @@ function stateRouteOperation(app: ApplicationDefinition) {
     operationId,
     summary,
     json(answerSchema, 'the entry, its proof and the certificate of its state'),
-    { parameters: [{ name: parameter.name, in: 'path', required: true, description: parameter.description, schema }] },
-    { '400': error(`not ${bytes} bytes of lowercase hex`) },
+    {
+      parameters: [
+        { name: parameter.name, in: 'path', required: true, description: parameter.description, schema },
+        {
+          name: 'height',
+          in: 'query',
+          required: false,
+          description:
+            'read at this finalized checkpoint instead of the latest one; the answer then carries the certificate that ' +
+            'finalized it (source = height, target = height + checkpointInterval). Every finalized state stays readable ' +
+            '(state trees are content-addressed and never pruned)',
+          schema: ref('Height'),
+        },
+      ],
+    },
+    {
+      '400': error(`not ${bytes} bytes of lowercase hex, or height is not a non-negative integer`),
+      '404': error(
+        'height is not a finalized checkpoint in this region: not a multiple of checkpointInterval, above its readable ' +
+          'finalized height, or not recorded here (a follower holds history from the snapshot it started from)',
+      ),
+    },
   );
 }
 

@@ -123,18 +123,51 @@ export class QueryService {
   }
 
   /**
-   * The application's state route (for transfers, `GET /v1/accounts/{publicKeyHex}`): the entry named
-   * by `key` at the latest readable finalized checkpoint, with its proof and the certificate that
-   * finalized that checkpoint.
+   * The finalized checkpoint at `height` whose state this region can read, with the certificate
+   * that finalized it (absent for genesis). Every finalized state root stays readable: state trees
+   * are content-addressed and never pruned.
+   * @throws NotFound when `height` is not a multiple of the checkpoint interval, is above the
+   *   region's readable finalized height, or is not recorded as finalized here (e.g. below the
+   *   snapshot a follower started from)
    */
-  async state(key: Uint8Array): Promise<{
+  async checkpointAt(height: number): Promise<{ checkpoint: Checkpoint; certificate?: Certificate }> {
+    const { deps } = this;
+    const K = deps.chain.set.checkpointInterval;
+    if (!Number.isSafeInteger(height) || height < 0 || height % K !== 0)
+      throw new NotFound(`height ${height} is not a finalized checkpoint: checkpoints are multiples of ${K}`);
+    if (height === 0) return { checkpoint: deps.chain.genesis };
+    const readable = await this.readableCheckpoint();
+    if (height > readable.checkpoint.height)
+      throw new NotFound(
+        `height ${height} is not a finalized checkpoint in this region yet: its state is readable up to height ${readable.checkpoint.height}`,
+      );
+    if (height === readable.checkpoint.height) return readable;
+    const record = (await deps.finality.checkpointsAt(height)).find((r) => r.status === 'finalized');
+    if (!record)
+      throw new NotFound(
+        `checkpoint ${height} is not recorded as finalized in this region (its history may start later, from a snapshot); ask another region`,
+      );
+    return { checkpoint: record.checkpoint, ...(record.finalization ? { certificate: record.finalization } : {}) };
+  }
+
+  /**
+   * The application's state route (for transfers, `GET /v1/accounts/{publicKeyHex}`): the entry named
+   * by `key` with its proof and the certificate that finalized the checkpoint it is read at: the
+   * latest readable finalized checkpoint, or `options.height` when given (see checkpointAt, whose
+   * NotFound it throws).
+   */
+  async state(
+    key: Uint8Array,
+    options: { readonly height?: number } = {},
+  ): Promise<{
     readonly [field: string]: unknown;
     readonly height: number;
     readonly stateRoot: string;
     readonly proof: ReturnType<typeof encodeProof>;
     readonly certificate: CertificateJson | null;
   }> {
-    const { checkpoint, certificate } = await this.readableCheckpoint();
+    const { checkpoint, certificate } =
+      options.height === undefined ? await this.readableCheckpoint() : await this.checkpointAt(options.height);
     const { fields, proof } = await this.deps.chain.app.read(checkpoint.stateRoot, key);
     return {
       ...fields,
