@@ -10,6 +10,7 @@
 
 import { transferApplication } from '../core/ledger.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
+import { MAX_STATE_NODES } from '../pipeline/query.js';
 
 /** Largest accepted request body. Transactions are ~330 bytes of JSON; anything near this is abuse. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -192,6 +193,20 @@ const schemas = {
     totals: { type: 'object', additionalProperties: { type: 'number' }, description: 'sum of every value reported, by metric name' },
     last: { type: 'object', additionalProperties: { type: 'number' }, description: 'most recent value, by metric name (gauges)' },
   }),
+  StateNodes: {
+    ...object({
+      nodes: {
+        type: 'array',
+        minItems: 1,
+        items: { type: 'string', pattern: '^([0-9a-f]{2})+$', description: 'stored node bytes as lowercase hex' },
+      },
+    }),
+    description:
+      'The node stored under the requested hash, then its descendants breadth-first (each level left to right, empty ' +
+      'subtrees skipped): a prefix of that order, cut at `limit` nodes, about 1 MiB of node bytes, or before a node this ' +
+      'region lacks. Internal node: 0x01 || left(32) || right(32), hashed sha256(bytes); leaf: 0x00 || key(32) || value, ' +
+      'hashed sha256(0x00 || key || sha256(value)). A client checks every node against the hash its parent names.',
+  },
   TransactionAccepted: object({ hash: { ...ref('Hash'), description: 'sha256(tx signing bytes || signature)' } }),
   Error: errorSchema(transferApplication.admissionCodes),
 };
@@ -320,6 +335,10 @@ export const openapiDocument = {
           headers: { Location: { schema: { type: 'string' } } },
         },
         '400': error('from or Last-Event-ID is not a non-negative integer'),
+        '404': error(
+          'this region does not hold the checkpoint after the resume point: its history starts later (it bootstrapped from a ' +
+            'snapshot); resume from a later height or follow another region',
+        ),
         '503': {
           ...error('as many streams are open in this region as it serves; retry after Retry-After seconds'),
           headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 } } },
@@ -341,6 +360,30 @@ export const openapiDocument = {
       { '400': error('height is not a non-negative integer'), '404': error('no block at this height') },
     ),
     [transferApplication.stateRoute.path]: stateRouteOperation(transferApplication),
+    '/v1/state/nodes/{hash}': getOp(
+      'getStateNodes',
+      'State tree nodes by hash: the node and its descendants breadth-first (snapshot bootstrap)',
+      json(ref('StateNodes'), 'a breadth-first prefix of the subtree under hash'),
+      {
+        parameters: [
+          {
+            name: 'hash',
+            in: 'path',
+            required: true,
+            description: 'hash of a state tree node (e.g. a finalized stateRoot)',
+            schema: ref('Hash'),
+          },
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            description: 'at most this many nodes',
+            schema: { type: 'integer', minimum: 1, maximum: MAX_STATE_NODES, default: MAX_STATE_NODES },
+          },
+        ],
+      },
+      { '400': error('hash is not 32 bytes of lowercase hex, or a bad limit'), '404': error('no node under this hash in this region') },
+    ),
     '/v1/evidence': getOp(
       'getEvidence',
       'Stored equivocation evidence (double and surround votes)',

@@ -204,6 +204,22 @@ export interface PeerBlocks {
   fetchBlock(height: number): Promise<Block | undefined>;
 }
 
+/**
+ * A peer region as a snapshot source (its HTTP API: lib/pipeline/peers.ts HttpPeer). Untrusted: the
+ * caller verifies the certificate with the group key and every node against its hash.
+ */
+export interface SnapshotPeer {
+  /** How the peer is named in reports (its URL). */
+  readonly name: string;
+  /** Its `GET /v1/finality` answer, unverified. */
+  finality(): Promise<unknown>;
+  /**
+   * The node stored under `hash` followed by a breadth-first prefix of its descendants (the
+   * `GET /v1/state/nodes/{hash}` answer), unverified; undefined when the peer has no such node.
+   */
+  stateNodes(hash: Uint8Array): Promise<Uint8Array[] | undefined>;
+}
+
 // ---------------------------------------------------------------- one region's stores
 
 /**

@@ -6,7 +6,7 @@
 import { toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
 import type { Evidence } from '../core/slashing.js';
-import { encodeProof } from '../core/smt.js';
+import { encodeProof, hexOf, type NodeStore, nodeChildren } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import type { ChainContext } from './context.js';
@@ -18,6 +18,8 @@ export interface QueryDeps {
   readonly blocks: BlockStore;
   readonly finality: FinalityStore;
   readonly applied: AppliedStore;
+  /** The region's state tree nodes, served to peers that bootstrap from a snapshot (stateNodes). */
+  readonly nodes?: NodeStore;
   /**
    * Local clock in milliseconds, for the informational `lag.seconds` of health() only (no
    * protocol rule reads it). Without it `lag.seconds` is null.
@@ -29,10 +31,26 @@ export interface QueryDeps {
 
 /** A lookup that found nothing: the API answers 404 with this message. */
 export class NotFound extends Error {
-  override readonly name = 'NotFound';
+  override readonly name: string = 'NotFound';
+}
+
+/**
+ * A checkpoint at or below the finalized head that this region does not hold: its history starts
+ * later (a region bootstrapped from a snapshot). It never will hold it, unlike a checkpoint not
+ * reached yet.
+ */
+export class NotHeld extends NotFound {
+  override readonly name = 'NotHeld';
 }
 
 const ref = (c: { height: number; hash: Uint8Array }) => ({ height: c.height, hash: toHex(c.hash) });
+
+/** Most nodes one stateNodes answer carries. */
+export const MAX_STATE_NODES = 4096;
+/** Most node bytes one stateNodes answer carries (its JSON is about twice this, in hex); the first node is always included. */
+export const MAX_STATE_NODE_BYTES = 1024 * 1024;
+/** Node reads in flight at once while walking a subtree. */
+const NODE_READS = 32;
 
 export class QueryService {
   constructor(private readonly deps: QueryDeps) {}
@@ -83,7 +101,13 @@ export class QueryService {
     if (best) return recordJson(this.deps.chain.set.chainId, best);
     const [hash] = await this.deps.blocks.hashesAt(height);
     const stateRoot = hash && (await this.deps.blocks.getExecution(hash));
-    if (!hash || !stateRoot) throw new NotFound(`no block at height ${height} yet`);
+    if (!hash || !stateRoot) {
+      // Every checkpoint up to the finalized head has a record where history is kept (records are
+      // written before the head moves): none here means this region started later, from a snapshot.
+      if (height <= (await this.deps.finality.head()).finalized.height)
+        throw new NotHeld(`checkpoint ${height} is not held by this region: its history starts later, from a snapshot; ask another region`);
+      throw new NotFound(`no block at height ${height} yet`);
+    }
     return { height, hash: toHex(hash), stateRoot: toHex(stateRoot), status: 'pending' as const };
   }
 
@@ -176,6 +200,47 @@ export class QueryService {
       proof: encodeProof(proof),
       certificate: this.cert(certificate),
     };
+  }
+
+  /**
+   * The state tree node stored under `hash` followed by its descendants in breadth-first order
+   * (each level left to right, empty subtrees skipped), as stored bytes: what a region
+   * bootstrapping from a snapshot fetches, checking each node against the hash its parent names
+   * (lib/pipeline/snapshot.ts). The walk stops after `limit` nodes (at most MAX_STATE_NODES),
+   * MAX_STATE_NODE_BYTES of node bytes, or before the first descendant this region lacks, so the
+   * answer is always a prefix of the full breadth-first order; the caller asks again for what is
+   * left, rooted at the nodes it has not received.
+   * @throws NotFound when this region has no node stored under `hash` (or serves no nodes)
+   * @throws StateError when a stored node does not match its hash (a corrupt store)
+   */
+  async stateNodes(hash: Uint8Array, limit = MAX_STATE_NODES): Promise<{ nodes: string[] }> {
+    const store = this.deps.nodes;
+    const wanted = Math.max(1, Math.min(limit, MAX_STATE_NODES));
+    const first = store && (await store.get(hash));
+    if (!first) throw new NotFound(`no state node ${hexOf(hash)} in this region`);
+    const nodes = [first];
+    let bytes = first.length;
+    let level = nodeChildren(hash, first);
+    while (level.length > 0 && nodes.length < wanted && bytes < MAX_STATE_NODE_BYTES) {
+      const batch = level.slice(0, wanted - nodes.length);
+      const read: (Uint8Array | undefined)[] = new Array(batch.length);
+      for (let at = 0; at < batch.length; at += NODE_READS)
+        await Promise.all(
+          batch.slice(at, at + NODE_READS).map(async (h, i) => {
+            read[at + i] = await store.get(h);
+          }),
+        );
+      const next: Uint8Array[] = [];
+      for (const [i, node] of read.entries()) {
+        if (!node || bytes + node.length > MAX_STATE_NODE_BYTES) return { nodes: nodes.map(hexOf) };
+        nodes.push(node);
+        bytes += node.length;
+        for (const child of nodeChildren(batch[i]!, node)) next.push(child);
+      }
+      if (batch.length < level.length) break;
+      level = next;
+    }
+    return { nodes: nodes.map(hexOf) };
   }
 
   async evidence(limit = 100) {

@@ -1,0 +1,322 @@
+/**
+ * Learning finality from peers without trusting them, for regions that hold no key share
+ * (followers) and regions far behind:
+ *   - recordFinalized turns a certificate, checked here with the group key alone, into the same
+ *     finality records a region's finalizer writes for an adjacent certified link, so the query
+ *     service, the API and the finality stream answer from them unchanged;
+ *   - bootstrapFromSnapshot starts a region from the latest finalized checkpoint its peers prove:
+ *     the certificate is verified with the group key (never one taken from a peer), then the state
+ *     tree under the certified state root is fetched breadth-first from peers, every node checked
+ *     against the hash its parent names, so the tree written is exactly that state whoever served
+ *     it. No block is replayed. A peer that lies (a certificate that does not verify, a root that is
+ *     not the certified one, node bytes that do not hash right) is refused and another one used.
+ */
+import { equalBytes, toHex } from '../core/bytes.js';
+import { voteSigningBytes } from '../core/codec.js';
+import { AfgError } from '../core/errors.js';
+import { isEmptySubtree, nodeChildren } from '../core/smt.js';
+import type { Certificate, Checkpoint } from '../core/types.js';
+import { verifyFinalityAnswer } from '../core/verifier.js';
+import { certificateFromJson } from '../core/wire.js';
+import { type ChainContext, hashBlock } from './context.js';
+import type { AppliedHead, FinalityStore, PeerBlocks, RegionStores, SnapshotPeer } from './ports.js';
+
+/** A certificate refused by recordFinalized, or a bootstrap that found no usable snapshot. */
+export class SnapshotError extends AfgError<
+  'BAD_CERTIFICATE' | 'NO_VERIFIED_CHECKPOINT' | 'STATE_UNAVAILABLE' | 'APPLIED_MOVED',
+  { height?: number; problems?: readonly PeerProblem[] }
+> {}
+
+/** Why a peer was not used: `lied` when it answered something that fails verification. */
+export interface PeerProblem {
+  readonly peer: string;
+  readonly lied: boolean;
+  readonly reason: string;
+}
+
+/**
+ * Checks `certificate` with the group key alone (era, distinct signers of the set, at least the
+ * threshold of them, target = source + K, the group signature over the vote signing bytes) and
+ * records it as a region's finalizer records an adjacent certified link: its target justified, its
+ * source finalized with this certificate, the head raised to both. Idempotent.
+ * @returns true when this call finalized the source here
+ * @throws SnapshotError BAD_CERTIFICATE (nothing written) when a check fails
+ */
+export async function recordFinalized(
+  deps: { readonly chain: ChainContext; readonly finality: FinalityStore },
+  certificate: Certificate,
+): Promise<boolean> {
+  const { set, crypto } = deps.chain;
+  const { source, target, signers } = certificate;
+  const refuse = (reason: string) => {
+    throw new SnapshotError('BAD_CERTIFICATE', `certificate ${source.height} -> ${target.height}: ${reason}`, { height: source.height });
+  };
+  if (certificate.era !== set.era) refuse(`era ${certificate.era}, expected ${set.era}`);
+  if (target.height !== source.height + set.checkpointInterval)
+    refuse(`not a link to the next checkpoint (interval ${set.checkpointInterval})`);
+  if (new Set(signers).size !== signers.length || signers.some((i) => !Number.isInteger(i) || i < 1 || i > set.n))
+    refuse('signers are not distinct members of the set');
+  if (signers.length < set.threshold) refuse(`${signers.length} signers, fewer than the threshold ${set.threshold}`);
+  if (!crypto.verify(set.groupPublicKey, voteSigningBytes(set.chainId, certificate), certificate.signature))
+    refuse('the group signature does not verify under the group public key');
+  const [, finalizedNow] = await Promise.all([
+    deps.finality.markJustified(target, certificate),
+    deps.finality.markFinalized(source, certificate),
+  ]);
+  // Records first, then the head (as the finalizer does): whoever sees the head sees its records.
+  await deps.finality.raiseHead({ justified: target, finalized: source, finalization: certificate });
+  return finalizedNow;
+}
+
+export interface SnapshotDeps {
+  readonly chain: ChainContext;
+  readonly stores: Pick<RegionStores, 'blocks' | 'finality' | 'applied' | 'nodes'>;
+  /** Where the checkpoint's own block may be fetched (best effort, checked against its hash). */
+  readonly blockPeers?: readonly PeerBlocks[];
+}
+
+export interface SnapshotOptions {
+  /** Bootstrap only to a checkpoint above this height; default the region's applied height. */
+  readonly above?: number;
+  /** Subtree requests in flight at once (default 4). */
+  readonly concurrency?: number;
+  /** Nodes per write to the node store (default 1000). */
+  readonly writeBatch?: number;
+}
+
+export type SnapshotResult =
+  | { readonly kind: 'skipped'; readonly reason: string; readonly problems: readonly PeerProblem[] }
+  | {
+      readonly kind: 'bootstrapped';
+      /** The finalized checkpoint the region now starts from. */
+      readonly checkpoint: Checkpoint;
+      readonly certificate: Certificate;
+      /** The peer whose finality answer was used. */
+      readonly source: string;
+      /** State nodes fetched and written, their bytes, and the requests it took. */
+      readonly nodes: number;
+      readonly nodeBytes: number;
+      readonly requests: number;
+      readonly problems: readonly PeerProblem[];
+    };
+
+interface Candidate {
+  readonly peer: SnapshotPeer;
+  readonly checkpoint: Checkpoint;
+  readonly certificate: Certificate;
+}
+
+const message = (e: unknown) => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Starts the region from the highest finalized checkpoint any peer proves, if it is above
+ * `opts.above` (default: the applied height): fetches and checks the state tree under its state
+ * root, writes it, moves the applied pointer there, then records the certificate (recordFinalized).
+ * The applied pointer moves before the finality head, so the state function never replays the
+ * blocks below the checkpoint. Safe to call again after a failure (content-addressed writes).
+ * @returns what was done, with every peer that was not used and why
+ * @throws SnapshotError NO_VERIFIED_CHECKPOINT when no peer's finality answer verifies,
+ *   STATE_UNAVAILABLE when no honest peer serves a node of the tree, APPLIED_MOVED when the
+ *   applied pointer kept moving underneath; a store error as it is
+ */
+export async function bootstrapFromSnapshot(
+  deps: SnapshotDeps,
+  peers: readonly SnapshotPeer[],
+  opts: SnapshotOptions = {},
+): Promise<SnapshotResult> {
+  const { chain, stores } = deps;
+  const problems: PeerProblem[] = [];
+  const applied: AppliedHead = (await stores.applied.applied()) ?? chain.genesis;
+  const above = opts.above ?? applied.height;
+
+  const candidates = (await Promise.all(peers.map((peer) => verifiedHead(chain, peer, problems))))
+    .filter((c): c is Candidate => c !== undefined)
+    .sort((a, b) => b.checkpoint.height - a.checkpoint.height);
+  const best = candidates[0];
+  if (!best) {
+    if (problems.length === peers.length && peers.length > 0)
+      throw new SnapshotError('NO_VERIFIED_CHECKPOINT', `no peer proves a finalized checkpoint: ${describe(problems)}`, { problems });
+    return { kind: 'skipped', reason: 'no peer has finalized a checkpoint above genesis', problems };
+  }
+  if (best.checkpoint.height <= above)
+    return {
+      kind: 'skipped',
+      reason: `the highest finalized checkpoint peers prove (${best.checkpoint.height}) is not above ${above}`,
+      problems,
+    };
+
+  // Nodes may come from any peer that proved a checkpoint, starting with the one whose checkpoint is used.
+  const pool = [best.peer, ...candidates.map((c) => c.peer).filter((p) => p !== best.peer)];
+  const tree = await fetchTree(deps, best.checkpoint, pool, problems, opts);
+
+  const { checkpoint, certificate } = best;
+  await stores.blocks.putExecution(checkpoint.hash, checkpoint.stateRoot); // certified, so true here too
+  await storeCheckpointBlock(deps, checkpoint);
+  await moveApplied(deps, { height: checkpoint.height, hash: checkpoint.hash, stateRoot: checkpoint.stateRoot });
+  await recordFinalized({ chain, finality: stores.finality }, certificate);
+  return { kind: 'bootstrapped', checkpoint, certificate, source: best.peer.name, ...tree, problems };
+}
+
+/** The peer's finalized checkpoint with its certificate, verified with the chain's own group key; undefined (and a problem) otherwise. */
+async function verifiedHead(chain: ChainContext, peer: SnapshotPeer, problems: PeerProblem[]): Promise<Candidate | undefined> {
+  let answer: unknown;
+  try {
+    answer = await peer.finality();
+  } catch (e) {
+    problems.push({ peer: peer.name, lied: false, reason: `finality: ${message(e)}` });
+    return undefined;
+  }
+  const { set } = chain;
+  const verdict = verifyFinalityAnswer(answer, {
+    groupPublicKey: set.groupPublicKey,
+    chainId: set.chainId,
+    checkpointInterval: set.checkpointInterval,
+    threshold: set.threshold,
+    era: set.era,
+  });
+  if (!verdict.ok) {
+    problems.push({
+      peer: peer.name,
+      lied: true,
+      reason: `finality: ${verdict.failures.map((f) => `[${f.check}] ${f.message}`).join('; ')}`,
+    });
+    return undefined;
+  }
+  if (verdict.checkpoint.height === 0) return undefined; // genesis: nothing to fetch
+  return { peer, checkpoint: verdict.checkpoint, certificate: certificateFromJson((answer as { certificate: unknown }).certificate) };
+}
+
+/**
+ * Fetches every node under `checkpoint.stateRoot` and writes it. Work is a set of subtree roots;
+ * each request asks one live peer for a root and gets back a breadth-first prefix of that subtree,
+ * checked node by node against the hashes the walk expects; the roots of what is left go back in
+ * the set. A peer that lacks a root is skipped for it; a peer whose answer fails a check is refused
+ * for the rest of the bootstrap.
+ */
+async function fetchTree(
+  deps: SnapshotDeps,
+  checkpoint: Checkpoint,
+  pool: readonly SnapshotPeer[],
+  problems: PeerProblem[],
+  opts: SnapshotOptions,
+): Promise<{ nodes: number; nodeBytes: number; requests: number }> {
+  const concurrency = opts.concurrency ?? 4;
+  const writeBatch = opts.writeBatch ?? 1000;
+  const live = new Set(pool);
+  /** Peers that answered "no such node" (or failed) for a root, by root hex. */
+  const lacking = new Map<string, Set<SnapshotPeer>>();
+  const frontier = isEmptySubtree(checkpoint.stateRoot) ? [] : [checkpoint.stateRoot];
+  let pending: { hash: Uint8Array; bytes: Uint8Array }[] = [];
+  const stats = { nodes: 0, nodeBytes: 0, requests: 0 };
+  let turn = 0;
+
+  const flush = async () => {
+    const batch = pending;
+    pending = [];
+    if (batch.length > 0) await deps.stores.nodes.putMany(batch);
+  };
+  const peerFor = (root: Uint8Array): SnapshotPeer | undefined => {
+    const skip = lacking.get(toHex(root));
+    const choices = [...live].filter((p) => !skip?.has(p));
+    return choices.length === 0 ? undefined : choices[turn++ % choices.length];
+  };
+  const fetchOne = async (root: Uint8Array): Promise<void> => {
+    const peer = peerFor(root);
+    if (!peer)
+      throw new SnapshotError(
+        'STATE_UNAVAILABLE',
+        `no peer serves state node ${toHex(root)} of checkpoint ${checkpoint.height}${problems.length ? `: ${describe(problems)}` : ''}`,
+        { height: checkpoint.height, problems },
+      );
+    const missing = () => {
+      const set = lacking.get(toHex(root)) ?? new Set();
+      lacking.set(toHex(root), set.add(peer));
+      frontier.push(root);
+    };
+    let answer: Uint8Array[] | undefined;
+    stats.requests++;
+    try {
+      answer = await peer.stateNodes(root);
+    } catch (e) {
+      problems.push({ peer: peer.name, lied: false, reason: `state nodes: ${message(e)}` });
+      return missing();
+    }
+    if (answer === undefined) return missing();
+    const accepted = checkSubtree(root, answer);
+    if (typeof accepted === 'string') {
+      live.delete(peer);
+      problems.push({ peer: peer.name, lied: true, reason: `state node answer for ${toHex(root)}: ${accepted}` });
+      frontier.push(root);
+      return;
+    }
+    for (const node of accepted.nodes) {
+      pending.push(node);
+      stats.nodes++;
+      stats.nodeBytes += node.bytes.length;
+    }
+    for (const rest of accepted.rest) frontier.push(rest);
+    if (pending.length >= writeBatch) await flush();
+  };
+
+  while (frontier.length > 0) {
+    const round = frontier.splice(Math.max(0, frontier.length - concurrency));
+    await Promise.all(round.map(fetchOne));
+  }
+  await flush();
+  return stats;
+}
+
+/**
+ * Checks a breadth-first answer for the subtree under `root`: node i must be the stored form of
+ * the i-th hash of the walk (the root, then each checked node's children in order). Returns the
+ * checked nodes and the roots of the part not sent, or why the answer is refused.
+ */
+function checkSubtree(
+  root: Uint8Array,
+  answer: readonly Uint8Array[],
+): { nodes: { hash: Uint8Array; bytes: Uint8Array }[]; rest: Uint8Array[] } | string {
+  if (answer.length === 0) return 'no nodes (a missing node is a 404)';
+  const walk: Uint8Array[] = [root];
+  const nodes: { hash: Uint8Array; bytes: Uint8Array }[] = [];
+  for (const [i, bytes] of answer.entries()) {
+    const hash = walk[i];
+    if (!hash) return `${answer.length} nodes, but the subtree has only ${walk.length} in the order sent`;
+    try {
+      for (const child of nodeChildren(hash, bytes)) walk.push(child);
+    } catch (e) {
+      return `node ${i} does not match hash ${toHex(hash)}: ${message(e)}`;
+    }
+    nodes.push({ hash, bytes });
+  }
+  return { nodes, rest: walk.slice(answer.length) };
+}
+
+/** Best effort: the checkpoint's own block, from a peer, if it hashes right (so GET /v1/blocks/H answers here). */
+async function storeCheckpointBlock(deps: SnapshotDeps, checkpoint: Checkpoint): Promise<void> {
+  for (const peer of deps.blockPeers ?? []) {
+    try {
+      const block = await peer.fetchBlock(checkpoint.height);
+      if (block && block.height === checkpoint.height && equalBytes(hashBlock(deps.chain, block), checkpoint.hash)) {
+        await deps.stores.blocks.putBlock(checkpoint.hash, block);
+        return;
+      }
+    } catch {
+      // another peer, or none: the block is not needed to serve state
+    }
+  }
+}
+
+/** Moves the applied pointer up to `next` unless it is already there or above (a few tries against concurrent moves). */
+async function moveApplied(deps: SnapshotDeps, next: AppliedHead): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const current = (await deps.stores.applied.applied()) ?? deps.chain.genesis;
+    if (current.height >= next.height) return;
+    if (await deps.stores.applied.advanceApplied(current, next)) return;
+  }
+  throw new SnapshotError('APPLIED_MOVED', `the applied pointer kept moving while bootstrapping to ${next.height}`, {
+    height: next.height,
+  });
+}
+
+const describe = (problems: readonly PeerProblem[]) =>
+  problems.map((p) => `${p.peer} ${p.lied ? 'refused' : 'unavailable'} (${p.reason})`).join('; ');
