@@ -145,7 +145,17 @@ export function createApi(deps: ApiDeps): Api {
           p.height === undefined ? {} : { height: p.height as number },
         ),
       ),
-    getStateNodes: async (p) => json(200, await query.stateNodes(fromHex(p.hash, 32, 'hash'), p.limit as number)),
+    getStateNodes: async (p) => json(200, await query.stateNodes([fromHex(p.hash, 32, 'hash')], p.limit as number)),
+    postStateNodes: async (_p, req) => {
+      const body = parseBody(req.body, operationById('postStateNodes')) as { roots: string[]; limit?: number };
+      return json(
+        200,
+        await query.stateNodes(
+          body.roots.map((r, i) => fromHex(r, 32, `roots[${i}]`)),
+          body.limit,
+        ),
+      );
+    },
     getEvidence: async (p) => json(200, await query.evidence(p.limit as number)),
     getHealth: async () => {
       const health = await query.health({ maxLagBlocks: deps.maxLagBlocks });

@@ -10,7 +10,7 @@
 
 import { transferApplication } from '../core/ledger.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
-import { MAX_STATE_NODES } from '../pipeline/query.js';
+import { MAX_STATE_NODES, MAX_STATE_ROOTS } from '../pipeline/query.js';
 
 /** Largest accepted request body. Transactions are ~330 bytes of JSON; anything near this is abuse. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -193,6 +193,19 @@ const schemas = {
     totals: { type: 'object', additionalProperties: { type: 'number' }, description: 'sum of every value reported, by metric name' },
     last: { type: 'object', additionalProperties: { type: 'number' }, description: 'most recent value, by metric name (gauges)' },
   }),
+  StateNodesRequest: object(
+    {
+      roots: {
+        type: 'array',
+        items: ref('Hash'),
+        minItems: 1,
+        maxItems: MAX_STATE_ROOTS,
+        description: 'subtree roots, in the order wanted',
+      },
+      limit: { type: 'integer', minimum: 1, maximum: MAX_STATE_NODES, description: 'at most this many nodes (default and most: 4096)' },
+    },
+    ['limit'],
+  ),
   StateNodes: {
     ...object({
       nodes: {
@@ -202,9 +215,9 @@ const schemas = {
       },
     }),
     description:
-      'The node stored under the requested hash, then its descendants breadth-first (each level left to right, empty ' +
-      'subtrees skipped): a prefix of that order, cut at `limit` nodes, about 1 MiB of node bytes, or before a node this ' +
-      'region lacks. Internal node: 0x01 || left(32) || right(32), hashed sha256(bytes); leaf: 0x00 || key(32) || value, ' +
+      'For each requested root in order, the node stored under it then its descendants breadth-first (each level left to ' +
+      'right, empty subtrees skipped), one subtree after the other: a prefix of that order, cut at `limit` nodes, about 1 MiB ' +
+      'of node bytes, or before a node this region lacks. Internal node: 0x01 || left(32) || right(32), hashed sha256(bytes); leaf: 0x00 || key(32) || value, ' +
       'hashed sha256(0x00 || key || sha256(value)). A client checks every node against the hash its parent names.',
   },
   TransactionAccepted: object({ hash: { ...ref('Hash'), description: 'sha256(tx signing bytes || signature)' } }),
@@ -252,6 +265,13 @@ function stateRouteOperation(app: ApplicationDefinition) {
   );
 }
 
+const stateNodesLimit = {
+  name: 'limit',
+  in: 'query',
+  required: false,
+  description: 'at most this many nodes',
+  schema: { type: 'integer', minimum: 1, maximum: MAX_STATE_NODES, default: MAX_STATE_NODES },
+};
 const heightParam = (what: string) => ({ name: 'height', in: 'path', required: true, description: what, schema: ref('Height') });
 const getOp = (
   operationId: string,
@@ -373,17 +393,29 @@ export const openapiDocument = {
             description: 'hash of a state tree node (e.g. a finalized stateRoot)',
             schema: ref('Hash'),
           },
-          {
-            name: 'limit',
-            in: 'query',
-            required: false,
-            description: 'at most this many nodes',
-            schema: { type: 'integer', minimum: 1, maximum: MAX_STATE_NODES, default: MAX_STATE_NODES },
-          },
+          stateNodesLimit,
         ],
       },
       { '400': error('hash is not 32 bytes of lowercase hex, or a bad limit'), '404': error('no node under this hash in this region') },
     ),
+    '/v1/state/nodes': {
+      post: {
+        operationId: 'postStateNodes',
+        summary:
+          'State tree nodes under several subtree roots at once: each subtree breadth-first, one after the other (snapshot bootstrap)',
+        description:
+          'A read: nothing is written. POST only because the roots do not fit a URL. The answer is the subtrees of `roots` in ' +
+          'order, each breadth-first, cut as described in StateNodes.',
+        requestBody: { required: true, content: { 'application/json': { schema: ref('StateNodesRequest') } } },
+        responses: {
+          '200': json(ref('StateNodes'), 'a prefix of the subtrees under roots, in order'),
+          '400': error('malformed body: roots not 1..200 hashes, or a bad limit'),
+          '404': error('no node under the first root in this region'),
+          '413': error(`body larger than ${MAX_BODY_BYTES} bytes`),
+          '500': error('internal error (no details leak)'),
+        },
+      },
+    },
     '/v1/evidence': getOp(
       'getEvidence',
       'Stored equivocation evidence (double and surround votes)',

@@ -207,6 +207,16 @@ export function nodeChildren(hash: Hash, bytes: Uint8Array): Hash[] {
   return [node.left, node.right].filter((child) => !isEmptyHash(child));
 }
 
+/**
+ * The non-empty children named by stored node `bytes`, without checking the bytes against a hash:
+ * for a store serving its own nodes to peers, which check every node themselves (nodeChildren).
+ * Bytes that are not an internal node (a leaf, or garbage) name no children.
+ */
+export function storedChildren(bytes: Uint8Array): Hash[] {
+  if (bytes[0] !== INTERNAL_TAG || bytes.length !== 65) return [];
+  return [bytes.subarray(1, 33), bytes.subarray(33, 65)].filter((child) => !isEmptyHash(child));
+}
+
 /** Whether `hash` is the empty subtree's (EMPTY_ROOT, never stored). */
 export const isEmptySubtree = (hash: Hash): boolean => isEmptyHash(hash);
 

@@ -37,7 +37,7 @@ export class HttpPeerBlocks implements PeerBlocks {
 
 /**
  * A peer region's API for a follower or a region bootstrapping from a snapshot: blocks, the
- * finalized head with its certificate, and state nodes by hash. Counts the body bytes it read
+ * finalized head with its certificate, and state nodes under subtree roots. Counts the body bytes it read
  * (`bytesReceived`), for the bootstrap figures.
  * @example const peer = new HttpPeer('https://api.eu-west-1.example', application.codec(chainId));
  */
@@ -50,18 +50,19 @@ export class HttpPeer extends HttpPeerBlocks implements SnapshotPeer {
 
   /** GET /v1/finality, unverified. @throws PeerAnswerError on a non-200 answer or a body that is not JSON */
   async finality(): Promise<unknown> {
-    const answer = await this.getJson('/v1/finality');
+    const answer = await this.requestJson('/v1/finality');
     if (answer === undefined) throw new PeerAnswerError(`peer ${this.baseUrl} answered 404 for /v1/finality`);
     return answer;
   }
 
   /**
-   * GET /v1/state/nodes/{hash}: the node under `hash` and a breadth-first prefix of its
-   * descendants, as bytes, unverified; undefined when the peer has no such node (404).
+   * POST /v1/state/nodes: for each of `roots` (at most 200) in order, the node under it and its
+   * descendants breadth-first, one subtree after the other, cut anywhere; as bytes, unverified.
+   * Undefined when the peer has no node under the first root (404).
    * @throws PeerAnswerError on another status, an oversized body, or a body of the wrong shape
    */
-  async stateNodes(hash: Uint8Array): Promise<Uint8Array[] | undefined> {
-    const answer = await this.getJson(`/v1/state/nodes/${toHex(hash)}`);
+  async stateNodes(roots: readonly Uint8Array[]): Promise<Uint8Array[] | undefined> {
+    const answer = await this.requestJson('/v1/state/nodes', { roots: roots.map(toHex) });
     if (answer === undefined) return undefined;
     const nodes = (answer as { nodes?: unknown }).nodes;
     if (!Array.isArray(nodes)) throw new PeerAnswerError(`peer ${this.baseUrl}: state nodes answer without a nodes array`);
@@ -72,10 +73,13 @@ export class HttpPeer extends HttpPeerBlocks implements SnapshotPeer {
     });
   }
 
-  /** The JSON body of a GET, or undefined on 404. */
-  private async getJson(path: string): Promise<unknown> {
+  /** The JSON body of a GET (or a POST of `body`), or undefined on 404. */
+  private async requestJson(path: string, body?: unknown): Promise<unknown> {
     const url = `${this.baseUrl.replace(/\/$/, '')}${path}`;
-    const res = await fetch(url, { signal: AbortSignal.timeout(this.timeoutMs) });
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(this.timeoutMs),
+      ...(body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
+    });
     if (res.status === 404) {
       await res.body?.cancel();
       return undefined;

@@ -214,10 +214,11 @@ export interface SnapshotPeer {
   /** Its `GET /v1/finality` answer, unverified. */
   finality(): Promise<unknown>;
   /**
-   * The node stored under `hash` followed by a breadth-first prefix of its descendants (the
-   * `GET /v1/state/nodes/{hash}` answer), unverified; undefined when the peer has no such node.
+   * For each of `roots` in order, the node stored under it and its descendants breadth-first, one
+   * subtree after the other, cut anywhere (the `POST /v1/state/nodes` answer), unverified;
+   * undefined when the peer has no node under the first root.
    */
-  stateNodes(hash: Uint8Array): Promise<Uint8Array[] | undefined>;
+  stateNodes(roots: readonly Uint8Array[]): Promise<Uint8Array[] | undefined>;
 }
 
 // ---------------------------------------------------------------- one region's stores

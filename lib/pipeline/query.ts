@@ -6,7 +6,7 @@
 import { toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
 import type { Evidence } from '../core/slashing.js';
-import { encodeProof, hexOf, type NodeStore, nodeChildren } from '../core/smt.js';
+import { encodeProof, hexOf, type NodeStore, storedChildren } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import type { ChainContext } from './context.js';
@@ -49,8 +49,12 @@ const ref = (c: { height: number; hash: Uint8Array }) => ({ height: c.height, ha
 export const MAX_STATE_NODES = 4096;
 /** Most node bytes one stateNodes answer carries (its JSON is about twice this, in hex); the first node is always included. */
 export const MAX_STATE_NODE_BYTES = 1024 * 1024;
+/** Most subtree roots one stateNodes request may name. */
+export const MAX_STATE_ROOTS = 200;
 /** Node reads in flight at once while walking a subtree. */
 const NODE_READS = 32;
+/** Subtrees of one stateNodes request read at once. */
+const SUBTREES_AT_ONCE = 8;
 
 export class QueryService {
   constructor(private readonly deps: QueryDeps) {}
@@ -203,44 +207,63 @@ export class QueryService {
   }
 
   /**
-   * The state tree node stored under `hash` followed by its descendants in breadth-first order
-   * (each level left to right, empty subtrees skipped), as stored bytes: what a region
-   * bootstrapping from a snapshot fetches, checking each node against the hash its parent names
-   * (lib/pipeline/snapshot.ts). The walk stops after `limit` nodes (at most MAX_STATE_NODES),
-   * MAX_STATE_NODE_BYTES of node bytes, or before the first descendant this region lacks, so the
-   * answer is always a prefix of the full breadth-first order; the caller asks again for what is
-   * left, rooted at the nodes it has not received.
-   * @throws NotFound when this region has no node stored under `hash` (or serves no nodes)
-   * @throws StateError when a stored node does not match its hash (a corrupt store)
+   * State tree nodes for a region bootstrapping from a snapshot (lib/pipeline/snapshot.ts): for
+   * each of `roots` in order, the node stored under it followed by its descendants breadth-first
+   * (each level left to right, empty subtrees skipped), one root's subtree after the other, as
+   * stored bytes. The answer is cut after `limit` nodes (at most MAX_STATE_NODES), once
+   * MAX_STATE_NODE_BYTES of node bytes are reached (the first node is always included), or before
+   * the first node this region lacks, so it is always a prefix of that order: the caller checks
+   * each node against the hash its parent names and asks again for what is left.
+   * @throws NotFound when this region has no node under the first root (or serves no nodes)
    */
-  async stateNodes(hash: Uint8Array, limit = MAX_STATE_NODES): Promise<{ nodes: string[] }> {
+  async stateNodes(roots: readonly Uint8Array[], limit = MAX_STATE_NODES): Promise<{ nodes: string[] }> {
     const store = this.deps.nodes;
+    if (!store || roots.length === 0) throw new NotFound(`no state node ${roots[0] ? hexOf(roots[0]) : ''} in this region`);
     const wanted = Math.max(1, Math.min(limit, MAX_STATE_NODES));
-    const first = store && (await store.get(hash));
-    if (!first) throw new NotFound(`no state node ${hexOf(hash)} in this region`);
-    const nodes = [first];
-    let bytes = first.length;
-    let level = nodeChildren(hash, first);
-    while (level.length > 0 && nodes.length < wanted && bytes < MAX_STATE_NODE_BYTES) {
-      const batch = level.slice(0, wanted - nodes.length);
+    const out: Uint8Array[] = [];
+    let bytes = 0;
+    // Subtrees are read a few at a time (their reads overlap) and emitted in root order.
+    for (let at = 0; at < roots.length; at += SUBTREES_AT_ONCE) {
+      const budget = wanted - out.length;
+      const walks = await Promise.all(roots.slice(at, at + SUBTREES_AT_ONCE).map((root) => this.subtree(store, root, budget)));
+      for (const [i, walk] of walks.entries()) {
+        if (at + i === 0 && walk.nodes.length === 0) throw new NotFound(`no state node ${hexOf(roots[0]!)} in this region`);
+        for (const node of walk.nodes) {
+          if (out.length >= wanted || (out.length > 0 && bytes + node.length > MAX_STATE_NODE_BYTES)) return { nodes: out.map(hexOf) };
+          out.push(node);
+          bytes += node.length;
+        }
+        if (!walk.complete) return { nodes: out.map(hexOf) };
+      }
+    }
+    return { nodes: out.map(hexOf) };
+  }
+
+  /** Up to `budget` nodes of the subtree under `root`, breadth-first, read a level at a time; `complete` when that is all of it. */
+  private async subtree(store: NodeStore, root: Uint8Array, budget: number): Promise<{ nodes: Uint8Array[]; complete: boolean }> {
+    const nodes: Uint8Array[] = [];
+    let level = [root];
+    while (level.length > 0) {
+      if (nodes.length >= budget) return { nodes, complete: false };
+      const batch = level.slice(0, budget - nodes.length);
       const read: (Uint8Array | undefined)[] = new Array(batch.length);
       for (let at = 0; at < batch.length; at += NODE_READS)
         await Promise.all(
-          batch.slice(at, at + NODE_READS).map(async (h, i) => {
-            read[at + i] = await store.get(h);
+          batch.slice(at, at + NODE_READS).map(async (hash, i) => {
+            read[at + i] = await store.get(hash);
           }),
         );
       const next: Uint8Array[] = [];
-      for (const [i, node] of read.entries()) {
-        if (!node || bytes + node.length > MAX_STATE_NODE_BYTES) return { nodes: nodes.map(hexOf) };
+      for (const node of read) {
+        if (!node) return { nodes, complete: false };
         nodes.push(node);
-        bytes += node.length;
-        for (const child of nodeChildren(batch[i]!, node)) next.push(child);
+        // Not checked against its hash here: the caller checks every node (a corrupt store's bytes are refused there).
+        for (const child of storedChildren(node)) next.push(child);
       }
-      if (batch.length < level.length) break;
+      if (batch.length < level.length) return { nodes, complete: false };
       level = next;
     }
-    return { nodes: nodes.map(hexOf) };
+    return { nodes, complete: true };
   }
 
   async evidence(limit = 100) {

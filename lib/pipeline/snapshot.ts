@@ -6,8 +6,8 @@
  *     service, the API and the finality stream answer from them unchanged;
  *   - bootstrapFromSnapshot starts a region from the latest finalized checkpoint its peers prove:
  *     the certificate is verified with the group key (never one taken from a peer), then the state
- *     tree under the certified state root is fetched breadth-first from peers, every node checked
- *     against the hash its parent names, so the tree written is exactly that state whoever served
+ *     tree under the certified state root is fetched from peers a subtree at a time, every node
+ *     checked against the hash its parent names, so the tree written is exactly that state whoever served
  *     it. No block is replayed. A peer that lies (a certificate that does not verify, a root that is
  *     not the certified one, node bytes that do not hash right) is refused and another one used.
  */
@@ -20,6 +20,7 @@ import { verifyFinalityAnswer } from '../core/verifier.js';
 import { certificateFromJson } from '../core/wire.js';
 import { type ChainContext, hashBlock } from './context.js';
 import type { AppliedHead, FinalityStore, PeerBlocks, RegionStores, SnapshotPeer } from './ports.js';
+import { MAX_STATE_ROOTS } from './query.js';
 
 /** A certificate refused by recordFinalized, or a bootstrap that found no usable snapshot. */
 export class SnapshotError extends AfgError<
@@ -188,10 +189,11 @@ async function verifiedHead(chain: ChainContext, peer: SnapshotPeer, problems: P
 
 /**
  * Fetches every node under `checkpoint.stateRoot` and writes it. Work is a set of subtree roots;
- * each request asks one live peer for a root and gets back a breadth-first prefix of that subtree,
- * checked node by node against the hashes the walk expects; the roots of what is left go back in
- * the set. A peer that lacks a root is skipped for it; a peer whose answer fails a check is refused
- * for the rest of the bootstrap.
+ * each request asks one live peer for up to MAX_STATE_ROOTS of them and gets back their subtrees
+ * breadth-first, one after the other, cut anywhere; every node is checked against the hash the
+ * walk expects, and the roots of what is left go back in the set. A peer that lacks the first root
+ * is not asked for it again; a peer whose answer fails a check is refused for the rest of the
+ * bootstrap and its work given to another.
  */
 async function fetchTree(
   deps: SnapshotDeps,
@@ -205,6 +207,7 @@ async function fetchTree(
   const live = new Set(pool);
   /** Peers that answered "no such node" (or failed) for a root, by root hex. */
   const lacking = new Map<string, Set<SnapshotPeer>>();
+  // A stack: the part left of a cut answer is asked for next, which keeps the set small.
   const frontier = isEmptySubtree(checkpoint.stateRoot) ? [] : [checkpoint.stateRoot];
   let pending: { hash: Uint8Array; bytes: Uint8Array }[] = [];
   const stats = { nodes: 0, nodeBytes: 0, requests: 0 };
@@ -220,75 +223,82 @@ async function fetchTree(
     const choices = [...live].filter((p) => !skip?.has(p));
     return choices.length === 0 ? undefined : choices[turn++ % choices.length];
   };
-  const fetchOne = async (root: Uint8Array): Promise<void> => {
-    const peer = peerFor(root);
+  const fetchSome = async (roots: Uint8Array[]): Promise<void> => {
+    const first = roots[0]!;
+    const peer = peerFor(first);
     if (!peer)
       throw new SnapshotError(
         'STATE_UNAVAILABLE',
-        `no peer serves state node ${toHex(root)} of checkpoint ${checkpoint.height}${problems.length ? `: ${describe(problems)}` : ''}`,
+        `no peer serves state node ${toHex(first)} of checkpoint ${checkpoint.height}${problems.length ? `: ${describe(problems)}` : ''}`,
         { height: checkpoint.height, problems },
       );
-    const missing = () => {
-      const set = lacking.get(toHex(root)) ?? new Set();
-      lacking.set(toHex(root), set.add(peer));
-      frontier.push(root);
+    const lacks = () => {
+      const set = lacking.get(toHex(first)) ?? new Set();
+      lacking.set(toHex(first), set.add(peer));
+      frontier.push(...roots);
     };
     let answer: Uint8Array[] | undefined;
     stats.requests++;
     try {
-      answer = await peer.stateNodes(root);
+      answer = await peer.stateNodes(roots);
     } catch (e) {
       problems.push({ peer: peer.name, lied: false, reason: `state nodes: ${message(e)}` });
-      return missing();
+      return lacks();
     }
-    if (answer === undefined) return missing();
-    const accepted = checkSubtree(root, answer);
-    if (typeof accepted === 'string') {
+    if (answer === undefined) return lacks();
+    const checked = checkSubtrees(roots, answer);
+    if (typeof checked === 'string') {
       live.delete(peer);
-      problems.push({ peer: peer.name, lied: true, reason: `state node answer for ${toHex(root)}: ${accepted}` });
-      frontier.push(root);
+      problems.push({ peer: peer.name, lied: true, reason: `state nodes under ${toHex(first)}: ${checked}` });
+      frontier.push(...roots);
       return;
     }
-    for (const node of accepted.nodes) {
+    for (const node of checked.nodes) {
       pending.push(node);
       stats.nodes++;
       stats.nodeBytes += node.bytes.length;
     }
-    for (const rest of accepted.rest) frontier.push(rest);
+    frontier.push(...checked.rest);
     if (pending.length >= writeBatch) await flush();
   };
 
   while (frontier.length > 0) {
-    const round = frontier.splice(Math.max(0, frontier.length - concurrency));
-    await Promise.all(round.map(fetchOne));
+    const round: Uint8Array[][] = [];
+    while (frontier.length > 0 && round.length < concurrency) round.push(frontier.splice(-MAX_STATE_ROOTS));
+    await Promise.all(round.map(fetchSome));
   }
   await flush();
   return stats;
 }
 
 /**
- * Checks a breadth-first answer for the subtree under `root`: node i must be the stored form of
- * the i-th hash of the walk (the root, then each checked node's children in order). Returns the
- * checked nodes and the roots of the part not sent, or why the answer is refused.
+ * Checks an answer for the subtrees under `roots`: breadth-first for each root in turn, node i must
+ * be the stored form of the hash the walk expects next (the root, then each checked node's children
+ * in order). Returns the checked nodes and the roots of what was not sent (the rest of a cut
+ * subtree, then the roots not reached), or why the answer is refused.
  */
-function checkSubtree(
-  root: Uint8Array,
+function checkSubtrees(
+  roots: readonly Uint8Array[],
   answer: readonly Uint8Array[],
 ): { nodes: { hash: Uint8Array; bytes: Uint8Array }[]; rest: Uint8Array[] } | string {
   if (answer.length === 0) return 'no nodes (a missing node is a 404)';
-  const walk: Uint8Array[] = [root];
   const nodes: { hash: Uint8Array; bytes: Uint8Array }[] = [];
-  for (const [i, bytes] of answer.entries()) {
-    const hash = walk[i];
-    if (!hash) return `${answer.length} nodes, but the subtree has only ${walk.length} in the order sent`;
-    try {
-      for (const child of nodeChildren(hash, bytes)) walk.push(child);
-    } catch (e) {
-      return `node ${i} does not match hash ${toHex(hash)}: ${message(e)}`;
+  let sent = 0;
+  for (const [r, root] of roots.entries()) {
+    const walk = [root];
+    for (let w = 0; w < walk.length; w++) {
+      if (sent === answer.length) return { nodes, rest: [...walk.slice(w), ...roots.slice(r + 1)] };
+      const hash = walk[w]!;
+      try {
+        for (const child of nodeChildren(hash, answer[sent]!)) walk.push(child);
+      } catch (e) {
+        return `node ${sent} does not match hash ${toHex(hash)}: ${message(e)}`;
+      }
+      nodes.push({ hash, bytes: answer[sent]! });
+      sent++;
     }
-    nodes.push({ hash, bytes });
   }
-  return { nodes, rest: walk.slice(answer.length) };
+  return sent === answer.length ? { nodes, rest: [] } : `${answer.length} nodes, more than the ${sent} the requested subtrees hold`;
 }
 
 /** Best effort: the checkpoint's own block, from a peer, if it hashes right (so GET /v1/blocks/H answers here). */

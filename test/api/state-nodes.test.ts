@@ -1,6 +1,7 @@
 /**
- * GET /v1/state/nodes/{hash} (snapshot bootstrap): the node and a breadth-first prefix of its
- * descendants, over real HTTP, with its input validated and its answer bounded.
+ * State nodes for a snapshot bootstrap, over real HTTP: GET /v1/state/nodes/{hash} (one subtree)
+ * and POST /v1/state/nodes (several roots: each subtree breadth-first, one after the other), their
+ * input validated and their answer bounded, always a prefix of that order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../lib/api/app.js';
@@ -46,13 +47,33 @@ async function get(
   return { status: res.status, body: await res.json() };
 }
 
-/** Walks an answer breadth-first from `root`, checking each node against the hash the walk expects; returns the hashes left. */
-function walk(root: Uint8Array, nodes: string[]): Uint8Array[] {
-  const queue = [root];
-  nodes.forEach((hex, i) => {
-    for (const child of nodeChildren(queue[i]!, fromHex(hex, undefined, 'node'))) queue.push(child);
+/**
+ * Walks an answer for `roots` (each subtree breadth-first, one after the other), checking each node
+ * against the hash the walk expects; returns the roots of what was not sent.
+ */
+function walk(roots: Uint8Array[], nodes: string[]): Uint8Array[] {
+  let sent = 0;
+  for (const [r, root] of roots.entries()) {
+    const queue = [root];
+    for (let w = 0; w < queue.length; w++) {
+      if (sent === nodes.length) return [...queue.slice(w), ...roots.slice(r + 1)];
+      for (const child of nodeChildren(queue[w]!, fromHex(nodes[sent++]!, undefined, 'node'))) queue.push(child);
+    }
+  }
+  expect(sent).toBe(nodes.length);
+  return [];
+}
+
+async function post(
+  base: string,
+  body: unknown,
+): Promise<{ status: number; body: { nodes: string[]; error: { code: string; message: string } } }> {
+  const res = await fetch(`${base}/v1/state/nodes`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
   });
-  return queue.slice(nodes.length);
+  return { status: res.status, body: await res.json() };
 }
 
 describe('GET /v1/state/nodes/{hash}', () => {
@@ -61,12 +82,12 @@ describe('GET /v1/state/nodes/{hash}', () => {
     const { status, body } = await get(server.url, `/v1/state/nodes/${toHex(root)}`);
     expect(status).toBe(200);
     expect(check('getStateNodes', 200, body)).toBeUndefined();
-    expect(walk(root, body.nodes)).toEqual([]);
+    expect(walk([root], body.nodes)).toEqual([]);
     expect(body.nodes.length).toBeGreaterThan(10); // ten accounts: ten leaves and their internal nodes
     // A limit cuts the answer to a prefix of the same order.
     const two = await get(server.url, `/v1/state/nodes/${toHex(root)}?limit=2`);
     expect(two.body.nodes).toEqual(body.nodes.slice(0, 2));
-    expect(walk(root, two.body.nodes).length).toBeGreaterThan(0);
+    expect(walk([root], two.body.nodes).length).toBeGreaterThan(0);
   });
 
   it('refuses bad input (400) and answers 404 for a hash it does not hold', async () => {
@@ -93,7 +114,47 @@ describe('GET /v1/state/nodes/{hash}', () => {
     }
   });
 
-  it('bounds an answer to about 1 MiB of node bytes, always a breadth-first prefix', async () => {
+  it('POST serves several subtrees in the order asked, each breadth-first, and a limit cuts it anywhere', async () => {
+    const root = fx.checkpoints.get(2)!.stateRoot;
+    const whole = (await get(server.url, `/v1/state/nodes/${toHex(root)}`)).body.nodes;
+    // The root's two children as roots: their subtrees are the whole tree minus the root.
+    const children = nodeChildren(root, fromHex(whole[0]!, undefined, 'root'));
+    const both = await post(server.url, { roots: children.map(toHex) });
+    expect(both.status).toBe(200);
+    expect(check('postStateNodes', 200, both.body)).toBeUndefined();
+    expect(walk(children, both.body.nodes)).toEqual([]);
+    expect(both.body.nodes.length).toBe(whole.length - 1);
+    for (const limit of [1, 3, 7]) {
+      const cut = await post(server.url, { roots: children.map(toHex), limit });
+      expect(cut.body.nodes).toEqual(both.body.nodes.slice(0, limit));
+      expect(walk(children, cut.body.nodes).length).toBeGreaterThan(0);
+    }
+    // A root the region lacks ends the answer before it (404 when it is the first).
+    const unknown = 'cd'.repeat(32);
+    const partial = await post(server.url, { roots: [toHex(children[0]!), unknown, toHex(children[1]!)] });
+    expect(walk([children[0]!], partial.body.nodes)).toEqual([]);
+    expect((await post(server.url, { roots: [unknown, toHex(root)] })).status).toBe(404);
+  });
+
+  it('POST refuses a malformed body with 400 naming the field, and an oversized one with 413', async () => {
+    const cases: [unknown, RegExp][] = [
+      [{ roots: [] }, /^roots: must NOT have fewer than 1 items/],
+      [{ roots: Array.from({ length: 201 }, () => 'ab'.repeat(32)) }, /^roots: must NOT have more than 200 items/],
+      [{ roots: ['xyz'] }, /^roots\[0\]: expected hash: 32 bytes as lowercase hex/],
+      [{ roots: ['ab'.repeat(32)], limit: 0 }, /^limit:/],
+      [{ roots: ['ab'.repeat(32)], extra: 1 }, /^extra: unknown field/],
+      [{}, /^roots: missing/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await post(server.url, body);
+      expect(r.status, JSON.stringify(body).slice(0, 80)).toBe(400);
+      expect(r.body.error.message).toMatch(message);
+    }
+    const huge = await post(server.url, { roots: Array.from({ length: 300 }, () => 'ab'.repeat(32)) });
+    expect(huge.status).toBe(413);
+  });
+
+  it('bounds an answer to about 1 MiB of node bytes, always a prefix of the order', async () => {
     // 40 leaves of 64 KiB each (an application may store large values): 2.5 MiB under one root.
     const store = new MemoryNodeStore();
     const tree = new SparseMerkleTree(store);
@@ -110,18 +171,18 @@ describe('GET /v1/state/nodes/{hash}', () => {
       applied: fx.applied,
       nodes: store,
     });
-    const first = await query.stateNodes(root);
+    const first = await query.stateNodes([root]);
     const bytes = first.nodes.reduce((sum, hex) => sum + hex.length / 2, 0);
     expect(bytes).toBeLessThanOrEqual(MAX_STATE_NODE_BYTES);
-    const left = walk(root, first.nodes);
+    const left = walk([root], first.nodes);
     expect(left.length).toBeGreaterThan(0);
-    // Asking again for what is left, root by root, gets the rest: every leaf exactly once.
+    // Asking again for what is left gets the rest: every leaf exactly once.
     let leaves = first.nodes.filter((n) => n.startsWith('00')).length;
     while (left.length > 0) {
-      const next = left.pop()!;
-      const answer = await query.stateNodes(next);
+      const roots = left.splice(-200);
+      const answer = await query.stateNodes(roots);
       leaves += answer.nodes.filter((n) => n.startsWith('00')).length;
-      left.push(...walk(next, answer.nodes));
+      left.push(...walk(roots, answer.nodes));
     }
     expect(leaves).toBe(40);
   });

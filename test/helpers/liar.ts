@@ -12,7 +12,7 @@ type Json = Record<string, any>;
 export interface Lies {
   /** Rewrites the GET /v1/finality answer. */
   readonly finality?: (answer: Json) => Json;
-  /** Rewrites GET /v1/state/nodes/{hash} answers. */
+  /** Rewrites state node answers (GET and POST /v1/state/nodes). */
   readonly nodes?: (answer: Json) => Json;
   /** Rewrites the data (a checkpoint answer) of each finality stream event. */
   readonly stream?: (event: Json) => Json;
@@ -37,8 +37,15 @@ export async function startLyingPeer(target: string, lies: Lies): Promise<LyingP
     const abort = new AbortController();
     res.on('close', () => abort.abort());
     try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
       const upstream = await fetch(`${target}${path}`, {
-        headers: req.headers['last-event-id'] ? { 'last-event-id': String(req.headers['last-event-id']) } : {},
+        method: req.method ?? 'GET',
+        headers: {
+          ...(req.headers['last-event-id'] ? { 'last-event-id': String(req.headers['last-event-id']) } : {}),
+          ...(req.headers['content-type'] ? { 'content-type': String(req.headers['content-type']) } : {}),
+        },
+        ...(req.method === 'POST' ? { body: Buffer.concat(chunks) } : {}),
         signal: abort.signal,
       });
       const type = upstream.headers.get('content-type') ?? '';
@@ -61,7 +68,7 @@ export async function startLyingPeer(target: string, lies: Lies): Promise<LyingP
       let body = await upstream.text();
       if (upstream.ok && path.startsWith('/v1/finality') && !path.includes('stream') && lies.finality)
         body = JSON.stringify(lies.finality(JSON.parse(body)));
-      if (upstream.ok && path.startsWith('/v1/state/nodes/') && lies.nodes) body = JSON.stringify(lies.nodes(JSON.parse(body)));
+      if (upstream.ok && path.startsWith('/v1/state/nodes') && lies.nodes) body = JSON.stringify(lies.nodes(JSON.parse(body)));
       res.writeHead(upstream.status, { 'content-type': type || 'application/json' });
       res.end(body);
     } catch {
