@@ -26,15 +26,15 @@ import { LoadGenerator, type LoadStats, type SenderKey } from '../lib/local/load
 import { startMachineMeter } from '../lib/local/proc.js';
 import { AwsOpsCounter, instrumentClients, type OpCount, type OpTotals } from './aws-ops.js';
 
-export type Role = 'sequencer' | 'validator' | 'finalizer' | 'applier';
-export const ROLES: readonly Role[] = ['sequencer', 'validator', 'finalizer', 'applier'];
+export type Role = 'sequencer' | 'validator' | 'finalizer' | 'state-function';
+export const ROLES: readonly Role[] = ['sequencer', 'validator', 'finalizer', 'state-function'];
 
 /** Role of a queue by its name (afg-ingress, afg-proposals-m<i>, afg-votes, afg-finalized). */
 export function roleOfQueue(name: string): Role | undefined {
   if (/-ingress$/.test(name)) return 'sequencer';
   if (/-proposals-m\d+$/.test(name)) return 'validator';
   if (/-votes$/.test(name)) return 'finalizer';
-  if (/-finalized$/.test(name)) return 'applier';
+  if (/-finalized$/.test(name)) return 'state-function';
   return undefined;
 }
 

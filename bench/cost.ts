@@ -45,7 +45,7 @@ export const PRICES = {
 } as const;
 
 /** Lambda memory per role (MB), as configured in cdk/region-stack.ts ROLE_SETTINGS (arm64). */
-export const ROLE_MEMORY_MB: Readonly<Record<Role, number>> = { sequencer: 512, validator: 1024, finalizer: 1024, applier: 512 };
+export const ROLE_MEMORY_MB: Readonly<Record<Role, number>> = { sequencer: 512, validator: 1024, finalizer: 1024, 'state-function': 512 };
 
 /** Dollars for a count of operations. */
 export function dollars(

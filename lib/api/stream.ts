@@ -13,6 +13,7 @@
  * a clock, and the order of events comes from heights alone.
  */
 import { ConfigError } from '../core/errors.js';
+import { checkpointAtOrBelow } from '../core/ffg.js';
 import { NotHeld, type QueryService } from '../pipeline/query.js';
 
 /** What a stream reads: the finalized head and per-height checkpoint answers (a QueryService). */
@@ -212,7 +213,7 @@ export async function* finalityEvents(
   const K = checkpointInterval;
   const head = await feed.refresh();
   // Genesis (height 0) is final by definition and has no certificate: it is never an event.
-  let last = start.after !== undefined ? start.after - (start.after % K) : Math.max(0, head - (head % K) - K);
+  let last = start.after !== undefined ? checkpointAtOrBelow(start.after, K) : Math.max(0, checkpointAtOrBelow(head, K) - K);
   yield `retry: ${opts.retryMs}\n: finalized checkpoints after height ${last}\n\n`;
   while (!signal.aborted) {
     let blocked = false;

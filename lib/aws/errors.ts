@@ -38,9 +38,6 @@ const nameOf = (e: unknown): string | undefined => {
   return typeof name === 'string' ? name : undefined;
 };
 
-/** True for a DynamoDB throttling error (any of THROTTLING_ERRORS). */
-export const isThrottling = (e: unknown): boolean => THROTTLING_ERRORS.includes(nameOf(e) ?? '');
-
 /** True when `e` is ConditionalCheckFailedException (by name: the class differs between SDK copies and mocks). */
 export const isConditionFailed = (e: unknown): boolean => nameOf(e) === 'ConditionalCheckFailedException';
 

@@ -16,6 +16,13 @@ import {
 import { dlqName } from '../config.js';
 import { AfgError, InputError } from '../core/errors.js';
 
+/** SQS answered without a field it always returns (a broken emulator or proxy). */
+export class SqsBadResponseError extends AfgError<'SQS_BAD_RESPONSE'> {
+  constructor(message: string) {
+    super('SQS_BAD_RESPONSE', message);
+  }
+}
+
 /** Largest total payload of one SendMessageBatch request (and of one message) we send: 256 KiB. */
 export const MAX_BATCH_BYTES = 256 * 1024;
 /** Most entries SQS accepts in one SendMessageBatch. */
@@ -75,7 +82,7 @@ export async function ensureQueue(sqs: SQSClient, name: string, opts: EnsureQueu
 async function createOrUpdate(sqs: SQSClient, name: string, attributes: Record<string, string>): Promise<string> {
   try {
     const out = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-    if (out.QueueUrl === undefined) throw new AfgError('SQS_BAD_RESPONSE', `CreateQueue ${name} returned no QueueUrl`);
+    if (out.QueueUrl === undefined) throw new SqsBadResponseError(`CreateQueue ${name} returned no QueueUrl`);
     rememberUrl(sqs, name, out.QueueUrl);
     return out.QueueUrl;
   } catch (e) {
@@ -98,7 +105,7 @@ function isQueueNameExists(e: unknown): boolean {
 export async function queueArn(sqs: SQSClient, queueUrl: string): Promise<string> {
   const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
   const arn = out.Attributes?.QueueArn;
-  if (arn === undefined) throw new AfgError('SQS_BAD_RESPONSE', `GetQueueAttributes ${queueUrl} returned no QueueArn`);
+  if (arn === undefined) throw new SqsBadResponseError(`GetQueueAttributes ${queueUrl} returned no QueueArn`);
   return arn;
 }
 
@@ -127,7 +134,7 @@ export function resolveQueueUrl(sqs: SQSClient, name: string): Promise<string> {
   const hit = byName.get(name);
   if (hit !== undefined) return hit;
   const lookup = sqs.send(new GetQueueUrlCommand({ QueueName: name })).then((out) => {
-    if (out.QueueUrl === undefined) throw new AfgError('SQS_BAD_RESPONSE', `GetQueueUrl ${name} returned no QueueUrl`);
+    if (out.QueueUrl === undefined) throw new SqsBadResponseError(`GetQueueUrl ${name} returned no QueueUrl`);
     return out.QueueUrl;
   });
   byName.set(name, lookup);

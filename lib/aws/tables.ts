@@ -10,6 +10,13 @@ import { type DynamoDBDocumentClient, QueryCommand, type QueryCommandInput } fro
 import { resourceNames } from '../config.js';
 import { AfgError } from '../core/errors.js';
 
+/** A table did not become ACTIVE in time. */
+export class TableNotActiveError extends AfgError<'TABLE_NOT_ACTIVE', { table: string }> {
+  constructor(table: string, timeoutMs: number) {
+    super('TABLE_NOT_ACTIVE', `table ${table} not ACTIVE after ${timeoutMs} ms`, { table });
+  }
+}
+
 /** Partition and sort key attribute names shared by every table. */
 export const PK = 'pk';
 export const SK = 'sk';
@@ -33,7 +40,7 @@ export function tableDefinitions(prefix: string): CreateTableCommandInput[] {
 
 /**
  * Creates the three tables of `prefix` in the client's region if missing and waits until they are
- * ACTIVE. Idempotent. Throws AfgError TABLE_NOT_ACTIVE after `timeoutMs`; SDK errors pass through.
+ * ACTIVE. Idempotent. Throws TableNotActiveError after `timeoutMs`; SDK errors pass through.
  * @example await ensureTables(aws.dynamo('eu-west-1'), config.prefix)
  */
 export async function ensureTables(dynamo: DynamoDBDocumentClient, prefix: string, timeoutMs = 60_000): Promise<void> {
@@ -53,7 +60,7 @@ async function waitActive(dynamo: DynamoDBDocumentClient, table: string, timeout
   for (let waited = 0; ; waited += 200) {
     const out = await dynamo.send(new DescribeTableCommand({ TableName: table }));
     if (out.Table?.TableStatus === 'ACTIVE') return;
-    if (waited >= timeoutMs) throw new AfgError('TABLE_NOT_ACTIVE', `table ${table} not ACTIVE after ${timeoutMs} ms`, { table });
+    if (waited >= timeoutMs) throw new TableNotActiveError(table, timeoutMs);
     await sleep(200);
   }
 }

@@ -105,7 +105,7 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
   p.command('keygen')
     .description('deal a t-of-n threshold BLS key: one secret file per member and a public cluster.json')
     .requiredOption('--members <n>', 'number of members n', intArg(1, 1024))
-    .requiredOption('--threshold <t>', 'signatures needed, at least n - floor((n-1)/3)', intArg(1, 1024))
+    .requiredOption('--threshold <t>', 'signatures needed, at least n - f (f = the faults n members tolerate)', intArg(1, 1024))
     .requiredOption('--out <dir>', 'directory to write the key files to (created, mode 0700)')
     .addOption(new Option('--regions <list>', 'comma-separated regions, assigned to members round-robin').default('us-east-1'))
     .option('--force', 'overwrite existing key files', false)

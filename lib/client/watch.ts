@@ -14,6 +14,7 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { toHex } from '../core/bytes.js';
 import { AfgError, InputError } from '../core/errors.js';
+import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import { type VerifyFailure, verifyCertificate } from '../core/verifier.js';
 import type { CertificateJson } from '../core/wire.js';
 
@@ -96,7 +97,7 @@ export function checkEvent(message: EventSourceMessage, expected: number | undef
   const height = data.height as number;
   if (message.id !== String(height))
     throw new WatchError('BAD_EVENT', `event id ${JSON.stringify(message.id)} does not match data.height ${height}`, { height });
-  if (height % K !== 0) throw new WatchError('BAD_EVENT', `height ${height} is not a checkpoint (interval ${K})`, { height });
+  if (!isCheckpointHeight(height, K)) throw new WatchError('BAD_EVENT', `height ${height} is not a checkpoint (interval ${K})`, { height });
   if (expected !== undefined && height > expected)
     throw new WatchError('GAP', `height ${height} skips checkpoint ${expected}`, { height, expected });
   if (expected !== undefined && height < expected)
@@ -179,7 +180,7 @@ export async function* watchFinality(url: string, opts: WatchOptions): AsyncGene
   let retryMs = opts.retryMs ?? 1000;
   const first = streamUrl(url, opts.from);
   /** The last height yielded (or the resume point); undefined until the first event of a watch without `from`. */
-  let last = opts.from === undefined ? undefined : opts.from - (opts.from % K);
+  let last = opts.from === undefined ? undefined : checkpointAtOrBelow(opts.from, K);
   let failures = 0;
 
   while (!opts.signal?.aborted) {

@@ -39,6 +39,9 @@ export const quorum = (distinctMembers: number, threshold: number): boolean => d
 /** Checkpoints are the blocks at heights that are multiples of K. */
 export const isCheckpointHeight = (height: number, K: number): boolean => height % K === 0;
 
+/** The highest checkpoint height at or below `height`. */
+export const checkpointAtOrBelow = (height: number, K: number): number => height - (height % K);
+
 /** A link spanning exactly one interval: when certified with a justified source, it finalizes that source. */
 export const isAdjacent = (link: Link, K: number): boolean => link.target.height === link.source.height + K;
 

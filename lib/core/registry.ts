@@ -72,7 +72,8 @@ export function signRegistration(
   return { ...unsigned, signature: ed25519Sign(registrationSigningBytes(chainId, unsigned), secretKey) };
 }
 
-const entryKey = (key: Uint8Array): Hash => sha256(concatBytes(ENTRY_TAG, key));
+/** Tree key of a registry entry: sha256("AFG-REG-ENTRY" || key). */
+export const entryKey = (key: Uint8Array): Hash => sha256(concatBytes(ENTRY_TAG, key));
 const nonceKey = (owner: Uint8Array): Hash => sha256(concatBytes(NONCE_TAG, owner));
 
 type Refusal = { ok: false; reason: RegistryRejection; message: string };

@@ -18,6 +18,7 @@ import { type Account, accountKey, encodeAccount } from './account.js';
 import { verifySignature } from './bls.js';
 import { abytes, asafeUint, equalBytes, fromHex, parseU64Decimal, toHex } from './bytes.js';
 import { checkpointEquals, decodeVoteSigningBytes, voteSigningBytes } from './codec.js';
+import { isCheckpointHeight } from './ffg.js';
 import { decodeProof, verifyProof } from './smt.js';
 import type { Certificate, Checkpoint } from './types.js';
 import { aobject, certificateFromJson, checkpointFromJson } from './wire.js';
@@ -151,7 +152,7 @@ export function verifyCertificate(c: unknown, opts: VerifyOptions): CertificateV
   const K = opts.checkpointInterval;
   if (cert.target.height !== cert.source.height + K)
     fail('certificate.link', `target height ${cert.target.height} is not source height ${cert.source.height} + checkpoint interval ${K}`);
-  else if (cert.source.height % K !== 0)
+  else if (!isCheckpointHeight(cert.source.height, K))
     fail('certificate.link', `source height ${cert.source.height} is not a multiple of the checkpoint interval ${K}`);
 
   const distinct = new Set(cert.signers);

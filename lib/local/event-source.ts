@@ -11,7 +11,7 @@
  *   own RedrivePolicy moves them to the DLQ after maxReceiveCount receives (fauxqs implements
  *   redrive, as SQS does, so the runner needs no DLQ logic).
  *
- * Why not sqs-consumer (v15): it caps batchSize at 10, has no batching window and runs one batch at
+ * Why not a consumer library such as sqs-consumer (v15): it caps batchSize at 10, has no batching window and runs one batch at
  * a time per consumer; those are the semantics this module exists to keep.
  *
  * Not modelled: the Lambda timeout (getRemainingTimeInMillis counts down from `timeoutMs`, but a slow

@@ -4,6 +4,7 @@
  * result to an exit code (2 for bad usage).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { defaultThreshold } from '../core/ffg.js';
 
 export const DEFAULT_REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'] as const;
 export const DEFAULT_PORT = 3000;
@@ -23,7 +24,7 @@ export interface StartOptions {
   readonly followers: readonly string[];
   /** Total validators, placed round-robin over the regions. */
   readonly validators: number;
-  /** Signatures needed to certify; defaults to n - floor((n-1)/3). */
+  /** Signatures needed to certify; defaults to n - f (lib/core/ffg.ts defaultThreshold). */
   readonly threshold: number;
   readonly checkpointInterval: number;
   /** Port of the first region's API; the others follow. 0 = any free port. */
@@ -61,9 +62,6 @@ export class FlagError extends Error {
     super(`${flag}: ${reason}`);
   }
 }
-
-/** Minimum safe threshold for n validators: n - f with f = floor((n-1)/3). */
-export const minThreshold = (n: number): number => n - Math.floor((n - 1) / 3);
 
 const intIn =
   (flag: string, min: number, max: number) =>
@@ -125,7 +123,7 @@ function program(defaultPort: number): Command {
       regionList('--followers'),
       [],
     )
-    .option('--threshold <t>', 'signatures needed (default n - floor((n-1)/3))', intIn('--threshold', 1, MAX_VALIDATORS))
+    .option('--threshold <t>', 'signatures needed (default n - f, the smallest safe threshold)', intIn('--threshold', 1, MAX_VALIDATORS))
     .option('--checkpoint-interval <k>', 'blocks between checkpoints', intIn('--checkpoint-interval', 1, MAX_CHECKPOINT_INTERVAL), 1)
     .option(
       '--port <p>',
@@ -211,12 +209,12 @@ function finish(o: Record<string, unknown>): StartOptions {
   const validators = (o.validators as number | undefined) ?? regions.length;
   if (validators > MAX_VALIDATORS)
     throw new FlagError('--validators', `at most ${MAX_VALIDATORS} (one per region by default; pass --validators)`);
-  const min = minThreshold(validators);
+  const min = defaultThreshold(validators);
   const threshold = (o.threshold as number | undefined) ?? min;
   if (threshold < min || threshold > validators)
     throw new FlagError(
       '--threshold',
-      `must be in ${min}..${validators} for ${validators} validators (n - f .. n, f = floor((n-1)/3)), got ${threshold}`,
+      `must be in ${min}..${validators} for ${validators} validators (n - f .. n, f = the faults n members tolerate), got ${threshold}`,
     );
   const port = o.port as number;
   // LocalCluster refuses a base port above 65535 - regions (followers included).

@@ -5,6 +5,7 @@
  */
 import { toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
+import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import type { Evidence } from '../core/slashing.js';
 import { encodeProof, hexOf, type NodeStore, storedChildren } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
@@ -97,7 +98,7 @@ export class QueryService {
 
   async checkpoint(height: number) {
     const { set } = this.deps.chain;
-    if (height % set.checkpointInterval !== 0)
+    if (!isCheckpointHeight(height, set.checkpointInterval))
       throw new NotFound(`height ${height} is not a checkpoint (interval ${set.checkpointInterval})`);
     if (height === 0) return { ...checkpointToJson(this.deps.chain.genesis), status: 'finalized' as const };
     const records = await this.deps.finality.checkpointsAt(height);
@@ -143,7 +144,7 @@ export class QueryService {
     if (head.finalized.height <= appliedHeight)
       return { checkpoint: head.finalized, ...(head.finalization ? { certificate: head.finalization } : {}) };
     const K = deps.chain.set.checkpointInterval;
-    for (let h = appliedHeight - (appliedHeight % K); h > 0; h -= K) {
+    for (let h = checkpointAtOrBelow(appliedHeight, K); h > 0; h -= K) {
       const rec = (await deps.finality.checkpointsAt(h)).find((r) => r.status === 'finalized');
       if (rec) return { checkpoint: rec.checkpoint, ...(rec.finalization ? { certificate: rec.finalization } : {}) };
     }

@@ -9,6 +9,7 @@
  */
 import { equalBytes, toHex } from '../core/bytes.js';
 import { voteSigningBytes } from '../core/codec.js';
+import { isCheckpointHeight } from '../core/ffg.js';
 import type { Block, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
 import { voteToJson } from '../core/wire.js';
 import { hashBlock } from '../pipeline/context.js';
@@ -246,8 +247,8 @@ export class ByzantineSequencer {
             // Forged notices for this alternative checkpoint and the one below it, so a validator that
             // has the alternative block can be talked into the alternative link.
             const K = this.cluster.set.checkpointInterval;
-            for (const c of [this.altAt.get(m.height - K), m.height % K === 0 ? alt : undefined])
-              if (c && c.block.height % K === 0)
+            for (const c of [this.altAt.get(m.height - K), isCheckpointHeight(m.height, K) ? alt : undefined])
+              if (c && isCheckpointHeight(c.block.height, K))
                 out.push({ kind: 'justified', checkpoint: { height: c.block.height, hash: c.hash, stateRoot: c.stateRoot } });
           }
         }

@@ -2,7 +2,7 @@
  * A small finalized chain in memory, for API, verifier and CLI tests (reusable by others):
  * a real 3-of-4 dealing, a TransferLedger over a MemoryNodeStore, blocks 1..5 with transfers,
  * checkpoints every `checkpointInterval` blocks, real threshold certificates (signShare + certify),
- * and the in-memory finality / applied stores marked as a finalizer and applier would.
+ * and the in-memory finality / applied stores marked as a finalizer and state function would.
  *
  * Default layout (K = 2): checkpoints 0, 2, 4. Link 0 -> 2 justifies 2, link 2 -> 4 justifies 4
  * and finalizes 2. Applied up to 2. Block 5 is stored but above finality. One double-vote

@@ -7,7 +7,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DATA_DIR, DEFAULT_REGIONS, minThreshold, parseStartFlags, type StartOptions } from '../../lib/local/flags.js';
+import { defaultThreshold } from '../../lib/core/ffg.js';
+import { DEFAULT_DATA_DIR, DEFAULT_REGIONS, parseStartFlags, type StartOptions } from '../../lib/local/flags.js';
 import { EXIT, main } from '../../lib/local/main.js';
 
 const defaults: StartOptions = {
@@ -136,8 +137,8 @@ describe('parseStartFlags', () => {
         expect(r.text).toContain(f);
   });
 
-  it('minThreshold is n - floor((n-1)/3)', () => {
-    expect([1, 2, 3, 4, 5, 7, 10].map(minThreshold)).toEqual([1, 2, 3, 3, 4, 5, 7]);
+  it('the default threshold is n - floor((n-1)/3)', () => {
+    expect([1, 2, 3, 4, 5, 7, 10].map(defaultThreshold)).toEqual([1, 2, 3, 3, 4, 5, 7]);
   });
 });
 

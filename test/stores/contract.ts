@@ -5,10 +5,11 @@
  * Concurrency cases fire the calls together with Promise.all and assert that exactly one wins.
  */
 import { randomBytes } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../lib/core/bytes.js';
 import { exportInterchange, minifyInterchange, parseInterchange } from '../../lib/core/interchange.js';
-import type { Evidence, Watermark } from '../../lib/core/slashing.js';
+import { type Evidence, sameLink, type Watermark, watermarkAllows, watermarkOf } from '../../lib/core/slashing.js';
 import type { NodeStore } from '../../lib/core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../../lib/core/types.js';
 import type {
@@ -196,6 +197,42 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         const l = link(checkpoint(0), checkpoint(1));
         expect((await protection.recordSignature(1, l, bytes(48))).kind).toBe('signed');
         expect((await protection.recordSignature(2, link(l.source, checkpoint(1)), bytes(48))).kind).toBe('signed');
+      });
+
+      it('property: the store signs exactly when watermarkAllows says (generated link sequences)', async () => {
+        // The DynamoDB store restates the watermark rule as a condition expression; this proves both
+        // stores agree with the one rule in lib/core/slashing.ts on generated cases.
+        const heights = fc.integer({ min: 0, max: 12 });
+        const links = fc.array(
+          fc
+            .tuple(heights, fc.integer({ min: 1, max: 6 }), fc.integer({ min: 0, max: 2 }))
+            .map(([s, span, variant]) => ({ s, t: s + span, variant })),
+          { minLength: 1, maxLength: 6 },
+        );
+        let member = 100;
+        await fc.assert(
+          fc.asyncProperty(links, async (seq) => {
+            const { protection } = await makeStores();
+            const m = member++;
+            // A small pool of checkpoints per height, so identical retries and same-height conflicts both occur.
+            const pool = new Map<string, Checkpoint>();
+            const cp = (h: number, v: number) => {
+              const key = `${h}/${v}`;
+              if (!pool.has(key)) pool.set(key, checkpoint(h));
+              return pool.get(key)!;
+            };
+            let last: Link | undefined;
+            for (const { s, t, variant } of seq) {
+              const l = link(cp(s, 0), cp(t, variant));
+              const outcome = await protection.recordSignature(m, l, bytes(48));
+              const identical = last !== undefined && sameLink(last, l);
+              const expected = identical ? 'identical' : !last || watermarkAllows(watermarkOf(last), l) ? 'signed' : 'refused';
+              expect(outcome.kind).toBe(expected);
+              if (outcome.kind === 'signed') last = l;
+            }
+          }),
+          { numRuns: 25 },
+        );
       });
 
       it('lets exactly one of concurrent conflicting signatures through', async () => {
