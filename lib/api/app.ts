@@ -6,6 +6,7 @@
  */
 import { fromHex, toHex } from '../core/bytes.js';
 import { AfgError, InputError } from '../core/errors.js';
+import { checkpointAtOrBelow } from '../core/ffg.js';
 import { transferApplication } from '../core/ledger.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ChainContext } from '../pipeline/context.js';
@@ -199,7 +200,7 @@ export function createApi(deps: ApiDeps): Api {
   /** A resume point whose next checkpoint this region does not hold (its history starts later) is refused with 404, not streamed with a gap. */
   async function refuseUnheld(after: number): Promise<void> {
     const K = chain.set.checkpointInterval;
-    const first = after - (after % K) + K;
+    const first = checkpointAtOrBelow(after, K) + K;
     try {
       await query.checkpoint(first);
     } catch (e) {

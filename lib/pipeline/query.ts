@@ -162,7 +162,7 @@ export class QueryService {
   async checkpointAt(height: number): Promise<{ checkpoint: Checkpoint; certificate?: Certificate }> {
     const { deps } = this;
     const K = deps.chain.set.checkpointInterval;
-    if (!Number.isSafeInteger(height) || height < 0 || height % K !== 0)
+    if (!Number.isSafeInteger(height) || height < 0 || !isCheckpointHeight(height, K))
       throw new NotFound(`height ${height} is not a finalized checkpoint: checkpoints are multiples of ${K}`);
     if (height === 0) return { checkpoint: deps.chain.genesis };
     const readable = await this.readableCheckpoint();
