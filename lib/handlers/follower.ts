@@ -13,10 +13,12 @@
  *      region's state function a finality notice through its own queue, so blocks are fetched from
  *      peers (checked against the certified hash chain) and applied by the same handler as anywhere.
  *   3. A peer that breaks a rule or stops answering is left for the next one, resuming from the
- *      region's own finalized height, so nothing is skipped and nothing is taken on trust.
+ *      region's own finalized height, so nothing is skipped and nothing is taken on trust. When no
+ *      peer can be followed from there (they all hold history from later snapshots only), the next
+ *      snapshot above the region's height is taken, whatever the gap.
  */
 
-import { watchFinality } from '../client/watch.js';
+import { WatchError, watchFinality } from '../client/watch.js';
 import type { Certificate } from '../core/types.js';
 import { certificateFromJson } from '../core/wire.js';
 import type { HttpPeer } from '../pipeline/peers.js';
@@ -84,11 +86,17 @@ export async function follow(opts: FollowOptions): Promise<void> {
   const { chain, stores } = region;
   const { set } = chain;
   let next = 0;
+  /** Peers in a row whose stream refused the region's resume point (they hold no history there): after a whole round, any newer snapshot will do. */
+  let refusedInRow = 0;
   while (!signal.aborted) {
     try {
       const [head, applied] = await Promise.all([stores.finality.head(), stores.applied.applied()]);
       const at = Math.max(head.finalized.height, applied?.height ?? 0);
-      const result = await bootstrapFromSnapshot({ chain, stores, blockPeers: peers }, peers, { above: at === 0 ? 0 : at + lag });
+      // Fresh, or no peer could be followed from here (e.g. they all hold history from later snapshots only).
+      const stuck = refusedInRow >= peers.length;
+      const above = at === 0 || stuck ? at : at + lag;
+      const result = await bootstrapFromSnapshot({ chain, stores, blockPeers: peers }, peers, { above });
+      if (result.kind === 'bootstrapped') refusedInRow = 0;
       if (result.kind === 'bootstrapped')
         log.info('follower: started from a snapshot', {
           region: region.name,
@@ -123,10 +131,12 @@ export async function follow(opts: FollowOptions): Promise<void> {
         const certificate: Certificate = certificateFromJson(checkpoint.certificate);
         await recordFinalized({ chain, finality: stores.finality }, certificate);
         await region.transport.send({ queue: 'finalized', region: region.name }, [{ kind: 'finalized', height: checkpoint.height }]);
+        refusedInRow = 0;
         emit({ kind: 'finalized', height: checkpoint.height, peer: peer.baseUrl });
       }
     } catch (e) {
       if (signal.aborted) return;
+      if (e instanceof WatchError && e.code === 'REFUSED') refusedInRow++;
       log.warn('follower: leaving peer', { region: region.name, peer: peer.baseUrl, reason: message(e) });
       emit({ kind: 'peer-left', peer: peer.baseUrl, reason: message(e) });
     }

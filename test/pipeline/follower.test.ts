@@ -259,3 +259,35 @@ describe('following finality', () => {
     }
   });
 });
+
+describe('following a follower', () => {
+  it('takes a newer snapshot when its peers hold no history at its height (their streams answer 404)', async () => {
+    const early = await createFollower(peersOf([honest.a]));
+    const first = await bootstrapFromSnapshot({ chain: early.chain, stores: early.stores }, peersOf([honest.a]));
+    if (first.kind !== 'bootstrapped') throw new Error('expected a bootstrap');
+    for (let i = 0; i < 2; i++) await transfer();
+    // Another follower starts later: its history begins above the first one's height.
+    const later = await createFollower(peersOf([honest.a]));
+    const second = await bootstrapFromSnapshot({ chain: later.chain, stores: later.stores }, peersOf([honest.a]));
+    if (second.kind !== 'bootstrapped') throw new Error('expected a bootstrap');
+    expect(second.checkpoint.height).toBeGreaterThan(first.checkpoint.height);
+    const laterUrl = await serve(later);
+
+    const events: FollowerEvent[] = [];
+    const stop = new AbortController();
+    const running = follow({ region: early, peers: peersOf([laterUrl]), signal: stop.signal, retryMs: 50, onEvent: (e) => events.push(e) });
+    try {
+      await until('a newer snapshot', async () => {
+        const f = await early.query.finality();
+        return f.applied.height >= second.checkpoint.height ? f : undefined;
+      });
+      expect(events.find((e) => e.kind === 'peer-left')).toMatchObject({ reason: expect.stringMatching(/HTTP 404/) });
+      const snapshots = events.filter((e) => e.kind === 'snapshot' && e.result.kind === 'bootstrapped');
+      expect(snapshots).toHaveLength(1);
+      expect((await early.query.finality()).finalized.height).toBe(second.checkpoint.height);
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+});
