@@ -8,8 +8,8 @@
  * Parts, in order: crypto (BLS costs, naive vs optimistic certification), certificate (sizes; reads
  * crypto.json), state (state commitment up to --state-max accounts, default 1e5; 1e6 takes minutes),
  * e2e (local cluster latency/throughput), cost (AWS operations per checkpoint), stream (finality stream
- * delivery lag after finality). --quick shortens
- * e2e and cost (10 s windows, loads 10 and 100/s, configs 4x4 and 4x7).
+ * delivery lag after finality), follower (snapshot bootstrap time and bytes at 1e4 and 1e5 accounts).
+ * --quick shortens e2e and cost (10 s windows, loads 10 and 100/s, configs 4x4 and 4x7).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { writeAllCharts } from './chart.js';
 import { formatTable } from './report.js';
 
-export const PARTS = ['crypto', 'certificate', 'state', 'e2e', 'cost', 'stream'] as const;
+export const PARTS = ['crypto', 'certificate', 'state', 'e2e', 'cost', 'stream', 'follower'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface AllOptions {
@@ -110,6 +110,8 @@ function headline(part: Part): string {
       return r.rows
         .map((x) => `poll ${x['poll ms']} ms x ${x.clients} client(s): lag p50 ${n(x['p50 ms'])} ms, p99 ${n(x['p99 ms'])} ms`)
         .join('; ');
+    case 'follower':
+      return r.rows.map((x) => `${x.accounts} accounts, ${x.blocks} blocks: ${n(x['bootstrap s'])} s, ${n(x['HTTP MB'])} MB`).join('; ');
   }
 }
 

@@ -6,7 +6,10 @@
  *   -c deletionProtection=false    dev clusters only: tables, key shares and logs go with `cdk destroy`
  *   -c alarmTopicName=<name>       SNS topic, in each region, that the alarms notify
  *   -c maxStreams=<n>              finality streams each region serves at once (stream function reserved concurrency, default 50)
- *   -c peerApiUrls=<json>          {"<region>": "<ApiUrl output>", ...}: each state function's catch-up peers (second deploy)
+ *   -c peerApiUrls=<json>          {"<region>": "<ApiUrl output>", ...}: each state function's catch-up peers and each
+ *                                  follower region's peers to follow (second deploy)
+ * A region of the config that hosts no member is deployed as a follower region (no key share, no validator,
+ * no finalizer; a scheduled follower function learns finality from the peers: cdk/region-stack.ts).
  */
 import { App } from 'aws-cdk-lib';
 import { buildApp } from './build-app.js';

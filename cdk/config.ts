@@ -10,7 +10,7 @@ import { ConfigError } from '../lib/core/errors.js';
 export { dlqName, inboxQueue, resourceNames };
 
 /** The Lambda roles; one entry point each under functions/. */
-export const ROLES = ['sequencer', 'validator', 'finalizer', 'state-function', 'api', 'stream'] as const;
+export const ROLES = ['sequencer', 'validator', 'finalizer', 'state-function', 'api', 'stream', 'follower'] as const;
 export type Role = (typeof ROLES)[number];
 
 /**

@@ -6,10 +6,13 @@
 import { Annotations, ArnFormat, CfnOutput, Duration, Stack, type StackProps, Tags } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
-import type { ClusterConfig } from '../lib/config.js';
+import { type ClusterConfig, followerRegions } from '../lib/config.js';
 import { apiUrlParameterName, FINALITY_LAG_METRIC, inboxQueue, keyShareSecretName, type Role, resourceNames } from './config.js';
 import { HttpEndpoint } from './constructs/http-endpoint.js';
 import { KeyShares } from './constructs/key-shares.js';
@@ -34,7 +37,13 @@ export const ROLE_SETTINGS: Readonly<
   // One invocation per open finality stream: it ends a few seconds before this timeout and the client
   // resumes with Last-Event-ID. Lambda bills a stream whose client left until then, hence 5 minutes.
   stream: { timeout: 300, memorySize: 256 },
+  // Follower regions only: one run at a time follows the peers' finality streams until shortly before this
+  // timeout (a snapshot bootstrap of a large state needs the time); a schedule starts the next run.
+  follower: { timeout: 900, memorySize: 1024 },
 };
+
+/** How often the follower function is started (a run already going makes the start a no-op: reserved concurrency 1). */
+export const FOLLOWER_SCHEDULE_MINUTES = 1;
 
 export interface RegionStackProps extends StackProps {
   /** The validated cluster config (parseClusterConfig). */
@@ -50,8 +59,10 @@ export interface RegionStackProps extends StackProps {
   readonly finalityLagThreshold?: number;
   /**
    * API URLs of the regions (as output by each stack's ApiUrl), given to this region's state function as
-   * AFG_PEERS for catch-up. Known only after a first deploy, so a second deploy passes them.
-   * Default: none (no catch-up from peers). Keys must be config regions; values https URLs.
+   * AFG_PEERS for catch-up, and to a follower region's follower function as the regions it follows.
+   * Known only after a first deploy, so a second deploy passes them.
+   * Default: none (no catch-up from peers; a follower region then follows nobody, with a warning).
+   * Keys must be config regions; values https URLs.
    */
   readonly peerApiUrls?: Readonly<Record<string, string>>;
   /** Name of an SNS topic (in this region and account) notified by every alarm. Default: alarms without actions. */
@@ -68,6 +79,8 @@ export class RegionStack extends Stack {
   readonly functions: ReadonlyMap<string, RoleFunction>;
   readonly endpoint: HttpEndpoint;
   readonly streamEndpoint: StreamEndpoint;
+  /** True when the region hosts no member: a follower (no key share, no validator, no finalizer). */
+  readonly follower: boolean;
 
   /**
    * @throws Error when region is not in config.regions, env.region disagrees with it, finalityLagThreshold is not a
@@ -138,6 +151,8 @@ export class RegionStack extends Stack {
     this.tables = { blocks, finality, state };
     const home = region === config.homeRegion;
     const ingress = [{ region: config.homeRegion, name: names.ingressQueue }];
+    const followers = followerRegions(config);
+    this.follower = followers.includes(region);
 
     // Sequencer and ingress (home region only): orders transactions into blocks (executing them, so it
     // writes state nodes) and sends each proposal to every member's inbox, wherever the member runs.
@@ -157,12 +172,12 @@ export class RegionStack extends Stack {
     // each proposal, guards its votes in the finality table, and votes to every region.
     const hosted = config.members.filter((m) => m.region === region);
     const inboxes: ProtocolQueue[] = [];
-    if (hosted.length === 0) {
-      Annotations.of(this).addWarningV2(
-        'afg:no-validator',
-        `no member is hosted in ${region}: no proposal reaches it, so its blocks arrive only through catch-up from peer APIs`,
+    if (this.follower) {
+      Annotations.of(this).addInfo(
+        `${region} hosts no member: deployed as a follower region (no key share, no validator, no finalizer); it learns ` +
+          'finality from the peer APIs (peerApiUrls), checking every certificate with the group key',
       );
-    } else {
+    } else if (hosted.length > 0) {
       const shares = new KeyShares(this, 'KeyShares', { prefix, memberIndexes: hosted.map((m) => m.index), retain: protect });
       for (const m of hosted) {
         const validator = roleFunction(`Validator${m.index}`, 'validator', `${prefix}-validator-m${m.index}`, {
@@ -176,10 +191,11 @@ export class RegionStack extends Stack {
         // Proposals sent by reference are read from the home region's blocks table.
         if (!home) ProtocolTable.grantReadByName(validator.fn, this, config.homeRegion, names.blocksTable);
         shares.grantRead(m.index, validator.fn);
+        // Votes go to every region that hosts a member; follower regions have no vote queue.
         ProtocolQueue.grantSendByName(
           validator.fn,
           this,
-          config.regions.map((r) => ({ region: r, name: names.voteQueue })),
+          config.regions.filter((r) => !followers.includes(r)).map((r) => ({ region: r, name: names.voteQueue })),
         );
       }
     }
@@ -202,14 +218,43 @@ export class RegionStack extends Stack {
 
     // Finalizer: tallies votes into certificates; notifies local validators (justified), the state function
     // (finalized) and, in the home region, the sequencer (tick). Reads the block tip for FinalityLag.
-    const finalizer = roleFunction('Finalizer', 'finalizer', `${prefix}-finalizer`);
-    consumedQueue('Votes', names.voteQueue, 'finalizer', finalizer);
-    finality.grantReadWrite(finalizer.fn);
-    blocks.grantRead(finalizer.fn);
-    state.grantRead(finalizer.fn);
-    finalized.grantSend(finalizer.fn);
-    for (const inbox of inboxes) inbox.grantSend(finalizer.fn);
-    if (home) ProtocolQueue.grantSendByName(finalizer.fn, this, ingress);
+    // A follower region gets no votes: its follower function records certificates it verified instead.
+    let learner: lambda.IFunction;
+    if (this.follower) {
+      // A function started every FOLLOWER_SCHEDULE_MINUTES bootstraps from a snapshot when needed and follows
+      // the peers' finality streams (lib/handlers/follower.ts) until shortly before its timeout. Reserved
+      // concurrency 1 keeps one run at a time; a start that finds one running is dropped (no retries, events
+      // older than a minute discarded). It writes finality records, state nodes and the applied pointer, and
+      // notifies the region's state function.
+      if (peerUrls.length === 0)
+        Annotations.of(this).addWarningV2(
+          'afg:follower-without-peers',
+          `${region} is a follower region but has no peerApiUrls: it follows nobody until a deploy passes them`,
+        );
+      const follower = roleFunction('Follower', 'follower', `${prefix}-follower`, peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {});
+      (follower.fn.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = 1;
+      follower.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+      new events.Rule(this, 'FollowerSchedule', {
+        description: `starts the ${prefix} follower run in ${region} (a run already going makes it a no-op)`,
+        schedule: events.Schedule.rate(Duration.minutes(FOLLOWER_SCHEDULE_MINUTES)),
+        targets: [new eventTargets.LambdaFunction(follower.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
+      });
+      finality.grantReadWrite(follower.fn);
+      blocks.grantReadWrite(follower.fn);
+      state.grantReadWrite(follower.fn);
+      finalized.grantSend(follower.fn);
+      learner = follower.fn;
+    } else {
+      const finalizer = roleFunction('Finalizer', 'finalizer', `${prefix}-finalizer`);
+      consumedQueue('Votes', names.voteQueue, 'finalizer', finalizer);
+      finality.grantReadWrite(finalizer.fn);
+      blocks.grantRead(finalizer.fn);
+      state.grantRead(finalizer.fn);
+      finalized.grantSend(finalizer.fn);
+      for (const inbox of inboxes) inbox.grantSend(finalizer.fn);
+      if (home) ProtocolQueue.grantSendByName(finalizer.fn, this, ingress);
+      learner = finalizer.fn;
+    }
 
     // Finality stream: the same API behind a function URL that streams; it needs the API's grants.
     const stream = roleFunction('Stream', 'stream', `${prefix}-stream`);
@@ -225,7 +270,7 @@ export class RegionStack extends Stack {
       ProtocolQueue.grantSendByName(reader.fn, this, ingress);
     }
     // Every role's cold start computes the genesis state, which writes its (content-addressed) nodes.
-    for (const fn of [finalizer, api, stream]) state.grantBatchWrite(fn.fn);
+    for (const fn of [learner, api.fn, stream.fn]) state.grantBatchWrite(fn);
 
     this.endpoint = new HttpEndpoint(this, 'Http', { apiName: `${prefix}-api`, handler: api.fn, destroyLogs: !protect });
     new ssm.StringParameter(this, 'ApiUrlParameter', {

@@ -191,6 +191,16 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
   };
 }
 
+/**
+ * The follower regions of a cluster: regions that host no member (the home region, where the
+ * sequencer runs, never is one). No validator runs there and validators send them no votes; they
+ * learn finality from their peers' APIs, checking every certificate with the group key
+ * (lib/handlers/follower.ts).
+ */
+export function followerRegions(config: Pick<ClusterConfig, 'regions' | 'members' | 'homeRegion'>): string[] {
+  return config.regions.filter((r) => r !== config.homeRegion && !config.members.some((m) => m.region === r));
+}
+
 /** The protocol view of the validator set. */
 export function validatorSet(config: ClusterConfig): ValidatorSet {
   return {

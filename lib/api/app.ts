@@ -6,11 +6,12 @@
  */
 import { fromHex, toHex } from '../core/bytes.js';
 import { AfgError, InputError } from '../core/errors.js';
+import { checkpointAtOrBelow } from '../core/ffg.js';
 import { transferApplication } from '../core/ledger.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ChainContext } from '../pipeline/context.js';
 import type { Transport } from '../pipeline/ports.js';
-import { NotFound, type QueryService } from '../pipeline/query.js';
+import { NotFound, NotHeld, type QueryService } from '../pipeline/query.js';
 import { ApiError } from './errors.js';
 import { MAX_BODY_BYTES, openapiDocumentFor } from './openapi.js';
 import { type EventStream, FinalityStreams, type StreamOptions } from './stream.js';
@@ -138,7 +139,24 @@ export function createApi(deps: ApiDeps): Api {
     getCheckpoint: async (p) => json(200, await query.checkpoint(p.height as number)),
     getBlock: async (p) => json(200, await query.block(p.height as number)),
     [stateRoute.operationId]: async (p) =>
-      json(200, await query.state(fromHex(p[stateRoute.parameter.name], undefined, stateRoute.parameter.name))),
+      json(
+        200,
+        await query.state(
+          fromHex(p[stateRoute.parameter.name], undefined, stateRoute.parameter.name),
+          p.height === undefined ? {} : { height: p.height as number },
+        ),
+      ),
+    getStateNodes: async (p) => json(200, await query.stateNodes([fromHex(p.hash, 32, 'hash')], p.limit as number)),
+    postStateNodes: async (_p, req) => {
+      const body = parseBody(req.body, operationById('postStateNodes')) as { roots: string[]; limit?: number };
+      return json(
+        200,
+        await query.stateNodes(
+          body.roots.map((r, i) => fromHex(r, 32, `roots[${i}]`)),
+          body.limit,
+        ),
+      );
+    },
     getEvidence: async (p) => json(200, await query.evidence(p.limit as number)),
     getHealth: async () => {
       const health = await query.health({ maxLagBlocks: deps.maxLagBlocks });
@@ -158,6 +176,7 @@ export function createApi(deps: ApiDeps): Api {
         if (after !== undefined) location.searchParams.set('from', String(after));
         return { status: 307, headers: { location: location.href, 'cache-control': 'no-store' }, body: '' };
       }
+      if (after !== undefined) await refuseUnheld(after);
       const stream = streams!.tryOpen(after === undefined ? {} : { after }, req.signal ?? new AbortController().signal);
       if (!stream) {
         const { maxStreams, retryAfterSeconds } = streams!.options;
@@ -177,6 +196,18 @@ export function createApi(deps: ApiDeps): Api {
   };
 
   for (const op of operations) if (!handlers[op.operationId]) throw new Error(`openapi: no handler for operation ${op.operationId}`);
+
+  /** A resume point whose next checkpoint this region does not hold (its history starts later) is refused with 404, not streamed with a gap. */
+  async function refuseUnheld(after: number): Promise<void> {
+    const K = chain.set.checkpointInterval;
+    const first = checkpointAtOrBelow(after, K) + K;
+    try {
+      await query.checkpoint(first);
+    } catch (e) {
+      if (e instanceof NotHeld) throw new ApiError(404, 'NOT_FOUND', `stream: ${e.message}`);
+      // Not reached yet (or a read failure): the stream waits for it as usual.
+    }
+  }
 
   function operationById(id: string): Operation {
     return operations.find((o) => o.operationId === id)!;

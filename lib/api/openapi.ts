@@ -10,6 +10,7 @@
 
 import { transferApplication } from '../core/ledger.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
+import { MAX_STATE_NODES, MAX_STATE_ROOTS } from '../pipeline/query.js';
 
 /** Largest accepted request body. Transactions are ~330 bytes of JSON; anything near this is abuse. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -197,6 +198,33 @@ const schemas = {
     totals: { type: 'object', additionalProperties: { type: 'number' }, description: 'sum of every value reported, by metric name' },
     last: { type: 'object', additionalProperties: { type: 'number' }, description: 'most recent value, by metric name (gauges)' },
   }),
+  StateNodesRequest: object(
+    {
+      roots: {
+        type: 'array',
+        items: ref('Hash'),
+        minItems: 1,
+        maxItems: MAX_STATE_ROOTS,
+        description: 'subtree roots, in the order wanted',
+      },
+      limit: { type: 'integer', minimum: 1, maximum: MAX_STATE_NODES, description: 'at most this many nodes (default and most: 4096)' },
+    },
+    ['limit'],
+  ),
+  StateNodes: {
+    ...object({
+      nodes: {
+        type: 'array',
+        minItems: 1,
+        items: { type: 'string', pattern: '^([0-9a-f]{2})+$', description: 'stored node bytes as lowercase hex' },
+      },
+    }),
+    description:
+      'For each requested root in order, the node stored under it then its descendants breadth-first (each level left to ' +
+      'right, empty subtrees skipped), one subtree after the other: a prefix of that order, cut at `limit` nodes, about 1 MiB ' +
+      'of node bytes, or before a node this region lacks. Internal node: 0x01 || left(32) || right(32), hashed sha256(bytes); leaf: 0x00 || key(32) || value, ' +
+      'hashed sha256(0x00 || key || sha256(value)). A client checks every node against the hash its parent names.',
+  },
   TransactionAccepted: object({ hash: { ...ref('Hash'), description: 'sha256(tx signing bytes || signature)' } }),
   Error: errorSchema(transferApplication.admissionCodes),
 };
@@ -217,11 +245,38 @@ function stateRouteOperation(app: ApplicationDefinition) {
     operationId,
     summary,
     json(answerSchema, 'the entry, its proof and the certificate of its state'),
-    { parameters: [{ name: parameter.name, in: 'path', required: true, description: parameter.description, schema }] },
-    { '400': error(`not ${bytes} bytes of lowercase hex`) },
+    {
+      parameters: [
+        { name: parameter.name, in: 'path', required: true, description: parameter.description, schema },
+        {
+          name: 'height',
+          in: 'query',
+          required: false,
+          description:
+            'read at this finalized checkpoint instead of the latest one; the answer then carries the certificate that ' +
+            'finalized it (source = height, target = height + checkpointInterval). Every finalized state stays readable ' +
+            '(state trees are content-addressed and never pruned)',
+          schema: ref('Height'),
+        },
+      ],
+    },
+    {
+      '400': error(`not ${bytes} bytes of lowercase hex, or height is not a non-negative integer`),
+      '404': error(
+        'height is not a finalized checkpoint in this region: not a multiple of checkpointInterval, above its readable ' +
+          'finalized height, or not recorded here (a follower holds history from the snapshot it started from)',
+      ),
+    },
   );
 }
 
+const stateNodesLimit = {
+  name: 'limit',
+  in: 'query',
+  required: false,
+  description: 'at most this many nodes',
+  schema: { type: 'integer', minimum: 1, maximum: MAX_STATE_NODES, default: MAX_STATE_NODES },
+};
 const heightParam = (what: string) => ({ name: 'height', in: 'path', required: true, description: what, schema: ref('Height') });
 const getOp = (
   operationId: string,
@@ -305,6 +360,10 @@ export const openapiDocument = {
           headers: { Location: { schema: { type: 'string' } } },
         },
         '400': error('from or Last-Event-ID is not a non-negative integer'),
+        '404': error(
+          'this region does not hold the checkpoint after the resume point: its history starts later (it bootstrapped from a ' +
+            'snapshot); resume from a later height or follow another region',
+        ),
         '503': {
           ...error('as many streams are open in this region as it serves; retry after Retry-After seconds'),
           headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 } } },
@@ -326,6 +385,42 @@ export const openapiDocument = {
       { '400': error('height is not a non-negative integer'), '404': error('no block at this height') },
     ),
     [transferApplication.stateRoute.path]: stateRouteOperation(transferApplication),
+    '/v1/state/nodes/{hash}': getOp(
+      'getStateNodes',
+      'State tree nodes by hash: the node and its descendants breadth-first (snapshot bootstrap)',
+      json(ref('StateNodes'), 'a breadth-first prefix of the subtree under hash'),
+      {
+        parameters: [
+          {
+            name: 'hash',
+            in: 'path',
+            required: true,
+            description: 'hash of a state tree node (e.g. a finalized stateRoot)',
+            schema: ref('Hash'),
+          },
+          stateNodesLimit,
+        ],
+      },
+      { '400': error('hash is not 32 bytes of lowercase hex, or a bad limit'), '404': error('no node under this hash in this region') },
+    ),
+    '/v1/state/nodes': {
+      post: {
+        operationId: 'postStateNodes',
+        summary:
+          'State tree nodes under several subtree roots at once: each subtree breadth-first, one after the other (snapshot bootstrap)',
+        description:
+          'A read: nothing is written. POST only because the roots do not fit a URL. The answer is the subtrees of `roots` in ' +
+          'order, each breadth-first, cut as described in StateNodes.',
+        requestBody: { required: true, content: { 'application/json': { schema: ref('StateNodesRequest') } } },
+        responses: {
+          '200': json(ref('StateNodes'), 'a prefix of the subtrees under roots, in order'),
+          '400': error('malformed body: roots not 1..200 hashes, or a bad limit'),
+          '404': error('no node under the first root in this region'),
+          '413': error(`body larger than ${MAX_BODY_BYTES} bytes`),
+          '500': error('internal error (no details leak)'),
+        },
+      },
+    },
     '/v1/evidence': getOp(
       'getEvidence',
       'Stored equivocation evidence (double and surround votes)',

@@ -14,7 +14,7 @@
  */
 import { ConfigError } from '../core/errors.js';
 import { checkpointAtOrBelow } from '../core/ffg.js';
-import type { QueryService } from '../pipeline/query.js';
+import { NotHeld, type QueryService } from '../pipeline/query.js';
 
 /** What a stream reads: the finalized head and per-height checkpoint answers (a QueryService). */
 export type FinalitySource = Pick<QueryService, 'finality' | 'checkpoint'>;
@@ -200,7 +200,8 @@ export interface StreamStart {
  * A checkpoint below the finalized head whose record is not finalized yet (a concurrent finalizer
  * invocation has raised the head but not written that record) is waited for, never skipped:
  * every honest certificate links a checkpoint to the next one, so each checkpoint height below
- * the head becomes finalized.
+ * the head becomes finalized. A checkpoint the region does not hold (NotHeld: its history starts
+ * later, from a snapshot) ends the stream with a comment saying so, rather than skip it.
  */
 export async function* finalityEvents(
   feed: FinalityFeed,
@@ -221,6 +222,11 @@ export async function* finalityEvents(
       try {
         answer = await feed.checkpoint(last + K);
       } catch (e) {
+        // This region's history starts later (a snapshot): the stream cannot go on without a gap, so it ends.
+        if (e instanceof NotHeld) {
+          yield `: ${e.message}\n\n`;
+          return;
+        }
         // A failed read (a store hiccup) is retried at the next poll; the stream stays open.
         feed.onError(e);
         blocked = true;

@@ -9,10 +9,10 @@
  *   pk `T#<padHeight>`             sk `-`   the tally of target height h:
  *       m<member> S   the member's first verified vote with target h (its JSON; one slot per member)
  *       x<member> S   a non-adjacent vote of the member whose span covers h (surround detection)
- *       cert M, cid S (linkId), tid S (checkpointId of its target), cw S   the certificate of the link certified at h
+ *       cert M, cid S (linkId), cw S   the certificate of the link certified at h
  *       j BOOL, jw S  the certificate's target is justified
- *       fin M, fw S   the certificate (h -> h + K) that finalized that target
- *   pk `W#<checkpointId(source)>`  sk `<linkId>`   cert M: a certified non-adjacent link waiting for its source
+ *       w<id> M       a certified link whose source is at h, stored while that checkpoint was not justified
+ *   (The checkpoint at h is finalized by the certificate at h + K when it is adjacent, from it, and justified.)
  *   pk `E`                         sk `<member>#<slot>`   evidence M, eid S (at most EVIDENCE_SLOTS per member)
  *   pk `STATS`                     sk `-`   invalid N: votes dropped for a bad signature
  *   pk `HEAD`                      sk `-`   justified M, jh N, justification M, finalized M, fh N, finalization M
@@ -24,7 +24,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { fromHex, parseU64Decimal, toHex } from '../core/bytes.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { ascii, fromHex, parseU64Decimal, toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
 import { checkpointId, evidenceId, evidenceSlot, linkId, padHeight } from '../core/ids.js';
 import { mergeWatermarks } from '../core/interchange.js';
@@ -195,6 +196,9 @@ const STATS_KEY = { pk: 'STATS', sk: '-' };
 const tallyKey = (height: number) => ({ pk: `T#${padHeight(height)}`, sk: '-' });
 const SLOT_RE = /^m(\d+)$/;
 const SPAN_RE = /^x(\d+)$/;
+const WAITING_RE = /^w[0-9a-f]{16}$/;
+/** Attribute name of a waiting link: short and fixed-size, named by the link. */
+const waitingName = (c: Certificate) => `w${toHex(sha256(ascii(linkId(c)))).slice(0, 16)}`;
 
 /** The stored form of a vote: its wire JSON, as one string (so a condition can compare it whole). */
 const voteString = (v: Vote): string => JSON.stringify(voteToJson(v));
@@ -213,17 +217,19 @@ export class DynamoFinalityStore implements FinalityStore {
   private tallyFrom(height: number, item: Record<string, unknown>): HeightTally {
     const votes = new Map<number, Vote>();
     const spans: Vote[] = [];
+    const waiting: Certificate[] = [];
     for (const [name, value] of Object.entries(item)) {
       const slot = SLOT_RE.exec(name);
       if (slot) votes.set(Number(slot[1]), voteOf(value, name));
       else if (SPAN_RE.test(name)) spans.push(voteOf(value, name));
+      else if (WAITING_RE.test(name)) waiting.push(certificateFrom(value, name));
     }
     return {
       height,
       votes,
       ...(item.cert ? { certificate: certificateFrom(item.cert, 'cert') } : {}),
-      justified: item.j === true,
-      ...(item.fin ? { finalization: certificateFrom(item.fin, 'fin') } : {}),
+      justified: item.j === true || height === this.genesis.height,
+      waiting,
       spans,
     };
   }
@@ -280,22 +286,22 @@ export class DynamoFinalityStore implements FinalityStore {
   }
 
   async tally(height: number): Promise<HeightTally | undefined> {
-    if (height === this.genesis.height) return { height, votes: new Map(), justified: true, spans: [] };
     const out = await this.db.send(new GetCommand({ TableName: this.table, Key: tallyKey(height), ConsistentRead: true }));
+    if (height === this.genesis.height) return this.tallyFrom(height, out.Item ?? {});
     return out.Item ? this.tallyFrom(height, out.Item) : undefined;
   }
 
   async tallies(heights: readonly number[]): Promise<HeightTally[]> {
-    const unique = [...new Set(heights)];
+    const keys = [...new Set(heights)];
     const out: HeightTally[] = [];
-    if (unique.includes(this.genesis.height)) out.push((await this.tally(this.genesis.height))!);
-    const keys = unique.filter((h) => h !== this.genesis.height);
     for (let i = 0; i < keys.length; i += 100) {
       let pending: Record<string, unknown>[] = keys.slice(i, i + 100).map(tallyKey);
       for (let attempt = 0; pending.length > 0; attempt++) {
         if (attempt > 0) await sleep(backoffMs(attempt));
         const res = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
         for (const item of res.Responses?.[this.table] ?? []) out.push(this.tallyFrom(heightOfKey(item.pk), item));
+        if (keys.includes(this.genesis.height) && !out.some((t) => t.height === this.genesis.height))
+          out.push(this.tallyFrom(this.genesis.height, {}));
         pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
         if (attempt >= 8 && pending.length > 0)
           throw new StoreError('UNPROCESSED_ITEMS', `${pending.length} tally reads left unprocessed`, {
@@ -312,88 +318,72 @@ export class DynamoFinalityStore implements FinalityStore {
     const id = linkId(c);
     // Timeline guarded: concurrent invocations combine different t-subsets into different (equally valid)
     // certificates; the first stored is the height's certificate for everyone. A retry of ours finds itself.
-    const result = await conditional(() =>
-      this.db.send(
+    let item: Record<string, unknown> | undefined;
+    const result = await conditional(async () => {
+      const out = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: tallyKey(c.target.height),
-          UpdateExpression: `SET cert = :c, cid = :id, tid = :tid, cw = :w${justified ? ', j = :t, jw = :w' : ''}`,
+          UpdateExpression: `SET cert = :c, cid = :id, cw = :w${justified ? ', j = :t, jw = :w' : ''}`,
           ConditionExpression: 'attribute_not_exists(cert)',
-          ExpressionAttributeValues: {
-            ':c': certificateItem(c),
-            ':id': id,
-            ':tid': checkpointId(c.target),
-            ':w': w,
-            ...(justified ? { ':t': true } : {}),
-          },
+          ExpressionAttributeValues: { ':c': certificateItem(c), ':id': id, ':w': w, ...(justified ? { ':t': true } : {}) },
+          ReturnValues: justified ? 'ALL_NEW' : 'NONE',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
-      ),
-    );
-    if (result.ok) return { certificate: c, created: true, justifiedNow: justified };
+      );
+      item = out.Attributes;
+    });
+    if (result.ok)
+      return { certificate: c, created: true, justifiedNow: justified, ...(item ? { tally: this.tallyFrom(c.target.height, item) } : {}) };
     const old = result.old ?? {};
     if (old.cert === undefined)
       throw new StoreError('CORRUPT_ITEM', `tally ${c.target.height} failed its condition without a certificate`, { table: this.table });
     const mine = old.cw === w;
-    return { certificate: certificateFrom(old.cert, 'cert'), created: mine, justifiedNow: mine && justified && old.jw === w };
+    const justifiedNow = mine && justified && old.jw === w;
+    return {
+      certificate: certificateFrom(old.cert, 'cert'),
+      created: mine,
+      justifiedNow,
+      ...(justifiedNow ? { tally: this.tallyFrom(c.target.height, old) } : {}),
+    };
   }
 
-  async markJustified(c: Certificate): Promise<boolean> {
+  async markJustified(c: Certificate): Promise<HeightTally | undefined> {
     const w = writeToken();
     // Guards: only the certificate stored at the height is justified, once; our own landed retry counts as ours.
-    const result = await conditional(() =>
-      this.db.send(
+    let item: Record<string, unknown> | undefined;
+    const result = await conditional(async () => {
+      const out = await this.db.send(
         new UpdateCommand({
           TableName: this.table,
           Key: tallyKey(c.target.height),
           UpdateExpression: 'SET j = :t, jw = :w',
           ConditionExpression: 'cid = :id AND attribute_not_exists(j)',
           ExpressionAttributeValues: { ':t': true, ':w': w, ':id': linkId(c) },
+          ReturnValues: 'ALL_NEW',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
-      ),
-    );
-    return result.ok || result.old?.jw === w;
-  }
-
-  async markFinalized(c: Certificate): Promise<boolean> {
-    if (checkpointEquals(c.source, this.genesis)) return false;
-    const w = writeToken();
-    // Guards: the finalization is recorded at the source's height, once, and only for the checkpoint certified there.
-    const result = await conditional(() =>
-      this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: tallyKey(c.source.height),
-          UpdateExpression: 'SET fin = :c, fw = :w',
-          ConditionExpression: 'tid = :src AND attribute_not_exists(fin)',
-          ExpressionAttributeValues: { ':c': certificateItem(c), ':w': w, ':src': checkpointId(c.source) },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
-    );
-    return result.ok || result.old?.fw === w;
-  }
-
-  async awaitSource(c: Certificate): Promise<void> {
-    // Idempotent: the key names the link.
-    await this.db.send(
-      new PutCommand({ TableName: this.table, Item: { pk: `W#${checkpointId(c.source)}`, sk: linkId(c), cert: certificateItem(c) } }),
-    );
-  }
-
-  async linksFrom(source: Checkpoint): Promise<Certificate[]> {
-    const items = await queryAll(this.db, {
-      TableName: this.table,
-      KeyConditionExpression: 'pk = :pk',
-      ExpressionAttributeValues: { ':pk': `W#${checkpointId(source)}` },
-      ConsistentRead: true,
+      );
+      item = out.Attributes;
     });
-    return items.map((i) => certificateFrom(i.cert, 'cert'));
+    if (result.ok) return this.tallyFrom(c.target.height, item ?? {});
+    return result.old?.jw === w ? this.tallyFrom(c.target.height, result.old) : undefined;
   }
 
-  async removeWaiting(c: Certificate): Promise<void> {
-    await this.db.send(new DeleteCommand({ TableName: this.table, Key: { pk: `W#${checkpointId(c.source)}`, sk: linkId(c) } }));
+  async awaitSource(c: Certificate): Promise<HeightTally> {
+    // One atomic step with the source's status: either the returned tally shows it justified, or the
+    // call that justifies it later gets this link back from its own write (markJustified, ALL_NEW).
+    const out = await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: tallyKey(c.source.height),
+        UpdateExpression: 'SET #w = :c',
+        ExpressionAttributeNames: { '#w': waitingName(c) },
+        ExpressionAttributeValues: { ':c': certificateItem(c) },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return this.tallyFrom(c.source.height, out.Attributes ?? {});
   }
 
   // -------------------------------------------------------------- evidence and counters
@@ -456,35 +446,60 @@ export class DynamoFinalityStore implements FinalityStore {
   }
 
   async raiseHead(u: { justified?: Checkpoint; justification?: Certificate; finalized?: Checkpoint; finalization?: Certificate }) {
-    // Justified and finalized are raised independently, each by a conditional update: concurrent raises land in
-    // any order and the head ends at the highest of each (a lower or equal one fails its condition and is ignored).
-    const raise = (field: 'justified' | 'finalized', heightAttr: 'jh' | 'fh', c: Checkpoint, certificate: Certificate | undefined) => {
-      // A checkpoint's certificate travels with it, never alone.
-      const certField = field === 'justified' ? 'justification' : 'finalization';
-      const cert = certificate ? `, ${certField} = :cert` : ` REMOVE ${certField}`;
-      return conditional(() =>
-        this.db.send(
-          new UpdateCommand({
-            TableName: this.table,
-            Key: HEAD_KEY,
-            UpdateExpression: `SET #c = :c, #h = :h${cert}`,
-            ConditionExpression: 'attribute_not_exists(#h) OR #h < :h',
-            ExpressionAttributeNames: { '#c': field, '#h': heightAttr },
-            ExpressionAttributeValues: {
-              ':c': checkpointToJson(c),
-              ':h': c.height,
-              ...(certificate ? { ':cert': certificateItem(certificate) } : {}),
-            },
-          }),
-        ),
-      );
-    };
     const g = this.genesis.height;
+    const justified = u.justified && u.justified.height > g ? u.justified : undefined;
+    const finalized = u.finalized && u.finalized.height > g ? u.finalized : undefined;
+    if (!justified && !finalized) return;
+    // Common case, one request: both raised together when both move up.
+    if (justified && finalized) {
+      const both = await this.raise([
+        { field: 'justified', height: 'jh', certField: 'justification', c: justified, cert: u.justification },
+        { field: 'finalized', height: 'fh', certField: 'finalization', c: finalized, cert: u.finalization },
+      ]);
+      if (both) return;
+    }
+    // Otherwise each independently: concurrent raises land in any order and the head ends at the highest
+    // of each (a lower or equal one fails its condition and is ignored).
     await Promise.all([
-      u.justified && u.justified.height > g ? raise('justified', 'jh', u.justified, u.justification) : undefined,
-      u.finalized && u.finalized.height > g ? raise('finalized', 'fh', u.finalized, u.finalization) : undefined,
+      justified
+        ? this.raise([{ field: 'justified', height: 'jh', certField: 'justification', c: justified, cert: u.justification }])
+        : undefined,
+      finalized
+        ? this.raise([{ field: 'finalized', height: 'fh', certField: 'finalization', c: finalized, cert: u.finalization }])
+        : undefined,
     ]);
-    return this.head();
+  }
+
+  /** One conditional update raising each listed head field (and its certificate, which travels with it, never alone). */
+  private async raise(
+    parts: { field: string; height: string; certField: string; c: Checkpoint; cert: Certificate | undefined }[],
+  ): Promise<boolean> {
+    const sets: string[] = [];
+    const removes: string[] = [];
+    const conditions: string[] = [];
+    const values: Record<string, unknown> = {};
+    parts.forEach((p, i) => {
+      sets.push(`${p.field} = :c${i}`, `${p.height} = :h${i}`);
+      values[`:c${i}`] = checkpointToJson(p.c);
+      values[`:h${i}`] = p.c.height;
+      if (p.cert) {
+        sets.push(`${p.certField} = :x${i}`);
+        values[`:x${i}`] = certificateItem(p.cert);
+      } else removes.push(p.certField);
+      conditions.push(`(attribute_not_exists(${p.height}) OR ${p.height} < :h${i})`);
+    });
+    const result = await conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: HEAD_KEY,
+          UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeValues: values,
+        }),
+      ),
+    );
+    return result.ok;
   }
 }
 

@@ -36,6 +36,11 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
     .option('--interval <n>', 'pin the checkpoint interval', intArg(1, 1_000_000))
     .option('--min-height <height>', 'refuse an answer read below this height', intArg(0, Number.MAX_SAFE_INTEGER))
     .option(
+      '--height <height>',
+      'ask for the account at this finalized checkpoint (history) and refuse an answer read at any other height',
+      intArg(0, Number.MAX_SAFE_INTEGER),
+    )
+    .option(
       '--witness <url>',
       'another region or server that must hold the answer checkpoint as finalized, same hash and state root (repeatable)',
       (value: string, previous: string[] = []) => [...previous, urlArg(value)],
@@ -55,6 +60,7 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
           chainId?: Uint8Array;
           interval?: number;
           minHeight?: number;
+          height?: number;
           witness?: string[];
           maxAge?: number;
           era?: bigint;

@@ -8,7 +8,8 @@
  * still be old: `--min-height`, `--max-age` (checkpoints behind the highest finalized height the
  * witnesses prove) and `--era` bound that, and every `--witness` (another region, or another
  * operator's server) must hold the answer's checkpoint as finalized, with the same hash and state
- * root, under a certificate that verifies with the same group key.
+ * root, under a certificate that verifies with the same group key. `--height H` asks for the
+ * account at finalized checkpoint H (history) and refuses an answer read at any other height.
  */
 import { asafeUint, equalBytes, fromHex, toHex } from '../core/bytes.js';
 import { devSecretKey } from '../core/chain.js';
@@ -33,6 +34,8 @@ export interface VerifyArgs {
   interval?: number;
   /** The answer must be read at this height or above. */
   minHeight?: number;
+  /** Ask for the account at this finalized checkpoint (GET ...?height=H); the answer must be read there. */
+  height?: number;
   /** Base URLs that must hold the answer's checkpoint as finalized (and, for maxAge, prove the reference height). */
   witnesses?: readonly string[];
   /** At most this many checkpoints behind the highest finalized height the witnesses prove. */
@@ -92,11 +95,16 @@ function claimedCheckpoint(answer: unknown): Checkpoint | undefined {
   }
 }
 
-/** Runs the check and prints the verdict. Returns the exit code (0 verified, 1 not). Throws UsageError for --max-age without --witness. */
+/**
+ * Runs the check and prints the verdict. Returns the exit code (0 verified, 1 not).
+ * Throws UsageError for --max-age without --witness, or with --height.
+ */
 export async function verifyCommand(io: CliIo, args: VerifyArgs): Promise<number> {
   const witnesses = args.witnesses ?? [];
   if (args.maxAge !== undefined && witnesses.length === 0)
     throw new UsageError('--max-age', 'needs at least one --witness (the age is counted from the highest finalized height they prove)');
+  if (args.maxAge !== undefined && args.height !== undefined)
+    throw new UsageError('--max-age', 'does not combine with --height (an answer at a chosen height is exactly as old as that height)');
 
   const { body: set } = await requestJson(io, args.api, '/v1/validators');
   const serverKey = fromHex(set.groupPublicKey, 96, 'validators.groupPublicKey');
@@ -116,13 +124,14 @@ export async function verifyCommand(io: CliIo, args: VerifyArgs): Promise<number
   const account = toHex(accountKey);
   const witnessFailures: WitnessFailure[] = [];
   const [{ body: answer }, reference] = await Promise.all([
-    requestJson(io, args.api, `/v1/accounts/${account}`),
+    requestJson(io, args.api, `/v1/accounts/${account}${args.height === undefined ? '' : `?height=${args.height}`}`),
     args.maxAge !== undefined ? referenceHeight(io, witnesses, opts, witnessFailures) : undefined,
   ]);
   const accountOpts: AccountVerifyOptions = {
     ...opts,
     account: accountKey,
     ...(args.minHeight !== undefined ? { minHeight: args.minHeight } : {}),
+    ...(args.height !== undefined ? { height: args.height } : {}),
     ...(args.maxAge !== undefined && reference !== undefined ? { maxAge: { checkpoints: args.maxAge, referenceHeight: reference } } : {}),
   };
   const v = verifyAccountAnswer(answer, accountOpts);
@@ -157,7 +166,7 @@ export async function verifyCommand(io: CliIo, args: VerifyArgs): Promise<number
     io.out(
       `OK account ${account}\n` +
         `   balance ${v.balance}  nonce ${v.nonce}\n` +
-        `   finalized height ${v.height}  stateRoot ${short(v.stateRoot)}\n` +
+        `   finalized height ${v.height}${args.height !== undefined ? ' (as requested)' : ''}  stateRoot ${short(v.stateRoot)}\n` +
         `   certificate ${c.source.height} -> ${c.target.height} signed by members ${c.signers.join(', ')} ` +
         `(group key ${args.groupKey ? 'pinned' : 'from server'})\n` +
         witnessLines +

@@ -229,6 +229,35 @@ function decodeNode(bytes: Uint8Array, hash: Hash): Node {
   throw corrupt();
 }
 
+/**
+ * Checks that `bytes` is the stored encoding of the node whose hash is `hash` and returns its
+ * non-empty children, left then right (none for a leaf). This is how a node fetched from an
+ * untrusted peer is accepted: content addressing makes the bytes under a hash unique, so a tree
+ * fetched node by node from its root hash, each node checked here, is exactly that state.
+ * @throws StateError CORRUPT_NODE when the bytes are not a node or do not hash to `hash`
+ * @example for (const child of nodeChildren(root, await peer.node(root))) queue.push(child);
+ */
+export function nodeChildren(hash: Hash, bytes: Uint8Array): Hash[] {
+  abytes(hash, 32, 'hash');
+  if (!(bytes instanceof Uint8Array)) throw new StateError('CORRUPT_NODE', 'node bytes are not bytes', { hash: hexOf(hash) });
+  const node = decodeNode(bytes, hash);
+  if (node.kind !== 'internal') return [];
+  return [node.left, node.right].filter((child) => !isEmptyHash(child));
+}
+
+/**
+ * The non-empty children named by stored node `bytes`, without checking the bytes against a hash:
+ * for a store serving its own nodes to peers, which check every node themselves (nodeChildren).
+ * Bytes that are not an internal node (a leaf, or garbage) name no children.
+ */
+export function storedChildren(bytes: Uint8Array): Hash[] {
+  if (bytes[0] !== INTERNAL_TAG || bytes.length !== 65) return [];
+  return [bytes.subarray(1, 33), bytes.subarray(33, 65)].filter((child) => !isEmptyHash(child));
+}
+
+/** Whether `hash` is the empty subtree's (EMPTY_ROOT, never stored). */
+export const isEmptySubtree = (hash: Hash): boolean => isEmptyHash(hash);
+
 function bitAt(key: Hash, depth: number): number {
   return (key[depth >> 3]! >> (7 - (depth & 7))) & 1;
 }

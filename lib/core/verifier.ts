@@ -30,6 +30,7 @@ export type VerifyCheck =
   | 'certificate.signers'
   | 'certificate.era'
   | 'answer.account'
+  | 'answer.height'
   | 'answer.checkpoint'
   | 'answer.freshness'
   | 'checkpoint.status'
@@ -61,6 +62,11 @@ export interface AccountVerifyOptions extends VerifyOptions {
   account: Uint8Array;
   /** The answer must be read at this height or above. */
   minHeight?: number;
+  /**
+   * The answer must be read at exactly this checkpoint height (a history query,
+   * `GET /v1/accounts/{key}?height=H`): its certificate is then the one that finalized H.
+   */
+  height?: number;
   /**
    * The answer may be at most `checkpoints` checkpoints (of `checkpointInterval` blocks) below
    * `referenceHeight`, a height the caller trusts to be finalized (e.g. the highest one its
@@ -162,6 +168,7 @@ export function verifyCertificate(c: unknown, opts: VerifyOptions): CertificateV
 function checkAccountOptions(opts: AccountVerifyOptions): void {
   abytes(opts.account, 32, 'account');
   if (opts.minHeight !== undefined) asafeUint(opts.minHeight, 'minHeight');
+  if (opts.height !== undefined) asafeUint(opts.height, 'height');
   if (opts.maxAge !== undefined) {
     asafeUint(opts.maxAge.checkpoints, 'maxAge.checkpoints');
     asafeUint(opts.maxAge.referenceHeight, 'maxAge.referenceHeight');
@@ -192,10 +199,11 @@ function freshnessFailures(height: number, opts: AccountVerifyOptions): VerifyFa
  * with another account's valid answer); its certificate verifies (as verifyCertificate); the
  * certificate's source is the answer's checkpoint (same height and state root); the proof shows
  * the (balance, nonce) leaf under that state root, or the key's absence when balance and nonce
- * are both 0; and, when asked, the answer is fresh enough (`minHeight`, `maxAge`) and of `era`.
+ * are both 0; and, when asked, the answer is at `height` exactly, fresh enough (`minHeight`,
+ * `maxAge`) and of `era`.
  * Returns every failure found; never throws for anything in `answer`.
  * Throws InputError (naming the option) when `opts` itself is invalid (account not 32 bytes,
- * minHeight or maxAge fields not non-negative integers).
+ * height, minHeight or maxAge fields not non-negative integers).
  * @example verifyAccountAnswer(await res.json(), { groupPublicKey, chainId, checkpointInterval: 1, account, minHeight: 120 })
  */
 export function verifyAccountAnswer(answer: unknown, opts: AccountVerifyOptions): AccountVerdict {
@@ -238,6 +246,12 @@ export function verifyAccountAnswer(answer: unknown, opts: AccountVerifyOptions)
       message: `proof is for key ${toHex(a.proof.key)}, not the requested account's key ${toHex(key)}`,
     });
   const aboutAccount = failures.length === 0;
+  // A history query: an answer at another height (a server ignoring ?height) is not the answer asked for.
+  if (opts.height !== undefined && a.height !== opts.height)
+    failures.push({
+      check: 'answer.height',
+      message: `the answer is read at height ${a.height}, not at the requested height ${opts.height}`,
+    });
   failures.push(...freshnessFailures(a.height, opts));
 
   if (a.certificate === null) {

@@ -12,7 +12,7 @@ import { loadKeySecret, type MemberKey } from '../aws/keys.js';
 import { createAwsRegion } from '../aws/region-stores.js';
 import { type ClusterConfig, parseClusterConfig, regionConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
-import { HttpPeerBlocks } from '../pipeline/peers.js';
+import { HttpPeer } from '../pipeline/peers.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { regionHandler, type SqsHandler } from './sqs.js';
 import type { Telemetry } from './telemetry.js';
@@ -64,15 +64,20 @@ export const memberKey: () => Promise<MemberKey> = once(async () => {
   return loadKeySecret(aws, env('AWS_REGION'), env('AFG_KEY_SECRET_ID'), configFromEnv(), member);
 });
 
+/** AFG_PEERS (comma-separated peer API URLs) as peers of this region: blocks for catch-up, snapshots and streams for a follower. */
+export function peersFromEnv(config: ClusterConfig, region: string): HttpPeer[] {
+  const { application, set } = regionConfig(config, region);
+  return (process.env.AFG_PEERS ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((url) => new HttpPeer(url, application.codec(set.chainId)));
+}
+
 /** The region runtime of this container (built once, at the first invocation). */
 export const runtime: () => Promise<Region> = once(async () => {
   const config = configFromEnv();
   const region = env('AWS_REGION');
-  const { application, set } = regionConfig(config, region);
-  const peers = (process.env.AFG_PEERS ?? '')
-    .split(',')
-    .filter(Boolean)
-    .map((url) => new HttpPeerBlocks(url, application.codec(set.chainId)));
+  const peers = peersFromEnv(config, region);
   const memberKeyOf = async (member: number) => {
     const key = await memberKey();
     if (key.member !== member) throw new ConfigError('AFG_MEMBER', `this function holds member ${key.member}'s key, not ${member}'s`);

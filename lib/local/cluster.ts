@@ -11,15 +11,16 @@ import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../a
 import { ensureQueue, queueDepths, resolveQueueUrl } from '../aws/queues.js';
 import { createAwsRegion } from '../aws/region-stores.js';
 import { ensureTables } from '../aws/tables.js';
-import { type ClusterConfig, dlqName, inboxQueue, parseClusterConfig, regionConfig, resourceNames } from '../config.js';
+import { type ClusterConfig, dlqName, followerRegions, inboxQueue, parseClusterConfig, regionConfig, resourceNames } from '../config.js';
 import { toHex } from '../core/bytes.js';
 import { LOCAL_CHAIN_ID } from '../core/chain.js';
 import { ConfigError } from '../core/errors.js';
 import { defaultThreshold } from '../core/ffg.js';
 import { dashboardHtml } from '../dashboard/index.js';
+import { type FollowerEvent, follow } from '../handlers/follower.js';
 import type { SqsHandler } from '../handlers/sqs.js';
 import { CounterTelemetry, type Log } from '../handlers/telemetry.js';
-import { HttpPeerBlocks } from '../pipeline/peers.js';
+import { HttpPeer, HttpPeerBlocks } from '../pipeline/peers.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
@@ -27,6 +28,12 @@ import { type EmbeddedServices, type ServicePids, startEmbeddedServices } from '
 
 export interface LocalClusterOptions {
   readonly regions: readonly string[];
+  /**
+   * Follower regions: no key share, no validator; each bootstraps from a snapshot of the other
+   * regions and follows their finality streams (lib/handlers/follower.ts). They come after
+   * `regions` in port order. Default none.
+   */
+  readonly followers?: readonly string[];
   /** Total validators, placed round-robin over the regions. */
   readonly validators: number;
   /** Default n - f (lib/core/ffg.ts defaultThreshold). */
@@ -45,6 +52,8 @@ export interface LocalClusterOptions {
   readonly log?: Log;
   /** Finality lag (blocks) beyond which /v1/health answers 503. */
   readonly maxLagBlocks?: number;
+  /** Told about each follower's steps (snapshot, checkpoints, peers left). */
+  readonly onFollowerEvent?: (region: string, event: FollowerEvent) => void;
 }
 
 export interface LocalRegion {
@@ -53,6 +62,8 @@ export interface LocalRegion {
   readonly runtime: Region;
   readonly telemetry: CounterTelemetry;
   readonly sources: SqsEventSource[];
+  /** True for a follower region (no key share; finality learned from the other regions). */
+  readonly follower: boolean;
 }
 
 /** Visibility timeouts are short locally so a deferred message is retried quickly. */
@@ -61,6 +72,9 @@ const MAX_RECEIVE_COUNT = 20;
 
 export class LocalCluster {
   private stopped = false;
+  /** Ends the follower runs; each run's promise settles once it stopped. */
+  private readonly following = new AbortController();
+  private readonly followers: Promise<void>[] = [];
   private constructor(
     readonly config: ClusterConfig,
     readonly regions: LocalRegion[],
@@ -93,7 +107,7 @@ export class LocalCluster {
       checkpointInterval: opts.checkpointInterval,
       threshold,
       homeRegion: opts.regions[0],
-      regions: opts.regions,
+      regions: [...opts.regions, ...(opts.followers ?? [])],
       members: keys.members.map((m, i) => ({
         index: m.index,
         region: opts.regions[i % opts.regions.length],
@@ -123,10 +137,18 @@ export class LocalCluster {
       }
       const urls = servers.map((s) => s.url);
       const dashboard = await dashboardHtml({ peers: urls, groupPublicKey: config.groupPublicKey });
+      const followers = followerRegions(config);
+      const followerPeers = new Map<string, HttpPeer[]>();
       for (const [i, region] of config.regions.entries()) {
         await provision(aws, config, region);
         const codec = regionConfig(config, region).application.codec(LOCAL_CHAIN_ID);
-        const peers = urls.filter((_, j) => j !== i).map((u) => new HttpPeerBlocks(u, codec));
+        const follower = followers.includes(region);
+        // A follower follows the validator regions first (they certify), then the other followers.
+        const others = config.regions.map((r, j) => ({ r, url: urls[j]! })).filter(({ r }) => r !== region);
+        others.sort((a, b) => Number(followers.includes(a.r)) - Number(followers.includes(b.r)));
+        const snapshotPeers = others.map(({ url }) => new HttpPeer(url, codec));
+        if (follower) followerPeers.set(region, snapshotPeers);
+        const peers = follower ? snapshotPeers : urls.filter((_, j) => j !== i).map((u) => new HttpPeerBlocks(u, codec));
         const telemetry = new CounterTelemetry(opts.log);
         const secretKeys = new Map(keys.members.map((m) => [m.index, m.secretKey]));
         const runtime = await createAwsRegion({
@@ -147,10 +169,21 @@ export class LocalCluster {
           dashboardHtml: dashboard,
           metrics: () => telemetry,
         });
-        regions.push({ region, url: urls[i]!, runtime, telemetry, sources: [] });
+        regions.push({ region, url: urls[i]!, runtime, telemetry, sources: [], follower });
       }
       for (const r of regions) r.sources.push(...(await cluster.eventSources(r, opts)));
       for (const r of regions) for (const s of r.sources) s.start();
+      for (const r of regions)
+        if (r.follower)
+          cluster.followers.push(
+            follow({
+              region: r.runtime,
+              peers: followerPeers.get(r.region)!,
+              signal: cluster.following.signal,
+              log: r.telemetry.log,
+              ...(opts.onFollowerEvent ? { onEvent: (e: FollowerEvent) => opts.onFollowerEvent!(r.region, e) } : {}),
+            }),
+          );
       return cluster;
     } catch (e) {
       await cluster.stop();
@@ -194,7 +227,8 @@ export class LocalCluster {
         }),
       );
     }
-    out.push(await source(names.voteQueue, handlerOf({ kind: 'votes' }), { batchSize: 10, windowMs: 0, concurrency: 2 }));
+    // No vote reaches a follower: it has no finalizer.
+    if (!r.follower) out.push(await source(names.voteQueue, handlerOf({ kind: 'votes' }), { batchSize: 10, windowMs: 0, concurrency: 2 }));
     out.push(await source(names.finalizedQueue, handlerOf({ kind: 'finalized' }), { batchSize: 10, windowMs: 0, concurrency: 1 }));
     return out;
   }
@@ -203,6 +237,8 @@ export class LocalCluster {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.following.abort();
+    await Promise.allSettled(this.followers);
     await Promise.allSettled(this.regions.flatMap((r) => r.sources.map((s) => s.stop())));
     await Promise.allSettled(this.servers.map((s) => s.close()));
     this.aws.destroy();
@@ -210,11 +246,11 @@ export class LocalCluster {
   }
 }
 
-/** The queues a region consumes: vote and finality queues, its members' inboxes, and ingress at home. */
+/** The queues a region consumes: vote (not at a follower) and finality queues, its members' inboxes, and ingress at home. */
 export function regionQueueNames(config: ClusterConfig, region: string): string[] {
   const names = resourceNames(config.prefix);
   const queues = [
-    names.voteQueue,
+    ...(followerRegions(config).includes(region) ? [] : [names.voteQueue]),
     names.finalizedQueue,
     ...config.members.filter((m) => m.region === region).map((m) => inboxQueue(config.prefix, m.index)),
   ];
@@ -240,10 +276,12 @@ export async function provision(aws: ClientFactory, config: ClusterConfig, regio
 
 function validateOptions(o: LocalClusterOptions): void {
   if (o.regions.length === 0) throw new ConfigError('regions', 'at least one region');
+  const overlap = (o.followers ?? []).filter((f) => o.regions.includes(f));
+  if (overlap.length > 0) throw new ConfigError('followers', `${overlap.join(', ')} is also a validator region`);
   if (!Number.isInteger(o.validators) || o.validators < 1 || o.validators > 64)
     throw new ConfigError('validators', 'expected an integer in 1..64');
   if (!Number.isInteger(o.checkpointInterval) || o.checkpointInterval < 1)
     throw new ConfigError('checkpoint-interval', 'expected a positive integer');
-  if (!Number.isInteger(o.basePort) || o.basePort < 0 || o.basePort > 65535 - o.regions.length)
+  if (!Number.isInteger(o.basePort) || o.basePort < 0 || o.basePort > 65535 - o.regions.length - (o.followers?.length ?? 0))
     throw new ConfigError('port', 'expected a TCP port');
 }

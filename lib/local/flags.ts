@@ -20,6 +20,8 @@ const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 export interface StartOptions {
   readonly regions: readonly string[];
+  /** Regions that hold no key share: they follow the others' finality from a snapshot (after `regions` in port order). */
+  readonly followers: readonly string[];
   /** Total validators, placed round-robin over the regions. */
   readonly validators: number;
   /** Signatures needed to certify; defaults to n - f (lib/core/ffg.ts defaultThreshold). */
@@ -79,15 +81,17 @@ const numberIn =
     return n;
   };
 
-function regionList(value: string): string[] {
-  const regions = value.split(',').map((r) => r.trim());
-  if (regions.length === 0 || regions.some((r) => r === ''))
-    throw new InvalidArgumentError('--regions: expected a comma-separated list of region names');
-  for (const r of regions)
-    if (!REGION_RE.test(r)) throw new InvalidArgumentError(`--regions: "${r}" is not a region name (e.g. us-east-1)`);
-  if (new Set(regions).size !== regions.length) throw new InvalidArgumentError('--regions: a region is listed twice');
-  return regions;
-}
+const regionList =
+  (flag: string) =>
+  (value: string): string[] => {
+    const regions = value.split(',').map((r) => r.trim());
+    if (regions.length === 0 || regions.some((r) => r === ''))
+      throw new InvalidArgumentError(`${flag}: expected a comma-separated list of region names`);
+    for (const r of regions)
+      if (!REGION_RE.test(r)) throw new InvalidArgumentError(`${flag}: "${r}" is not a region name (e.g. us-east-1)`);
+    if (new Set(regions).size !== regions.length) throw new InvalidArgumentError(`${flag}: a region is listed twice`);
+    return regions;
+  };
 
 function endpointUrl(value: string): string {
   let url: URL;
@@ -112,7 +116,13 @@ function program(defaultPort: number): Command {
       'total validators, placed round-robin over the regions (default: one per region)',
       intIn('--validators', 1, MAX_VALIDATORS),
     )
-    .option('--regions <list>', 'comma-separated regions; the first is the home region', regionList, [...DEFAULT_REGIONS])
+    .option('--regions <list>', 'comma-separated regions; the first is the home region', regionList('--regions'), [...DEFAULT_REGIONS])
+    .option(
+      '--followers <list>',
+      'comma-separated follower regions: no key share; they bootstrap from a snapshot of the others and follow their finality',
+      regionList('--followers'),
+      [],
+    )
     .option('--threshold <t>', 'signatures needed (default n - f, the smallest safe threshold)', intIn('--threshold', 1, MAX_VALIDATORS))
     .option('--checkpoint-interval <k>', 'blocks between checkpoints', intIn('--checkpoint-interval', 1, MAX_CHECKPOINT_INTERVAL), 1)
     .option(
@@ -193,6 +203,9 @@ export function parseStartFlags(argv: readonly string[], env: Readonly<Record<st
 /** Cross-flag checks: threshold against the validator count, port range against the region count. */
 function finish(o: Record<string, unknown>): StartOptions {
   const regions = o.regions as string[];
+  const followers = o.followers as string[];
+  const both = followers.filter((f) => regions.includes(f));
+  if (both.length > 0) throw new FlagError('--followers', `${both.join(', ')} is also in --regions (a follower holds no key share)`);
   const validators = (o.validators as number | undefined) ?? regions.length;
   if (validators > MAX_VALIDATORS)
     throw new FlagError('--validators', `at most ${MAX_VALIDATORS} (one per region by default; pass --validators)`);
@@ -204,13 +217,14 @@ function finish(o: Record<string, unknown>): StartOptions {
       `must be in ${min}..${validators} for ${validators} validators (n - f .. n, f = the faults n members tolerate), got ${threshold}`,
     );
   const port = o.port as number;
-  // LocalCluster refuses a base port above 65535 - regions.
-  if (port > 65535 - regions.length)
-    throw new FlagError('--port', `${port} leaves no room for ${regions.length} consecutive ports (max ${65535 - regions.length})`);
+  // LocalCluster refuses a base port above 65535 - regions (followers included).
+  const sites = regions.length + followers.length;
+  if (port > 65535 - sites) throw new FlagError('--port', `${port} leaves no room for ${sites} consecutive ports (max ${65535 - sites})`);
   const dataDir = String(o.dataDir);
   if (dataDir.trim() === '') throw new FlagError('--data-dir', 'must not be empty');
   return {
     regions,
+    followers,
     validators,
     threshold,
     checkpointInterval: o.checkpointInterval as number,

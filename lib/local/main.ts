@@ -27,7 +27,10 @@ export interface MainIo {
 
 const processIo: MainIo = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) };
 
-/** The topology a data folder was created with: reusing it with another one would mix two chains. */
+/**
+ * The topology a data folder was created with: reusing it with another one would mix two chains.
+ * Followers are not part of it: one can join a kept chain at any start (it bootstraps from a snapshot).
+ */
 interface Topology {
   regions: readonly string[];
   validators: number;
@@ -77,6 +80,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
   const log = new NoteLog((line) => io.err(`${line}\n`));
   io.out(
     `starting ${o.regions.length} region(s) ${o.regions.join(', ')} (home ${o.regions[0]}), ${o.validators} validator(s), threshold ${o.threshold}, ` +
+      `${o.followers.length > 0 ? `follower(s) ${o.followers.join(', ')}, ` : ''}` +
       `checkpoint interval ${o.checkpointInterval}; data in ${o.dataDir}${o.fresh ? ' (fresh)' : ''}` +
       `${o.endpoint ? `; services at ${o.endpoint}` : '; starting DynamoDB Local and the SQS emulator'}\n`,
   );
@@ -95,6 +99,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
   const [clusterModule, servicesModule] = modules;
   const starting = clusterModule.LocalCluster.start({
     regions: o.regions,
+    followers: o.followers,
     validators: o.validators,
     threshold: o.threshold,
     checkpointInterval: o.checkpointInterval,
@@ -116,7 +121,14 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
   await writeFile(join(o.dataDir, TOPOLOGY_FILE), `${JSON.stringify(topologyOf(o), null, 2)}\n`).catch(() => {});
   // The cluster config, for tools that reach the tables directly (afg slashing-protection --config).
   await writeFile(join(o.dataDir, CONFIG_FILE), `${JSON.stringify(cluster.config, null, 2)}\n`).catch(() => {});
-  io.out(`ready in ${(startupMs / 1000).toFixed(1)} s:\n${cluster.regions.map((r) => `  ${r.region.padEnd(16)} ${r.url}`).join('\n')}\n`);
+  io.out(
+    `ready in ${(startupMs / 1000).toFixed(1)} s:\n${cluster.regions
+      .map(
+        (r) =>
+          `  ${r.region.padEnd(16)} ${r.url}${r.follower ? '  (follower: no key share; follows the others, from a snapshot when it joins a running chain)' : ''}`,
+      )
+      .join('\n')}\n`,
+  );
   io.out(`DynamoDB at ${cluster.aws.endpoints.dynamodb}, cluster config in ${join(o.dataDir, CONFIG_FILE)}\n`);
 
   let load: LoadGenerator | undefined;
@@ -152,7 +164,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     }
     const current = load;
     view = new ClusterView({
-      regions: cluster.regions,
+      regions: cluster.regions.map((r) => (r.follower ? { ...r, region: `${r.region} (f)` } : r)),
       ...(current ? { load: () => current.stats() } : {}),
       live,
     });
@@ -231,7 +243,7 @@ function quietSqliteWarning(): void {
 function startFailure(e: unknown, o: StartOptions): string {
   const code = (e as { code?: unknown }).code;
   if (code === 'EADDRINUSE')
-    return `--port: a port in ${o.port}..${o.port + o.regions.length - 1} is in use (pass --port or PORT, or 0 for free ports)`;
+    return `--port: a port in ${o.port}..${o.port + o.regions.length + o.followers.length - 1} is in use (pass --port or PORT, or 0 for free ports)`;
   if (e instanceof AfgError) return e.message;
   if (o.endpoint && (code === 'ECONNREFUSED' || (e as Error)?.name === 'TimeoutError'))
     return `--endpoint: ${o.endpoint} does not answer (is LocalStack running?): ${(e as Error).message}`;

@@ -16,10 +16,10 @@
  *      notices).
  * A signed vote is recorded whatever its headers say, so an equivocation on a block that does not
  * exist is still evidence; it just never certifies anything.
- * A certificate whose source is not justified yet waits: an adjacent one at its own height (the
- * cascade of the source's justification looks one height up), a non-adjacent one in a waiting record
- * that is removed once used. The certifier writes before it reads the source's status, the justifier
- * writes before it reads the waiting links, so one of the two always sees the other.
+ * A certificate whose source is not justified yet waits in the tally of its source's height. The
+ * certifier's write there returns the source's status and the justifier's write returns the waiting
+ * links, so one of the two always sees the other. Finality is not written anywhere: an adjacent link
+ * justified here finalizes its source, and readers derive it from the tally one checkpoint up.
  */
 import { toHex } from '../core/bytes.js';
 import { type BlockHeader, checkpointEquals, provesAncestry, voteSigningBytes } from '../core/codec.js';
@@ -160,19 +160,16 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteO
   if (!certificate && quorum(mine.length, set.threshold) && provesAncestry(set.chainId, vote.source, vote.target, options.ancestry)) {
     const combined = combine(chain, vote, mine);
     if (combined) {
-      const sourceJustified = await isJustified(deps, vote.source);
-      const stored = await store.certify(combined, sourceJustified);
+      const stored = await storeCertificate(deps, combined, result);
       certificate = stored.certificate;
       result.certifiedNow = stored.created;
-      if (stored.justifiedNow) await afterJustified(deps, stored.certificate, result);
-      else if (stored.created) await whenSourceJustified(deps, stored.certificate, result);
     }
   }
   if (!certificate) return result;
   result.certified = true;
   // A repeat (redelivery, re-sent vote) re-runs the marks: a crash may have stopped the call that made them
   // between its writes and its notices. Each mark is conditional, so only missing ones are made.
-  if (repeat && !result.certifiedNow) await resume(deps, certificate, result);
+  if (repeat && !result.certifiedNow) await resume(deps, certificate, tally, result);
   return result;
 }
 
@@ -202,66 +199,88 @@ function combine(chain: ChainContext, link: Vote, votes: readonly Vote[]): Certi
   }
 }
 
+/**
+ * Stores a certificate at its target height (first writer wins), justified at once when its source is
+ * known to be justified, else noted as waiting on its source; then whatever this call justified moves on.
+ */
+async function storeCertificate(
+  deps: FinalizerDeps,
+  c: Certificate,
+  progress: Progress,
+): Promise<{ certificate: Certificate; created: boolean }> {
+  const stored = await deps.store.certify(c, await isJustified(deps, c.source));
+  if (stored.justifiedNow)
+    await afterJustified(deps, stored.certificate, stored.tally ?? (await deps.store.tally(c.target.height))!, progress);
+  else if (stored.created) await whenSourceJustified(deps, stored.certificate, progress);
+  return stored;
+}
+
 /** Whether `c` is justified in this region: genesis, known to this process, or marked in its tally. */
 async function isJustified(deps: FinalizerDeps, c: Checkpoint): Promise<boolean> {
-  if (checkpointEquals(c, deps.chain.genesis)) return true;
-  const id = linkOfCheckpoint(c);
-  if (deps.cache.isJustified(id)) return true;
-  const t = await deps.store.tally(c.height);
-  const justified = t !== undefined && t.justified && t.certificate !== undefined && checkpointEquals(t.certificate.target, c);
-  if (justified) deps.cache.noteJustified(id);
+  if (deps.cache.isJustified(checkpointKey(c))) return true;
+  return justifiedIn(deps, c, await deps.store.tally(c.height));
+}
+
+/** Whether `tally` (of `c`'s height) shows `c` justified; remembered in the process cache when it does. */
+function justifiedIn(deps: FinalizerDeps, c: Checkpoint, tally: HeightTally | undefined): boolean {
+  const justified =
+    checkpointEquals(c, deps.chain.genesis) ||
+    (tally !== undefined && tally.justified && tally.certificate !== undefined && checkpointEquals(tally.certificate.target, c));
+  if (justified) deps.cache.noteJustified(checkpointKey(c));
   return justified;
 }
 
-const linkOfCheckpoint = (c: Checkpoint) => `${c.height}:${toHex(c.hash)}:${toHex(c.stateRoot)}`;
+const checkpointKey = (c: Checkpoint) => `${c.height}:${toHex(c.hash)}:${toHex(c.stateRoot)}`;
 
 /**
- * A certificate was stored with its source not (yet) known to be justified. Adjacent links wait at
- * their own height; others get a waiting record. Then the source's status is read again: if it was
- * justified meanwhile, this call completes the justification (written first, read second).
+ * A certificate was stored with its source not (yet) known to be justified: it is noted in the tally
+ * of its source's height, and that same write returns the source's status. If the source was
+ * justified meanwhile, this call completes the justification; otherwise the call that justifies the
+ * source finds this link in the tally its own write returns. Each side writes before it reads.
  */
 async function whenSourceJustified(deps: FinalizerDeps, c: Certificate, progress: Progress): Promise<void> {
-  const K = deps.chain.set.checkpointInterval;
-  if (!isAdjacent(c, K)) await deps.store.awaitSource(c);
-  if (!(await isJustified(deps, c.source))) return;
-  if (await deps.store.markJustified(c)) await afterJustified(deps, c, progress);
-  if (!isAdjacent(c, K)) await deps.store.removeWaiting(c);
+  const source = await deps.store.awaitSource(c);
+  if (!justifiedIn(deps, c.source, source)) return;
+  const justified = await deps.store.markJustified(c);
+  if (justified) await afterJustified(deps, c, justified, progress);
 }
 
 /**
- * `c`'s target was just justified (by this call): finalize its source when adjacent, raise the head,
- * send the notices, then justify the links that were waiting on the target (the cascade).
+ * `c`'s target was just justified by this call (`tally` is its height's tally after that write): an
+ * adjacent `c` finalizes its source. The head is raised, the notices sent, then the links waiting on
+ * the target are justified (the cascade).
  */
-async function afterJustified(deps: FinalizerDeps, c: Certificate, progress: Progress): Promise<void> {
-  const { store, chain, cache } = deps;
-  const K = chain.set.checkpointInterval;
-  cache.noteJustified(linkOfCheckpoint(c.target));
+async function afterJustified(deps: FinalizerDeps, c: Certificate, tally: HeightTally, progress: Progress): Promise<void> {
+  const { cache, chain } = deps;
+  cache.noteJustified(checkpointKey(c.target));
   progress.justified.push(c.target.height);
-  const decision = supermajorityDecision(c, true, K);
-  const finalizedNow = decision.kind === 'justify' && decision.finalize ? await store.markFinalized(c) : false;
-  if (finalizedNow) {
+  const finalizes = finalizesSource(chain, c);
+  if (finalizes) {
     progress.finalized.push(c.source.height);
     cache.noteFinalized(c.source.height);
   }
-  // The head moves before any notice leaves: a role woken by the notice must see it.
-  await store.raiseHead({
-    justified: c.target,
-    justification: c,
-    ...(decision.kind === 'justify' && decision.finalize ? { finalized: c.source, finalization: c } : {}),
-  });
-  await sendNotices(deps, c, decision.kind === 'justify' && decision.finalize !== undefined);
-  await cascade(deps, c.target, progress);
+  await announce(deps, c, finalizes);
+  await cascade(deps, c.target, tally, progress);
 }
 
-/** Links certified before `source` was justified: the adjacent one one height up, and any waiting records. */
-async function cascade(deps: FinalizerDeps, source: Checkpoint, progress: Progress): Promise<void> {
-  const K = deps.chain.set.checkpointInterval;
-  const [next, waiting] = await Promise.all([deps.store.tally(source.height + K), deps.store.linksFrom(source)]);
-  const candidates = [...(next?.certificate && !next.justified ? [next.certificate] : []), ...waiting];
-  for (const c of candidates) {
+/** Whether a justified `c` finalizes its source (an adjacent link; genesis needs no finalizing). */
+function finalizesSource(chain: ChainContext, c: Certificate): boolean {
+  const decision = supermajorityDecision(c, true, chain.set.checkpointInterval);
+  return decision.kind === 'justify' && decision.finalize !== undefined && !checkpointEquals(c.source, chain.genesis);
+}
+
+/** Raises the head, then sends the notices: a role woken by a notice must see the head it announces. */
+async function announce(deps: FinalizerDeps, c: Certificate, finalizes: boolean): Promise<void> {
+  await deps.store.raiseHead({ justified: c.target, justification: c, ...(finalizes ? { finalized: c.source, finalization: c } : {}) });
+  await sendNotices(deps, c, finalizes);
+}
+
+/** Justifies the links certified before `source` was justified (noted in its height's tally). */
+async function cascade(deps: FinalizerDeps, source: Checkpoint, tally: HeightTally, progress: Progress): Promise<void> {
+  for (const c of tally.waiting) {
     if (!checkpointEquals(c.source, source)) continue;
-    if (await deps.store.markJustified(c)) await afterJustified(deps, c, progress);
-    if (!isAdjacent(c, K)) await deps.store.removeWaiting(c);
+    const justified = await deps.store.markJustified(c);
+    if (justified) await afterJustified(deps, c, justified, progress);
   }
 }
 
@@ -282,22 +301,18 @@ async function sendNotices(deps: FinalizerDeps, c: Certificate, finalizes: boole
 }
 
 /**
- * A repeat of a vote on a certified link: make whatever marks are missing (a crash may have stopped
- * the call that certified between its writes) and send the notices again (they may not have left).
+ * A repeat of a vote on a certified link (`tally` is the target height's tally, as the vote's write
+ * returned it): make whatever marks are missing (a crash may have stopped the call that certified
+ * between its writes) and send the notices again (they may not have left).
  */
-async function resume(deps: FinalizerDeps, c: Certificate, progress: Progress): Promise<void> {
-  const t = await deps.store.tally(c.target.height);
-  if (!t?.certificate || !sameLink(t.certificate, c)) return;
-  if (!t.justified) {
+async function resume(deps: FinalizerDeps, c: Certificate, tally: HeightTally, progress: Progress): Promise<void> {
+  if (!tally.certificate || !sameLink(tally.certificate, c)) return;
+  if (!tally.justified) {
     await whenSourceJustified(deps, c, progress);
     return;
   }
-  const K = deps.chain.set.checkpointInterval;
-  const finalizes = isAdjacent(c, K);
-  if (finalizes && (await deps.store.markFinalized(c))) progress.finalized.push(c.source.height);
-  await deps.store.raiseHead({ justified: c.target, justification: c, ...(finalizes ? { finalized: c.source, finalization: c } : {}) });
-  await sendNotices(deps, c, finalizes);
-  await cascade(deps, c.target, progress);
+  await announce(deps, c, finalizesSource(deps.chain, c));
+  await cascade(deps, c.target, tally, progress);
 }
 
 /**
@@ -312,7 +327,7 @@ async function importJustification(
   ancestry: readonly BlockHeader[],
   progress: Progress,
 ): Promise<void> {
-  const { chain, store } = deps;
+  const { chain } = deps;
   const { set } = chain;
   if (!checkpointEquals(c.target, source) || c.era !== set.era || (await isJustified(deps, source))) return;
   // Like a vote, an imported link must prove its target descends from its source.
@@ -323,11 +338,7 @@ async function importJustification(
   const message = voteSigningBytes(set.chainId, c);
   if (!deps.cache.verify(`group|${linkId(c)}|${toHex(c.signature)}`, () => chain.crypto.verify(set.groupPublicKey, message, c.signature)))
     return;
-  const sourceJustified = await isJustified(deps, c.source);
-  const stored = await store.certify(c, sourceJustified);
-  if (!sameLink(stored.certificate, c)) return;
-  if (stored.justifiedNow) await afterJustified(deps, c, progress);
-  else if (stored.created) await whenSourceJustified(deps, c, progress);
+  await storeCertificate(deps, c, progress);
 }
 
 /**

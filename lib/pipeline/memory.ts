@@ -5,7 +5,7 @@
  */
 import { equalBytes, toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
-import { checkpointId, evidenceId, evidenceSlot, linkId } from '../core/ids.js';
+import { evidenceId, evidenceSlot, linkId } from '../core/ids.js';
 import { mergeWatermarks } from '../core/interchange.js';
 import { type Evidence, sameLink, type Watermark, watermarkAllows } from '../core/slashing.js';
 import { MemoryNodeStore } from '../core/smt.js';
@@ -122,7 +122,7 @@ interface MutableTally {
   votes: Map<number, Vote>;
   certificate?: Certificate;
   justified: boolean;
-  finalization?: Certificate;
+  waiting: Map<string, Certificate>;
   spans: Map<number, Vote>;
 }
 
@@ -131,7 +131,7 @@ const snapshot = (t: MutableTally): HeightTally => ({
   votes: new Map(t.votes),
   ...(t.certificate ? { certificate: t.certificate } : {}),
   justified: t.justified,
-  ...(t.finalization ? { finalization: t.finalization } : {}),
+  waiting: [...t.waiting.values()],
   spans: [...t.spans.values()],
 });
 
@@ -141,7 +141,6 @@ const sameVote = (a: Vote, b: Vote) => a.member === b.member && sameLink(a, b) &
 export class MemoryFinalityStore implements FinalityStore {
   private readonly items = new Map<number, MutableTally>();
   private readonly evidence = new Map<string, Evidence>(); // `${member}#${slot}` -> evidence
-  private readonly waiting = new Map<string, Map<string, Certificate>>();
   private invalid = 0;
   private current: FinalityHead;
 
@@ -152,7 +151,7 @@ export class MemoryFinalityStore implements FinalityStore {
   private item(height: number): MutableTally {
     let t = this.items.get(height);
     if (!t) {
-      t = { height, votes: new Map(), justified: false, spans: new Map() };
+      t = { height, votes: new Map(), justified: false, waiting: new Map(), spans: new Map() };
       this.items.set(height, t);
     }
     return t;
@@ -176,7 +175,7 @@ export class MemoryFinalityStore implements FinalityStore {
 
   async tally(height: number): Promise<HeightTally | undefined> {
     // Genesis is justified and finalized by definition; no certificate names it as a target.
-    if (height === this.genesis.height) return { height, votes: new Map(), justified: true, spans: [] };
+    if (height === this.genesis.height) return { ...snapshot(this.item(height)), justified: true };
     const t = this.items.get(height);
     return t && snapshot(t);
   }
@@ -195,35 +194,20 @@ export class MemoryFinalityStore implements FinalityStore {
     if (t.certificate) return { certificate: t.certificate, created: false, justifiedNow: false };
     t.certificate = c;
     t.justified = justified;
-    return { certificate: c, created: true, justifiedNow: justified };
+    return { certificate: c, created: true, justifiedNow: justified, ...(justified ? { tally: snapshot(t) } : {}) };
   }
 
-  async markJustified(c: Certificate): Promise<boolean> {
+  async markJustified(c: Certificate): Promise<HeightTally | undefined> {
     const t = this.items.get(c.target.height);
-    if (!t?.certificate || !sameLink(t.certificate, c) || t.justified) return false;
+    if (!t?.certificate || !sameLink(t.certificate, c) || t.justified) return undefined;
     t.justified = true;
-    return true;
+    return snapshot(t);
   }
 
-  async markFinalized(c: Certificate): Promise<boolean> {
-    if (checkpointEquals(c.source, this.genesis)) return false;
-    const t = this.items.get(c.source.height);
-    if (!t?.certificate || !checkpointEquals(t.certificate.target, c.source) || t.finalization) return false;
-    t.finalization = c;
-    return true;
-  }
-
-  async awaitSource(c: Certificate): Promise<void> {
-    const id = checkpointId(c.source);
-    const m = this.waiting.get(id) ?? new Map<string, Certificate>();
-    this.waiting.set(id, m);
-    m.set(linkId(c), c);
-  }
-  async linksFrom(source: Checkpoint): Promise<Certificate[]> {
-    return [...(this.waiting.get(checkpointId(source))?.values() ?? [])];
-  }
-  async removeWaiting(c: Certificate): Promise<void> {
-    this.waiting.get(checkpointId(c.source))?.delete(linkId(c));
+  async awaitSource(c: Certificate): Promise<HeightTally> {
+    const t = this.item(c.source.height);
+    t.waiting.set(linkId(c), c);
+    return this.tally(c.source.height) as Promise<HeightTally>;
   }
 
   async putEvidence(e: Evidence): Promise<void> {
@@ -245,7 +229,12 @@ export class MemoryFinalityStore implements FinalityStore {
   async head(): Promise<FinalityHead> {
     return this.current;
   }
-  async raiseHead(u: { justified?: Checkpoint; justification?: Certificate; finalized?: Checkpoint; finalization?: Certificate }) {
+  async raiseHead(u: {
+    justified?: Checkpoint;
+    justification?: Certificate;
+    finalized?: Checkpoint;
+    finalization?: Certificate;
+  }): Promise<void> {
     const cur = this.current;
     const raiseJustified = u.justified !== undefined && u.justified.height > cur.justified.height;
     const raiseFinal = u.finalized !== undefined && u.finalized.height > cur.finalized.height;
@@ -257,7 +246,6 @@ export class MemoryFinalityStore implements FinalityStore {
       ? { finalized: u.finalized!, ...(u.finalization ? { finalization: u.finalization } : {}) }
       : { finalized: cur.finalized, ...(cur.finalization ? { finalization: cur.finalization } : {}) };
     this.current = { ...justified, ...finalized };
-    return this.current;
   }
 }
 

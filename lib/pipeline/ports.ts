@@ -110,8 +110,11 @@ export interface WatermarkStore {
  * Everything one region's finalizer records about one target height, in one item: each member's
  * first verified vote with that target height (one slot per member, so a member counts once per
  * height and a second, different vote is evidence), the certificate of the link certified there,
- * whether its target is justified, the certificate that finalized it, and the non-adjacent votes
- * that span this height (for surround detection).
+ * whether its target is justified, the certified links waiting for this height's checkpoint to be
+ * justified, and the non-adjacent votes that span this height (for surround detection).
+ *
+ * Finality is derived, not written: the checkpoint at h is finalized by the certificate stored at
+ * h + K when that certificate is adjacent, its source is that checkpoint and it is justified.
  */
 export interface HeightTally {
   readonly height: number;
@@ -119,8 +122,8 @@ export interface HeightTally {
   readonly certificate?: Certificate;
   /** `certificate.target` is justified (its source was, when it was marked). */
   readonly justified: boolean;
-  /** The certificate from `certificate.target` to the next checkpoint, which finalized it. */
-  readonly finalization?: Certificate;
+  /** Certified links whose source is a checkpoint at this height, stored while it was not justified. */
+  readonly waiting: readonly Certificate[];
   /** Non-adjacent votes whose span covers this height (at most one kept per member). */
   readonly spans: readonly Vote[];
 }
@@ -145,19 +148,24 @@ export interface TallyStore {
   tallies(heights: readonly number[]): Promise<HeightTally[]>;
   /**
    * First writer wins: stores `certificate` at its target height, marking it justified too when
-   * `justified`. Returns the stored certificate and which marks this call made.
+   * `justified`. Returns the stored certificate, which marks this call made, and (when it justified)
+   * the tally after the write (its waiting links).
    */
-  certify(certificate: Certificate, justified: boolean): Promise<{ certificate: Certificate; created: boolean; justifiedNow: boolean }>;
-  /** Marks the stored certificate `certificate` justified; true iff this call did (a retry of our own landed write counts). */
-  markJustified(certificate: Certificate): Promise<boolean>;
-  /** Records `certificate` (an adjacent link whose source is justified) as the finalization of its source; true iff this call did. */
-  markFinalized(certificate: Certificate): Promise<boolean>;
-  /** Remembers a certified non-adjacent link whose source is not justified yet. */
-  awaitSource(certificate: Certificate): Promise<void>;
-  /** Certified non-adjacent links waiting on `source`. */
-  linksFrom(source: Checkpoint): Promise<Certificate[]>;
-  /** Forgets a waiting link once it has been used. */
-  removeWaiting(certificate: Certificate): Promise<void>;
+  certify(
+    certificate: Certificate,
+    justified: boolean,
+  ): Promise<{ certificate: Certificate; created: boolean; justifiedNow: boolean; tally?: HeightTally }>;
+  /**
+   * Marks the stored certificate `certificate` justified. Returns the tally after the write when this
+   * call made the mark (a retry of our own landed write counts), else undefined.
+   */
+  markJustified(certificate: Certificate): Promise<HeightTally | undefined>;
+  /**
+   * Notes a certified link in the tally of its source's height, as waiting for that checkpoint to be
+   * justified, and returns that tally after the write (one atomic step: either it is already
+   * justified, or whoever justifies it later finds this link).
+   */
+  awaitSource(certificate: Certificate): Promise<HeightTally>;
 }
 
 export interface EvidenceStore {
@@ -187,7 +195,7 @@ export interface HeadStore {
     justification?: Certificate;
     finalized?: Checkpoint;
     finalization?: Certificate;
-  }): Promise<FinalityHead>;
+  }): Promise<void>;
 }
 
 export type FinalityStore = TallyStore & EvidenceStore & HeadStore;
@@ -231,6 +239,23 @@ export interface Transport {
 /** Fetches a block from a peer region (its HTTP API), for catch-up. The caller checks the hash. */
 export interface PeerBlocks {
   fetchBlock(height: number): Promise<Block | undefined>;
+}
+
+/**
+ * A peer region as a snapshot source (its HTTP API: lib/pipeline/peers.ts HttpPeer). Untrusted: the
+ * caller verifies the certificate with the group key and every node against its hash.
+ */
+export interface SnapshotPeer {
+  /** How the peer is named in reports (its URL). */
+  readonly name: string;
+  /** Its `GET /v1/finality` answer, unverified. */
+  finality(): Promise<unknown>;
+  /**
+   * For each of `roots` in order, the node stored under it and its descendants breadth-first, one
+   * subtree after the other, cut anywhere (the `POST /v1/state/nodes` answer), unverified;
+   * undefined when the peer has no node under the first root.
+   */
+  stateNodes(roots: readonly Uint8Array[]): Promise<Uint8Array[] | undefined>;
 }
 
 // ---------------------------------------------------------------- one region's stores

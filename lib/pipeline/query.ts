@@ -7,11 +7,12 @@ import { toHex } from '../core/bytes.js';
 import { checkpointEquals } from '../core/codec.js';
 import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import type { Evidence } from '../core/slashing.js';
-import { encodeProof } from '../core/smt.js';
+import { encodeProof, hexOf, type NodeStore, storedChildren } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import type { ChainContext } from './context.js';
 import type { AppliedStore, BlockStore, FinalityStore } from './ports.js';
+import { finalizationAt, finalizationOf, tallyPair } from './tally.js';
 
 /** Heights probed above the justified checkpoint for the head block (pacing keeps it within a few). */
 const HEAD_PROBE = 8;
@@ -22,6 +23,8 @@ export interface QueryDeps {
   readonly blocks: BlockStore;
   readonly finality: FinalityStore;
   readonly applied: AppliedStore;
+  /** The region's state tree nodes, served to peers that bootstrap from a snapshot (stateNodes). */
+  readonly nodes?: NodeStore;
   /**
    * Local clock in milliseconds, for the informational `lag.seconds` of health() only (no
    * protocol rule reads it). Without it `lag.seconds` is null.
@@ -33,10 +36,30 @@ export interface QueryDeps {
 
 /** A lookup that found nothing: the API answers 404 with this message. */
 export class NotFound extends Error {
-  override readonly name = 'NotFound';
+  override readonly name: string = 'NotFound';
+}
+
+/**
+ * A checkpoint at or below the finalized head that this region does not hold: its history starts
+ * later (a region bootstrapped from a snapshot). It never will hold it, unlike a checkpoint not
+ * reached yet.
+ */
+export class NotHeld extends NotFound {
+  override readonly name = 'NotHeld';
 }
 
 const ref = (c: { height: number; hash: Uint8Array }) => ({ height: c.height, hash: toHex(c.hash) });
+
+/** Most nodes one stateNodes answer carries. */
+export const MAX_STATE_NODES = 4096;
+/** Most node bytes one stateNodes answer carries (its JSON is about twice this, in hex); the first node is always included. */
+export const MAX_STATE_NODE_BYTES = 1024 * 1024;
+/** Most subtree roots one stateNodes request may name. */
+export const MAX_STATE_ROOTS = 200;
+/** Node reads in flight at once while walking a subtree. */
+const NODE_READS = 32;
+/** Subtrees of one stateNodes request read at once. */
+const SUBTREES_AT_ONCE = 8;
 
 export class QueryService {
   constructor(private readonly deps: QueryDeps) {}
@@ -89,26 +112,30 @@ export class QueryService {
     if (!isCheckpointHeight(height, set.checkpointInterval))
       throw new NotFound(`height ${height} is not a checkpoint (interval ${set.checkpointInterval})`);
     if (height === 0) return { ...checkpointToJson(this.deps.chain.genesis), status: 'finalized' as const };
-    const t = await this.deps.finality.tally(height);
-    if (t?.certificate && t.finalization && checkpointEquals(t.finalization.source, t.certificate.target))
-      return { ...checkpointToJson(t.certificate.target), status: 'finalized' as const, certificate: this.cert(t.finalization)! };
+    const [t, next] = await tallyPair(this.deps.finality, height, set.checkpointInterval);
+    const finalization = finalizationOf(t, next, set.checkpointInterval);
+    if (finalization)
+      return { ...checkpointToJson(finalization.source), status: 'finalized' as const, certificate: this.cert(finalization)! };
     if (t?.certificate && t.justified)
       return { ...checkpointToJson(t.certificate.target), status: 'justified' as const, certificate: this.cert(t.certificate)! };
     const voted = t && [...t.votes.values()][0];
     if (voted) return { ...checkpointToJson(voted.target), status: 'pending' as const };
+    // Every checkpoint up to the finalized head has a record where history is kept (records are
+    // written before the head moves): none here means this region started later, from a snapshot.
+    if (height <= (await this.deps.finality.head()).finalized.height)
+      throw new NotHeld(`checkpoint ${height} is not held by this region: its history starts later, from a snapshot; ask another region`);
     throw new NotFound(`no block at height ${height} yet`);
   }
 
   /**
-   * The finalized checkpoint at checkpoint height `height` (from the finalization recorded at that
-   * height), with its certificate; undefined when this region has not finalized it.
+   * The finalized checkpoint at checkpoint height `height` with the certificate that finalized it
+   * (derived from the tallies at `height` and one checkpoint up); undefined when this region has
+   * not finalized it or does not hold its history.
    */
   private async finalizedAt(height: number): Promise<{ checkpoint: Checkpoint; certificate?: Certificate } | undefined> {
     if (height === 0) return { checkpoint: this.deps.chain.genesis };
-    const t = await this.deps.finality.tally(height);
-    return t?.finalization && t.finalization.source.height === height
-      ? { checkpoint: t.finalization.source, certificate: t.finalization }
-      : undefined;
+    const certificate = await finalizationAt(this.deps.finality, height, this.deps.chain.set.checkpointInterval);
+    return certificate ? { checkpoint: certificate.source, certificate } : undefined;
   }
 
   /**
@@ -155,18 +182,51 @@ export class QueryService {
   }
 
   /**
-   * The application's state route (for transfers, `GET /v1/accounts/{publicKeyHex}`): the entry named
-   * by `key` at the latest readable finalized checkpoint, with its proof and the certificate that
-   * finalized that checkpoint.
+   * The finalized checkpoint at `height` whose state this region can read, with the certificate
+   * that finalized it (absent for genesis). Every finalized state root stays readable: state trees
+   * are content-addressed and never pruned.
+   * @throws NotFound when `height` is not a multiple of the checkpoint interval, is above the
+   *   region's readable finalized height, or is not recorded as finalized here (e.g. below the
+   *   snapshot a follower started from)
    */
-  async state(key: Uint8Array): Promise<{
+  async checkpointAt(height: number): Promise<{ checkpoint: Checkpoint; certificate?: Certificate }> {
+    const { deps } = this;
+    const K = deps.chain.set.checkpointInterval;
+    if (!Number.isSafeInteger(height) || height < 0 || !isCheckpointHeight(height, K))
+      throw new NotFound(`height ${height} is not a finalized checkpoint: checkpoints are multiples of ${K}`);
+    if (height === 0) return { checkpoint: deps.chain.genesis };
+    const readable = await this.readableCheckpoint();
+    if (height > readable.checkpoint.height)
+      throw new NotFound(
+        `height ${height} is not a finalized checkpoint in this region yet: its state is readable up to height ${readable.checkpoint.height}`,
+      );
+    if (height === readable.checkpoint.height) return readable;
+    const found = await this.finalizedAt(height);
+    if (!found)
+      throw new NotFound(
+        `checkpoint ${height} is not recorded as finalized in this region (its history may start later, from a snapshot); ask another region`,
+      );
+    return found;
+  }
+
+  /**
+   * The application's state route (for transfers, `GET /v1/accounts/{publicKeyHex}`): the entry named
+   * by `key` with its proof and the certificate that finalized the checkpoint it is read at: the
+   * latest readable finalized checkpoint, or `options.height` when given (see checkpointAt, whose
+   * NotFound it throws).
+   */
+  async state(
+    key: Uint8Array,
+    options: { readonly height?: number } = {},
+  ): Promise<{
     readonly [field: string]: unknown;
     readonly height: number;
     readonly stateRoot: string;
     readonly proof: ReturnType<typeof encodeProof>;
     readonly certificate: CertificateJson | null;
   }> {
-    const { checkpoint, certificate } = await this.readableCheckpoint();
+    const { checkpoint, certificate } =
+      options.height === undefined ? await this.readableCheckpoint() : await this.checkpointAt(options.height);
     const { fields, proof } = await this.deps.chain.app.read(checkpoint.stateRoot, key);
     return {
       ...fields,
@@ -175,6 +235,66 @@ export class QueryService {
       proof: encodeProof(proof),
       certificate: this.cert(certificate),
     };
+  }
+
+  /**
+   * State tree nodes for a region bootstrapping from a snapshot (lib/pipeline/snapshot.ts): for
+   * each of `roots` in order, the node stored under it followed by its descendants breadth-first
+   * (each level left to right, empty subtrees skipped), one root's subtree after the other, as
+   * stored bytes. The answer is cut after `limit` nodes (at most MAX_STATE_NODES), once
+   * MAX_STATE_NODE_BYTES of node bytes are reached (the first node is always included), or before
+   * the first node this region lacks, so it is always a prefix of that order: the caller checks
+   * each node against the hash its parent names and asks again for what is left.
+   * @throws NotFound when this region has no node under the first root (or serves no nodes)
+   */
+  async stateNodes(roots: readonly Uint8Array[], limit = MAX_STATE_NODES): Promise<{ nodes: string[] }> {
+    const store = this.deps.nodes;
+    if (!store || roots.length === 0) throw new NotFound(`no state node ${roots[0] ? hexOf(roots[0]) : ''} in this region`);
+    const wanted = Math.max(1, Math.min(limit, MAX_STATE_NODES));
+    const out: Uint8Array[] = [];
+    let bytes = 0;
+    // Subtrees are read a few at a time (their reads overlap) and emitted in root order.
+    for (let at = 0; at < roots.length; at += SUBTREES_AT_ONCE) {
+      const budget = wanted - out.length;
+      const walks = await Promise.all(roots.slice(at, at + SUBTREES_AT_ONCE).map((root) => this.subtree(store, root, budget)));
+      for (const [i, walk] of walks.entries()) {
+        if (at + i === 0 && walk.nodes.length === 0) throw new NotFound(`no state node ${hexOf(roots[0]!)} in this region`);
+        for (const node of walk.nodes) {
+          if (out.length >= wanted || (out.length > 0 && bytes + node.length > MAX_STATE_NODE_BYTES)) return { nodes: out.map(hexOf) };
+          out.push(node);
+          bytes += node.length;
+        }
+        if (!walk.complete) return { nodes: out.map(hexOf) };
+      }
+    }
+    return { nodes: out.map(hexOf) };
+  }
+
+  /** Up to `budget` nodes of the subtree under `root`, breadth-first, read a level at a time; `complete` when that is all of it. */
+  private async subtree(store: NodeStore, root: Uint8Array, budget: number): Promise<{ nodes: Uint8Array[]; complete: boolean }> {
+    const nodes: Uint8Array[] = [];
+    let level = [root];
+    while (level.length > 0) {
+      if (nodes.length >= budget) return { nodes, complete: false };
+      const batch = level.slice(0, budget - nodes.length);
+      const read: (Uint8Array | undefined)[] = new Array(batch.length);
+      for (let at = 0; at < batch.length; at += NODE_READS)
+        await Promise.all(
+          batch.slice(at, at + NODE_READS).map(async (hash, i) => {
+            read[at + i] = await store.get(hash);
+          }),
+        );
+      const next: Uint8Array[] = [];
+      for (const node of read) {
+        if (!node) return { nodes, complete: false };
+        nodes.push(node);
+        // Not checked against its hash here: the caller checks every node (a corrupt store's bytes are refused there).
+        for (const child of storedChildren(node)) next.push(child);
+      }
+      if (batch.length < level.length) return { nodes, complete: false };
+      level = next;
+    }
+    return { nodes, complete: true };
   }
 
   async evidence(limit = 100) {

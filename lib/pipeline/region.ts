@@ -124,6 +124,7 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
     blocks: stores.blocks,
     finality: stores.finality,
     applied: stores.applied,
+    nodes: stores.nodes,
     ...opts.health,
   });
   const homeBlocks = region === config.homeRegion ? stores.blocks : opts.blocksOf(config.homeRegion);

@@ -15,13 +15,14 @@ import type { Block, Checkpoint } from '../core/types.js';
 import { type ChainContext, hashBlock } from './context.js';
 import { BlockUnavailableError, ConflictingFinalityError } from './errors.js';
 import type { AppliedHead, AppliedStore, BlockStore, HeadStore, PeerBlocks, TallyStore, Transport } from './ports.js';
+import { finalizationAt } from './tally.js';
 
 export interface StateFunctionDeps {
   /** `chain.app` persists what it executes (the region's state tree). */
   readonly chain: ChainContext;
   readonly blocks: BlockStore;
   /** The region's finality head, and its tallies (each finalized checkpoint's hash, for bounded passes). */
-  readonly finality: HeadStore & Pick<TallyStore, 'tally'>;
+  readonly finality: HeadStore & Pick<TallyStore, 'tallies'>;
   readonly applied: AppliedStore;
   /** Peer regions to fetch missing blocks from, tried in order. */
   readonly peers: readonly PeerBlocks[];
@@ -79,14 +80,13 @@ export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResu
 
 /**
  * Where this pass stops: the finalized checkpoint, or, more than MAX_BLOCKS_PER_PASS above the applied
- * height, the finalized checkpoint at most that far up (its hash from the finalization recorded at its height).
+ * height, the finalized checkpoint at most that far up (as its tallies show it).
  */
 async function passTarget(deps: StateFunctionDeps, appliedHeight: number, finalized: Checkpoint): Promise<Checkpoint> {
   const K = deps.chain.set.checkpointInterval;
   const stop = checkpointAtOrBelow(appliedHeight + MAX_BLOCKS_PER_PASS, K);
   if (finalized.height <= appliedHeight + MAX_BLOCKS_PER_PASS || stop <= appliedHeight) return finalized;
-  const t = await deps.finality.tally(stop);
-  return t?.finalization?.source.height === stop ? t.finalization.source : finalized;
+  return (await finalizationAt(deps.finality, stop, K))?.source ?? finalized;
 }
 
 function mergeResults(a: ApplyResult, b: ApplyResult): ApplyResult {

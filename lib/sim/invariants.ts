@@ -11,6 +11,7 @@ import type { Evidence } from '../core/slashing.js';
 import { evidenceOf } from '../core/slashing.js';
 import type { Certificate, Vote } from '../core/types.js';
 import type { AppliedHead, AppliedStore } from '../pipeline/ports.js';
+import { finalizationOf } from '../pipeline/tally.js';
 import type { MemoryCluster } from './memory-cluster.js';
 
 export type ViolationKind =
@@ -110,16 +111,23 @@ export class InvariantChecker {
       const top = ((await node.raw.blocks.tip(head.justified.height, 16))?.height ?? head.justified.height) + K;
       const heights: number[] = [];
       for (let h = K; h <= top; h += K) heights.push(h);
-      for (const t of await node.raw.finality.tallies(heights)) {
+      const tallies = new Map((await node.raw.finality.tallies(heights)).map((t) => [t.height, t]));
+      for (const t of tallies.values()) {
         const h = t.height;
-        if (t.certificate) this.certificate(t.certificate, `${node.region}: certificate at ${h}`);
-        if (!t.finalization) continue;
-        if (!t.certificate || !t.justified)
-          this.report('bad-certificate', `${node.region}: ${h} is finalized without a justified certificate there`);
-        else this.finalized(node.region, t.certificate.target);
-        this.certificate(t.finalization, `${node.region}: finalization of ${h}`);
-        if (!t.certificate || idOf(t.finalization.source) !== idOf(t.certificate.target) || t.finalization.target.height !== h + K)
-          this.report('bad-certificate', `${node.region}: finalization certificate of ${h} is not the link from it to ${h + K}`);
+        if (!t.certificate) continue;
+        this.certificate(t.certificate, `${node.region}: certificate at ${h}`);
+        if (!t.justified) continue;
+        // A link is justified only once its source is: genesis or the justified checkpoint at its height.
+        const source = t.certificate.source;
+        const sourceTally = tallies.get(source.height);
+        const sourceJustified =
+          source.height === 0 ||
+          (sourceTally?.justified === true &&
+            sourceTally.certificate !== undefined &&
+            idOf(sourceTally.certificate.target) === idOf(source));
+        if (!sourceJustified) this.report('bad-certificate', `${node.region}: ${h} is justified but its source ${source.height} is not`);
+        const finalization = finalizationOf(tallies.get(h - K), t, K);
+        if (finalization && finalization.source.height > 0) this.finalized(node.region, finalization.source);
       }
       if (head.finalized.height > 0) {
         this.finalized(node.region, head.finalized);

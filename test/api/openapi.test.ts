@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { openapiDocument } from '../../lib/api/openapi.js';
+import { openapiDocument, openapiDocumentFor } from '../../lib/api/openapi.js';
 import { compileOperations, responseChecker } from '../../lib/api/validate.js';
+import { APPLICATIONS } from '../../lib/core/apps.js';
 
 type Json = Record<string, any>;
 const doc = openapiDocument as unknown as Json;
@@ -29,7 +30,9 @@ describe('OpenAPI document', () => {
       'GET /v1/health',
       'GET /v1/metrics',
       'GET /v1/openapi.json',
+      'GET /v1/state/nodes/{hash}',
       'GET /v1/validators',
+      'POST /v1/state/nodes',
       'POST /v1/transactions',
     ]);
     for (const name of Object.keys(doc.components.schemas))
@@ -67,6 +70,23 @@ describe('OpenAPI document', () => {
     const stream = operations.find((o) => o.operationId === 'getFinalityStream')!;
     expect(stream.parameters({}, { from: '4' }, { 'last-event-id': '6' })).toEqual({ from: 4, 'Last-Event-ID': 6 });
     expect(() => stream.parameters({}, {}, { 'last-event-id': '6x' })).toThrow(/^Last-Event-ID:/);
+  });
+
+  it("gives every application's state route the history parameter ?height and its 404", () => {
+    for (const app of Object.values(APPLICATIONS)) {
+      const doc = openapiDocumentFor(app) as Json;
+      const op = doc.paths[app.stateRoute.path].get;
+      expect(
+        op.parameters.find((p: { name: string }) => p.name === 'height'),
+        app.name,
+      ).toMatchObject({ in: 'query', required: false });
+      expect(op.responses['404'], app.name).toBeDefined();
+      const { operations } = compileOperations(doc);
+      const route = operations.find((o) => o.operationId === app.stateRoute.operationId)!;
+      const path = route.match(app.stateRoute.path.replace(/\{\w+\}/, 'ab'.repeat(app.stateRoute.parameter.minBytes)))!;
+      expect(route.parameters(path, { height: '4' })).toMatchObject({ height: 4 });
+      expect(() => route.parameters(path, { height: '-1' })).toThrow(/^height/);
+    }
   });
 
   it('survives a JSON round trip (it is served as JSON)', () => {

@@ -1,6 +1,6 @@
 /**
  * Assertion tests on the synthesized templates of the example cluster (4 regions, one member each),
- * a second topology (two members in one region, a region without members), cdk-nag's AwsSolutions
+ * a second topology (two members in one region, a follower region without members), cdk-nag's AwsSolutions
  * pack, and the construct props validation. The example app is built and synthesized once, with
  * cdk-nag and CDK's built-in CloudFormation validation on, exactly as `npm run synth` does.
  */
@@ -473,30 +473,63 @@ describe('cdk-nag AwsSolutions', () => {
   });
 });
 
-describe('another topology: two members in one region, a region without members', () => {
+describe('another topology: two members in one region, a follower region (no member)', () => {
   const topology: ClusterConfig = {
     ...config,
     regions: ['us-east-1', 'eu-west-1'],
     members: config.members.map((m, i) => ({ ...m, region: i < 2 ? 'us-east-1' : 'eu-west-1' })),
   };
-
-  it('creates one validator and proposal queue per hosted member and warns about the empty region', () => {
-    const three: ClusterConfig = { ...topology, regions: [...topology.regions, 'ap-southeast-2'] };
-    const peerApiUrls = { 'us-east-1': 'https://a.example/', 'eu-west-1': 'https://b.example/', 'ap-southeast-2': 'https://c.example/' };
+  const three: ClusterConfig = { ...topology, regions: [...topology.regions, 'ap-southeast-2'] };
+  const peerApiUrls = { 'us-east-1': 'https://a.example/', 'eu-west-1': 'https://b.example/', 'ap-southeast-2': 'https://c.example/' };
+  let built: Map<string, RegionStack>;
+  beforeAll(() => {
     const app = new App({ outdir: exampleOutdir, builtinCloudFormationValidation: false });
-    const { stacks: s } = buildApp({ config: three, nag: false, peerApiUrls, app });
-    const home = Template.fromStack(s.get('us-east-1')!);
+    built = buildApp({ config: three, nag: false, peerApiUrls, app }).stacks;
+  });
+  const policy = (t: Template, rolePrefix: string): Json[] => {
+    const found = Object.entries(t.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith(rolePrefix));
+    if (!found) throw new Error(`no policy ${rolePrefix}*`);
+    return found[1].Properties.PolicyDocument.Statement as Json[];
+  };
+
+  it('creates one validator and proposal queue per hosted member', () => {
+    const home = Template.fromStack(built.get('us-east-1')!);
     home.resourceCountIs('AWS::SecretsManager::Secret', 2);
     for (const index of [1, 2]) {
       home.hasResourceProperties('AWS::SQS::Queue', { QueueName: `afg-proposals-m${index}` });
       home.hasResourceProperties('AWS::Lambda::Function', { FunctionName: `afg-validator-m${index}` });
     }
-    const empty = s.get('ap-southeast-2')!;
-    const t = Template.fromStack(empty);
+    // Validators vote to the regions that host members only: a follower has no vote queue.
+    const votes = policy(home, 'Validator1Role')
+      .filter((st) => [st.Action].flat().includes('sqs:SendMessage'))
+      .flatMap((st) => [st.Resource].flat())
+      .map((r: Json) => JSON.stringify(r));
+    expect(votes.some((r) => r.includes('ap-southeast-2'))).toBe(false);
+    expect(votes.some((r) => r.includes('eu-west-1'))).toBe(true);
+    expect(built.get('us-east-1')!.follower).toBe(false);
+  });
+
+  it('deploys the member-less region as a follower: no key share, no finalizer or vote queue; a scheduled follower run', () => {
+    const stack = built.get('ap-southeast-2')!;
+    expect(stack.follower).toBe(true);
+    const t = Template.fromStack(stack);
     t.resourceCountIs('AWS::SecretsManager::Secret', 0);
     t.resourceCountIs('AWS::KMS::Key', 0);
-    expect(Object.values(t.findResources('AWS::SQS::Queue')).map((q) => q.Properties.QueueName)).not.toContain('afg-proposals-m1');
-    // Each state function gets the other regions' URLs; no other function gets peers.
+    const queues = Object.values(t.findResources('AWS::SQS::Queue')).map((q) => q.Properties.QueueName);
+    expect(queues).toContain('afg-finalized');
+    for (const absent of ['afg-votes', 'afg-proposals-m1', 'afg-ingress']) expect(queues).not.toContain(absent);
+    const functions = Object.values(t.findResources('AWS::Lambda::Function')).map((f) => f.Properties.FunctionName);
+    expect(functions.sort()).toEqual(['afg-api', 'afg-follower', 'afg-state-function', 'afg-stream']);
+    // The follower follows the other regions' APIs, one run at a time, started every minute, never retried.
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'afg-follower',
+      ReservedConcurrentExecutions: 1,
+      Timeout: 900,
+      Environment: { Variables: Match.objectLike({ AFG_PEERS: 'https://a.example/,https://b.example/' }) },
+    });
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)', State: 'ENABLED' });
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+    // Its state function catches up from the same peers; the API gets none.
     t.hasResourceProperties('AWS::Lambda::Function', {
       FunctionName: 'afg-state-function',
       Environment: { Variables: Match.objectLike({ AFG_PEERS: 'https://a.example/,https://b.example/' }) },
@@ -505,8 +538,18 @@ describe('another topology: two members in one region, a region without members'
       FunctionName: 'afg-api',
       Environment: { Variables: Match.objectLike({ AFG_PEERS: Match.absent() }) },
     });
-    Annotations.fromStack(empty).hasWarning('*', Match.stringLikeRegexp('no member is hosted in ap-southeast-2'));
-    Annotations.fromStack(s.get('eu-west-1')!).hasNoWarning('*', Match.stringLikeRegexp('no member is hosted'));
+    // It writes its own tables and notifies its state function; it can read no secret.
+    const actions = policy(t, 'FollowerRole').flatMap((st) => [st.Action].flat());
+    expect(actions).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'sqs:SendMessage']));
+    expect(actions.some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('kms:'))).toBe(false);
+    Annotations.fromStack(stack).hasInfo('*', Match.stringLikeRegexp('ap-southeast-2 hosts no member: deployed as a follower region'));
+    Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  });
+
+  it('warns when a follower region is given no peers to follow', () => {
+    const app = new App({ outdir: exampleOutdir, builtinCloudFormationValidation: false });
+    const { stacks: s } = buildApp({ config: three, nag: false, app });
+    Annotations.fromStack(s.get('ap-southeast-2')!).hasWarning('*', Match.stringLikeRegexp('follower region but has no peerApiUrls'));
   });
 });
 

@@ -13,9 +13,11 @@ import {
   leafHash,
   MemoryNodeStore,
   type NodeStore,
+  nodeChildren,
   parseHex,
   SparseMerkleTree,
   StateError,
+  storedChildren,
   verifyProof,
 } from '../../lib/core/smt.js';
 
@@ -384,5 +386,39 @@ describe('node stores', () => {
     const { root: next } = await tree.update(root, [{ key: POOL[0]!, value: val('new') }]);
     expect(await new SparseMerkleTree(inner).get(next, POOL[0]!)).toEqual(val('new'));
     expect(() => new CachingNodeStore(inner, 0)).toThrow(/maxEntries/);
+  });
+});
+
+describe('nodeChildren (a node fetched from an untrusted peer)', () => {
+  it('accepts exactly the stored bytes under each hash of a tree, and walking from the root reaches every node', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.uniqueArray(fc.constantFrom(...POOL), { minLength: 1, maxLength: POOL.length }), async (keys) => {
+        const store = new MemoryNodeStore();
+        const { root } = await new SparseMerkleTree(store).update(
+          EMPTY_ROOT,
+          keys.map((k, i) => ({ key: k, value: val(`v${i}`) })),
+        );
+        const queue = [root];
+        for (let i = 0; i < queue.length; i++) {
+          const bytes = (await store.get(queue[i]!))!;
+          const children = nodeChildren(queue[i]!, bytes);
+          expect(storedChildren(bytes)).toEqual(children);
+          queue.push(...children);
+          // One flipped byte anywhere is refused.
+          const bad = bytes.slice();
+          bad[bytes.length - 1]! ^= 1;
+          expect(() => nodeChildren(queue[i]!, bad)).toThrow(StateError);
+        }
+        expect(queue.length).toBe(store.size);
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it('refuses bytes that are not a node', () => {
+    const hash = sha256(Uint8Array.of(1));
+    for (const bytes of [new Uint8Array(0), Uint8Array.of(2, 3), new Uint8Array(65).fill(1), new Uint8Array(20)])
+      expect(() => nodeChildren(hash, bytes)).toThrow(/does not match its hash/);
+    expect(storedChildren(Uint8Array.of(0, 1, 2))).toEqual([]);
   });
 });

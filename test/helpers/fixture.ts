@@ -165,12 +165,11 @@ export async function buildFixture(opts: { checkpointInterval?: number; region?:
   const c1 = certifyLink(dealing, chainId, link1);
   const c2 = certifyLink(dealing, chainId, link2, [2, 3, 4]);
   // As the finalizer records them: votes in their slots, each certificate at its target height
-  // (justified, its source being so), and c2 as the finalization of K.
+  // (justified, its source being so): c2, adjacent and justified, finalizes K.
   for (const member of [1, 2, 3]) await finality.recordVote(voteOn(dealing, chainId, link1, member));
   for (const member of [2, 3, 4]) await finality.recordVote(voteOn(dealing, chainId, link2, member));
   await finality.certify(c1, true);
   await finality.certify(c2, true);
-  await finality.markFinalized(c2);
   await finality.raiseHead({ justified: cp(2 * K), justification: c2, finalized: cp(K), finalization: c2 });
   await applied.advanceApplied(
     { height: 0, hash: chain.genesis.hash, stateRoot: chain.genesis.stateRoot },

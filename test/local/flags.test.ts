@@ -13,6 +13,7 @@ import { EXIT, main } from '../../lib/local/main.js';
 
 const defaults: StartOptions = {
   regions: [...DEFAULT_REGIONS],
+  followers: [],
   validators: 4,
   threshold: 3,
   checkpointInterval: 1,
@@ -51,6 +52,16 @@ const valid: { name: string; argv: string[]; env?: Record<string, string>; expec
   },
   { name: '--duration', argv: ['--duration', '30'], expect: { durationSeconds: 30 } },
   { name: '--no-view', argv: ['--no-view'], expect: { view: false } },
+  {
+    name: '--followers adds regions with no key share (validators stay one per --regions entry)',
+    argv: ['--regions', 'us-east-1,eu-west-1,ap-northeast-1', '--followers', 'eu-central-1,us-west-2'],
+    expect: {
+      regions: ['us-east-1', 'eu-west-1', 'ap-northeast-1'],
+      followers: ['eu-central-1', 'us-west-2'],
+      validators: 3,
+      threshold: 3,
+    },
+  },
   { name: '--flag=value form', argv: ['--validators=5', '--threshold=4'], expect: { validators: 5, threshold: 4 } },
 ];
 
@@ -69,6 +80,18 @@ const invalid: { name: string; argv: string[]; env?: Record<string, string>; fla
   { name: '--port above 65535', argv: ['--port', '70000'], flag: /^--port: expected an integer in 0\.\.65535/ },
   { name: '--port negative', argv: ['--port', '-1'], flag: /--port/ },
   { name: '--port leaves no room for the regions', argv: ['--port', '65534'], flag: /^--port: 65534 leaves no room for 4/ },
+  { name: '--followers foo', argv: ['--followers', 'foo'], flag: /^--followers: "foo" is not a region name/ },
+  { name: '--followers duplicate', argv: ['--followers', 'eu-central-1,eu-central-1'], flag: /^--followers: a region is listed twice/ },
+  {
+    name: '--followers also in --regions',
+    argv: ['--followers', 'eu-west-1'],
+    flag: /^--followers: eu-west-1 is also in --regions \(a follower holds no key share\)/,
+  },
+  {
+    name: '--port leaves no room for the followers',
+    argv: ['--port', '65531', '--followers', 'eu-central-1'],
+    flag: /^--port: 65531 leaves no room for 5 consecutive ports/,
+  },
   { name: 'PORT env not a number', argv: [], env: { PORT: 'abc' }, flag: /^PORT: .*environment variable/ },
   { name: '--load negative', argv: ['--load', '-3'], flag: /--load/ },
   { name: '--load too high', argv: ['--load', '5000'], flag: /^--load:/ },

@@ -7,14 +7,15 @@ import { runScenario, type Scenario, scenarioForSeed } from '../../lib/sim/simul
 const K = 10;
 
 const cases: { bug: PlantedBug; expect: ViolationKind[]; scenario: (seed: number) => Scenario }[] = [
-  // A finalizer that certifies at t-1 never combines a valid certificate: the chain stalls (the pacemaker
-  // keeps poking it, so bounded runs are enough to see it).
+  // A finalizer that certifies at t-1 stores certificates with too few signers (which never verify), or,
+  // where combining fails, stalls (the pacemaker keeps poking it, so bounded runs are enough to see it).
   {
     bug: 'threshold-minus-one',
-    expect: ['unexpected-error', 'liveness'],
+    expect: ['bad-certificate', 'unexpected-error', 'liveness'],
     scenario: (seed) => plain(seed, { maxSteps: 600, livenessSteps: 400 }),
   },
-  { bug: 'no-dedup', expect: ['unexpected-error'], scenario: (seed) => plain(seed, { faults: { ...none, duplicate: 1 } }) },
+  // A repeated vote counted again reaches "t" with a phantom signer: the stored certificate names it.
+  { bug: 'no-dedup', expect: ['bad-certificate', 'unexpected-error'], scenario: (seed) => plain(seed, { faults: { ...none, duplicate: 1 } }) },
   {
     bug: 'apply-twice',
     expect: ['apply-order'],
