@@ -45,8 +45,8 @@ export interface RegionRuntimeOptions {
   readonly transport?: Transport;
   /** State tree nodes kept in memory (default 200k). */
   readonly nodeCacheEntries?: number;
-  /** Health hooks for the query service (local clock for informational lag, DLQ depths). */
-  readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths'>;
+  /** Health hooks for the query service (local clock for informational lag, DLQ depths, dependency checks). */
+  readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths' | 'probes'>;
 }
 
 /** @throws ConfigError when `region` is not in the config. */
