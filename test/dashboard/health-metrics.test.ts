@@ -142,7 +142,11 @@ describe('GET /v1/health (dependency checks)', () => {
     const counting = new Proxy(fx.finality, {
       get(target, prop, receiver) {
         const v = Reflect.get(target, prop, receiver);
-        return typeof v === 'function' ? (...a: unknown[]) => (reads++, v.apply(target, a)) : v;
+        if (typeof v !== 'function') return v;
+        return (...a: unknown[]) => {
+          reads++;
+          return v.apply(target, a);
+        };
       },
     });
     const probes = async () => [
