@@ -3,11 +3,14 @@
  * AFG_CONFIG (cluster config JSON), AWS_REGION, AFG_MEMBER + AFG_KEY_SECRET_ID (validators),
  * AFG_PEERS (comma-separated peer API URLs), and the endpoint overrides of lib/aws/clients.ts.
  * Everything is built lazily once per container and validated with messages naming the variable.
+ * The query service's health checks probe the region's tables and queues through clients with two
+ * attempts (lib/aws/probes.ts), so an outage shows in /v1/health within one request.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createClientFactory, endpointsFromEnv } from '../aws/clients.js';
 import { loadKeySecret, type MemberKey } from '../aws/keys.js';
+import { regionProbes } from '../aws/probes.js';
 import { type ClusterConfig, parseClusterConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { HttpPeerBlocks } from '../pipeline/peers.js';
@@ -45,6 +48,7 @@ export function configFromEnv(): ClusterConfig {
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'afg' });
 export const metrics = new Metrics({ namespace: 'afg', serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'afg' });
 const aws = createClientFactory({ endpoints: endpointsFromEnv() });
+const probeAws = createClientFactory({ endpoints: endpointsFromEnv(), maxAttempts: 2 });
 
 export const telemetry: Telemetry = {
   log: logger,
@@ -60,8 +64,14 @@ export const runtime: () => Promise<RegionRuntime> = once(async () => {
     .split(',')
     .filter(Boolean)
     .map((url) => new HttpPeerBlocks(url));
-  return createRegionRuntime({ config, region: env('AWS_REGION'), aws, peers });
+  const region = env('AWS_REGION');
+  return createRegionRuntime({ config, region, aws, peers, health: { probes: regionProbes({ aws: probeAws, config, region }) } });
 });
+
+/** Publishes the metrics recorded so far (the API function has no logMetrics middleware: most requests record none). */
+export const publishMetrics = (): void => {
+  metrics.publishStoredMetrics();
+};
 
 export const memberKey: () => Promise<MemberKey> = once(async () => {
   const member = Number(env('AFG_MEMBER'));

@@ -2,12 +2,19 @@
  * The local multi-region cluster: every region's roles run in this process on the same handlers
  * as on AWS, fed by local SQS event sources, against real DynamoDB Local and an SQS emulator (or
  * any endpoints given, e.g. LocalStack). Each region serves its HTTP API on 127.0.0.1.
+ *
+ * The embedded services are supervised (services.ts): while one restarts the event sources wait,
+ * and `failure` resolves if one cannot be kept running, for the owner (main.ts) to stop. Each
+ * region's /v1/health checks its tables and queues (lib/aws/probes.ts, through clients that do not
+ * retry), and every API route answers 503 for an unreachable store or queue (dependencyFailure).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Api, createApi } from '../api/app.js';
 import { type ApiServer, startApiServer } from '../api/node-server.js';
 import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../aws/clients.js';
+import { dependencyFailure } from '../aws/errors.js';
+import { regionProbes } from '../aws/probes.js';
 import { ensureQueue, queueDepths, resolveQueueUrl } from '../aws/queues.js';
 import { ensureTables } from '../aws/tables.js';
 import { type ClusterConfig, dlqName, inboxQueue, parseClusterConfig, resourceNames } from '../config.js';
@@ -21,7 +28,7 @@ import { HttpPeerBlocks } from '../pipeline/peers.js';
 import { createRegionRuntime, type RegionRuntime } from '../runtime.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
-import { type EmbeddedServices, startEmbeddedServices } from './services.js';
+import { type EmbeddedServices, type ServiceStartError, type ServiceStatus, startEmbeddedServices } from './services.js';
 
 export interface LocalClusterOptions {
   readonly regions: readonly string[];
@@ -63,12 +70,24 @@ export class LocalCluster {
     readonly config: ClusterConfig,
     readonly regions: LocalRegion[],
     readonly aws: ClientFactory,
+    /** Clients for the health probes: one attempt each, so an outage shows at once. */
+    private readonly probeAws: ClientFactory,
     private readonly services: EmbeddedServices | undefined,
     private readonly servers: ApiServer[],
   ) {}
 
   get urls(): string[] {
     return this.regions.map((r) => r.url);
+  }
+
+  /** The embedded services' state and restarts (empty when the cluster uses --endpoint). */
+  serviceStatus(): ServiceStatus[] {
+    return this.services?.status() ?? [];
+  }
+
+  /** Resolves when an embedded service could not be kept running: stop the cluster. Pending otherwise. */
+  get failure(): Promise<ServiceStartError> {
+    return this.services?.failure ?? new Promise(() => {});
   }
 
   /** Starts everything; on failure stops what was started and rethrows. */
@@ -97,12 +116,15 @@ export class LocalCluster {
       maxBlockBytes: 200_000,
     });
 
-    const services = opts.endpoints ? undefined : await startEmbeddedServices({ dataDir: join(opts.dataDir, 'services') });
+    const services = opts.endpoints
+      ? undefined
+      : await startEmbeddedServices({ dataDir: join(opts.dataDir, 'services'), notify: (m) => opts.log?.warn(m) });
     const endpoints = opts.endpoints ?? { dynamodb: services!.dynamodbEndpoint, sqs: services!.sqsEndpoint };
     const aws = createClientFactory({ endpoints });
+    const probeAws = createClientFactory({ endpoints, maxAttempts: 1 });
     const servers: ApiServer[] = [];
     const regions: LocalRegion[] = [];
-    const cluster = new LocalCluster(config, regions, aws, services, servers);
+    const cluster = new LocalCluster(config, regions, aws, probeAws, services, servers);
     try {
       // Listen first (port 0 picks a free port), so every region knows its peers' real URLs.
       const routes: Api[] = [];
@@ -123,7 +145,11 @@ export class LocalCluster {
           region,
           aws,
           peers,
-          health: { now: () => Date.now(), dlqDepths: () => queueDepths(aws.sqs(region), regionQueueNames(config, region).map(dlqName)) },
+          health: {
+            now: () => Date.now(),
+            dlqDepths: () => queueDepths(probeAws.sqs(region), regionQueueNames(config, region).map(dlqName)),
+            probes: regionProbes({ aws: probeAws, config, region }),
+          },
         });
         const telemetry = new CounterTelemetry(opts.log);
         routes[i] = createApi({
@@ -133,6 +159,7 @@ export class LocalCluster {
           maxLagBlocks: opts.maxLagBlocks ?? 50,
           dashboardHtml: dashboard,
           metrics: () => telemetry,
+          dependencyFailure,
         });
         regions.push({ region, url: urls[i]!, runtime, telemetry, sources: [] });
       }
@@ -166,6 +193,9 @@ export class LocalCluster {
         waitTimeSeconds: 1,
         functionName: `afg-${r.region}-${queue}`,
         onError: (e) => r.telemetry.log.error('event source error', { queue, error: String(e) }),
+        onNote: (m) => r.telemetry.log.warn(m),
+        // While an embedded service restarts, receiving would only fail (and spend receive counts): wait.
+        ...(this.services ? { available: () => this.services!.status().every((s) => s.up) } : {}),
       });
     const out: SqsEventSource[] = [];
     if (r.region === config.homeRegion)
@@ -199,6 +229,7 @@ export class LocalCluster {
     await Promise.allSettled(this.regions.flatMap((r) => r.sources.map((s) => s.stop())));
     await Promise.allSettled(this.servers.map((s) => s.close()));
     this.aws.destroy();
+    this.probeAws.destroy();
     await this.services?.stop();
   }
 }

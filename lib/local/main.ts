@@ -3,8 +3,9 @@
  * optional load generator, until Ctrl-C, SIGTERM or --duration. State persists in --data-dir
  * between runs; --fresh starts a new chain.
  *
- * Exit codes: 0 stopped normally; 1 start-up failed (e.g. Java missing, port in use); 2 bad usage
- * (the message names the flag); 130 forced exit by a second Ctrl-C.
+ * Exit codes: 0 stopped normally; 1 start-up failed (e.g. Java missing, port in use), or an
+ * embedded service died and could not be restarted (the cluster stops rather than run half-alive);
+ * 2 bad usage (the message names the flag); 130 forced exit by a second Ctrl-C.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -111,6 +112,14 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     return e instanceof ConfigError ? EXIT.usage : EXIT.failed;
   }
   const startupMs = Date.now() - startedAt;
+  stop.onFirst(() => {});
+  // A service the supervisor could not keep running stops the whole cluster.
+  let serviceFailure: Error | undefined;
+  void cluster.failure.then((e) => {
+    serviceFailure = e;
+    io.err(`error: ${e.message}\nstopping the cluster: it cannot make progress without this service\n`);
+    stop.request('service-failed');
+  });
   await writeFile(join(o.dataDir, TOPOLOGY_FILE), `${JSON.stringify(topologyOf(o), null, 2)}\n`).catch(() => {});
   io.out(`ready in ${(startupMs / 1000).toFixed(1)} s:\n${cluster.regions.map((r) => `  ${r.region.padEnd(16)} ${r.url}`).join('\n')}\n`);
 
@@ -134,6 +143,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     const current = load;
     view = new ClusterView({
       regions: cluster.regions,
+      services: () => cluster.serviceStatus(),
       ...(current ? { load: () => current.stats() } : {}),
       live: o.view && process.stdout.isTTY === true && (process.stdout.columns ?? 0) > 0,
     });
@@ -148,7 +158,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     };
     await view.stop();
     if (load) {
-      const drainMs = reason === 'duration' ? DRAIN_MS.duration : DRAIN_MS.signal;
+      const drainMs = reason === 'duration' ? DRAIN_MS.duration : reason === 'service-failed' ? 0 : DRAIN_MS.signal;
       if (load.stats().pending > 0) io.out(`load stopped; waiting up to ${drainMs / 1000} s for accepted transfers to finalize\n`);
       loadStats = await load.stop({ drainMs });
     }
@@ -186,7 +196,8 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
       '',
     ].join('\n'),
   );
-  return reason === 'error' ? EXIT.failed : EXIT.ok;
+  if (serviceFailure) io.err(`error: stopped because ${serviceFailure.message.split('\n')[0]}\n`);
+  return reason === 'error' || serviceFailure !== undefined ? EXIT.failed : EXIT.ok;
 }
 
 /**
