@@ -118,8 +118,16 @@ export class LocalCluster {
 
     const services = opts.endpoints
       ? undefined
-      : await startEmbeddedServices({ dataDir: join(opts.dataDir, 'services'), notify: (m) => opts.log?.warn(m) });
-    const endpoints = opts.endpoints ?? { dynamodb: services!.dynamodbEndpoint, sqs: services!.sqsEndpoint };
+      : await startEmbeddedServices({
+          dataDir: join(opts.dataDir, 'services'),
+          sqsRegions: opts.regions,
+          notify: (m) => opts.log?.warn(m),
+        });
+    const endpoints = opts.endpoints ?? {
+      dynamodb: services!.dynamodbEndpoint,
+      sqs: services!.sqsEndpoint,
+      sqsByRegion: services!.sqsEndpoints,
+    };
     const aws = createClientFactory({ endpoints });
     const probeAws = createClientFactory({ endpoints, maxAttempts: 1 });
     const servers: ApiServer[] = [];

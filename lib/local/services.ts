@@ -6,7 +6,10 @@
  * Region isolation: DynamoDB Local runs WITHOUT -sharedDb, so it keeps one database per
  * (access key, region). All our local clients use the same access key (LOCAL_CREDENTIALS), so each
  * region sees its own tables, as on AWS. fauxqs reads the region from each request's SigV4 scope and
- * keeps same-named queues of different regions apart (test/integration/services.test.ts checks both).
+ * keeps same-named queues of different regions apart in memory (test/integration/services.test.ts
+ * checks both), but it persists queues by name alone: in one data folder, every region's afg-votes
+ * would be one row, and a restart would bring back one region's queue. So `sqsRegions` gives each
+ * region a server of its own (same process, own port, own folder); the shared server serves the rest.
  *
  * Loopback only: both services are unauthenticated and hold every member's watermark, so they
  * listen on 127.0.0.1 and nowhere else. Neither tool has a bind option: DynamoDB Local is started
@@ -53,7 +56,10 @@ export interface ServiceStatus {
 export interface EmbeddedServices {
   /** e.g. http://127.0.0.1:41234 */
   readonly dynamodbEndpoint: string;
+  /** The shared SQS server: serves every region (each request's region comes from its signature). */
   readonly sqsEndpoint: string;
+  /** The SQS server of each region listed in `sqsRegions` (empty without it). Use these for those regions. */
+  readonly sqsEndpoints: Readonly<Record<string, string>>;
   /** Each service's process id, state and restarts. */
   status(): ServiceStatus[];
   /**
@@ -79,7 +85,13 @@ export interface EmbeddedServicesOptions {
   readonly dataDir?: string;
   /** 0 or undefined: a free port. */
   readonly dynamodbPort?: number;
+  /** Port of the shared SQS server. */
   readonly sqsPort?: number;
+  /**
+   * Regions that get an SQS server of their own (free ports): needed for persisted queues of several
+   * regions (see the module comment). Default none: the shared server serves every region.
+   */
+  readonly sqsRegions?: readonly string[];
   /** Receives the services' output lines, start/stop notes and restarts. */
   readonly log?: (line: string) => void;
   /** Receives only the supervision notes: a service exited unexpectedly, came back, failed to restart. */
@@ -136,16 +148,19 @@ export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}):
   const dbPath = dataDir === undefined ? undefined : ensureDir(join(dataDir, 'dynamodb'));
   const sqsDir = dataDir === undefined ? undefined : ensureDir(join(dataDir, 'sqs'));
   const jvmArgs = opts.jvmArgs ?? DEFAULT_JVM_ARGS;
+  for (const region of opts.sqsRegions ?? [])
+    if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(region))
+      throw new ServiceStartError('sqs-emulator', `sqsRegions: ${JSON.stringify(region)} is not a region name`);
   const dynamo = new Supervised(
     'dynamodb-local',
-    (port) => launchDynamoDbLocal({ java, jvmArgs, port, dbPath, log, timeoutMs }),
+    (ports) => launchDynamoDbLocal({ java, jvmArgs, port: ports.dynamodb!, dbPath, log, timeoutMs }),
     supervision,
     notify,
     reportFailure,
   );
   const sqs = new Supervised(
     'sqs-emulator',
-    (port) => launchSqs({ port, dataDir: sqsDir, log, timeoutMs }),
+    (ports) => launchSqs({ ports, dataDir: sqsDir, log, timeoutMs }),
     supervision,
     notify,
     reportFailure,
@@ -156,7 +171,8 @@ export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}):
   };
   process.once('exit', killAll);
   try {
-    await Promise.all([dynamo.start(opts.dynamodbPort || (await freePort())), sqs.start(opts.sqsPort ?? 0)]);
+    const sqsPorts = Object.fromEntries([['shared', opts.sqsPort ?? 0], ...(opts.sqsRegions ?? []).map((r) => [r, 0] as const)]);
+    await Promise.all([dynamo.start({ dynamodb: opts.dynamodbPort || (await freePort()) }), sqs.start(sqsPorts)]);
   } catch (e) {
     await Promise.allSettled([dynamo.stop(), sqs.stop()]);
     process.removeListener('exit', killAll);
@@ -165,7 +181,8 @@ export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}):
   let stopped: Promise<void> | undefined;
   return {
     dynamodbEndpoint: dynamo.endpoint,
-    sqsEndpoint: sqs.endpoint,
+    sqsEndpoint: sqs.endpointOf('shared'),
+    sqsEndpoints: Object.fromEntries((opts.sqsRegions ?? []).map((r) => [r, sqs.endpointOf(r)])),
     status: () => [dynamo.status(), sqs.status()],
     failure,
     stop: () =>
@@ -179,7 +196,8 @@ export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}):
 /** A started service process that answers requests. */
 interface ServiceProcess {
   readonly pid: number | undefined;
-  readonly port: number;
+  /** The port of each server it runs, by name. */
+  readonly ports: Readonly<Record<string, number>>;
   /** Resolves once the process has exited (never rejects). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Its last lines of output. */
@@ -190,13 +208,14 @@ interface ServiceProcess {
   killNow(): void;
 }
 
-/** Starts a process on `port` (0: any free port) and resolves once it answers; rejects with ServiceStartError leaving nothing running. */
-type Launch = (port: number) => Promise<ServiceProcess>;
+/** Starts a process on `ports` (0: any free port) and resolves once it answers; rejects with ServiceStartError leaving nothing running. */
+type Launch = (ports: Readonly<Record<string, number>>) => Promise<ServiceProcess>;
 
 /** Keeps one service running: restarts it after unexpected exits, gives up after too many failed restarts in a row. */
 class Supervised {
   private current: ServiceProcess | undefined;
-  private port = 0;
+  /** The ports of the first start, kept across restarts so clients keep their endpoints. */
+  private ports: Readonly<Record<string, number>> = {};
   private restarts = 0;
   private stopping = false;
   private restarting: Promise<void> | undefined;
@@ -209,8 +228,13 @@ class Supervised {
     private readonly giveUp: (e: ServiceStartError) => void,
   ) {}
 
+  /** The first server's endpoint (the one the view shows). */
   get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return this.endpointOf(Object.keys(this.ports)[0]!);
+  }
+
+  endpointOf(server: string): string {
+    return `http://127.0.0.1:${this.ports[server]}`;
   }
 
   status(): ServiceStatus {
@@ -218,9 +242,9 @@ class Supervised {
   }
 
   /** The first start: a failure is thrown to the caller, never retried. */
-  async start(port: number): Promise<void> {
-    const first = await this.launch(port);
-    this.port = first.port;
+  async start(ports: Readonly<Record<string, number>>): Promise<void> {
+    const first = await this.launch(ports);
+    this.ports = first.ports;
     this.adopt(first, false);
   }
 
@@ -267,7 +291,7 @@ class Supervised {
       await sleep(backoffMs * 2 ** failures);
       if (this.stopping) return;
       try {
-        const next = await this.launch(this.port);
+        const next = await this.launch(this.ports);
         if (this.stopping) {
           await next.stop();
           return;
@@ -470,39 +494,54 @@ async function launchDynamoDbLocal(o: {
     client.destroy();
   }
   o.log(`dynamodb-local: ready (pid ${proc.child.pid})`);
-  return { pid: proc.child.pid, port: o.port, exited: proc.exited, output: () => [...proc.tail], stop: proc.stop, killNow: proc.killNow };
+  return {
+    pid: proc.child.pid,
+    ports: { dynamodb: o.port },
+    exited: proc.exited,
+    output: () => [...proc.tail],
+    stop: proc.stop,
+    killNow: proc.killNow,
+  };
 }
 
 /**
  * Runs fauxqs in a child Node process (lib/local/sqs-server.mjs) so it uses the other core instead
- * of the cluster's event loop. Port 0 picks a free port (reported back on stdout).
+ * of the cluster's event loop: one server per entry of `ports` (port 0 picks a free port, reported
+ * back on stdout), all in that one process.
  */
 async function launchSqs(o: {
-  port: number;
+  ports: Readonly<Record<string, number>>;
   dataDir: string | undefined;
   log: (line: string) => void;
   timeoutMs: number;
 }): Promise<ServiceProcess> {
-  let reportPort!: (port: number) => void;
-  const announced = new Promise<number>((r) => {
-    reportPort = r;
+  const ports: Record<string, number> = {};
+  let reportReady!: () => void;
+  const ready = new Promise<void>((r) => {
+    reportReady = r;
   });
   const proc = spawnService(
     'sqs-emulator',
     process.execPath,
-    ['--no-warnings', SQS_SCRIPT, String(o.port), ...(o.dataDir ? [o.dataDir] : [])],
+    [
+      '--no-warnings',
+      SQS_SCRIPT,
+      ...(o.dataDir ? ['--data-dir', o.dataDir] : []),
+      ...Object.entries(o.ports).map(([name, port]) => `${name}=${port}`),
+    ],
     undefined,
     o.log,
     (line) => {
-      const m = /^afg-sqs-port (\d+)$/.exec(line);
-      if (m) reportPort(Number(m[1]));
-      return m !== null;
+      const m = /^afg-sqs-port (\S+) (\d+)$/.exec(line);
+      if (m) ports[m[1]!] = Number(m[2]);
+      if (line === 'afg-sqs-ready') reportReady();
+      return m !== null || line === 'afg-sqs-ready';
     },
   );
   const cancel = new AbortController();
   try {
-    const port = await Promise.race([
-      announced,
+    await Promise.race([
+      ready,
       proc.exited.then(() => {
         throw new ServiceStartError('sqs-emulator', `exited before listening (${proc.ended()})${hint(proc.tail)}`, [...proc.tail]);
       }),
@@ -510,21 +549,23 @@ async function launchSqs(o: {
         throw new ServiceStartError('sqs-emulator', `did not start within ${o.timeoutMs} ms`, [...proc.tail]);
       }),
     ]).finally(() => cancel.abort());
-    const endpoint = `http://127.0.0.1:${port}`;
-    const client = new SQSClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
-    try {
-      await waitUntilAnswering(
-        'sqs-emulator',
-        endpoint,
-        proc,
-        (signal) => client.send(new ListQueuesCommand({}), { abortSignal: signal }),
-        o.timeoutMs,
-      );
-    } finally {
-      client.destroy();
+    for (const [name, port] of Object.entries(ports)) {
+      const endpoint = `http://127.0.0.1:${port}`;
+      const client = new SQSClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+      try {
+        await waitUntilAnswering(
+          'sqs-emulator',
+          endpoint,
+          proc,
+          (signal) => client.send(new ListQueuesCommand({}), { abortSignal: signal }),
+          o.timeoutMs,
+        );
+      } finally {
+        client.destroy();
+      }
+      o.log(`sqs-emulator: ${name} ready on ${endpoint} (pid ${proc.child.pid})`);
     }
-    o.log(`sqs-emulator: ready on ${endpoint} (pid ${proc.child.pid})`);
-    return { pid: proc.child.pid, port, exited: proc.exited, output: () => [...proc.tail], stop: proc.stop, killNow: proc.killNow };
+    return { pid: proc.child.pid, ports, exited: proc.exited, output: () => [...proc.tail], stop: proc.stop, killNow: proc.killNow };
   } catch (e) {
     await proc.stop();
     throw e;

@@ -53,7 +53,7 @@ function sharedServices(): EmbeddedServices | undefined {
   const sqsEndpoint = process.env.AFG_TEST_SQS_ENDPOINT;
   if (!dynamodbEndpoint || !sqsEndpoint) return undefined;
   // Not ours to supervise or report on: the run-wide pair belongs to the global setup.
-  return { dynamodbEndpoint, sqsEndpoint, status: () => [], failure: new Promise(() => {}), stop: async () => {} };
+  return { dynamodbEndpoint, sqsEndpoint, sqsEndpoints: {}, status: () => [], failure: new Promise(() => {}), stop: async () => {} };
 }
 
 /** A name unique within the run, for tables and queues (letters, digits and '-'). */

@@ -257,7 +257,7 @@ describe('loopback only, supervised', () => {
 
   it('both services listen on 127.0.0.1 and nowhere else', async (ctx) => {
     dir = mkdtempSync(join(tmpdir(), 'afg-svc-'));
-    services = await startEmbeddedServices({ dataDir: dir, notify: (m) => notes.push(m) });
+    services = await startEmbeddedServices({ dataDir: dir, sqsRegions: [EU, US], notify: (m) => notes.push(m) });
     if (!canReadSockets()) ctx.skip(); // needs Linux's /proc
     for (const s of services.status()) {
       const sockets = listeningSockets(s.pid!);
@@ -279,8 +279,11 @@ describe('loopback only, supervised', () => {
         expect(await tryConnect(address, portOf(s.endpoint)), `${s.name} via ${address}`).toBe('ECONNREFUSED');
   });
 
-  it('restarts a SIGKILLed service on the same port and data folder; nothing stored is lost', async () => {
-    const aws = createClientFactory({ endpoints: { dynamodb: services.dynamodbEndpoint, sqs: services.sqsEndpoint }, maxAttempts: 1 });
+  it('restarts a SIGKILLed service on the same port and data folder; nothing stored is lost, in any region', async () => {
+    const aws = createClientFactory({
+      endpoints: { dynamodb: services.dynamodbEndpoint, sqs: services.sqsEndpoint, sqsByRegion: services.sqsEndpoints },
+      maxAttempts: 1,
+    });
     try {
       await aws.dynamo(EU).send(
         new CreateTableCommand({
@@ -291,8 +294,13 @@ describe('loopback only, supervised', () => {
         }),
       );
       await aws.dynamo(EU).send(new PutCommand({ TableName: 'kept', Item: { pk: 'k', v: 1 } }));
-      const url = await ensureQueue(aws.sqs(EU), 'kept', { visibilityTimeoutSeconds: 1 });
-      await aws.sqs(EU).send(new SendMessageCommand({ QueueUrl: url, MessageBody: 'accepted before the kill' }));
+      // The same queue name in two regions (every region has afg-votes): fauxqs persists queues by name,
+      // so each region has its own server and folder; both queues and their messages must come back.
+      const urls: Record<string, string> = {};
+      for (const region of [EU, US]) {
+        urls[region] = await ensureQueue(aws.sqs(region), 'kept', { visibilityTimeoutSeconds: 1 });
+        await aws.sqs(region).send(new SendMessageCommand({ QueueUrl: urls[region], MessageBody: `accepted in ${region}` }));
+      }
 
       const before = services.status();
       for (const s of before) process.kill(s.pid!, 'SIGKILL');
@@ -312,7 +320,7 @@ describe('loopback only, supervised', () => {
       expect(notes.some((n) => /sqs-emulator: back on/.test(n))).toBe(true);
       const got = await aws.dynamo(EU).send(new GetCommand({ TableName: 'kept', Key: { pk: 'k' } }));
       expect(got.Item).toEqual({ pk: 'k', v: 1 });
-      expect(await drain(aws.sqs(EU), url)).toEqual(['accepted before the kill']);
+      for (const region of [EU, US]) expect(await drain(aws.sqs(region), urls[region]!)).toEqual([`accepted in ${region}`]);
       if (canReadSockets()) for (const s of after) for (const x of listeningSockets(s.pid!)) expect(isLoopback(x.address)).toBe(true);
     } finally {
       aws.destroy();
