@@ -48,6 +48,8 @@ export interface LocalClusterOptions {
   /** Sequencer batching window: how long a partial block may wait for more transactions. */
   readonly batchingWindowMs?: number;
   readonly log?: Log;
+  /** Supervision notes of the embedded services (exited, back, restart failed). Default: `log.warn`. */
+  readonly onServiceNote?: (message: string) => void;
   /** Finality lag (blocks) beyond which /v1/health answers 503. */
   readonly maxLagBlocks?: number;
 }
@@ -121,7 +123,7 @@ export class LocalCluster {
       : await startEmbeddedServices({
           dataDir: join(opts.dataDir, 'services'),
           sqsRegions: opts.regions,
-          notify: (m) => opts.log?.warn(m),
+          notify: opts.onServiceNote ?? ((m) => opts.log?.warn(m)),
         });
     const endpoints = opts.endpoints ?? {
       dynamodb: services!.dynamodbEndpoint,
@@ -156,7 +158,8 @@ export class LocalCluster {
           health: {
             now: () => Date.now(),
             dlqDepths: () => queueDepths(probeAws.sqs(region), regionQueueNames(config, region).map(dlqName)),
-            probes: regionProbes({ aws: probeAws, config, region }),
+            // Locally a round costs a few loopback requests: keep results briefly, so an outage shows at once.
+            probes: regionProbes({ aws: probeAws, config, region, cacheMs: 250 }),
           },
         });
         const telemetry = new CounterTelemetry(opts.log);

@@ -102,6 +102,8 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     basePort: o.port,
     ...(o.endpoint ? { endpoints: { dynamodb: o.endpoint, sqs: o.endpoint } } : {}),
     log,
+    // Never rate-limited: an operator must see every exit and restart of a service.
+    onServiceNote: (m) => log.notice(`[service] ${m}`),
   });
   stop.onFirst(() => io.err('stop requested: waiting for start-up to finish, then stopping (Ctrl-C again to force)\n'));
   let cluster: LocalCluster;
@@ -326,6 +328,10 @@ class NoteLog implements Log {
     this.write('error', message, extra);
   }
   debug(): void {}
+  /** A line that is always shown (not counted against the rate limit). */
+  notice(line: string): void {
+    this.sink(line.slice(0, 400));
+  }
   private write(level: string, message: string, extra: Record<string, unknown>[]): void {
     const s = Math.floor(Date.now() / 1000);
     if (s !== this.second) {
