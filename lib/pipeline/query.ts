@@ -178,6 +178,8 @@ export class QueryService {
    */
   async health(options: { maxLagBlocks: number }) {
     const { deps } = this;
+    // A queue lookup failing must not turn the health answer into a 500: report the depths as unknown.
+    const dlqLookup = deps.dlqDepths ? deps.dlqDepths().catch(() => null) : Promise.resolve(null);
     const probes = deps.probes;
     let checks = probes ? await probes() : null;
     const tablesDown = (list: readonly DependencyStatus[] | null) => list?.some((c) => c.kind === 'table' && !c.ok) === true;
@@ -192,8 +194,7 @@ export class QueryService {
         if (checks.every((c) => c.ok)) throw e;
       }
     }
-    // A queue lookup failing must not turn the health answer into a 500: report the depths as unknown.
-    const dlq = deps.dlqDepths ? await deps.dlqDepths().catch(() => null) : null;
+    const dlq = await dlqLookup;
     const failing = (checks ?? []).filter((c) => !c.ok).map((c) => c.name);
     const lagged = sync !== undefined && sync.lag > options.maxLagBlocks;
     if (lagged) failing.push(FINALITY_LAG_CHECK);
