@@ -12,7 +12,9 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
+import { regionDependencies } from '../lib/aws/probes.js';
 import { type ClusterConfig, followerRegions } from '../lib/config.js';
+import { HEALTH_CHECK_EVENT, HEALTH_CHECK_METRICS } from '../lib/handlers/health-check.js';
 import { apiUrlParameterName, FINALITY_LAG_METRIC, inboxQueue, keyShareSecretName, type Role, resourceNames } from './config.js';
 import { HttpEndpoint } from './constructs/http-endpoint.js';
 import { KeyShares } from './constructs/key-shares.js';
@@ -269,6 +271,14 @@ export class RegionStack extends Stack {
       state.grantRead(reader.fn);
       ProtocolQueue.grantSendByName(reader.fn, this, ingress);
     }
+    // GET /v1/health checks each queue the region needs (GetQueueAttributes); the table checks are GetItem reads.
+    ProtocolQueue.grantProbeByName(
+      api.fn,
+      this,
+      regionDependencies(config, region)
+        .filter((d) => d.kind === 'queue')
+        .map((d) => ({ region: d.region, name: d.resource })),
+    );
     // Every role's cold start computes the genesis state, which writes its (content-addressed) nodes.
     for (const fn of [learner, api.fn, stream.fn]) state.grantBatchWrite(fn);
 
@@ -302,6 +312,66 @@ export class RegionStack extends Stack {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     for (const action of alarmActions) lagAlarm.addAlarmAction(action);
+
+    // The API function checks its own region every minute (lib/handlers/health-check.ts): the same
+    // checks as GET /v1/health (tables, queues, home ingress, finality lag). The alarm covers an
+    // unreachable table or queue, a lag beyond AFG_MAX_LAG_BLOCKS, and finality that stopped completely
+    // (which FinalityLag, emitted only when something finalizes, cannot see). Missing data breaches:
+    // if the check does not run at all, the API function itself is failing.
+    new events.Rule(this, 'HealthCheckSchedule', {
+      description: `Runs the ${prefix} API health check in ${region} every minute`,
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [
+        new eventTargets.LambdaFunction(api.fn, { event: events.RuleTargetInput.fromObject(HEALTH_CHECK_EVENT), retryAttempts: 0 }),
+      ],
+    });
+    const healthAlarm = new cloudwatch.Alarm(this, 'HealthAlarm', {
+      alarmName: `${prefix}-health-${region}`,
+      alarmDescription:
+        `The ${region} API's health check answered degraded or down for 3 minutes (a table or queue unreachable or throttled, ` +
+        'or finality lagging), or did not run. The API function logs name the failing checks ("health check failed").',
+      metric: new cloudwatch.Metric({
+        namespace: HEALTH_CHECK_METRICS.namespace,
+        metricName: HEALTH_CHECK_METRICS.failed,
+        dimensionsMap: { service: HEALTH_CHECK_METRICS.service, region },
+        statistic: 'Maximum',
+        period: Duration.minutes(1),
+      }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    for (const action of alarmActions) healthAlarm.addAlarmAction(action);
+
+    // Throttling of a table beyond what the SDK's retries absorb shows up here first (on-demand tables
+    // throttle past their partition or account limits); the roles then fail batches and back off.
+    for (const [name, table] of Object.entries(this.tables)) {
+      const throttled = (metricName: string) =>
+        new cloudwatch.Metric({
+          namespace: 'AWS/DynamoDB',
+          metricName,
+          dimensionsMap: { TableName: table.table.tableName },
+          statistic: 'Sum',
+          period: Duration.minutes(1),
+        });
+      const alarm = new cloudwatch.Alarm(this, `${name[0]!.toUpperCase()}${name.slice(1)}ThrottleAlarm`, {
+        alarmName: `${prefix}-${name}-throttled-${region}`,
+        alarmDescription: `Requests to the ${name} table in ${region} were throttled in 5 consecutive minutes`,
+        metric: new cloudwatch.MathExpression({
+          expression: 'FILL(r, 0) + FILL(w, 0)',
+          usingMetrics: { r: throttled('ReadThrottleEvents'), w: throttled('WriteThrottleEvents') },
+          label: `${name} throttle events`,
+          period: Duration.minutes(1),
+        }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 5,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      for (const action of alarmActions) alarm.addAlarmAction(action);
+    }
     this.functions = functions;
   }
 }

@@ -158,4 +158,18 @@ export class ProtocolQueue extends Construct {
       resourceArns: targets.map((t) => ProtocolQueue.arnFor(scope, t.region, t.name)),
     });
   }
+
+  /**
+   * Lets `grantee` look up (sqs:GetQueueUrl) and read the attributes of (sqs:GetQueueAttributes) the
+   * named queues, possibly in other regions: what the health checks of lib/aws/probes.ts need.
+   * Resources are exact ARNs; no wildcard.
+   */
+  static grantProbeByName(grantee: iam.IGrantable, scope: Construct, targets: readonly { region: string; name: string }[]): iam.Grant {
+    if (targets.length === 0) throw new Error('ProtocolQueue.grantProbeByName: expected at least one target queue');
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['sqs:GetQueueUrl', 'sqs:GetQueueAttributes'],
+      resourceArns: targets.map((t) => ProtocolQueue.arnFor(scope, t.region, t.name)),
+    });
+  }
 }

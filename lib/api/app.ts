@@ -65,6 +65,15 @@ export interface ApiDeps {
    * Lambda function URL; API Gateway HTTP APIs buffer whole responses).
    */
   readonly stream?: StreamOptions | { readonly redirectTo: string };
+  /**
+   * Says why an error means a store or queue is unavailable (unreachable, timing out, throttled), or
+   * undefined for any other error: dependencyFailure from lib/aws/errors.ts. Such errors answer 503
+   * UNAVAILABLE with Retry-After on every route instead of 500, which stays for bugs. Without it
+   * every unexpected error is a 500.
+   */
+  readonly dependencyFailure?: (e: unknown) => string | undefined;
+  /** Retry-After (seconds) sent with every 503 (default 2). */
+  readonly retryAfterSeconds?: number;
   /** Receives unexpected errors (500s) with the request line; default: one JSON line on stderr. */
   readonly log?: (entry: { level: 'error'; message: string; method: string; path: string; error: unknown }) => void;
 }
@@ -95,8 +104,9 @@ export const errorResponse = (e: ApiError, headers: Record<string, string> = {})
   json(e.status, { error: { code: e.code, message: e.message } }, headers);
 
 /**
- * Builds the API over `deps`. Never throws: refusals become 4xx answers, a failed transport a 503,
- * anything unexpected a 500 whose body says only "internal error" (details go to `deps.log`).
+ * Builds the API over `deps`. Never throws: refusals become 4xx answers, a failed transport or an
+ * unavailable store (per `deps.dependencyFailure`) a 503 with Retry-After, anything unexpected a 500
+ * whose body says only "internal error" (details go to `deps.log`).
  * @example const api = createApi({ query, transport, chain, maxLagBlocks: 16 }); await api({ method: 'GET', path: '/v1/health', query: {}, headers: {}, body: undefined })
  */
 export function createApi(deps: ApiDeps): Api {
@@ -132,6 +142,7 @@ export function createApi(deps: ApiDeps): Api {
           error,
         }),
       );
+  const retryAfter = String(deps.retryAfterSeconds ?? 2);
 
   const handlers: Record<string, Handler> = {
     getValidators: async () => json(200, query.validators()),
@@ -160,7 +171,7 @@ export function createApi(deps: ApiDeps): Api {
     getEvidence: async (p) => json(200, await query.evidence(p.limit as number)),
     getHealth: async () => {
       const health = await query.health({ maxLagBlocks: deps.maxLagBlocks });
-      return json(health.status === 'ok' ? 200 : 503, health);
+      return health.status === 'ok' ? json(200, health) : json(503, health, { 'retry-after': retryAfter });
     },
     getMetrics: async () => {
       if (!deps.metrics)
@@ -261,7 +272,8 @@ export function createApi(deps: ApiDeps): Api {
       const res = await handlers[found.op.operationId]!(params, req);
       return { ...res, headers: { ...res.headers, ...cors } };
     } catch (e) {
-      return errorResponse(toApiError(e, req, log), cors);
+      const err = toApiError(e, req, log, deps.dependencyFailure);
+      return errorResponse(err, err.status === 503 ? { ...cors, 'retry-after': retryAfter } : cors);
     }
   };
 }
@@ -282,10 +294,18 @@ function parseBody(body: string | undefined, op: Operation): unknown {
   return value;
 }
 
-function toApiError(e: unknown, req: ApiRequest, log: NonNullable<ApiDeps['log']>): ApiError {
+function toApiError(
+  e: unknown,
+  req: ApiRequest,
+  log: NonNullable<ApiDeps['log']>,
+  dependencyFailure: ApiDeps['dependencyFailure'],
+): ApiError {
   if (e instanceof ApiError) return e;
   if (e instanceof InputError) return new ApiError(400, 'INVALID_INPUT', e.message, { cause: e });
   if (e instanceof NotFound) return new ApiError(404, 'NOT_FOUND', e.message, { cause: e });
+  const problem = dependencyFailure?.(e);
+  if (problem !== undefined)
+    return new ApiError(503, 'UNAVAILABLE', `a store or queue of this region is unavailable (${problem}); retry later`, { cause: e });
   log({ level: 'error', message: 'unhandled error in API request', method: req.method, path: req.path, error: e });
   return new ApiError(500, 'INTERNAL', 'internal error', { cause: e instanceof AfgError ? e : undefined });
 }

@@ -43,6 +43,12 @@ const errorSchema = (admissionCodes: readonly string[]) =>
   });
 const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema } } });
 const error = (description: string) => json(ref('Error'), description);
+const nullable = (schema: unknown) => ({ oneOf: [schema, { type: 'null' }] });
+/** 503 of every route: a store or queue of the region is unreachable or throttled; the answer carries Retry-After. */
+const unavailable = (description = 'a store or queue of this region is unreachable or throttled; retry after Retry-After seconds') => ({
+  ...error(description),
+  headers: { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } } },
+});
 
 const schemas = {
   Hash: hex(32, 'hash'),
@@ -159,15 +165,21 @@ const schemas = {
     },
   }),
   Health: object({
-    status: { type: 'string', enum: ['ok', 'stalled'] },
+    status: {
+      type: 'string',
+      enum: ['ok', 'degraded', 'down'],
+      description:
+        'ok: every check passes (200). degraded: the tables answer but a queue check fails or finality lags beyond the bound; ' +
+        'down: a table of the region cannot be read (heights, lag and evidence are then null). Both answer 503.',
+    },
     region: { type: 'string' },
-    head: ref('Height'),
-    justified: ref('Height'),
-    finalized: ref('Height'),
-    applied: ref('Height'),
+    head: nullable(ref('Height')),
+    justified: nullable(ref('Height')),
+    finalized: nullable(ref('Height')),
+    applied: nullable(ref('Height')),
     lag: object({
-      blocks: { type: 'integer', description: 'head height minus finalized height' },
-      appliedBehindFinalized: { type: 'integer', description: 'finalized height minus applied height' },
+      blocks: { type: ['integer', 'null'], description: 'head height minus finalized height' },
+      appliedBehindFinalized: { type: ['integer', 'null'], description: 'finalized height minus applied height' },
       seconds: {
         type: ['number', 'null'],
         minimum: 0,
@@ -180,16 +192,40 @@ const schemas = {
       type: 'array',
       items: object({ index: { type: 'integer', minimum: 1 }, region: { type: 'string' }, lastVoteHeight: { type: ['integer', 'null'] } }),
     },
-    evidence: { type: 'integer', minimum: 0, description: 'number of stored evidence items' },
-    invalidVotes: {
-      type: 'integer',
+    evidence: {
+      type: ['integer', 'null'],
       minimum: 0,
-      description: 'votes dropped because their partial signature did not verify (never stored or counted)',
+      description: 'number of stored evidence items (null when the tables cannot be read)',
+    },
+    invalidVotes: {
+      type: ['integer', 'null'],
+      minimum: 0,
+      description:
+        'votes dropped because their partial signature did not verify (never stored or counted; null when the tables cannot be read)',
     },
     dlq: {
       type: ['object', 'null'],
       additionalProperties: { type: 'integer', minimum: 0 },
       description: "messages waiting in each of this region's dead-letter queues, by queue name; null when not known",
+    },
+    dependencies: {
+      type: ['array', 'null'],
+      description: "the checks of the region's tables and queues (null when this deployment does not check them)",
+      items: object(
+        {
+          name: { type: 'string', description: '<service>:<region>/<resource>, e.g. dynamodb:us-east-1/afg-finality' },
+          kind: { type: 'string', enum: ['table', 'queue'] },
+          region: { type: 'string' },
+          ok: { type: 'boolean' },
+          error: { type: 'string', description: 'why the check failed, led by unreachable, timeout, throttled or service-error' },
+        },
+        ['error'],
+      ),
+    },
+    failing: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'names of the failed checks: dependency names, and finality-lag when the head is too far ahead of finality',
     },
   }),
   Metrics: object({
@@ -289,7 +325,7 @@ const getOp = (
     operationId,
     summary,
     ...extra,
-    responses: { '200': ok, ...errors, '500': error('internal error (no details leak)') },
+    responses: { '200': ok, '503': unavailable(), ...errors, '500': error('internal error (no details leak)') },
   },
 });
 
@@ -440,11 +476,18 @@ export const openapiDocument = {
     ),
     '/v1/health': getOp(
       'getHealth',
-      "Sync status: heights, lag, each validator's last vote",
-      json(ref('Health'), 'in sync (status ok)'),
+      "Whether this region can make progress (its tables, its queues, finality lag), with heights, lag and each validator's last vote",
+      json(ref('Health'), 'status ok: tables and queues reachable, finality within the lag bound'),
       {},
       {
-        '503': json(ref('Health'), 'stalled: head is more than the configured lag ahead of finality'),
+        '503': {
+          ...json(
+            { oneOf: [ref('Health'), ref('Error')] },
+            'status degraded or down, `failing` naming the failed checks; an UNAVAILABLE error instead in the rare case ' +
+              'where reading the status failed although every dependency check passed',
+          ),
+          headers: unavailable().headers,
+        },
       },
     ),
     '/v1/metrics': getOp(
@@ -465,7 +508,7 @@ export const openapiDocument = {
           '400': error('malformed, bad signature for this chain, or stale nonce'),
           '413': error(`body larger than ${MAX_BODY_BYTES} bytes`),
           '500': error('internal error'),
-          '503': error('the ingress queue is unavailable; retry'),
+          '503': unavailable('the ingress queue or a table of this region is unavailable; retry after Retry-After seconds'),
         },
       },
     },

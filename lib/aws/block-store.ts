@@ -18,7 +18,6 @@ import {
   GetCommand,
   PutCommand,
   TransactWriteCommand,
-  UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { fromHex, toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
@@ -26,7 +25,7 @@ import { padHeight } from '../core/ids.js';
 import type { Block } from '../core/types.js';
 import { blockFromJson, blockToJson, type TxJsonCodec } from '../core/wire.js';
 import type { BlockStore, PendingTransaction, SequencerHead, SequencerStore } from '../pipeline/ports.js';
-import { backoffMs, cancellationReasons, conditional, putOnce, StoreError } from './errors.js';
+import { backoffMs, cancellationReasons, putOnce, StoreError } from './errors.js';
 import { queryAll } from './tables.js';
 
 /** Largest wire JSON stored inline in the block item (DynamoDB items are limited to 400 KB). */

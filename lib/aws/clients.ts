@@ -19,6 +19,8 @@ import { ConfigError } from '../core/errors.js';
 export interface AwsEndpoints {
   readonly dynamodb?: string;
   readonly sqs?: string;
+  /** SQS endpoints of particular regions (the local cluster runs one emulator server per region); other regions use `sqs`. */
+  readonly sqsByRegion?: Readonly<Record<string, string>>;
   readonly secretsManager?: string;
 }
 
@@ -95,7 +97,12 @@ export function createClientFactory(opts: ClientFactoryOptions = {}): ClientFact
     // useQueueUrlAsEndpoint: false sends every request to this client's own endpoint. With true (the SDK
     // default) a QueueUrl from another host (an emulator's sqs.<region>.localhost URL, or another region)
     // would redirect the request there while still signing for this client's region.
-    sqs: (region) => cached('sqs', region, () => new SQSClient({ ...common(region, endpoints.sqs), useQueueUrlAsEndpoint: false })),
+    sqs: (region) =>
+      cached(
+        'sqs',
+        region,
+        () => new SQSClient({ ...common(region, endpoints.sqsByRegion?.[region] ?? endpoints.sqs), useQueueUrlAsEndpoint: false }),
+      ),
     secrets: (region) => cached('secrets', region, () => new SecretsManagerClient(common(region, endpoints.secretsManager))),
     destroy: () => {
       for (const client of cache.values()) client.destroy();

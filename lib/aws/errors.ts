@@ -38,6 +38,85 @@ const nameOf = (e: unknown): string | undefined => {
   return typeof name === 'string' ? name : undefined;
 };
 
+/**
+ * Why a store or queue could not be used: nothing answers at its address, it answered too slowly,
+ * it throttled us beyond the SDK's retries, or it failed on its side (5xx).
+ */
+export type DependencyProblem = 'unreachable' | 'timeout' | 'throttled' | 'service-error';
+
+/** Socket-level error codes (Node and undici) meaning the service cannot be reached. */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+]);
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ESOCKETTIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeoutException']);
+/** Throttling as DynamoDB and SQS name it (the SQS JSON protocol may prefix the query-compatible code). */
+const THROTTLED_NAMES = new Set([...THROTTLING_ERRORS, 'RequestThrottled', 'TooManyRequestsException', 'LimitExceededException']);
+const SERVICE_ERROR_NAMES = new Set([
+  'InternalServerError',
+  'InternalFailure',
+  'InternalError',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+]);
+
+/**
+ * The one classification of dependency failures: returns why `e` means a store or queue is
+ * unavailable, or undefined for anything else (a refusal, a missing resource, a bug). Looks through
+ * `cause` chains and AggregateErrors, so wrapped errors (TransportError, SendBatchError) classify by
+ * what they wrap. Used by the API (503 instead of 500), the health probes and the local event
+ * sources (back off instead of retrying at once).
+ * @example dependencyFailure(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' })) // 'unreachable'
+ */
+export function dependencyFailure(e: unknown): DependencyProblem | undefined {
+  const seen = new Set<unknown>();
+  const visit = (x: unknown, depth: number): DependencyProblem | undefined => {
+    if (x === null || typeof x !== 'object' || seen.has(x) || depth > 8) return undefined;
+    seen.add(x);
+    const err = x as {
+      name?: unknown;
+      code?: unknown;
+      cause?: unknown;
+      errors?: unknown;
+      $fault?: unknown;
+      $metadata?: { httpStatusCode?: unknown };
+      meta?: { failed?: { senderFault?: unknown }[] };
+    };
+    const name = typeof err.name === 'string' ? err.name.replace(/^AWS\.SimpleQueueService\./, '') : '';
+    const code = typeof err.code === 'string' ? err.code : '';
+    if (THROTTLED_NAMES.has(name)) return 'throttled';
+    if (UNREACHABLE_CODES.has(code)) return 'unreachable';
+    if (TIMEOUT_CODES.has(code) || TIMEOUT_NAMES.has(name)) return 'timeout';
+    if (SERVICE_ERROR_NAMES.has(name) || err.$fault === 'server') return 'service-error';
+    const status = err.$metadata?.httpStatusCode;
+    if (typeof status === 'number' && status >= 500) return 'service-error';
+    if (x instanceof StoreError && x.code === 'UNPROCESSED_ITEMS') return 'throttled';
+    const nested = visit(err.cause, depth + 1);
+    if (nested !== undefined) return nested;
+    if (Array.isArray(err.errors))
+      for (const inner of err.errors) {
+        const found = visit(inner, depth + 1);
+        if (found !== undefined) return found;
+      }
+    // SendBatchError: entries SQS kept refusing, none for a fault of ours (no request error to look at).
+    const failed = err.meta?.failed;
+    if (code === 'SQS_SEND_FAILED' && Array.isArray(failed) && failed.length > 0 && failed.every((f) => f.senderFault === false))
+      return 'service-error';
+    return undefined;
+  };
+  return visit(e, 0);
+}
+
 /** True when `e` is ConditionalCheckFailedException (by name: the class differs between SDK copies and mocks). */
 export const isConditionFailed = (e: unknown): boolean => nameOf(e) === 'ConditionalCheckFailedException';
 

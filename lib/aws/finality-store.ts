@@ -23,11 +23,10 @@
  * are strongly consistent: it writes first, then reads (see lib/pipeline/finalizer.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BatchGetCommand, DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ascii, fromHex, parseU64Decimal, toHex } from '../core/bytes.js';
-import { checkpointEquals } from '../core/codec.js';
-import { checkpointId, evidenceId, evidenceSlot, linkId, padHeight } from '../core/ids.js';
+import { evidenceId, evidenceSlot, linkId, padHeight } from '../core/ids.js';
 import { mergeWatermarks } from '../core/interchange.js';
 import type { Evidence, Watermark } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Link, Vote } from '../core/types.js';

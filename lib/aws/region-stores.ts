@@ -51,7 +51,7 @@ export interface AwsRegionOptions {
   readonly memberKey?: (member: number) => Promise<Uint8Array>;
   /** State tree nodes kept in memory (default 200k). */
   readonly nodeCacheEntries?: number;
-  readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths'>;
+  readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths' | 'probes'>;
   readonly telemetry?: Telemetry;
   readonly hooks?: RegionHooks;
 }

@@ -72,7 +72,7 @@ function program(io: CliIo, setCode: (code: number) => void): Command {
     );
 
   p.command('status')
-    .description('finality and sync summary of a region (exit 0 ok, 1 stalled)')
+    .description('finality and sync summary of a region (exit 0 ok, 1 degraded or down)')
     .argument('<api-url>', 'base URL of a region API', urlArg)
     .action(async (api: string) => setCode(await statusCommand(io, api)));
 

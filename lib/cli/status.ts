@@ -1,7 +1,7 @@
 /** `afg status <api-url>`: a one-screen summary of finality and sync health. */
 import { type CliIo, EXIT, requestJson, short } from './io.js';
 
-/** Prints the summary; returns 0 when the region reports status ok, 1 when stalled. */
+/** Prints the summary; returns 0 when the region reports status ok, 1 when degraded or down (the failing checks are listed). */
 export async function statusCommand(io: CliIo, api: string): Promise<number> {
   const [{ body: f }, { body: h }] = await Promise.all([
     requestJson(io, api, '/v1/finality'),
@@ -10,6 +10,7 @@ export async function statusCommand(io: CliIo, api: string): Promise<number> {
   const c = f.certificate;
   const lines = [
     `region     ${f.region}  status ${h.status.toUpperCase()}`,
+    ...(h.failing?.length ? [`failing    ${h.failing.join(', ')}`] : []),
     `head       ${f.head.height}  ${short(f.head.hash)}`,
     `justified  ${f.justified.height}  ${short(f.justified.hash)}`,
     `finalized  ${f.finalized.height}  ${short(f.finalized.hash)}  stateRoot ${short(f.finalized.stateRoot)}`,

@@ -31,17 +31,19 @@ interface Validators {
   groupPublicKey: string;
   members: { index: number; region: string }[];
 }
+/** GET /v1/health. Heights, lag and evidence are null while the region's tables cannot be read (status down). */
 interface Health {
-  status: 'ok' | 'stalled';
+  status: 'ok' | 'degraded' | 'down';
   region: string;
-  head: number;
-  justified: number;
-  finalized: number;
-  applied: number;
-  lag: { blocks: number; appliedBehindFinalized: number; seconds?: number | null };
+  head: number | null;
+  justified: number | null;
+  finalized: number | null;
+  applied: number | null;
+  lag: { blocks: number | null; appliedBehindFinalized: number | null; seconds?: number | null };
   validators: { index: number; region: string; lastVoteHeight: number | null }[];
-  evidence: number;
+  evidence: number | null;
   dlq?: Record<string, number> | null;
+  failing?: string[];
 }
 interface VoteJson {
   source: Height;
@@ -231,13 +233,16 @@ async function pollRegion(r: RegionState, now: number): Promise<void> {
     r.name = health.body.region;
     r.evidence = evidence.body.evidence;
     r.error = undefined;
-    // Finality comes from the stream (verified); the head from the health poll.
-    const finalized = Math.max(r.finalized?.height ?? 0, health.body.finalized);
-    r.lag = pushSample(r.lag, { t: now, v: Math.max(0, health.body.head - finalized) }, config.window);
-    const fin = { t: now, v: finalized };
-    const rate = ratePerSecond(r.finalizedReadings[0], fin);
-    if (rate !== undefined) r.blockRate = pushSample(r.blockRate, { t: now, v: rate }, config.window);
-    r.finalizedReadings = pushSample(r.finalizedReadings, fin, RATE_SPAN);
+    // Finality comes from the stream (verified); the head and lag from the health poll (null while the region is down).
+    const { blocks } = health.body.lag;
+    if (blocks !== null) r.lag = pushSample(r.lag, { t: now, v: blocks }, config.window);
+    const finalized = Math.max(r.finalized?.height ?? 0, health.body.finalized ?? 0);
+    if (finalized > 0 || health.body.finalized !== null) {
+      const fin = { t: now, v: finalized };
+      const rate = ratePerSecond(r.finalizedReadings[0], fin);
+      if (rate !== undefined) r.blockRate = pushSample(r.blockRate, { t: now, v: rate }, config.window);
+      r.finalizedReadings = pushSample(r.finalizedReadings, fin, RATE_SPAN);
+    }
   } catch (e) {
     r.error = e instanceof Error ? e.message : String(e);
     return;
@@ -336,14 +341,18 @@ function renderRegions(): HTMLElement {
       'tr',
       { 'data-testid': `region-${r.name}` },
       cell(r.name),
-      cell(x.status === 'ok' ? 'ok' : `stalled (${r.healthStatus})`, x.status === 'ok' ? 'good' : 'bad'),
-      cell(x.head),
-      cell(x.justified),
-      cell(x.finalized, 'strong'),
-      cell(x.applied),
-      cell(x.lag.blocks),
+      h(
+        'td',
+        { class: x.status === 'ok' ? 'good' : 'bad', title: (x.failing ?? []).join('\n') },
+        x.status === 'ok' ? 'ok' : `${x.status} (${r.healthStatus})`,
+      ),
+      cell(x.head ?? '?'),
+      cell(x.justified ?? '?'),
+      cell(x.finalized ?? '?', 'strong'),
+      cell(x.applied ?? '?'),
+      cell(x.lag.blocks ?? '?'),
       cell(x.lag.seconds ?? 'n/a'),
-      cell(x.evidence, x.evidence > 0 ? 'bad' : ''),
+      cell(x.evidence ?? '?', (x.evidence ?? 0) > 0 ? 'bad' : ''),
       h('td', { class: dlqBad ? 'bad' : '', title: all.map(([q, n]) => `${q}: ${n}`).join('\n') }, dlq),
     );
   });

@@ -4,11 +4,14 @@
  * AFG_PEERS (comma-separated peer API URLs), AFG_MAX_LAG_BLOCKS (API), and the endpoint overrides
  * of lib/aws/clients.ts. Everything is built lazily once per container and validated with messages
  * naming the variable. The handlers themselves are lib/handlers/sqs.ts over the region runtime.
+ * The query service's health checks probe the region's tables and queues through clients with two
+ * attempts (lib/aws/probes.ts), so an outage shows in /v1/health within one request.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createClientFactory, endpointsFromEnv } from '../aws/clients.js';
 import { loadKeySecret, type MemberKey } from '../aws/keys.js';
+import { regionProbes } from '../aws/probes.js';
 import { createAwsRegion } from '../aws/region-stores.js';
 import { type ClusterConfig, parseClusterConfig, regionConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
@@ -48,6 +51,7 @@ export function configFromEnv(): ClusterConfig {
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'afg' });
 export const metrics = new Metrics({ namespace: 'afg', serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'afg' });
 const aws = createClientFactory({ endpoints: endpointsFromEnv() });
+const probeAws = createClientFactory({ endpoints: endpointsFromEnv(), maxAttempts: 2 });
 
 export const telemetry: Telemetry = {
   log: logger,
@@ -55,6 +59,11 @@ export const telemetry: Telemetry = {
     metrics.addDimension('region', process.env.AWS_REGION ?? 'unknown');
     metrics.addMetric(name, unit === 'Milliseconds' ? MetricUnit.Milliseconds : MetricUnit.Count, value);
   },
+};
+
+/** Publishes the metrics recorded so far (the API function has no logMetrics middleware: most requests record none). */
+export const publishMetrics = (): void => {
+  metrics.publishStoredMetrics();
 };
 
 /** This container's validator key (validator functions only). */
@@ -83,7 +92,15 @@ export const runtime: () => Promise<Region> = once(async () => {
     if (key.member !== member) throw new ConfigError('AFG_MEMBER', `this function holds member ${key.member}'s key, not ${member}'s`);
     return key.secretKey;
   };
-  return createAwsRegion({ config, region, aws, peers, memberKey: memberKeyOf, telemetry });
+  return createAwsRegion({
+    config,
+    region,
+    aws,
+    peers,
+    memberKey: memberKeyOf,
+    telemetry,
+    health: { probes: regionProbes({ aws: probeAws, config, region }) },
+  });
 });
 
 /** The validator member this container runs (AFG_MEMBER). */

@@ -31,7 +31,9 @@ export type MetricName =
   | 'VotesSigned'
   | 'SignaturesRefused'
   | 'Evidence'
-  | 'PoisonMessages';
+  | 'PoisonMessages'
+  | 'HealthCheckFailed'
+  | 'DependenciesFailing';
 
 export interface Telemetry {
   readonly log: Log;

@@ -2,12 +2,19 @@
  * The local multi-region cluster: every region's roles run in this process on the same handlers
  * as on AWS, fed by local SQS event sources, against real DynamoDB Local and an SQS emulator (or
  * any endpoints given, e.g. LocalStack). Each region serves its HTTP API on 127.0.0.1.
+ *
+ * The embedded services are supervised (services.ts): while one restarts the event sources wait,
+ * and `failure` resolves if one cannot be kept running, for the owner (main.ts) to stop. Each
+ * region's /v1/health checks its tables and queues (lib/aws/probes.ts, through clients that do not
+ * retry), and every API route answers 503 for an unreachable store or queue (dependencyFailure).
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Api, createApi } from '../api/app.js';
 import { type ApiServer, startApiServer } from '../api/node-server.js';
 import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../aws/clients.js';
+import { dependencyFailure } from '../aws/errors.js';
+import { regionProbes } from '../aws/probes.js';
 import { ensureQueue, queueDepths, resolveQueueUrl } from '../aws/queues.js';
 import { createAwsRegion } from '../aws/region-stores.js';
 import { ensureTables } from '../aws/tables.js';
@@ -24,7 +31,7 @@ import { HttpPeer, HttpPeerBlocks } from '../pipeline/peers.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
-import { type EmbeddedServices, type ServicePids, startEmbeddedServices } from './services.js';
+import { type EmbeddedServices, type ServiceStartError, type ServiceStatus, startEmbeddedServices } from './services.js';
 
 export interface LocalClusterOptions {
   readonly regions: readonly string[];
@@ -50,6 +57,8 @@ export interface LocalClusterOptions {
   /** Sequencer batching window: how long a partial block may wait for more transactions. */
   readonly batchingWindowMs?: number;
   readonly log?: Log;
+  /** Supervision notes of the embedded services (exited, back, restart failed). Default: `log.warn`. */
+  readonly onServiceNote?: (message: string) => void;
   /** Finality lag (blocks) beyond which /v1/health answers 503. */
   readonly maxLagBlocks?: number;
   /** Told about each follower's steps (snapshot, checkpoints, peers left). */
@@ -79,6 +88,8 @@ export class LocalCluster {
     readonly config: ClusterConfig,
     readonly regions: LocalRegion[],
     readonly aws: ClientFactory,
+    /** Clients for the health probes: one attempt each, so an outage shows at once. */
+    private readonly probeAws: ClientFactory,
     private readonly services: EmbeddedServices | undefined,
     private readonly servers: ApiServer[],
   ) {}
@@ -88,8 +99,20 @@ export class LocalCluster {
   }
 
   /** Pids of the embedded DynamoDB Local JVM and SQS emulator (for CPU figures); empty with external endpoints. */
-  servicePids(): ServicePids {
-    return this.services?.pids?.() ?? {};
+  servicePids(): { dynamodbLocal?: number; sqsEmulator?: number } {
+    const pid = (name: string) => this.serviceStatus().find((s) => s.name === name)?.pid;
+    const [dynamodbLocal, sqsEmulator] = [pid('dynamodb-local'), pid('sqs-emulator')];
+    return { ...(dynamodbLocal === undefined ? {} : { dynamodbLocal }), ...(sqsEmulator === undefined ? {} : { sqsEmulator }) };
+  }
+
+  /** The embedded services' state and restarts (empty when the cluster uses --endpoint). */
+  serviceStatus(): ServiceStatus[] {
+    return this.services?.status() ?? [];
+  }
+
+  /** Resolves when an embedded service could not be kept running: stop the cluster. Pending otherwise. */
+  get failure(): Promise<ServiceStartError> {
+    return this.services?.failure ?? new Promise(() => {});
   }
 
   /** Starts everything; on failure stops what was started and rethrows. */
@@ -119,12 +142,23 @@ export class LocalCluster {
       maxBlockBytes: 200_000,
     });
 
-    const services = opts.endpoints ? undefined : await startEmbeddedServices({ dataDir: join(opts.dataDir, 'services') });
-    const endpoints = opts.endpoints ?? { dynamodb: services!.dynamodbEndpoint, sqs: services!.sqsEndpoint };
+    const services = opts.endpoints
+      ? undefined
+      : await startEmbeddedServices({
+          dataDir: join(opts.dataDir, 'services'),
+          sqsRegions: opts.regions,
+          notify: opts.onServiceNote ?? ((m) => opts.log?.warn(m)),
+        });
+    const endpoints = opts.endpoints ?? {
+      dynamodb: services!.dynamodbEndpoint,
+      sqs: services!.sqsEndpoint,
+      sqsByRegion: services!.sqsEndpoints,
+    };
     const aws = createClientFactory({ endpoints });
+    const probeAws = createClientFactory({ endpoints, maxAttempts: 1 });
     const servers: ApiServer[] = [];
     const regions: LocalRegion[] = [];
-    const cluster = new LocalCluster(config, regions, aws, services, servers);
+    const cluster = new LocalCluster(config, regions, aws, probeAws, services, servers);
     try {
       // Listen first (port 0 picks a free port), so every region knows its peers' real URLs.
       const routes: Api[] = [];
@@ -158,7 +192,12 @@ export class LocalCluster {
           peers,
           telemetry,
           memberKey: async (member) => secretKeys.get(member)!,
-          health: { now: () => Date.now(), dlqDepths: () => queueDepths(aws.sqs(region), regionQueueNames(config, region).map(dlqName)) },
+          health: {
+            now: () => Date.now(),
+            dlqDepths: () => queueDepths(probeAws.sqs(region), regionQueueNames(config, region).map(dlqName)),
+            // Locally a round costs a few loopback requests: keep results briefly, so an outage shows at once.
+            probes: regionProbes({ aws: probeAws, config, region, cacheMs: 250 }),
+          },
         });
         routes[i] = createApi({
           query: runtime.query,
@@ -168,6 +207,7 @@ export class LocalCluster {
           maxLagBlocks: opts.maxLagBlocks ?? 50,
           dashboardHtml: dashboard,
           metrics: () => telemetry,
+          dependencyFailure,
         });
         regions.push({ region, url: urls[i]!, runtime, telemetry, sources: [], follower });
       }
@@ -208,6 +248,9 @@ export class LocalCluster {
         waitTimeSeconds: 1,
         functionName: `afg-${r.region}-${queue}`,
         onError: (e) => r.telemetry.log.error('event source error', { queue, error: String(e) }),
+        onNote: (m) => r.telemetry.log.warn(m),
+        // While an embedded service restarts, receiving would only fail (and spend receive counts): wait.
+        ...(this.services ? { available: () => this.services!.status().every((s) => s.up) } : {}),
       });
     const out: SqsEventSource[] = [];
     if (r.region === config.homeRegion)
@@ -242,6 +285,7 @@ export class LocalCluster {
     await Promise.allSettled(this.regions.flatMap((r) => r.sources.map((s) => s.stop())));
     await Promise.allSettled(this.servers.map((s) => s.close()));
     this.aws.destroy();
+    this.probeAws.destroy();
     await this.services?.stop();
   }
 }

@@ -14,6 +14,13 @@
  * Why not a consumer library such as sqs-consumer (v15): it caps batchSize at 10, has no batching window and runs one batch at
  * a time per consumer; those are the semantics this module exists to keep.
  *
+ * Outages: when SQS cannot be reached, or the handler fails because a store cannot be reached (per
+ * dependencyFailure in lib/aws/errors.ts), the pollers back off (exponential with jitter, capped at
+ * 2 s) instead of retrying at once, which would also spend the messages' receive counts towards the
+ * DLQ. The first error of an outage is reported; the rest are counted and summed up in one note when
+ * it ends. An `available` hook (the local cluster passes "no embedded service is restarting")
+ * holds the pollers entirely while it answers false.
+ *
  * Not modelled: the Lambda timeout (getRemainingTimeInMillis counts down from `timeoutMs`, but a slow
  * handler is not cut off) and Lambda's scaling of pollers with queue depth.
  */
@@ -27,6 +34,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSMessageAttributes, SQSRecord, SQSRecordAttributes } from 'aws-lambda';
+import { backoffMs, dependencyFailure } from '../aws/errors.js';
 import { queueArn as fetchQueueArn } from '../aws/queues.js';
 import { InputError } from '../core/errors.js';
 
@@ -48,8 +56,15 @@ export interface EventSourceOptions {
   /** Concurrent invocations (pollers), >= 1. */
   readonly concurrency: number;
   readonly handler: SqsBatchHandler;
-  /** Handler errors, invalid responses, failed receives and deletes. Default: ignored (they are counted in stats). */
+  /**
+   * Handler errors, invalid responses, failed receives and deletes; of an outage (see the module
+   * comment) only the first error. Default: ignored (they are counted in stats).
+   */
   readonly onError?: (err: unknown) => void;
+  /** One line when an outage begins to be backed off and when it ends. Default: none. */
+  readonly onNote?: (message: string) => void;
+  /** Polled before each receive; while it returns false the pollers wait (e.g. an embedded service is restarting). */
+  readonly available?: () => boolean;
   /** Long-poll wait per receive, 0..20 s (default 20). stop() aborts a waiting receive. */
   readonly waitTimeSeconds?: number;
   /** Context.functionName (default: 'afg-local'). */
@@ -70,6 +85,12 @@ export interface EventSourceStats {
 }
 
 const MAX_RECEIVE = 10;
+/** Backoff while a dependency is unavailable: full jitter up to base * 2^(attempt-1), at most the cap. */
+const OUTAGE_BACKOFF = { baseMs: 100, capMs: 2_000 } as const;
+const AVAILABLE_POLL_MS = 100;
+
+/** Where an outage was seen: receiving or deleting (SQS), or in the handler (its stores). */
+type OutageSide = 'queue' | 'handler';
 
 /**
  * Polls `queueUrl` and invokes `handler` with Lambda's SQS event-source semantics (see the module comment).
@@ -86,6 +107,8 @@ export class SqsEventSource {
   private abort = new AbortController();
   private workers: Promise<void>[] = [];
   private arn: string | undefined;
+  /** Ongoing outages (shared by the pollers), by side. */
+  private readonly outages = new Map<OutageSide, { since: number; failures: number }>();
 
   constructor(opts: EventSourceOptions) {
     const int = (value: number | undefined, field: string, min: number, max: number) => {
@@ -140,21 +163,64 @@ export class SqsEventSource {
   private async poll(): Promise<void> {
     let failures = 0;
     while (this.running) {
+      if (this.opts.available && !this.opts.available()) {
+        await this.pause(AVAILABLE_POLL_MS);
+        continue;
+      }
       let messages: Message[];
       let arn: string;
       try {
         arn = this.arn ??= this.opts.queueArn ?? (await fetchQueueArn(this.opts.sqs, this.opts.queueUrl));
         messages = await this.gather();
         failures = 0;
+        this.recovered('queue');
       } catch (e) {
         if (!this.running) break;
-        this.report(e);
         failures++;
-        await sleep(Math.min(5_000, 100 * 2 ** failures), undefined, { signal: this.abort.signal }).catch(() => {});
+        // Any receive error waits (a bad queue URL would otherwise spin); an outage is also reported once.
+        this.failed('queue', e);
+        await this.pause(backoffMs(failures, OUTAGE_BACKOFF.baseMs, OUTAGE_BACKOFF.capMs));
         continue;
       }
-      if (messages.length > 0) await this.invoke(messages, arn);
+      if (messages.length > 0 && (await this.invoke(messages, arn)) === 'outage') {
+        failures++;
+        await this.pause(backoffMs(failures, OUTAGE_BACKOFF.baseMs, OUTAGE_BACKOFF.capMs));
+      }
     }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return sleep(ms, undefined, { signal: this.abort.signal }).catch(() => {});
+  }
+
+  /** Reports `e`, except that of an outage only the first error is reported. Returns true for an outage. */
+  private failed(side: OutageSide, e: unknown): boolean {
+    const problem = dependencyFailure(e);
+    if (problem === undefined) {
+      this.report(e);
+      return false;
+    }
+    const ongoing = this.outages.get(side);
+    if (ongoing) {
+      ongoing.failures++;
+      return true;
+    }
+    this.outages.set(side, { since: Date.now(), failures: 1 });
+    this.report(e);
+    this.opts.onNote?.(`${this.name()}: ${side === 'queue' ? 'the queue' : 'a store of the handler'} is ${problem}; backing off`);
+    return true;
+  }
+
+  private recovered(side: OutageSide): void {
+    const ended = this.outages.get(side);
+    if (!ended) return;
+    this.outages.delete(side);
+    const seconds = ((Date.now() - ended.since) / 1000).toFixed(1);
+    this.opts.onNote?.(`${this.name()}: working again after ${seconds} s (${ended.failures} failed attempt(s), the first one reported)`);
+  }
+
+  private name(): string {
+    return this.opts.functionName ?? this.opts.queueUrl;
   }
 
   /** One batch: the first receive long-polls; later ones fill the batch until it is full or the window closes. */
@@ -170,7 +236,7 @@ export class SqsEventSource {
       try {
         more = await this.receive(Math.min(MAX_RECEIVE, batchSize - batch.length), Math.min(20, Math.floor(remaining / 1000)));
       } catch (e) {
-        if (this.running) this.report(e); // keep what we have: those messages are already in flight
+        if (this.running) this.failed('queue', e); // keep what we have: those messages are already in flight
         break;
       }
       batch.push(...more);
@@ -198,23 +264,25 @@ export class SqsEventSource {
     return messages;
   }
 
-  private async invoke(messages: Message[], arn: string): Promise<void> {
+  /** Runs one batch; 'outage' when the handler failed because a dependency is unavailable. */
+  private async invoke(messages: Message[], arn: string): Promise<'done' | 'outage'> {
     const event: SQSEvent = { Records: messages.map((m) => toRecord(m, arn, this.opts.region)) };
     this.counts.batches++;
     let failedIds: Set<string>;
     try {
       const response = await this.opts.handler(event, this.context());
       failedIds = failuresOf(response, event);
+      this.recovered('handler');
     } catch (e) {
-      this.report(e);
       this.counts.failed += messages.length;
-      return;
+      return this.failed('handler', e) ? 'outage' : 'done';
     }
     const toDelete = event.Records.filter((r) => !failedIds.has(r.messageId));
     this.counts.failed += messages.length - toDelete.length;
     const notDeleted = await this.delete(toDelete);
     this.counts.succeeded += toDelete.length - notDeleted;
     this.counts.failed += notDeleted;
+    return 'done';
   }
 
   /** Deletes records in chunks of 10, retrying refused entries once. Returns how many stayed on the queue. */
@@ -239,7 +307,7 @@ export class SqsEventSource {
           pending = pending.filter((_, j) => failed.has(j));
         } catch (e) {
           // The records come back after the visibility timeout and are processed again: at-least-once, as on Lambda.
-          this.report(e);
+          this.failed('queue', e);
           left += pending.length;
           break;
         }

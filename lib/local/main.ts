@@ -3,8 +3,9 @@
  * optional load generator, until Ctrl-C, SIGTERM or --duration. State persists in --data-dir
  * between runs; --fresh starts a new chain.
  *
- * Exit codes: 0 stopped normally; 1 start-up failed (e.g. Java missing, port in use); 2 bad usage
- * (the message names the flag); 130 forced exit by a second Ctrl-C.
+ * Exit codes: 0 stopped normally; 1 start-up failed (e.g. Java missing, port in use), or an
+ * embedded service died and could not be restarted (the cluster stops rather than run half-alive);
+ * 2 bad usage (the message names the flag); 130 forced exit by a second Ctrl-C.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -108,6 +109,8 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     basePort: o.port,
     ...(o.endpoint ? { endpoints: { dynamodb: o.endpoint, sqs: o.endpoint } } : {}),
     log,
+    // Never rate-limited: an operator must see every exit and restart of a service.
+    onServiceNote: (m) => log.notice(`[service] ${m}`),
   });
   stop.onFirst(() => io.err('stop requested: waiting for start-up to finish, then stopping (Ctrl-C again to force)\n'));
   let cluster: LocalCluster;
@@ -118,6 +121,14 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     return e instanceof ConfigError ? EXIT.usage : EXIT.failed;
   }
   const startupMs = Date.now() - startedAt;
+  stop.onFirst(() => {});
+  // A service the supervisor could not keep running stops the whole cluster.
+  let serviceFailure: Error | undefined;
+  void cluster.failure.then((e) => {
+    serviceFailure = e;
+    io.err(`error: ${e.message}\nstopping the cluster: it cannot make progress without this service\n`);
+    stop.request('service-failed');
+  });
   await writeFile(join(o.dataDir, TOPOLOGY_FILE), `${JSON.stringify(topologyOf(o), null, 2)}\n`).catch(() => {});
   // The cluster config, for tools that reach the tables directly (afg slashing-protection --config).
   await writeFile(join(o.dataDir, CONFIG_FILE), `${JSON.stringify(cluster.config, null, 2)}\n`).catch(() => {});
@@ -165,6 +176,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     const current = load;
     view = new ClusterView({
       regions: cluster.regions.map((r) => (r.follower ? { ...r, region: `${r.region} (f)` } : r)),
+      services: () => cluster.serviceStatus(),
       ...(current ? { load: () => current.stats() } : {}),
       live,
     });
@@ -179,7 +191,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     };
     await view.stop();
     if (load) {
-      const drainMs = reason === 'duration' ? DRAIN_MS.duration : DRAIN_MS.signal;
+      const drainMs = reason === 'duration' ? DRAIN_MS.duration : reason === 'service-failed' ? 0 : DRAIN_MS.signal;
       if (load.stats().pending > 0) io.out(`load stopped; waiting up to ${drainMs / 1000} s for accepted transfers to finalize\n`);
       loadStats = await load.stop({ drainMs });
       machine = meter?.read();
@@ -223,7 +235,8 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     // The last line of stdout: the fixed interface scripts read (DESIGN.md section 7).
     io.out(`${JSON.stringify(loadSummaryJson(loadStats, machine))}\n`);
   }
-  return reason === 'error' ? EXIT.failed : EXIT.ok;
+  if (serviceFailure) io.err(`error: stopped because ${serviceFailure.message.split('\n')[0]}\n`);
+  return reason === 'error' || serviceFailure !== undefined ? EXIT.failed : EXIT.ok;
 }
 
 /**
@@ -352,6 +365,10 @@ class NoteLog implements Log {
     this.write('error', message, extra);
   }
   debug(): void {}
+  /** A line that is always shown (not counted against the rate limit). */
+  notice(line: string): void {
+    this.sink(line.slice(0, 400));
+  }
   private write(level: string, message: string, extra: Record<string, unknown>[]): void {
     const s = Math.floor(Date.now() / 1000);
     if (s !== this.second) {

@@ -1,6 +1,7 @@
 /**
  * Live terminal view of the local cluster: per region head, justified, finalized and applied
- * heights, finality lag, votes/s and evidence, plus offered vs finalized transfers/s under load.
+ * heights, finality lag, votes/s and evidence, plus offered vs finalized transfers/s under load,
+ * and the embedded services' state and restarts.
  * State is read in-process through each region's QueryService (no HTTP); votes/s comes from the
  * region's telemetry counter VotesAccepted.
  *
@@ -11,6 +12,7 @@ import { createLogUpdate } from 'log-update';
 import type { CounterTelemetry } from '../handlers/telemetry.js';
 import type { QueryService } from '../pipeline/query.js';
 import type { LoadStats } from './load.js';
+import type { ServiceStatus } from './services.js';
 import { RateMeter } from './stats.js';
 
 /** What the view needs of a cluster region (LocalRegion satisfies it). */
@@ -45,7 +47,13 @@ export interface ViewSnapshot {
   readonly uptimeSeconds: number;
   readonly rows: readonly RegionRow[];
   readonly load?: LoadRow;
+  /** The embedded services (absent with --endpoint). */
+  readonly services?: readonly Pick<ServiceStatus, 'name' | 'up' | 'restarts'>[];
 }
+
+/** `dynamodb-local up, 1 restart` / `sqs-emulator RESTARTING, 0 restarts`. */
+const serviceText = (s: Pick<ServiceStatus, 'name' | 'up' | 'restarts'>) =>
+  `${s.name} ${s.up ? 'up' : 'RESTARTING'}, ${s.restarts} restart${s.restarts === 1 ? '' : 's'}`;
 
 const EVIDENCE_LIMIT = 1000;
 const EVIDENCE_EVERY_MS = 2_000;
@@ -69,6 +77,7 @@ export function renderFrame(s: ViewSnapshot): string {
         `${pad(rate(r.votesPerSecond), 7)} ${pad(evidence, 8)}${r.error ? `  (unreadable: ${r.error})` : ''}`,
     );
   }
+  if (s.services?.length) lines.push('', `services: ${s.services.map(serviceText).join('; ')}`);
   if (s.load) {
     const { stats: st } = s.load;
     lines.push(
@@ -93,7 +102,8 @@ export function renderPlain(s: ViewSnapshot): string {
   const load = s.load
     ? ` | load offered=${rate(s.load.offeredPerSecond)}/s finalized=${rate(s.load.finalizedPerSecond)}/s p50=${ms(s.load.stats.latencyMs.p50)} p99=${ms(s.load.stats.latencyMs.p99)}`
     : '';
-  return `[${formatUptime(s.uptimeSeconds)}] ${regions}${load}`;
+  const services = s.services?.length ? ` | ${s.services.map(serviceText).join('; ')}` : '';
+  return `[${formatUptime(s.uptimeSeconds)}] ${regions}${load}${services}`;
 }
 
 export function formatUptime(seconds: number): string {
@@ -106,6 +116,8 @@ export interface ClusterViewOptions {
   readonly regions: readonly ViewRegion[];
   /** Load generator stats, read on each refresh. */
   readonly load?: () => LoadStats;
+  /** The embedded services' state and restarts, read on each refresh. */
+  readonly services?: () => readonly Pick<ServiceStatus, 'name' | 'up' | 'restarts'>[];
   /** Redraw in place (default: stdout is a TTY). */
   readonly live?: boolean;
   readonly out?: NodeJS.WriteStream;
@@ -173,9 +185,11 @@ export class ClusterView {
   snapshot(): ViewSnapshot {
     const now = Date.now();
     const stats = this.opts.load?.();
+    const services = this.opts.services?.();
     return {
       uptimeSeconds: (now - this.startedAt) / 1000,
       rows: this.rows,
+      ...(services ? { services } : {}),
       ...(stats ? { load: { offeredPerSecond: this.offered.perSecond(), finalizedPerSecond: this.finalized.perSecond(), stats } } : {}),
     };
   }

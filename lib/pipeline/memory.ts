@@ -4,7 +4,6 @@
  * contract suite. Used by unit tests and the simulation.
  */
 import { equalBytes, toHex } from '../core/bytes.js';
-import { checkpointEquals } from '../core/codec.js';
 import { evidenceId, evidenceSlot, linkId } from '../core/ids.js';
 import { mergeWatermarks } from '../core/interchange.js';
 import { type Evidence, sameLink, type Watermark, watermarkAllows } from '../core/slashing.js';

@@ -32,7 +32,27 @@ export interface QueryDeps {
   readonly now?: () => number;
   /** Messages waiting in each dead-letter queue of this region, by queue name; health() reports them. */
   readonly dlqDepths?: () => Promise<Record<string, number>>;
+  /**
+   * Checks of what the region needs to make progress (its tables and queues), e.g. regionProbes
+   * from lib/aws/probes.ts. Must not throw (a failed check is `ok: false`); may reuse recent results
+   * unless `fresh`. Without it health() judges by finality lag alone and `dependencies` is null.
+   */
+  readonly probes?: (options?: { fresh?: boolean }) => Promise<readonly DependencyStatus[]>;
 }
+
+/** One checked dependency of a region, as /v1/health reports it. */
+export interface DependencyStatus {
+  /** `<service>:<region>/<resource>`, e.g. `dynamodb:us-east-1/afg-finality`, `sqs:us-east-1/afg-votes`. */
+  readonly name: string;
+  readonly kind: 'table' | 'queue';
+  readonly region: string;
+  readonly ok: boolean;
+  /** Why the check failed, e.g. `unreachable: connect ECONNREFUSED 127.0.0.1:8000`. */
+  readonly error?: string;
+}
+
+/** The name health() gives the finality-lag check in `failing`. */
+export const FINALITY_LAG_CHECK = 'finality-lag';
 
 /** A lookup that found nothing: the API answers 404 with this message. */
 export class NotFound extends Error {
@@ -306,47 +326,80 @@ export class QueryService {
   private finalizedSeen: { height: number; at: number } | undefined;
 
   /**
-   * Sync status of this region. `status` is 'stalled' when the head is more than
-   * `options.maxLagBlocks` blocks ahead of finality (the API answers 503), else 'ok'.
+   * Sync status of this region, and whether it can make progress. `status` is
+   * - 'down' when a table of the region cannot be read (a dependency check fails, or reading fails
+   *   and a fresh check then names a dependency): heights, lag and evidence are null;
+   * - 'degraded' when the tables answer but a queue check fails, or the head is more than
+   *   `options.maxLagBlocks` blocks ahead of finality (`failing` holds FINALITY_LAG_CHECK);
+   * - 'ok' otherwise (the API answers 200 only then).
+   * `failing` names every failed check; `dependencies` lists every check (null without `deps.probes`).
    * `lag.seconds` is how long (local clock, seconds) this service has seen the current finalized
    * height, null without `deps.now`; `dlq` is null when no `deps.dlqDepths` is given or it fails.
+   * Throws only when reading fails while every dependency check passes (the API maps the error).
    */
   async health(options: { maxLagBlocks: number }) {
     const { deps } = this;
+    // A queue lookup failing must not turn the health answer into a 500: report the depths as unknown.
+    const dlqLookup = deps.dlqDepths ? deps.dlqDepths().catch(() => null) : Promise.resolve(null);
+    const probes = deps.probes;
+    let checks = probes ? await probes() : null;
+    const tablesDown = (list: readonly DependencyStatus[] | null) => list?.some((c) => c.kind === 'table' && !c.ok) === true;
+    let sync: Awaited<ReturnType<QueryService['syncStatus']>> | undefined;
+    // Reading through unreachable tables would only wait out the SDK's retries: skip it.
+    if (!tablesDown(checks)) {
+      try {
+        sync = await this.syncStatus();
+      } catch (e) {
+        if (!probes) throw e;
+        checks = await probes({ fresh: true });
+        if (checks.every((c) => c.ok)) throw e;
+      }
+    }
+    const dlq = await dlqLookup;
+    const failing = (checks ?? []).filter((c) => !c.ok).map((c) => c.name);
+    const lagged = sync !== undefined && sync.lag > options.maxLagBlocks;
+    if (lagged) failing.push(FINALITY_LAG_CHECK);
+    const status = sync === undefined || tablesDown(checks) ? 'down' : failing.length > 0 ? 'degraded' : 'ok';
+    return {
+      status: status as 'ok' | 'degraded' | 'down',
+      region: deps.region,
+      head: sync?.f.head.height ?? null,
+      justified: sync?.f.justified.height ?? null,
+      finalized: sync?.f.finalized.height ?? null,
+      applied: sync?.f.applied.height ?? null,
+      lag: {
+        blocks: sync?.lag ?? null,
+        appliedBehindFinalized: sync ? sync.f.finalized.height - sync.f.applied.height : null,
+        seconds: sync ? this.secondsAtFinalized(sync.f.finalized.height) : null,
+      },
+      validators:
+        sync?.lastVotes ?? deps.chain.set.members.map((m) => ({ index: m.index, region: m.region, lastVoteHeight: null as number | null })),
+      evidence: sync?.evidence ?? null,
+      invalidVotes: sync?.invalidVotes ?? null,
+      dlq,
+      dependencies: checks,
+      failing,
+    };
+  }
+
+  /** Heights, each member's last vote and the evidence count, read from the region's tables. */
+  private async syncStatus() {
+    const { deps } = this;
     const f = await this.finality();
-    const lag = f.head.height - f.finalized.height;
     const K = deps.chain.set.checkpointInterval;
     // Each member's last vote among the recent heights (one batched read of their tallies).
     const heights: number[] = [];
     for (let h = checkpointAtOrBelow(f.head.height, K) + K; h > 0 && heights.length < 12; h -= K) heights.push(h);
-    const recent = await deps.finality.tallies(heights);
+    const [recent, evidence, invalidVotes] = await Promise.all([
+      deps.finality.tallies(heights),
+      deps.finality.listEvidence(1000).then((l) => l.length),
+      deps.finality.invalidVotes(),
+    ]);
     const lastVotes = deps.chain.set.members.map((m) => {
       const last = recent.filter((t) => t.votes.has(m.index)).reduce((max, t) => Math.max(max, t.height), -1);
       return { index: m.index, region: m.region, lastVoteHeight: last >= 0 ? last : null };
     });
-    const [evidence, invalidVotes, dlq] = await Promise.all([
-      deps.finality.listEvidence(1000).then((l) => l.length),
-      deps.finality.invalidVotes(),
-      // A queue lookup failing must not turn the health answer into a 500: report the depths as unknown.
-      deps.dlqDepths ? deps.dlqDepths().catch(() => null) : Promise.resolve(null),
-    ]);
-    return {
-      status: lag > options.maxLagBlocks ? ('stalled' as const) : ('ok' as const),
-      region: f.region,
-      head: f.head.height,
-      justified: f.justified.height,
-      finalized: f.finalized.height,
-      applied: f.applied.height,
-      lag: {
-        blocks: lag,
-        appliedBehindFinalized: f.finalized.height - f.applied.height,
-        seconds: this.secondsAtFinalized(f.finalized.height),
-      },
-      validators: lastVotes,
-      evidence,
-      invalidVotes,
-      dlq,
-    };
+    return { f, lag: f.head.height - f.finalized.height, lastVotes, evidence, invalidVotes };
   }
 
   /** Seconds since this service first saw `height` as the finalized height (informational; local clock). */

@@ -74,7 +74,7 @@ export interface CreateRegionOptions {
   /** The secret key share of a member hosted here (validators); absent where no validator runs. */
   readonly memberKey?: (member: number) => Promise<Uint8Array>;
   /** Health hooks of the query service (a local clock for informational lag, DLQ depths). */
-  readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths'>;
+  readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths' | 'probes'>;
   /** Where the handlers report (logs and counters); default silent. */
   readonly telemetry?: Telemetry;
   readonly hooks?: RegionHooks;

@@ -7,7 +7,6 @@ import { verifySignature } from '../core/bls.js';
 import { toHex } from '../core/bytes.js';
 import { voteSigningBytes } from '../core/codec.js';
 import { checkpointId, linkId } from '../core/ids.js';
-import type { Evidence } from '../core/slashing.js';
 import { evidenceOf } from '../core/slashing.js';
 import type { Certificate, Vote } from '../core/types.js';
 import type { AppliedHead, AppliedStore } from '../pipeline/ports.js';

@@ -59,6 +59,20 @@ describe('createClientFactory endpoint switch', () => {
     ]);
   });
 
+  it('sends a region listed in sqsByRegion to its own SQS endpoint, other regions to sqs', async () => {
+    const closed = 'http://127.0.0.1:9'; // discard port: nothing listens
+    const aws = createClientFactory({ endpoints: { sqs: closed, sqsByRegion: { 'eu-west-1': endpoint } }, maxAttempts: 1 });
+    try {
+      await aws.sqs('eu-west-1').send(new GetQueueAttributesCommand({ QueueUrl: 'http://sqs.eu-west-1.localhost:1/000000000000/q' }));
+      await expect(
+        aws.sqs('us-east-1').send(new GetQueueAttributesCommand({ QueueUrl: 'http://sqs.us-east-1.localhost:1/000000000000/q' })),
+      ).rejects.toThrow();
+    } finally {
+      aws.destroy();
+    }
+    expect(requests.map((r) => /Credential=[^/]+\/\d+\/([^/]+)\//.exec(String(r.headers.authorization))?.[1])).toEqual(['eu-west-1']);
+  });
+
   it('uses given credentials instead of the local ones', async () => {
     const aws = createClientFactory({
       endpoints: { dynamodb: endpoint },

@@ -440,6 +440,83 @@ describe('HTTP API and alarms', () => {
   });
 });
 
+describe('health check and dependency alarms', () => {
+  /** `<region>:<queue>` of the queues a role may read attributes of (GetQueueAttributes, by ARN). */
+  const probeTargets = (region: string, rolePrefix: string): string[] =>
+    statements(region, rolePrefix)
+      .filter((st) => [st.Action].flat().includes('sqs:GetQueueAttributes'))
+      .flatMap((st) => [st.Resource].flat())
+      .filter((r: Json) => r['Fn::Join']) // by name (a consumer's own queue is granted by reference)
+      .map((r: Json) => {
+        const text = (r['Fn::Join'][1] as unknown[]).map((x) => (typeof x === 'string' ? x : '')).join('');
+        const m = /:sqs:([a-z0-9-]+)::(.+)$/.exec(text)!;
+        return `${m[1]}:${m[2]}`;
+      });
+
+  it("the API may probe exactly the queues its health checks name: its own, its members' inboxes, the home ingress", () => {
+    forEachRegion((region) => {
+      const inboxes = config.members.filter((m) => m.region === region).map((m) => `${region}:${inboxQueue(config.prefix, m.index)}`);
+      expect(probeTargets(region, 'ApiRole').sort()).toEqual(
+        [`${region}:afg-votes`, `${region}:afg-finalized`, ...inboxes, `${config.homeRegion}:afg-ingress`].sort(),
+      );
+      // No other role may read other queues' attributes by name.
+      for (const role of ['FinalizerRole', 'StateFunctionRole']) expect(probeTargets(region, role)).toEqual([]);
+    });
+  });
+
+  it('runs the API health check every minute and alarms when it fails for 3 minutes or does not run', () => {
+    forEachRegion((region) => {
+      const t = templates.get(region)!;
+      const [apiFnId] = resources(region, 'AWS::Lambda::Function').find(([, f]) => f.Properties!.FunctionName === 'afg-api')!;
+      t.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: 'rate(1 minute)',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [apiFnId, 'Arn'] }, Input: JSON.stringify({ afg: 'health-check' }) })],
+      });
+      t.hasResourceProperties('AWS::Lambda::Permission', {
+        Principal: 'events.amazonaws.com',
+        FunctionName: { 'Fn::GetAtt': [apiFnId, 'Arn'] },
+      });
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `afg-health-${region}`,
+        Namespace: 'afg',
+        MetricName: 'HealthCheckFailed',
+        Dimensions: Match.arrayWith([
+          { Name: 'region', Value: region },
+          { Name: 'service', Value: 'afg-api' },
+        ]),
+        Statistic: 'Maximum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        TreatMissingData: 'breaching',
+      });
+    });
+  });
+
+  it('alarms on throttling of each table', () => {
+    forEachRegion((region) => {
+      for (const table of ['blocks', 'finality', 'state']) {
+        const [, alarm] = resources(region, 'AWS::CloudWatch::Alarm').find(
+          ([, a]) => a.Properties!.AlarmName === `afg-${table}-throttled-${region}`,
+        )!;
+        const metrics = alarm.Properties!.Metrics as Json[];
+        expect(metrics.find((m) => m.Id === 'expr_1' || m.Expression)?.Expression).toBe('FILL(r, 0) + FILL(w, 0)');
+        const names = metrics.filter((m) => m.MetricStat).map((m) => m.MetricStat.Metric.MetricName);
+        expect(names.sort()).toEqual(['ReadThrottleEvents', 'WriteThrottleEvents']);
+        // Both metrics select the table itself (a Ref to the table resource named afg-<table>).
+        const tables = Object.fromEntries(resources(region, 'AWS::DynamoDB::Table').map(([id, r]) => [id, r.Properties!.TableName]));
+        for (const m of metrics.filter((x) => x.MetricStat)) {
+          expect(m.MetricStat.Metric.Dimensions).toHaveLength(1);
+          const dimension = m.MetricStat.Metric.Dimensions[0] as Json;
+          expect(dimension.Name).toBe('TableName');
+          expect(tables[dimension.Value.Ref]).toBe(`afg-${table}`);
+        }
+      }
+    });
+  });
+});
+
 describe('cdk-nag AwsSolutions', () => {
   it('reports no unacknowledged finding on any region stack', () => {
     for (const stack of stacks.values()) {

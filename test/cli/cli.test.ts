@@ -324,14 +324,15 @@ describe('status', () => {
     expect(r.out).toMatch(/#4 us-east-1 {2}last vote target 4/);
   });
 
-  it('exit 1 when the region reports stalled', async () => {
+  it('exit 1 when the region reports degraded, naming what fails', async () => {
     const strict = await startApiServer(createApi({ query: fx.query, transport: fx.transport, chain: fx.chain, maxLagBlocks: 1 }), {
       port: 0,
     });
     try {
       const r = await cli('status', strict.url);
       expect(r.code).toBe(1);
-      expect(r.out).toMatch(/status STALLED/);
+      expect(r.out).toMatch(/status DEGRADED/);
+      expect(r.out).toMatch(/failing {4}finality-lag/);
     } finally {
       await strict.close();
     }

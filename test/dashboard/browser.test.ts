@@ -110,7 +110,7 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
     });
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => {
-      // Chromium logs every failed fetch; expected here: 503 (stalled health), 404 (no metrics), a closed port.
+      // Chromium logs every failed fetch; expected here: 503 (degraded health), 404 (no metrics), a closed port.
       const expected = /^Failed to load resource: (the server responded with a status of (404|503)|net::ERR_CONNECTION_REFUSED)/;
       if (m.type() === 'error' && !expected.test(m.text())) pageErrors.push(m.text());
     });
@@ -263,7 +263,7 @@ describe.skipIf(!haveChromium)(`dashboard in headless Chromium (${CHROMIUM})`, (
     expect(await bad.getAttribute('class')).toBe('cert bad');
     await expect.poll(() => page.getByTestId('cert-eu-west-1').textContent(), { timeout: 30_000 }).toContain('verified ✓');
     // The tampered server is configured stricter (maxLagBlocks 2): its health is a 503 the page shows.
-    await expect.poll(() => page.getByTestId('region-us-east-1').locator('td').nth(1).textContent()).toBe('stalled (503)');
+    await expect.poll(() => page.getByTestId('region-us-east-1').locator('td').nth(1).textContent()).toBe('degraded (503)');
     expect(await page.getByTestId('region-us-east-1').locator('td').nth(9).textContent()).toBe('n/a'); // no DLQ callback there
     await expect.poll(() => page.getByTestId(`region-${closed.url}`).textContent()).toMatch(/unreachable: /);
     expect(await page.getByTestId(`cert-${closed.url}`).textContent()).toMatch(/unreachable: /);

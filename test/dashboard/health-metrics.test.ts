@@ -1,8 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ApiRequest, type ApiResponse, createApi } from '../../lib/api/app.js';
 import { responseChecker } from '../../lib/api/validate.js';
+import { dependencyFailure } from '../../lib/aws/errors.js';
 import { CounterTelemetry } from '../../lib/handlers/telemetry.js';
-import { QueryService } from '../../lib/pipeline/query.js';
+import { type DependencyStatus, type QueryDeps, QueryService } from '../../lib/pipeline/query.js';
 import { buildFixture, type Fixture } from '../helpers/fixture.js';
 
 const check = responseChecker();
@@ -21,8 +22,17 @@ function documented(r: ApiResponse, operationId: string, status: number) {
 }
 
 /** A QueryService over the fixture's stores with the optional operator hooks. */
-const query = (extra: { now?: () => number; dlqDepths?: () => Promise<Record<string, number>> } = {}) =>
+const query = (extra: Partial<Pick<QueryDeps, 'now' | 'dlqDepths' | 'probes' | 'finality'>> = {}) =>
   new QueryService({ chain: fx.chain, region: fx.region, blocks: fx.blocks, finality: fx.finality, applied: fx.applied, ...extra });
+
+const dep = (kind: 'table' | 'queue', resource: string, error?: string): DependencyStatus => ({
+  name: `${kind === 'table' ? 'dynamodb' : 'sqs'}:eu-west-1/${resource}`,
+  kind,
+  region: 'eu-west-1',
+  ok: error === undefined,
+  ...(error === undefined ? {} : { error }),
+});
+const healthyDeps = () => [dep('table', 'afg-blocks'), dep('table', 'afg-finality'), dep('table', 'afg-state'), dep('queue', 'afg-votes')];
 
 const api = (q: QueryService, more: Partial<Parameters<typeof createApi>[0]> = {}) =>
   createApi({ query: q, transport: fx.transport, chain: fx.chain, maxLagBlocks: 8, ...more });
@@ -48,16 +58,19 @@ describe('GET /v1/health (operator fields)', () => {
       evidence: 1,
       invalidVotes: 0,
       dlq: null,
+      dependencies: null,
+      failing: [],
     });
   });
 
-  it('stalls (503) exactly when the head is more than maxLagBlocks ahead of finality', async () => {
+  it('is degraded (503, finality-lag failing) exactly when the head is more than maxLagBlocks ahead of finality', async () => {
     // The fixture's lag is 3 blocks: bound 3 is still healthy, bound 2 is not.
     const at = (maxLagBlocks: number) => api(query(), { maxLagBlocks })(get('/v1/health'));
     documented(await at(3), 'getHealth', 200);
     const stalled = await at(2);
     documented(stalled, 'getHealth', 503);
-    expect(body(stalled)).toMatchObject({ status: 'stalled', lag: { blocks: 3 } });
+    expect(stalled.headers['retry-after']).toBe('2');
+    expect(body(stalled)).toMatchObject({ status: 'degraded', lag: { blocks: 3 }, failing: ['finality-lag'] });
   });
 
   it('lag.seconds counts local time since this service first saw the current finalized height', async () => {
@@ -103,6 +116,90 @@ describe('GET /v1/health (operator fields)', () => {
     )(get('/v1/health'));
     documented(failing, 'getHealth', 200);
     expect(body(failing).dlq).toBeNull();
+  });
+});
+
+describe('GET /v1/health (dependency checks)', () => {
+  it('200 when every check passes; the checks are listed', async () => {
+    const r = await api(query({ probes: async () => healthyDeps() }))(get('/v1/health'));
+    documented(r, 'getHealth', 200);
+    expect(body(r)).toMatchObject({ status: 'ok', head: 5, failing: [], dependencies: healthyDeps() });
+  });
+
+  it('an unreachable queue makes it degraded (503) naming the queue; the tables are still read', async () => {
+    const probes = async () => [
+      ...healthyDeps().slice(0, 3),
+      dep('queue', 'afg-votes', 'unreachable: connect ECONNREFUSED 127.0.0.1:9324'),
+    ];
+    const r = await api(query({ probes }))(get('/v1/health'));
+    documented(r, 'getHealth', 503);
+    expect(r.headers['retry-after']).toBe('2');
+    expect(body(r)).toMatchObject({ status: 'degraded', head: 5, finalized: 2, failing: ['sqs:eu-west-1/afg-votes'] });
+    expect(body(r).dependencies[3]).toEqual(dep('queue', 'afg-votes', 'unreachable: connect ECONNREFUSED 127.0.0.1:9324'));
+  });
+
+  it('an unreachable table makes it down (503) naming the table, with the same body shape and no store read', async () => {
+    let reads = 0;
+    const counting = new Proxy(fx.finality, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== 'function') return v;
+        return (...a: unknown[]) => {
+          reads++;
+          return v.apply(target, a);
+        };
+      },
+    });
+    const probes = async () => [
+      dep('table', 'afg-blocks'),
+      dep('table', 'afg-finality', 'timeout: no answer within 2000 ms'),
+      dep('table', 'afg-state'),
+    ];
+    const r = await api(query({ probes, finality: counting }))(get('/v1/health'));
+    documented(r, 'getHealth', 503);
+    expect(body(r)).toEqual({
+      status: 'down',
+      region: 'eu-west-1',
+      head: null,
+      justified: null,
+      finalized: null,
+      applied: null,
+      lag: { blocks: null, appliedBehindFinalized: null, seconds: null },
+      validators: fx.chain.set.members.map((m) => ({ index: m.index, region: m.region, lastVoteHeight: null })),
+      evidence: null,
+      invalidVotes: null,
+      dlq: null,
+      dependencies: await probes(),
+      failing: ['dynamodb:eu-west-1/afg-finality'],
+    });
+    expect(reads).toBe(0);
+  });
+
+  it('a read that fails after a cached passing check re-checks afresh and reports down, naming what failed', async () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' });
+    const broken = new Proxy(fx.finality, {
+      get: (target, prop, receiver) =>
+        prop === 'head'
+          ? async () => {
+              throw refused;
+            }
+          : Reflect.get(target, prop, receiver),
+    });
+    const calls: (boolean | undefined)[] = [];
+    const probes = async (o?: { fresh?: boolean }) => {
+      calls.push(o?.fresh);
+      return o?.fresh ? [dep('table', 'afg-finality', 'unreachable: connect ECONNREFUSED 127.0.0.1:8000')] : [dep('table', 'afg-finality')];
+    };
+    const r = await api(query({ probes, finality: broken }), { dependencyFailure })(get('/v1/health'));
+    documented(r, 'getHealth', 503);
+    expect(body(r)).toMatchObject({ status: 'down', head: null, failing: ['dynamodb:eu-west-1/afg-finality'] });
+    expect(calls).toEqual([undefined, true]);
+    // Every check passes afresh, yet reading fails: not explained by a dependency; the API's error mapping decides.
+    const r2 = await api(query({ probes: async () => [dep('table', 'afg-finality')], finality: broken }), { dependencyFailure })(
+      get('/v1/health'),
+    );
+    documented(r2, 'getHealth', 503);
+    expect(body(r2).error.code).toBe('UNAVAILABLE');
   });
 });
 

@@ -52,7 +52,8 @@ function sharedServices(): EmbeddedServices | undefined {
   const dynamodbEndpoint = process.env.AFG_TEST_DYNAMODB_ENDPOINT;
   const sqsEndpoint = process.env.AFG_TEST_SQS_ENDPOINT;
   if (!dynamodbEndpoint || !sqsEndpoint) return undefined;
-  return { dynamodbEndpoint, sqsEndpoint, stop: async () => {} };
+  // Not ours to supervise or report on: the run-wide pair belongs to the global setup.
+  return { dynamodbEndpoint, sqsEndpoint, sqsEndpoints: {}, status: () => [], failure: new Promise(() => {}), stop: async () => {} };
 }
 
 /** A name unique within the run, for tables and queues (letters, digits and '-'). */

@@ -204,6 +204,88 @@ describe('SqsEventSource', () => {
   });
 });
 
+describe('SqsEventSource during an outage', () => {
+  const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' });
+
+  it("backs off while the handler's store is unreachable: the first error reported, the rest summed up; then delivered once", async () => {
+    const errors: unknown[] = [];
+    const notes: string[] = [];
+    let down = 3; // the store answers again after three failed invocations
+    const done: string[] = [];
+    const { source, sqs, url } = await setup(['kept'], {
+      onError: (e) => errors.push(e),
+      onNote: (m) => notes.push(m),
+      functionName: 'applier',
+      handler: async (event) => {
+        if (down-- > 0) throw new Error('store read failed', { cause: refused() });
+        done.push(...event.Records.map((r) => r.body));
+      },
+    });
+    await waitFor('delivered after the outage', () => done.length > 0, 30_000);
+    await waitFor('deleted', async () => (await depth(sqs, url)) === 0);
+    expect(done).toEqual(['kept']);
+    expect(errors).toHaveLength(1);
+    expect(notes).toEqual([
+      'applier: a store of the handler is unreachable; backing off',
+      expect.stringMatching(/^applier: working again after [\d.]+ s \(3 failed attempt\(s\), the first one reported\)$/),
+    ]);
+    expect(source.stats()).toMatchObject({ succeeded: 1, failed: 3 });
+  });
+
+  it('backs off while SQS is unreachable and resumes by itself', async () => {
+    const errors: unknown[] = [];
+    const notes: string[] = [];
+    const real = env().aws.sqs(REGION);
+    let refusedCalls = 0;
+    let reachable = false;
+    // The same client, except that every request is refused until `reachable`.
+    const flaky = {
+      send: (...args: Parameters<SQSClient['send']>) => {
+        if (reachable) return real.send(...args);
+        refusedCalls++;
+        return Promise.reject(refused());
+      },
+    } as unknown as SQSClient;
+    const got: string[] = [];
+    await setup(['after-outage'], {
+      sqs: flaky,
+      queueArn: 'arn:aws:sqs:eu-west-1:000000000000:es',
+      onError: (e) => errors.push(e),
+      onNote: (m) => notes.push(m),
+      functionName: 'finalizer',
+      handler: async (e) => {
+        got.push(...e.Records.map((r) => r.body));
+      },
+    });
+    await waitFor('several refused receives', () => refusedCalls >= 4, 30_000);
+    expect(errors).toHaveLength(1);
+    expect(notes).toEqual(['finalizer: the queue is unreachable; backing off']);
+    reachable = true;
+    await waitFor('delivered once SQS answers again', () => got.includes('after-outage'), 30_000);
+    expect(notes[1]).toMatch(/^finalizer: working again after/);
+    expect(errors).toHaveLength(1);
+  });
+
+  it('holds the pollers while available() answers false', async () => {
+    let available = false;
+    let asked = 0;
+    const got: string[] = [];
+    const { source } = await setup(['held'], {
+      available: () => {
+        asked++;
+        return available;
+      },
+      handler: async (e) => {
+        got.push(...e.Records.map((r) => r.body));
+      },
+    });
+    await waitFor('the gate to be asked a few times', () => asked >= 5);
+    expect(source.stats().received).toBe(0);
+    available = true;
+    await waitFor('delivered once available', () => got.includes('held'));
+  });
+});
+
 describe('failuresOf and toRecord', () => {
   const event: SQSEvent = {
     Records: [toRecord({ MessageId: 'm1', ReceiptHandle: 'r1', Body: 'b', Attributes: { ApproximateReceiveCount: '3' } }, 'arn:q', REGION)],

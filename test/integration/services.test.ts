@@ -1,10 +1,12 @@
 /**
  * The embedded services against the real DynamoDB Local and fauxqs: conditional writes, per-region
- * isolation of tables and queues, the queue helpers, and process clean-up.
+ * isolation of tables and queues, the queue helpers, loopback-only listening (read from /proc),
+ * supervision (real SIGKILL, restart on the same port and data, giving up), and process clean-up.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { connect, createServer, type Server } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConditionalCheckFailedException, CreateTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import {
@@ -20,8 +22,9 @@ import { createClientFactory } from '../../lib/aws/clients.js';
 import { ensureQueue, queueArn, resolveQueueUrl, SendBatchError, sendBatch } from '../../lib/aws/queues.js';
 import { dlqName } from '../../lib/config.js';
 import { InputError } from '../../lib/core/errors.js';
-import { ServiceStartError, startEmbeddedServices } from '../../lib/local/services.js';
+import { type EmbeddedServices, ServiceStartError, startEmbeddedServices } from '../../lib/local/services.js';
 import { uniqueName, useEmbeddedServices, waitFor } from '../helpers/embedded.js';
+import { canReadSockets, isLoopback, listeningSockets } from '../helpers/sockets.js';
 
 const env = useEmbeddedServices();
 const EU = 'eu-west-1';
@@ -197,11 +200,11 @@ describe('process lifecycle', () => {
     }
   });
 
-  it('takes DynamoDB Local down when the owning process is SIGKILLed', async () => {
+  it('takes both services down when the owning process is SIGKILLed', async () => {
     const script = [
       "import { startEmbeddedServices } from './lib/local/services.ts';",
       'const s = await startEmbeddedServices();',
-      "console.log('ENDPOINT ' + s.dynamodbEndpoint);",
+      "console.log('ENDPOINT ' + s.dynamodbEndpoint + ' ' + s.sqsEndpoint);",
       'setInterval(() => {}, 1000);',
     ].join('\n');
     const owner = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
@@ -210,20 +213,146 @@ describe('process lifecycle', () => {
     try {
       let out = '';
       owner.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      const endpoint = await waitFor('child services', () => /ENDPOINT (\S+)/.exec(out)?.[1], 45_000);
-      expect((await fetch(endpoint)).status).toBeGreaterThan(0); // answering while the owner lives
+      const endpoints = await waitFor('child services', () => /ENDPOINT (\S+) (\S+)/.exec(out)?.slice(1), 45_000);
+      for (const endpoint of endpoints) expect((await fetch(endpoint)).status).toBeGreaterThan(0); // answering while the owner lives
       owner.kill('SIGKILL');
-      await waitFor(
-        'DynamoDB Local to exit',
-        () =>
-          fetch(endpoint).then(
-            () => false,
-            () => true,
-          ),
-        15_000,
-      );
+      for (const endpoint of endpoints)
+        await waitFor(
+          `${endpoint} to exit`,
+          () =>
+            fetch(endpoint).then(
+              () => false,
+              () => true,
+            ),
+          15_000,
+        );
     } finally {
       owner.kill('SIGKILL');
     }
   });
+});
+
+/** Resolves with the error code of a TCP connection attempt to host:port ('connected' when it succeeds). */
+function tryConnect(host: string, port: number): Promise<string> {
+  return new Promise((done) => {
+    const socket = connect({ host, port, timeout: 2_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      done('connected');
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      done('timeout');
+    });
+    socket.once('error', (e: NodeJS.ErrnoException) => done(e.code ?? e.message));
+  });
+}
+
+const portOf = (endpoint: string) => Number(new URL(endpoint).port);
+
+describe('loopback only, supervised', () => {
+  let dir: string;
+  let services: EmbeddedServices;
+  const notes: string[] = [];
+
+  it('both services listen on 127.0.0.1 and nowhere else', async (ctx) => {
+    dir = mkdtempSync(join(tmpdir(), 'afg-svc-'));
+    services = await startEmbeddedServices({ dataDir: dir, sqsRegions: [EU, US], notify: (m) => notes.push(m) });
+    if (!canReadSockets()) ctx.skip(); // needs Linux's /proc
+    for (const s of services.status()) {
+      const sockets = listeningSockets(s.pid!);
+      // Positive control: the service's own port is among what we read, so an empty list cannot pass.
+      expect(
+        sockets.map((x) => x.port),
+        s.name,
+      ).toContain(portOf(s.endpoint));
+      for (const socket of sockets) expect(isLoopback(socket.address), `${s.name} listens on ${socket.address}:${socket.port}`).toBe(true);
+    }
+    // And from outside loopback nothing answers: connect through each of this machine's other addresses.
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .filter((a) => a !== undefined && !a.internal && a.family === 'IPv4')
+      .map((a) => a!.address);
+    if (external.length === 0) console.info('[services] no non-loopback IPv4 address on this machine: external connect not tried');
+    for (const address of external)
+      for (const s of services.status())
+        expect(await tryConnect(address, portOf(s.endpoint)), `${s.name} via ${address}`).toBe('ECONNREFUSED');
+  });
+
+  it('restarts a SIGKILLed service on the same port and data folder; nothing stored is lost, in any region', async () => {
+    const aws = createClientFactory({
+      endpoints: { dynamodb: services.dynamodbEndpoint, sqs: services.sqsEndpoint, sqsByRegion: services.sqsEndpoints },
+      maxAttempts: 1,
+    });
+    try {
+      await aws.dynamo(EU).send(
+        new CreateTableCommand({
+          TableName: 'kept',
+          BillingMode: 'PAY_PER_REQUEST',
+          AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+          KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+        }),
+      );
+      await aws.dynamo(EU).send(new PutCommand({ TableName: 'kept', Item: { pk: 'k', v: 1 } }));
+      // The same queue name in two regions (every region has afg-votes): fauxqs persists queues by name,
+      // so each region has its own server and folder; both queues and their messages must come back.
+      const urls: Record<string, string> = {};
+      for (const region of [EU, US]) {
+        urls[region] = await ensureQueue(aws.sqs(region), 'kept', { visibilityTimeoutSeconds: 1 });
+        await aws.sqs(region).send(new SendMessageCommand({ QueueUrl: urls[region], MessageBody: `accepted in ${region}` }));
+      }
+
+      const before = services.status();
+      for (const s of before) process.kill(s.pid!, 'SIGKILL');
+      const after = await waitFor(
+        'both services back',
+        () => {
+          const now = services.status();
+          return now.every((s) => s.up && s.restarts === 1) && now;
+        },
+        60_000,
+      );
+      for (const [i, s] of after.entries()) {
+        expect(s.endpoint).toBe(before[i]!.endpoint); // same port: clients keep their endpoint
+        expect(s.pid).not.toBe(before[i]!.pid);
+      }
+      expect(notes.some((n) => /dynamodb-local: exited unexpectedly \(signal SIGKILL\)/.test(n))).toBe(true);
+      expect(notes.some((n) => /sqs-emulator: back on/.test(n))).toBe(true);
+      const got = await aws.dynamo(EU).send(new GetCommand({ TableName: 'kept', Key: { pk: 'k' } }));
+      expect(got.Item).toEqual({ pk: 'k', v: 1 });
+      for (const region of [EU, US]) expect(await drain(aws.sqs(region), urls[region]!)).toEqual([`accepted in ${region}`]);
+      if (canReadSockets()) for (const s of after) for (const x of listeningSockets(s.pid!)) expect(isLoopback(x.address)).toBe(true);
+    } finally {
+      aws.destroy();
+    }
+  }, 120_000);
+
+  it('stop() restarts nothing and leaves no process', async () => {
+    const pids = services.status().map((s) => s.pid!);
+    await services.stop();
+    for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow(); // gone
+    expect(services.status().every((s) => !s.up)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('gives up after failed restarts in a row and says so; the other service keeps running', async () => {
+    const s = await startEmbeddedServices({ supervise: { maxFailures: 3, backoffMs: 100 } });
+    let squatter: Server | undefined;
+    try {
+      const sqs = s.status().find((x) => x.name === 'sqs-emulator')!;
+      process.kill(sqs.pid!, 'SIGKILL');
+      await waitFor('the exit to be seen', () => !s.status().find((x) => x.name === 'sqs-emulator')!.up);
+      // Another program takes the port before the first restart: every restart fails to listen.
+      squatter = createServer();
+      await new Promise<void>((ok, fail) => squatter!.once('error', fail).listen(portOf(sqs.endpoint), '127.0.0.1', ok));
+      const failure = await s.failure;
+      expect(failure).toBeInstanceOf(ServiceStartError);
+      expect(failure.message).toMatch(/^sqs-emulator: exited unexpectedly and could not be kept running: 3 failed restarts in a row/);
+      expect(failure.message).toMatch(/EADDRINUSE|in use/);
+      expect(s.status().find((x) => x.name === 'dynamodb-local')!.up).toBe(true);
+    } finally {
+      squatter?.close();
+      await s.stop();
+    }
+  }, 120_000);
 });

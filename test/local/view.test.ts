@@ -71,6 +71,20 @@ describe('renderFrame', () => {
     expect(text).toMatch(/1000\+ {2}\(unreadable: connect ECONNREFUSED\)/);
   });
 
+  it("shows each embedded service's state and restarts", () => {
+    const snap: ViewSnapshot = {
+      uptimeSeconds: 1,
+      rows,
+      services: [
+        { name: 'dynamodb-local', up: true, restarts: 1 },
+        { name: 'sqs-emulator', up: false, restarts: 0 },
+      ],
+    };
+    expect(renderFrame(snap)).toMatch(/^services: dynamodb-local up, 1 restart; sqs-emulator RESTARTING, 0 restarts$/m);
+    expect(renderPlain(snap)).toMatch(/ \| dynamodb-local up, 1 restart; sqs-emulator RESTARTING, 0 restarts$/);
+    expect(renderFrame({ uptimeSeconds: 1, rows })).not.toMatch(/services:/); // --endpoint: nothing to show
+  });
+
   it('formatUptime', () => {
     expect([0, 59.9, 60, 3599].map(formatUptime)).toEqual(['0s', '59s', '1m00s', '59m59s']);
   });

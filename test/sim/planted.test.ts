@@ -15,7 +15,11 @@ const cases: { bug: PlantedBug; expect: ViolationKind[]; scenario: (seed: number
     scenario: (seed) => plain(seed, { maxSteps: 600, livenessSteps: 400 }),
   },
   // A repeated vote counted again reaches "t" with a phantom signer: the stored certificate names it.
-  { bug: 'no-dedup', expect: ['bad-certificate', 'unexpected-error'], scenario: (seed) => plain(seed, { faults: { ...none, duplicate: 1 } }) },
+  {
+    bug: 'no-dedup',
+    expect: ['bad-certificate', 'unexpected-error'],
+    scenario: (seed) => plain(seed, { faults: { ...none, duplicate: 1 } }),
+  },
   {
     bug: 'apply-twice',
     expect: ['apply-order'],
