@@ -12,13 +12,7 @@
  * `hashesAt` is one query. Readers check a block against the hash they expect (content addressing).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { fromHex, toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
 import { padHeight } from '../core/ids.js';

@@ -11,8 +11,9 @@
  */
 import { createHash } from 'node:crypto';
 import { type Dealing, deal } from '../core/bls.js';
+import { defaultThresholdCrypto } from '../core/bls-wasm.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../core/chain.js';
-import { blsCrypto } from '../core/crypto.js';
+import type { ThresholdCrypto } from '../core/crypto.js';
 import { ed25519PublicKey } from '../core/ed25519.js';
 import { InputError } from '../core/errors.js';
 import { devGenesis, type GenesisAccount, signTransfer, type TransferLedger } from '../core/ledger.js';
@@ -206,7 +207,11 @@ function expectedError(error: unknown, garbage: boolean): boolean {
 }
 
 /** One memoizing crypto for every scenario of this process: the same votes recur across seeds. */
-const simCrypto = memoizedCrypto(blsCrypto);
+let memo: Promise<ThresholdCrypto> | undefined;
+const simCrypto = (): Promise<ThresholdCrypto> => {
+  memo ??= defaultThresholdCrypto().then(memoizedCrypto);
+  return memo;
+};
 
 /** Runs one scenario to the end and checks every invariant. Never throws for a violation: they are in the result. */
 export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: MemoryCluster) => Promise<void> } = {}): Promise<SimResult> {
@@ -256,7 +261,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     genesis: work.genesis,
     maxBlockTransactions: 2,
     maxReceives: 10,
-    crypto: simCrypto,
+    crypto: await simCrypto(),
     hooks,
   });
   checker.attach(cluster);
