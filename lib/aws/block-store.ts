@@ -156,7 +156,9 @@ export class DynamoBlockStore implements BlockStore {
   }
 
   async finalizedHash(height: number): Promise<Uint8Array | undefined> {
-    const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `F#${padHeight(height)}`, sk: '-' }, ConsistentRead: true }));
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `F#${padHeight(height)}`, sk: '-' }, ConsistentRead: true }),
+    );
     return out.Item ? fromHex(out.Item.hash, 32, 'hash') : undefined;
   }
 }

@@ -18,7 +18,10 @@ async function expectClean(scenarios: Scenario[]): Promise<void> {
   for (const s of scenarios) {
     const r = await runScenario(s);
     expect(r.violations, `seed ${s.seed}`).toEqual([]);
-    expect(r.finalized.every((h) => h > 0), `seed ${s.seed}: finalized ${r.finalized}`).toBe(true);
+    expect(
+      r.finalized.every((h) => h > 0),
+      `seed ${s.seed}: finalized ${r.finalized}`,
+    ).toBe(true);
   }
 }
 
