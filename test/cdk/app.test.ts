@@ -24,6 +24,7 @@ import { RoleFunction, RUNTIME } from '../../cdk/constructs/role-function.js';
 import { StreamEndpoint } from '../../cdk/constructs/stream-endpoint.js';
 import { RegionStack } from '../../cdk/region-stack.js';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
+import { globMatch, policyAllows, policyContext, roleStatements, WRITE_ACTIONS } from '../helpers/iam-policy.js';
 
 // Synthesized CloudFormation is untyped JSON; the assertions below check the shapes they read.
 // biome-ignore lint/suspicious/noExplicitAny: template JSON
@@ -307,38 +308,6 @@ describe('functions', () => {
     });
   });
 
-  it('grants table actions per role: only executing roles write blocks and state; API and finalizer batch-write state nodes', () => {
-    const region = config.homeRegion;
-    const tableIds = new Map(resources(region, 'AWS::DynamoDB::Table').map(([id, t]) => [t.Properties!.TableName as string, id]));
-    const can = (rolePrefix: string, action: string, table: string): boolean =>
-      statements(region, rolePrefix).some(
-        (s) => [s.Action].flat().includes(action) && JSON.stringify(s.Resource).includes(`"${tableIds.get(table)}"`),
-      );
-    const table = [
-      ['SequencerRole', 'afg-blocks', true, true],
-      ['SequencerRole', 'afg-state', true, true],
-      ['SequencerRole', 'afg-finality', false, false],
-      ['Validator1Role', 'afg-finality', true, true],
-      ['StateFunctionRole', 'afg-blocks', true, true],
-      ['StateFunctionRole', 'afg-finality', false, true],
-      ['FinalizerRole', 'afg-finality', true, true],
-      ['FinalizerRole', 'afg-blocks', false, true],
-      ['ApiRole', 'afg-blocks', false, true],
-      ['ApiRole', 'afg-finality', false, true],
-      ['StreamRole', 'afg-blocks', false, true],
-      ['StreamRole', 'afg-finality', false, true],
-    ] as const;
-    for (const [role, name, put, get] of table) {
-      expect(can(role, 'dynamodb:PutItem', name), `${role} PutItem ${name}`).toBe(put);
-      expect(can(role, 'dynamodb:GetItem', name), `${role} GetItem ${name}`).toBe(get);
-    }
-    for (const role of ['ApiRole', 'FinalizerRole', 'StreamRole']) {
-      expect(can(role, 'dynamodb:BatchWriteItem', 'afg-state')).toBe(true);
-      expect(can(role, 'dynamodb:PutItem', 'afg-state')).toBe(false);
-      expect(can(role, 'dynamodb:DeleteItem', 'afg-state')).toBe(false);
-    }
-  });
-
   it('lets validators outside the home region read (only read) the home blocks table, by ARN built from the name', () => {
     forEachRegion((region) => {
       const member = config.members.find((m) => m.region === region)!;
@@ -351,6 +320,170 @@ describe('functions', () => {
         expect(crossRegion[0]!.Action).toEqual(['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query']);
         expect(JSON.stringify(crossRegion[0]!.Resource)).toContain(':table/afg-blocks');
       }
+    });
+  });
+});
+
+// The specification, written out here rather than imported, so loosening a grant in cdk/ fails a test.
+// Partition keys: lib/aws/finality-store.ts, block-store.ts, state-store.ts (header comments).
+type Write = { table: 'afg-blocks' | 'afg-finality' | 'afg-state'; action: string; keys: string[] };
+const expectedWrites = (role: string): Write[] => {
+  const member = /^Validator(\d+)Role$/.exec(role);
+  if (member) {
+    return [
+      { table: 'afg-finality', action: 'PutItem', keys: [`WATERMARK#${member[1]}`] },
+      { table: 'afg-blocks', action: 'PutItem', keys: ['B#*'] },
+    ];
+  }
+  switch (role) {
+    case 'SequencerRole':
+      return [
+        { table: 'afg-blocks', action: 'PutItem', keys: ['B#*', 'SEQ', 'PACEMAKER'] },
+        { table: 'afg-blocks', action: 'BatchWriteItem', keys: ['POOL'] },
+      ];
+    case 'FinalizerRole':
+      return [
+        { table: 'afg-finality', action: 'UpdateItem', keys: ['T#*', 'STATS', 'HEAD'] },
+        { table: 'afg-finality', action: 'PutItem', keys: ['E'] },
+      ];
+    case 'StateFunctionRole':
+      return [
+        { table: 'afg-state', action: 'BatchWriteItem', keys: ['N#*'] },
+        { table: 'afg-state', action: 'PutItem', keys: ['APPLIED'] },
+        { table: 'afg-blocks', action: 'PutItem', keys: ['B#*'] },
+      ];
+    case 'FollowerRole':
+      return [
+        { table: 'afg-finality', action: 'UpdateItem', keys: ['T#*', 'HEAD'] },
+        { table: 'afg-state', action: 'BatchWriteItem', keys: ['N#*'] },
+        { table: 'afg-state', action: 'PutItem', keys: ['APPLIED'] },
+        { table: 'afg-blocks', action: 'PutItem', keys: ['B#*'] },
+      ];
+    case 'ApiRole':
+    case 'StreamRole':
+      return [];
+    default:
+      throw new Error(`no expectation for ${role}`);
+  }
+};
+/** One item key of every kind each table holds, plus one of no kind. */
+const sampleKeys = (members: readonly number[]): Record<Write['table'], string[]> => ({
+  'afg-finality': [...members.map((m) => `WATERMARK#${m}`), 'T#00000000000000000008', 'E', 'STATS', 'HEAD', 'X'],
+  'afg-blocks': ['B#00000000000000000008', 'SEQ', 'POOL', 'PACEMAKER', 'X'],
+  'afg-state': [`N#${'ab'.repeat(32)}`, 'APPLIED', 'X'],
+});
+const rolesIn = (t: Json): string[] =>
+  Object.entries(t.Resources as Record<string, Resource>)
+    .filter(([, r]) => r.Type === 'AWS::IAM::Role')
+    .map(([id]) => /^(.+Role)[0-9A-F]{8}$/.exec(id)![1]!);
+
+/** Checks every (region, table, write action, key kind) against expectedWrites for every role of the template. */
+const checkWriteMatrix = (t: Json, region: string, regions: readonly string[], members: readonly number[]): number => {
+  const ctx = policyContext(t, region);
+  let checked = 0;
+  for (const role of rolesIn(t)) {
+    const statements = roleStatements(t, role);
+    const expected = expectedWrites(role);
+    for (const r of regions) {
+      for (const [table, keys] of Object.entries(sampleKeys(members)) as [Write['table'], string[]][]) {
+        for (const action of WRITE_ACTIONS) {
+          for (const key of keys) {
+            const want =
+              r === region && expected.some((w) => w.table === table && w.action === action && w.keys.some((k) => globMatch(k, key)));
+            const got = policyAllows(statements, { action, region: r, table, leadingKeys: [key] }, ctx);
+            expect(got, `${region} ${role} ${action} ${r}/${table} ${key}`).toBe(want);
+            checked++;
+          }
+        }
+      }
+    }
+  }
+  return checked;
+};
+
+describe('least privilege: what each role may write (one compromised role or member)', () => {
+  it('allows each role exactly its own item writes in its own region, and nothing else (every table, action, key kind)', () => {
+    forEachRegion((region) => {
+      const members = config.members.map((m) => m.index);
+      expect(checkWriteMatrix(json(region), region, config.regions, members)).toBeGreaterThan(1000);
+    });
+  });
+
+  it("pins each validator's watermark writes to its own member with an exact LeadingKeys condition", () => {
+    forEachRegion((region) => {
+      const member = config.members.find((m) => m.region === region)!;
+      const finalityId = resources(region, 'AWS::DynamoDB::Table').find(([, t]) => t.Properties!.TableName === 'afg-finality')![0];
+      const onFinality = roleStatements(json(region), `Validator${member.index}Role`).filter(
+        (s) =>
+          [s.Action].flat().some((a: string) => !/^dynamodb:(Get|BatchGet|Query|Scan|ConditionCheck|Describe)/.test(a)) &&
+          JSON.stringify(s.Resource).includes(`"${finalityId}"`),
+      );
+      expect(onFinality).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: 'dynamodb:PutItem',
+          Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [`WATERMARK#${member.index}`] } },
+        }),
+      ]);
+    });
+  });
+
+  it('keeps every role its reads; the sequencer reads the finality head it paces on', () => {
+    forEachRegion((region) => {
+      const ctx = policyContext(json(region), region);
+      for (const role of rolesIn(json(region))) {
+        const statements = roleStatements(json(region), role);
+        for (const table of ['afg-blocks', 'afg-finality', 'afg-state']) {
+          for (const action of ['GetItem', 'Query', 'BatchGetItem']) {
+            expect(policyAllows(statements, { action, region, table, leadingKeys: ['HEAD'] }, ctx), `${role} ${action} ${table}`).toBe(
+              true,
+            );
+          }
+        }
+      }
+    });
+  });
+
+  it('gives the API and stream roles no DynamoDB write action at all, and the stream role no queue to send to', () => {
+    forEachRegion((region) => {
+      for (const role of ['ApiRole', 'StreamRole']) {
+        const actions = roleStatements(json(region), role).flatMap((s) => [s.Action].flat()) as string[];
+        const writes = actions.filter(
+          (a) => a.startsWith('dynamodb:') && !/^dynamodb:(Get|BatchGet|Query|Scan|ConditionCheck|Describe)/.test(a),
+        );
+        expect(writes, `${region} ${role}`).toEqual([]);
+      }
+      expect(sendTargets(region, 'StreamRole')).toEqual([]);
+      expect(sentByRef(region, 'StreamRole')).toEqual([]);
+    });
+  });
+
+  it('lets the state function batch-write only nodes: a batch that also puts or deletes its applied pointer is refused', () => {
+    forEachRegion((region) => {
+      const ctx = policyContext(json(region), region);
+      const statements = roleStatements(json(region), 'StateFunctionRole');
+      const batch = (keys: string[]) =>
+        policyAllows(statements, { action: 'BatchWriteItem', region, table: 'afg-state', leadingKeys: keys }, ctx);
+      expect(batch([`N#${'01'.repeat(32)}`, `N#${'02'.repeat(32)}`])).toBe(true);
+      expect(batch([`N#${'01'.repeat(32)}`, 'APPLIED'])).toBe(false);
+    });
+  });
+
+  it('tells only the roles that may write state nodes to write them (AFG_STATE_WRITER); the others compute genesis in memory', () => {
+    forEachRegion((region) => {
+      const ctx = policyContext(json(region), region);
+      const fns = resources(region, 'AWS::Lambda::Function');
+      for (const [, f] of fns) {
+        const roleId = f.Properties!.Role['Fn::GetAtt'][0] as string;
+        const role = /^(.+Role)[0-9A-F]{8}$/.exec(roleId)![1]!;
+        const writes = policyAllows(
+          roleStatements(json(region), role),
+          { action: 'BatchWriteItem', region, table: 'afg-state', leadingKeys: [`N#${'ab'.repeat(32)}`] },
+          ctx,
+        );
+        expect(f.Properties!.Environment.Variables.AFG_STATE_WRITER === 'true', `${f.Properties!.FunctionName}`).toBe(writes);
+      }
+      expect(fns.filter(([, f]) => f.Properties!.Environment.Variables.AFG_STATE_WRITER === 'true')).toHaveLength(1);
     });
   });
 });
@@ -621,6 +754,19 @@ describe('another topology: two members in one region, a follower region (no mem
     expect(actions.some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('kms:'))).toBe(false);
     Annotations.fromStack(stack).hasInfo('*', Match.stringLikeRegexp('ap-southeast-2 hosts no member: deployed as a follower region'));
     Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  });
+
+  it("lets neither of two co-located validators write the other's watermark; the follower writes only what it records", () => {
+    for (const [region, stack] of built) {
+      const t = Template.fromStack(stack).toJSON();
+      expect(checkWriteMatrix(t, region, three.regions, [1, 2, 3, 4])).toBeGreaterThan(500);
+    }
+    const home = Template.fromStack(built.get('us-east-1')!).toJSON();
+    const ctx = policyContext(home, 'us-east-1');
+    const put = (role: string, key: string) =>
+      policyAllows(roleStatements(home, role), { action: 'PutItem', region: 'us-east-1', table: 'afg-finality', leadingKeys: [key] }, ctx);
+    expect([put('Validator1Role', 'WATERMARK#1'), put('Validator1Role', 'WATERMARK#2')]).toEqual([true, false]);
+    expect([put('Validator2Role', 'WATERMARK#2'), put('Validator2Role', 'WATERMARK#1')]).toEqual([true, false]);
   });
 
   it('warns when a follower region is given no peers to follow', () => {
