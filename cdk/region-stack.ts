@@ -15,7 +15,16 @@ import type { Construct } from 'constructs';
 import { regionDependencies } from '../lib/aws/probes.js';
 import { type ClusterConfig, followerRegions } from '../lib/config.js';
 import { HEALTH_CHECK_EVENT, HEALTH_CHECK_METRICS } from '../lib/handlers/health-check.js';
-import { apiUrlParameterName, FINALITY_LAG_METRIC, inboxQueue, keyShareSecretName, type Role, resourceNames } from './config.js';
+import {
+  apiUrlParameterName,
+  FINALITY_LAG_METRIC,
+  ITEM_KEYS,
+  inboxQueue,
+  keyShareSecretName,
+  type Role,
+  resourceNames,
+  STATE_WRITER_ENV,
+} from './config.js';
 import { HttpEndpoint } from './constructs/http-endpoint.js';
 import { KeyShares } from './constructs/key-shares.js';
 import { ProtocolQueue } from './constructs/protocol-queue.js';
@@ -156,13 +165,22 @@ export class RegionStack extends Stack {
     const followers = followerRegions(config);
     this.follower = followers.includes(region);
 
-    // Sequencer and ingress (home region only): orders transactions into blocks (executing them, so it
-    // writes state nodes) and sends each proposal to every member's inbox, wherever the member runs.
+    // Least privilege (docs/operations.md "Least privilege"): every role reads its region's tables, but
+    // writes only the items it owns, named by partition key (ProtocolTable.grantWriteItems); only the state
+    // function and a follower write state-tree nodes (STATE_WRITER_ENV), the other roles compute genesis in
+    // memory. K names the item kinds.
+    const K = ITEM_KEYS;
+    const stateWriter = { [STATE_WRITER_ENV]: 'true' };
+
+    // Sequencer and ingress (home region only): orders transactions into blocks (a trial execution kept in
+    // memory) and sends each proposal to every member's inbox, wherever the member runs. It paces on the
+    // region's finality head.
     if (home) {
       const sequencer = roleFunction('Sequencer', 'sequencer', `${prefix}-sequencer`);
       consumedQueue('Ingress', names.ingressQueue, 'sequencer', sequencer);
-      blocks.grantReadWrite(sequencer.fn);
-      state.grantReadWrite(sequencer.fn);
+      for (const table of [blocks, finality, state]) table.grantRead(sequencer.fn);
+      blocks.grantWriteItems(sequencer.fn, ['PutItem'], [K.blocks.block, K.blocks.sequencerHead, K.blocks.pacemaker]);
+      blocks.grantWriteItems(sequencer.fn, ['BatchWriteItem'], [K.blocks.pool]);
       ProtocolQueue.grantSendByName(
         sequencer.fn,
         this,
@@ -171,7 +189,8 @@ export class RegionStack extends Stack {
     }
 
     // Validators: one function and one inbox queue per member hosted here. A validator stores and executes
-    // each proposal, guards its votes in the finality table, and votes to every region.
+    // each proposal (in memory), guards its votes with its own watermark item, and votes to every region.
+    // It may write that one finality item and block items; a co-located member's watermark is out of reach.
     const hosted = config.members.filter((m) => m.region === region);
     const inboxes: ProtocolQueue[] = [];
     if (this.follower) {
@@ -187,9 +206,9 @@ export class RegionStack extends Stack {
           AFG_KEY_SECRET_ID: keyShareSecretName(prefix, m.index),
         });
         inboxes.push(consumedQueue(`Proposals${m.index}`, inboxQueue(prefix, m.index), 'validator', validator));
-        blocks.grantReadWrite(validator.fn);
-        state.grantReadWrite(validator.fn);
-        finality.grantReadWrite(validator.fn);
+        for (const table of [blocks, finality, state]) table.grantRead(validator.fn);
+        finality.grantWriteItems(validator.fn, ['PutItem'], [K.finality.watermark(m.index)]);
+        blocks.grantWriteItems(validator.fn, ['PutItem'], [K.blocks.block]);
         // Proposals sent by reference are read from the home region's blocks table.
         if (!home) ProtocolTable.grantReadByName(validator.fn, this, config.homeRegion, names.blocksTable);
         shares.grantRead(m.index, validator.fn);
@@ -202,26 +221,24 @@ export class RegionStack extends Stack {
       }
     }
 
-    // State function: advances the applied pointer over finalized blocks; stores blocks fetched from peers
-    // and executes them when this region has not.
+    // State function: advances the applied pointer over finalized blocks, writing their state-tree nodes
+    // (and, at its first start, the genesis nodes); stores blocks fetched from peers.
     const peerUrls = Object.entries(props.peerApiUrls ?? {})
       .filter(([r]) => r !== region)
       .map(([, url]) => url);
-    const stateFunction = roleFunction(
-      'StateFunction',
-      'state-function',
-      `${prefix}-state-function`,
-      peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {},
-    );
+    const stateFunction = roleFunction('StateFunction', 'state-function', `${prefix}-state-function`, {
+      ...stateWriter,
+      ...(peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {}),
+    });
     const finalized = consumedQueue('Finalized', names.finalizedQueue, 'state-function', stateFunction);
-    blocks.grantReadWrite(stateFunction.fn);
-    finality.grantRead(stateFunction.fn);
-    state.grantReadWrite(stateFunction.fn);
+    for (const table of [blocks, finality, state]) table.grantRead(stateFunction.fn);
+    state.grantWriteItems(stateFunction.fn, ['BatchWriteItem'], [K.state.node]);
+    state.grantWriteItems(stateFunction.fn, ['PutItem'], [K.state.applied]);
+    blocks.grantWriteItems(stateFunction.fn, ['PutItem'], [K.blocks.block]);
 
     // Finalizer: tallies votes into certificates; notifies local validators (justified), the state function
     // (finalized) and, in the home region, the sequencer (tick). Reads the block tip for FinalityLag.
     // A follower region gets no votes: its follower function records certificates it verified instead.
-    let learner: lambda.IFunction;
     if (this.follower) {
       // A function started every FOLLOWER_SCHEDULE_MINUTES bootstraps from a snapshot when needed and follows
       // the peers' finality streams (lib/handlers/follower.ts) until shortly before its timeout. Reserved
@@ -233,7 +250,10 @@ export class RegionStack extends Stack {
           'afg:follower-without-peers',
           `${region} is a follower region but has no peerApiUrls: it follows nobody until a deploy passes them`,
         );
-      const follower = roleFunction('Follower', 'follower', `${prefix}-follower`, peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {});
+      const follower = roleFunction('Follower', 'follower', `${prefix}-follower`, {
+        ...stateWriter,
+        ...(peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {}),
+      });
       (follower.fn.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = 1;
       follower.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
       new events.Rule(this, 'FollowerSchedule', {
@@ -241,36 +261,36 @@ export class RegionStack extends Stack {
         schedule: events.Schedule.rate(Duration.minutes(FOLLOWER_SCHEDULE_MINUTES)),
         targets: [new eventTargets.LambdaFunction(follower.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
       });
-      finality.grantReadWrite(follower.fn);
-      blocks.grantReadWrite(follower.fn);
-      state.grantReadWrite(follower.fn);
+      // It records verified certificates as the finalizer would (tallies and head, never a watermark), and
+      // writes the snapshot's nodes, the applied pointer and blocks.
+      for (const table of [blocks, finality, state]) table.grantRead(follower.fn);
+      finality.grantWriteItems(follower.fn, ['UpdateItem'], [K.finality.tally, K.finality.head]);
+      state.grantWriteItems(follower.fn, ['BatchWriteItem'], [K.state.node]);
+      state.grantWriteItems(follower.fn, ['PutItem'], [K.state.applied]);
+      blocks.grantWriteItems(follower.fn, ['PutItem'], [K.blocks.block]);
       finalized.grantSend(follower.fn);
-      learner = follower.fn;
     } else {
       const finalizer = roleFunction('Finalizer', 'finalizer', `${prefix}-finalizer`);
       consumedQueue('Votes', names.voteQueue, 'finalizer', finalizer);
-      finality.grantReadWrite(finalizer.fn);
-      blocks.grantRead(finalizer.fn);
-      state.grantRead(finalizer.fn);
+      // Tallies, certificates, justification and the head are updates; evidence is put. Never a watermark.
+      for (const table of [blocks, finality, state]) table.grantRead(finalizer.fn);
+      finality.grantWriteItems(finalizer.fn, ['UpdateItem'], [K.finality.tally, K.finality.stats, K.finality.head]);
+      finality.grantWriteItems(finalizer.fn, ['PutItem'], [K.finality.evidence]);
       finalized.grantSend(finalizer.fn);
       for (const inbox of inboxes) inbox.grantSend(finalizer.fn);
       if (home) ProtocolQueue.grantSendByName(finalizer.fn, this, ingress);
-      learner = finalizer.fn;
     }
 
-    // Finality stream: the same API behind a function URL that streams; it needs the API's grants.
+    // Finality stream: the same API, read-only, behind a function URL that streams (functions/stream.ts refuses
+    // POST /v1/transactions, so the function URL is no way around the API's rate limits for writes).
     const stream = roleFunction('Stream', 'stream', `${prefix}-stream`);
     this.streamEndpoint = new StreamEndpoint(this, 'StreamEndpoint', { handler: stream.fn, maxStreams: props.maxStreams });
 
     // Query API: reads the region's tables; POST /v1/transactions goes to the home region's ingress.
     // GET /v1/finality/stream is redirected to the stream function's URL (API Gateway buffers responses).
     const api = roleFunction('Api', 'api', `${prefix}-api`, { AFG_STREAM_URL: this.streamEndpoint.url });
-    for (const reader of [api, stream]) {
-      blocks.grantRead(reader.fn);
-      finality.grantRead(reader.fn);
-      state.grantRead(reader.fn);
-      ProtocolQueue.grantSendByName(reader.fn, this, ingress);
-    }
+    for (const reader of [api, stream]) for (const table of [blocks, finality, state]) table.grantRead(reader.fn);
+    ProtocolQueue.grantSendByName(api.fn, this, ingress);
     // GET /v1/health checks each queue the region needs (GetQueueAttributes); the table checks are GetItem reads.
     ProtocolQueue.grantProbeByName(
       api.fn,
@@ -279,8 +299,6 @@ export class RegionStack extends Stack {
         .filter((d) => d.kind === 'queue')
         .map((d) => ({ region: d.region, name: d.resource })),
     );
-    // Every role's cold start computes the genesis state, which writes its (content-addressed) nodes.
-    for (const fn of [learner, api.fn, stream.fn]) state.grantBatchWrite(fn);
 
     this.endpoint = new HttpEndpoint(this, 'Http', { apiName: `${prefix}-api`, handler: api.fn, destroyLogs: !protect });
     new ssm.StringParameter(this, 'ApiUrlParameter', {
