@@ -32,17 +32,19 @@ import { ProtocolTable } from './constructs/protocol-table.js';
 import { RoleFunction } from './constructs/role-function.js';
 import { StreamEndpoint } from './constructs/stream-endpoint.js';
 
-/** Per-role Lambda sizing and SQS event-source settings (fixed defaults). */
-export const ROLE_SETTINGS: Readonly<
-  Record<Role, { timeout: number; memorySize: number; batchSize?: number; batchingWindow?: number; maxConcurrency?: number }>
-> = {
-  // Larger batches with a short window let the sequencer pack transactions into blocks.
-  sequencer: { timeout: 30, memorySize: 512, batchSize: 100, batchingWindow: 1, maxConcurrency: 2 },
+/**
+ * Per-role Lambda sizing and SQS event-source settings (fixed defaults). No event source has a batching
+ * window: a vote, proposal, transaction or finality notice is handed to its function as soon as it arrives
+ * (a window of w seconds adds up to w to every hop on the finality path; issue 13). Without a window SQS
+ * hands at most 10 messages per invocation; the sequencer still packs large blocks from its durable pool.
+ */
+export const ROLE_SETTINGS: Readonly<Record<Role, { timeout: number; memorySize: number; batchSize?: number; maxConcurrency?: number }>> = {
+  sequencer: { timeout: 30, memorySize: 512, batchSize: 10, maxConcurrency: 2 },
   // Each proposal costs a block execution and a BLS signature; low concurrency keeps one member's chain in order.
-  validator: { timeout: 60, memorySize: 1024, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
+  validator: { timeout: 60, memorySize: 1024, batchSize: 10, maxConcurrency: 2 },
   // Votes are small; combining t partial signatures needs BLS, hence the memory (and CPU) bump.
-  finalizer: { timeout: 30, memorySize: 1024, batchSize: 50, batchingWindow: 1, maxConcurrency: 5 },
-  'state-function': { timeout: 60, memorySize: 512, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
+  finalizer: { timeout: 30, memorySize: 1024, batchSize: 10, maxConcurrency: 5 },
+  'state-function': { timeout: 60, memorySize: 512, batchSize: 10, maxConcurrency: 2 },
   // API Gateway HTTP APIs wait at most 30 s for an integration.
   api: { timeout: 15, memorySize: 512 },
   // One invocation per open finality stream: it ends a few seconds before this timeout and the client
@@ -149,7 +151,7 @@ export class RegionStack extends Stack {
       const q = new ProtocolQueue(this, id, {
         queueName,
         consumerTimeout: consumer.timeout,
-        maxBatchingWindow: Duration.seconds(s.batchingWindow ?? 0),
+        maxBatchingWindow: Duration.seconds(0),
         alarmActions,
       });
       q.bindConsumer(consumer, { batchSize: s.batchSize ?? 10, maxConcurrency: s.maxConcurrency ?? 2 });

@@ -195,10 +195,34 @@ describe('queues', () => {
         const p = m.Properties!;
         expect(p.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
         expect(p.BatchSize).toBeGreaterThanOrEqual(1);
-        expect(p.MaximumBatchingWindowInSeconds).toBeTypeOf('number');
         expect(p.ScalingConfig.MaximumConcurrency).toBeGreaterThanOrEqual(2);
         expect(p.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(10);
       }
+    });
+  });
+});
+
+describe('event sources on the latency path (issue 13)', () => {
+  it('hands every vote, inbox, ingress and finalized message to its function as soon as it arrives: no batching window', () => {
+    forEachRegion((region) => {
+      const r = json(region).Resources as Record<string, Resource>;
+      const consumed: string[] = [];
+      for (const [, m] of resources(region, 'AWS::Lambda::EventSourceMapping')) {
+        const p = m.Properties!;
+        consumed.push(r[p.EventSourceArn['Fn::GetAtt'][0]]!.Properties!.QueueName);
+        expect(p.MaximumBatchingWindowInSeconds ?? 0, `${region} ${consumed.at(-1)}`).toBe(0);
+        expect(p.BatchSize).toBeLessThanOrEqual(10); // SQS allows more only with a batching window
+        expect(p.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      }
+      const member = config.members.find((m) => m.region === region)!;
+      expect(consumed.sort()).toEqual(
+        [
+          'afg-votes',
+          'afg-finalized',
+          inboxQueue(config.prefix, member.index),
+          ...(region === config.homeRegion ? ['afg-ingress'] : []),
+        ].sort(),
+      );
     });
   });
 });
