@@ -45,7 +45,7 @@ export const ROLE_SETTINGS: Readonly<Record<Role, { timeout: number; memorySize:
   // Votes are small; combining t partial signatures needs BLS, hence the memory (and CPU) bump.
   finalizer: { timeout: 30, memorySize: 1024, batchSize: 10, maxConcurrency: 5 },
   'state-function': { timeout: 60, memorySize: 512, batchSize: 10, maxConcurrency: 2 },
-  // API Gateway HTTP APIs wait at most 30 s for an integration.
+  // API Gateway waits at most 29 s for a REST API integration.
   api: { timeout: 15, memorySize: 512 },
   // One invocation per open finality stream: it ends a few seconds before this timeout and the client
   // resumes with Last-Event-ID. Lambda bills a stream whose client left until then, hence 5 minutes.
@@ -85,6 +85,11 @@ export interface RegionStackProps extends StackProps {
    * concurrency (see StreamEndpoint). Default 50.
    */
   readonly maxStreams?: number;
+  /**
+   * Requests one client address may send to this region's API within a minute before WAF answers it 429
+   * (HttpEndpoint.requestsPerIpPerMinute). Default 1200.
+   */
+  readonly requestsPerIpPerMinute?: number;
 }
 
 export class RegionStack extends Stack {
@@ -302,13 +307,19 @@ export class RegionStack extends Stack {
         .map((d) => ({ region: d.region, name: d.resource })),
     );
 
-    this.endpoint = new HttpEndpoint(this, 'Http', { apiName: `${prefix}-api`, handler: api.fn, destroyLogs: !protect });
+    // The public API: a REST API behind a WAF web ACL that limits each client address (HttpEndpoint).
+    this.endpoint = new HttpEndpoint(this, 'Http', {
+      apiName: `${prefix}-api`,
+      handler: api.fn,
+      destroyLogs: !protect,
+      ...(props.requestsPerIpPerMinute === undefined ? {} : { requestsPerIpPerMinute: props.requestsPerIpPerMinute }),
+    });
     new ssm.StringParameter(this, 'ApiUrlParameter', {
       parameterName: apiUrlParameterName(prefix),
       stringValue: this.endpoint.url,
       description: `URL of the ${prefix} API in ${region}; peers' state functions take it as AFG_PEERS (context peerApiUrls)`,
     });
-    new CfnOutput(this, 'ApiUrl', { value: this.endpoint.url, description: `afg HTTP API in ${region}` });
+    new CfnOutput(this, 'ApiUrl', { value: this.endpoint.url, description: `afg API in ${region} (REST API stage behind WAF)` });
     new CfnOutput(this, 'StreamUrl', {
       value: this.streamEndpoint.url,
       description: `afg API in ${region} behind a streaming function URL: GET <url>v1/finality/stream`,

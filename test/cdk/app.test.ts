@@ -513,18 +513,59 @@ describe('least privilege: what each role may write (one compromised role or mem
 });
 
 describe('HTTP API and alarms', () => {
-  it('outputs ApiUrl from an HTTP API stage with access logs and throttling, and publishes it for peers', () => {
+  it('outputs ApiUrl from a regional REST API stage with access logs and stage throttling, and publishes it for peers', () => {
     forEachRegion((region) => {
       const t = templates.get(region)!;
       t.hasOutput('ApiUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
-      t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
-      t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
-        StageName: '$default',
-        AutoDeploy: true,
-        AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
-        DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
+      t.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+      t.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+      t.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'afg-api', EndpointConfiguration: { Types: ['REGIONAL'] } });
+      t.resourceCountIs('AWS::ApiGateway::Account', 0); // no account-wide CloudWatch role from this stack
+      t.hasResourceProperties('AWS::ApiGateway::Stage', {
+        StageName: 'api',
+        AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('wafResponseCode') }),
+        MethodSettings: [Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 })],
       });
+      // Every path, the root included, goes to the API function.
+      const [apiFnId] = resources(region, 'AWS::Lambda::Function').find(([, f]) => f.Properties!.FunctionName === 'afg-api')!;
+      const methods = resources(region, 'AWS::ApiGateway::Method');
+      expect(methods).toHaveLength(2);
+      for (const [, m] of methods) {
+        expect(m.Properties!).toMatchObject({ HttpMethod: 'ANY', AuthorizationType: 'NONE', Integration: { Type: 'AWS_PROXY' } });
+        expect(JSON.stringify(m.Properties!.Integration.Uri)).toContain(apiFnId);
+      }
       t.hasResourceProperties('AWS::SSM::Parameter', { Name: '/afg/api-url' });
+    });
+  });
+
+  it('limits each client address: a WAF web ACL on the stage blocks an address above 1200 requests a minute with 429', () => {
+    forEachRegion((region) => {
+      const t = templates.get(region)!;
+      const [[aclId, acl]] = resources(region, 'AWS::WAFv2::WebACL') as [[string, Resource]];
+      const p = acl.Properties!;
+      expect(p.Scope).toBe('REGIONAL');
+      expect(p.DefaultAction).toEqual({ Allow: {} });
+      expect(p.Rules).toHaveLength(1);
+      const rule = (p.Rules as Json[])[0]!;
+      expect(rule.Statement).toEqual({ RateBasedStatement: { AggregateKeyType: 'IP', Limit: 1200, EvaluationWindowSec: 60 } });
+      expect(rule.Action.Block.CustomResponse).toEqual({
+        ResponseCode: 429,
+        CustomResponseBodyKey: 'RateLimited',
+        ResponseHeaders: [{ Name: 'retry-after', Value: '60' }],
+      });
+      const body = p.CustomResponseBodies.RateLimited;
+      expect(body.ContentType).toBe('APPLICATION_JSON');
+      expect(JSON.parse(body.Content).error.code).toBe('RATE_LIMITED');
+      // Associated with the API's stage: the ARN names this REST API and this stage.
+      const [[, assoc]] = resources(region, 'AWS::WAFv2::WebACLAssociation') as [[string, Resource]];
+      expect(assoc.Properties!.WebACLArn).toEqual({ 'Fn::GetAtt': [aclId, 'Arn'] });
+      const arn = JSON.stringify(assoc.Properties!.ResourceArn);
+      const [apiId] = resources(region, 'AWS::ApiGateway::RestApi')[0]!;
+      const [stageId] = resources(region, 'AWS::ApiGateway::Stage')[0]!;
+      expect(arn).toContain('/restapis/');
+      expect(arn).toContain(`"Ref":"${apiId}"`);
+      expect(arn).toContain(`"Ref":"${stageId}"`);
+      t.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
     });
   });
 
@@ -702,7 +743,14 @@ describe('cdk-nag AwsSolutions', () => {
     walk(stacks.get(config.homeRegion)!);
     // CDK records a bare rule id as 'Annotation::<id>'; cdk-nag matches it after stripping that prefix.
     expect(new Set(acks.map((a) => a.id.replace(/^annotation::/i, '')))).toEqual(
-      new Set(['AwsSolutions-L1', 'AwsSolutions-SMG4', 'AwsSolutions-APIG4']),
+      new Set([
+        'AwsSolutions-L1',
+        'AwsSolutions-SMG4',
+        'AwsSolutions-APIG2',
+        'AwsSolutions-APIG4',
+        'AwsSolutions-APIG6',
+        'AwsSolutions-COG4',
+      ]),
     );
     for (const a of acks) expect(a.reason.length).toBeGreaterThan(80);
   });
@@ -876,12 +924,26 @@ describe('props validation', () => {
     expect(new StreamEndpoint(s, 'Ok', { handler: inlineFunction(s), maxStreams: 1 }).maxStreams).toBe(1);
   });
 
-  it('HttpEndpoint refuses out-of-range throttling', () => {
+  it('HttpEndpoint refuses out-of-range throttling, per-client limits and names, and sets the per-client limit', () => {
     const s = scope();
     const handler = inlineFunction(s);
-    expect(() => new HttpEndpoint(s, 'Ok', { apiName: 'x', handler, rateLimit: 10, burstLimit: 20 })).not.toThrow();
+    expect(
+      () => new HttpEndpoint(s, 'Ok', { apiName: 'x', handler, rateLimit: 10, burstLimit: 20, requestsPerIpPerMinute: 300 }),
+    ).not.toThrow();
     expect(() => new HttpEndpoint(s, 'BadRate', { apiName: 'x', handler, rateLimit: 0 })).toThrow(/rateLimit/);
     expect(() => new HttpEndpoint(s, 'BadBurst', { apiName: 'x', handler, burstLimit: 5001 })).toThrow(/burstLimit/);
+    expect(() => new HttpEndpoint(s, 'BadIp', { apiName: 'x', handler, requestsPerIpPerMinute: 9 })).toThrow(/requestsPerIpPerMinute/);
+    expect(() => new HttpEndpoint(s, 'BadIp2', { apiName: 'x', handler, requestsPerIpPerMinute: 1.5 })).toThrow(/requestsPerIpPerMinute/);
+    expect(() => new HttpEndpoint(s, 'BadName', { apiName: 'a b', handler })).toThrow(/apiName/);
+    Template.fromStack(s).hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 300 }) } })],
+    });
+  });
+
+  it('RegionStack passes requestsPerIpPerMinute to its endpoint', () => {
+    const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new RegionStack(app, 'P', { config, region: 'eu-west-1', requestsPerIpPerMinute: 600 });
+    expect(stack.endpoint.requestsPerIpPerMinute).toBe(600);
   });
 
   it('RegionStack refuses a region outside the config, a mismatched env region and a bad lag threshold', () => {
