@@ -32,7 +32,14 @@ export const keyShareSecretName = (prefix: string, index: number): string => `${
  * that every request the roles really make falls within the grants built from these.
  */
 export const ITEM_KEYS = {
-  blocks: { block: 'B#*', sequencerHead: 'SEQ', pool: 'POOL', pacemaker: 'PACEMAKER' },
+  blocks: {
+    block: 'B#*',
+    /** The finalized-height index (F#<height>: the finalized block's hash), written by the state function. */
+    finalizedIndex: 'F#*',
+    sequencerHead: 'SEQ',
+    pool: 'POOL',
+    pacemaker: 'PACEMAKER',
+  },
   finality: {
     /** Member `m`'s slashing-protection watermark: the one finality item its validator writes. */
     watermark: (member: number): string => `WATERMARK#${member}`,

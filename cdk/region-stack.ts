@@ -229,7 +229,8 @@ export class RegionStack extends Stack {
     }
 
     // State function: advances the applied pointer over finalized blocks, writing their state-tree nodes
-    // (and, at its first start, the genesis nodes); stores blocks fetched from peers.
+    // (and, at its first start, the genesis nodes) and the finalized-height index; stores blocks fetched
+    // from peers.
     const peerUrls = Object.entries(props.peerApiUrls ?? {})
       .filter(([r]) => r !== region)
       .map(([, url]) => url);
@@ -242,6 +243,7 @@ export class RegionStack extends Stack {
     state.grantWriteItems(stateFunction.fn, ['BatchWriteItem'], [K.state.node]);
     state.grantWriteItems(stateFunction.fn, ['PutItem'], [K.state.applied]);
     blocks.grantWriteItems(stateFunction.fn, ['PutItem'], [K.blocks.block]);
+    blocks.grantWriteItems(stateFunction.fn, ['BatchWriteItem'], [K.blocks.finalizedIndex]);
 
     // Finalizer: tallies votes into certificates; notifies local validators (justified), the state function
     // (finalized) and, in the home region, the sequencer (tick). Reads the block tip for FinalityLag.

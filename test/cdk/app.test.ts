@@ -375,6 +375,7 @@ const expectedWrites = (role: string): Write[] => {
         { table: 'afg-state', action: 'BatchWriteItem', keys: ['N#*'] },
         { table: 'afg-state', action: 'PutItem', keys: ['APPLIED'] },
         { table: 'afg-blocks', action: 'PutItem', keys: ['B#*'] },
+        { table: 'afg-blocks', action: 'BatchWriteItem', keys: ['F#*'] },
       ];
     case 'FollowerRole':
       return [
@@ -393,7 +394,7 @@ const expectedWrites = (role: string): Write[] => {
 /** One item key of every kind each table holds, plus one of no kind. */
 const sampleKeys = (members: readonly number[]): Record<Write['table'], string[]> => ({
   'afg-finality': [...members.map((m) => `WATERMARK#${m}`), 'T#00000000000000000008', 'E', 'STATS', 'HEAD', 'X'],
-  'afg-blocks': ['B#00000000000000000008', 'SEQ', 'POOL', 'PACEMAKER', 'X'],
+  'afg-blocks': ['B#00000000000000000008', 'F#00000000000000000007', 'SEQ', 'POOL', 'PACEMAKER', 'X'],
   'afg-state': [`N#${'ab'.repeat(32)}`, 'APPLIED', 'X'],
 });
 const rolesIn = (t: Json): string[] =>
