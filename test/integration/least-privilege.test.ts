@@ -125,7 +125,8 @@ async function cluster(prefix: string) {
     prefix,
     chainId: toHex(LOCAL_CHAIN_ID),
     era: 0,
-    checkpointInterval: 1,
+    // K = 2: checkpoint and non-checkpoint heights (the state function indexes the latter).
+    checkpointInterval: 2,
     threshold: 3,
     homeRegion: REGIONS[0],
     regions: REGIONS,
