@@ -5,7 +5,7 @@
  *   pk `B#<padHeight>`   sk `<hash>`         json (S, the block's wire JSON) or parts (N)
  *   pk `B#<padHeight>`   sk `<hash>#P<0000>` gz (B): part i of the gzipped wire JSON of a block too large to inline
  *   pk `F#<padHeight>`   sk `-`              hash (S hex): the finalized block at a non-checkpoint height (written by the state function)
- *   pk `SEQ`             sk `-`              height (N), hash, stateRoot (S hex), w (S write token)
+ *   pk `SEQ`             sk `-`              height (N), hash, stateRoot (S hex), view (N, absent for 0), w (S write token)
  *   pk `POOL`            sk `<txHash>`       tx (M): a pending transaction's wire JSON
  *   pk `PACEMAKER`       sk `-`              generation (N): the live pacemaker chain (lib/pipeline/sequencer.ts)
  *
@@ -180,6 +180,7 @@ export class DynamoSequencerStore implements SequencerStore {
       height: i.height as number,
       hash: fromHex(i.hash, 32, 'hash'),
       stateRoot: fromHex(i.stateRoot, 32, 'stateRoot'),
+      ...(typeof i.view === 'number' && i.view > 0 ? { view: i.view } : {}),
     };
   }
 
@@ -194,6 +195,7 @@ export class DynamoSequencerStore implements SequencerStore {
         height: next.height,
         hash: toHex(next.hash),
         stateRoot: toHex(next.stateRoot),
+        ...(next.view ? { view: next.view } : {}),
       },
       // A table without the item is at genesis (height 0), like the applied pointer.
       ConditionExpression: `${expected.height === 0 ? 'attribute_not_exists(pk) OR ' : ''}(height = :h AND #hash = :hash)`,

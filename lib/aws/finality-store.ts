@@ -15,7 +15,9 @@
  *   (The checkpoint at h is finalized by the certificate at h + K when it is adjacent, from it, and justified.)
  *   pk `E`                         sk `<member>#<slot>`   evidence M, eid S (at most EVIDENCE_SLOTS per member)
  *   pk `STATS`                     sk `-`   invalid N: votes dropped for a bad signature
- *   pk `HEAD`                      sk `-`   justified M, jh N, justification M, finalized M, fh N, finalization M
+ *   pk `V#<padView>`               sk `-`   the view changes to view v: m<member> S (its JSON), cert S (the view certificate's JSON)
+ *   pk `HEAD`                      sk `-`   justified M, jh N, justification M, finalized M, fh N, finalization M,
+ *                                            vh N, viewCert S (the highest view certified here and its certificate's JSON)
  * The `*w` attributes are write tokens: a retried request whose first attempt landed still counts as ours.
  *
  * Genesis is justified and finalized by definition and never written: tally(0) and head() supply it.
@@ -30,7 +32,19 @@ import { evidenceId, evidenceSlot, linkId, padHeight } from '../core/ids.js';
 import { mergeWatermarks } from '../core/interchange.js';
 import type { Evidence, Watermark } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Link, Vote } from '../core/types.js';
-import { aobject, type CheckpointJson, checkpointFromJson, checkpointToJson, voteFromJson, voteToJson } from '../core/wire.js';
+import type { ViewCertificate, ViewChange } from '../core/views.js';
+import {
+  aobject,
+  type CheckpointJson,
+  checkpointFromJson,
+  checkpointToJson,
+  viewCertificateFromJson,
+  viewCertificateToJson,
+  viewChangeFromJson,
+  viewChangeToJson,
+  voteFromJson,
+  voteToJson,
+} from '../core/wire.js';
 import type {
   FinalityHead,
   FinalityStore,
@@ -38,6 +52,7 @@ import type {
   RecordOutcome,
   SignOutcome,
   SlashingProtectionStore,
+  ViewTally,
   WatermarkStore,
 } from '../pipeline/ports.js';
 import { backoffMs, conditional, StoreError, writeToken } from './errors.js';
@@ -193,6 +208,7 @@ const MERGE_ATTEMPTS = 20;
 const HEAD_KEY = { pk: 'HEAD', sk: '-' };
 const STATS_KEY = { pk: 'STATS', sk: '-' };
 const tallyKey = (height: number) => ({ pk: `T#${padHeight(height)}`, sk: '-' });
+const viewKey = (view: number) => ({ pk: `V#${padHeight(view)}`, sk: '-' });
 const SLOT_RE = /^m(\d+)$/;
 const SPAN_RE = /^x(\d+)$/;
 const WAITING_RE = /^w[0-9a-f]{16}$/;
@@ -441,10 +457,19 @@ export class DynamoFinalityStore implements FinalityStore {
       ...(i.justification ? { justification: certificateFrom(i.justification, 'justification') } : {}),
       finalized: i.finalized ? checkpointFromJson(i.finalized, 'finalized') : this.genesis,
       ...(i.finalization ? { finalization: certificateFrom(i.finalization, 'finalization') } : {}),
+      view: typeof i.vh === 'number' ? i.vh : 0,
+      ...(typeof i.viewCert === 'string' ? { viewCertificate: viewCertificateFromJson(JSON.parse(i.viewCert), 'viewCert') } : {}),
     };
   }
 
-  async raiseHead(u: { justified?: Checkpoint; justification?: Certificate; finalized?: Checkpoint; finalization?: Certificate }) {
+  async raiseHead(u: {
+    justified?: Checkpoint;
+    justification?: Certificate;
+    finalized?: Checkpoint;
+    finalization?: Certificate;
+    view?: ViewCertificate;
+  }) {
+    if (u.view) await this.raiseView(u.view);
     const g = this.genesis.height;
     const justified = u.justified && u.justified.height > g ? u.justified : undefined;
     const finalized = u.finalized && u.finalized.height > g ? u.finalized : undefined;
@@ -467,6 +492,76 @@ export class DynamoFinalityStore implements FinalityStore {
         ? this.raise([{ field: 'finalized', height: 'fh', certField: 'finalization', c: finalized, cert: u.finalization }])
         : undefined,
     ]);
+  }
+
+  /** Raises the head's view to the certificate's, when higher (a lower or equal one fails its condition and is ignored). */
+  private async raiseView(c: ViewCertificate): Promise<void> {
+    await conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: HEAD_KEY,
+          UpdateExpression: 'SET vh = :v, viewCert = :c',
+          ConditionExpression: 'attribute_not_exists(vh) OR vh < :v',
+          ExpressionAttributeValues: { ':v': c.view, ':c': JSON.stringify(viewCertificateToJson(c)) },
+        }),
+      ),
+    );
+  }
+
+  // -------------------------------------------------------------- views
+
+  async recordViewChange(change: ViewChange): Promise<{ fresh: boolean; tally: ViewTally }> {
+    // The member's first view change to this view keeps its slot; the old item tells whether it was free,
+    // and the tally after the write is the old item plus this change when it was.
+    const value = JSON.stringify(viewChangeToJson(change));
+    const out = await this.db.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: viewKey(change.view),
+        UpdateExpression: 'SET #m = if_not_exists(#m, :c)',
+        ExpressionAttributeNames: { '#m': `m${change.member}` },
+        ExpressionAttributeValues: { ':c': value },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    const before = out.Attributes ?? {};
+    const fresh = before[`m${change.member}`] === undefined;
+    return { fresh, tally: this.viewTallyFrom(change.view, fresh ? { ...before, [`m${change.member}`]: value } : before) };
+  }
+
+  async certifyView(certificate: ViewCertificate): Promise<{ certificate: ViewCertificate; created: boolean }> {
+    const value = JSON.stringify(viewCertificateToJson(certificate));
+    const result = await conditional(() =>
+      this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: viewKey(certificate.view),
+          UpdateExpression: 'SET cert = :c',
+          ConditionExpression: 'attribute_not_exists(cert) OR cert = :c',
+          ExpressionAttributeValues: { ':c': value },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+    if (result.ok) return { certificate, created: true };
+    const old = result.old?.cert;
+    if (typeof old !== 'string')
+      throw new StoreError('CORRUPT_ITEM', `view ${certificate.view} failed its condition without a certificate`, { table: this.table });
+    return { certificate: viewCertificateFromJson(JSON.parse(old), 'cert'), created: false };
+  }
+
+  private viewTallyFrom(view: number, item: Record<string, unknown>): ViewTally {
+    const changes = new Map<number, ViewChange>();
+    for (const [name, value] of Object.entries(item)) {
+      const slot = SLOT_RE.exec(name);
+      if (slot && typeof value === 'string') changes.set(Number(slot[1]), viewChangeFromJson(JSON.parse(value), name));
+    }
+    return {
+      view,
+      changes,
+      ...(typeof item.cert === 'string' ? { certificate: viewCertificateFromJson(JSON.parse(item.cert), 'cert') } : {}),
+    };
   }
 
   /** One conditional update raising each listed head field (and its certificate, which travels with it, never alone). */

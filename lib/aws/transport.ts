@@ -40,7 +40,7 @@ export function queueOf(prefix: string, homeRegion: string, to: Destination): { 
   const names = resourceNames(prefix);
   switch (to.queue) {
     case 'ingress':
-      return { region: homeRegion, queue: names.ingressQueue };
+      return { region: to.region ?? homeRegion, queue: names.ingressQueue };
     case 'inbox':
       return { region: to.region, queue: inboxQueue(prefix, to.member) };
     case 'votes':

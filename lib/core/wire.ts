@@ -7,6 +7,7 @@ import { asafeUint, fromHex, parseU64Decimal, toHex } from './bytes.js';
 import { type BlockHeader, voteSigningBytes } from './codec.js';
 import { InputError } from './errors.js';
 import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from './types.js';
+import type { ViewCertificate, ViewChange, ViewState } from './views.js';
 
 export interface CheckpointJson {
   height: number;
@@ -169,5 +170,89 @@ export function headerFromJson(value: unknown, path = 'header'): BlockHeader {
     height: asafeUint(o.height, join(path, 'height')),
     parentHash: fromHex(o.parentHash, 32, join(path, 'parentHash')),
     txRoot: fromHex(o.txRoot, 32, join(path, 'txRoot')),
+  };
+}
+
+// ---------------------------------------------------------------- views (lib/core/views.ts)
+
+/** A certificate without its `message` (the receiver rebuilds the signed bytes from its own chain id). */
+export const certificateToWire = (c: Certificate) => ({ ...linkToJson(c), signers: [...c.signers], signature: toHex(c.signature) });
+
+/** Inverse of certificateToWire. @throws InputError naming the field */
+export function certificateFromWire(value: unknown, path: string): Certificate {
+  const o = aobject(value, path, ['era', 'source', 'target', 'signers', 'signature']);
+  if (!Array.isArray(o.signers) || o.signers.length > MAX_VIEW_SIGNERS)
+    throw new InputError(`${path}.signers`, 'expected an array of member indices');
+  return {
+    era: BigInt(asafeUint(o.era, `${path}.era`)),
+    source: checkpointFromJson(o.source, `${path}.source`),
+    target: checkpointFromJson(o.target, `${path}.target`),
+    signers: o.signers.map((x, i) => asafeUint(x, `${path}.signers[${i}]`)),
+    signature: fromHex(o.signature, 48, `${path}.signature`),
+  };
+}
+
+/** Most signers (and statements) a view certificate carries. */
+const MAX_VIEW_SIGNERS = 1024;
+
+const viewStateToJson = (s: ViewState) => ({ justified: checkpointToJson(s.justified), lastTarget: s.lastTarget });
+
+function viewStateFromJson(value: unknown, path: string): ViewState {
+  const o = aobject(value, path, ['justified', 'lastTarget']);
+  return { justified: checkpointFromJson(o.justified, `${path}.justified`), lastTarget: asafeUint(o.lastTarget, `${path}.lastTarget`) };
+}
+
+export const viewChangeToJson = (c: ViewChange) => ({
+  era: Number(c.era),
+  view: c.view,
+  member: c.member,
+  signature: toHex(c.signature),
+  state: viewStateToJson(c.state),
+  stateSignature: toHex(c.stateSignature),
+  ...(c.justification ? { justification: certificateToWire(c.justification) } : {}),
+});
+
+export function viewChangeFromJson(value: unknown, path = 'change'): ViewChange {
+  const o = aobject(value, path, ['era', 'view', 'member', 'signature', 'state', 'stateSignature'], ['justification']);
+  return {
+    era: BigInt(asafeUint(o.era, `${path}.era`)),
+    view: asafeUint(o.view, `${path}.view`),
+    member: asafeUint(o.member, `${path}.member`),
+    signature: fromHex(o.signature, 48, `${path}.signature`),
+    state: viewStateFromJson(o.state, `${path}.state`),
+    stateSignature: fromHex(o.stateSignature, 48, `${path}.stateSignature`),
+    ...(o.justification === undefined ? {} : { justification: certificateFromWire(o.justification, `${path}.justification`) }),
+  };
+}
+
+export const viewCertificateToJson = (c: ViewCertificate) => ({
+  era: Number(c.era),
+  view: c.view,
+  signers: [...c.signers],
+  signature: toHex(c.signature),
+  states: c.states.map((s) => ({ member: s.member, state: viewStateToJson(s.state), signature: toHex(s.signature) })),
+  ...(c.justification ? { justification: certificateToWire(c.justification) } : {}),
+});
+
+export function viewCertificateFromJson(value: unknown, path = 'certificate'): ViewCertificate {
+  const o = aobject(value, path, ['era', 'view', 'signers', 'signature', 'states'], ['justification']);
+  if (!Array.isArray(o.signers) || o.signers.length > MAX_VIEW_SIGNERS)
+    throw new InputError(`${path}.signers`, 'expected an array of member indices');
+  if (!Array.isArray(o.states) || o.states.length > MAX_VIEW_SIGNERS)
+    throw new InputError(`${path}.states`, 'expected an array of statements');
+  return {
+    era: BigInt(asafeUint(o.era, `${path}.era`)),
+    view: asafeUint(o.view, `${path}.view`),
+    signers: o.signers.map((x, i) => asafeUint(x, `${path}.signers[${i}]`)),
+    signature: fromHex(o.signature, 48, `${path}.signature`),
+    states: o.states.map((x, i) => {
+      const s = aobject(x, `${path}.states[${i}]`, ['member', 'state', 'signature']);
+      return {
+        member: asafeUint(s.member, `${path}.states[${i}].member`),
+        state: viewStateFromJson(s.state, `${path}.states[${i}].state`),
+        signature: fromHex(s.signature, 48, `${path}.states[${i}].signature`),
+      };
+    }),
+    ...(o.justification === undefined ? {} : { justification: certificateFromWire(o.justification, `${path}.justification`) }),
   };
 }

@@ -21,12 +21,12 @@ import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-p
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { InputError } from '../core/errors.js';
 import { isRetryLater } from '../pipeline/errors.js';
-import { handleVote } from '../pipeline/finalizer.js';
+import { handleViewChange, handleVote } from '../pipeline/finalizer.js';
 import { decodeMessage, type MessageKind, type QueueMessage } from '../pipeline/messages.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { sequence } from '../pipeline/sequencer.js';
 import { applyFinalized } from '../pipeline/state-function.js';
-import { handleInbox, type InboxMessage, type ValidatorOutcome } from '../pipeline/validator.js';
+import { handleInbox, type InboxMessage, inboxHeight, type ValidatorOutcome } from '../pipeline/validator.js';
 import { silentLog, type Telemetry } from './telemetry.js';
 
 export type SqsHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -206,7 +206,7 @@ async function processRecords<M>(
 function sequencerHandler(provider: Provider<Region>, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
   return async (event) => {
     const region = await provider();
-    const { ok, failures } = decodeAll(region, event, ['tx', 'tick'], telemetry, options);
+    const { ok, failures } = decodeAll(region, event, ['tx', 'tick', 'view'], telemetry, options);
     let result: Awaited<ReturnType<typeof sequence>>;
     try {
       result = await sequence(
@@ -239,10 +239,9 @@ function validatorHandler(provider: Provider<Region>, member: number, telemetry:
   return async (event, context) => {
     const region = await provider();
     const deps = await region.validator(member);
-    const { ok, failures } = decodeAll(region, event, ['proposal', 'justified'], telemetry, options);
+    const { ok, failures } = decodeAll(region, event, ['proposal', 'justified', 'view', 'view-timer', 'pending'], telemetry, options);
     // Proposals in height order (a child after its parent), so one batch never waits on itself.
-    const height = (m: InboxMessage) => (m.kind === 'proposal' ? m.height : m.certificate.target.height);
-    ok.sort((a, b) => height(a.message) - height(b.message));
+    ok.sort((a, b) => inboxHeight(a.message) - inboxHeight(b.message));
     const handle = async (message: InboxMessage, record: SQSRecord): Promise<ValidatorOutcome> => {
       // A redelivery may follow a crash mid fan-out, a rebroadcast a stall: the validator then re-sends its last vote.
       const repeat = isRedelivery(record) || (message.kind === 'proposal' && message.rebroadcast === true);
@@ -272,8 +271,21 @@ function validatorHandler(provider: Provider<Region>, member: number, telemetry:
 function finalizerHandler(provider: Provider<Region>, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
   return async (event, context) => {
     const region = await provider();
-    const { ok, failures } = decodeAll(region, event, ['vote'], telemetry, options);
-    const handle = async ({ vote, ancestry, justification, resent }: Extract<QueueMessage, { kind: 'vote' }>, record: SQSRecord) => {
+    const { ok, failures } = decodeAll(region, event, ['vote', 'view-change'], telemetry, options);
+    const handle = async (message: Extract<QueueMessage, { kind: 'vote' | 'view-change' }>, record: SQSRecord) => {
+      if (message.kind === 'view-change') {
+        const result = await handleViewChange(region.finalizer(), message.change, { repeat: isRedelivery(record) });
+        if (result.kind === 'refused') {
+          telemetry.metric('ViewChangesRefused', 1);
+          telemetry.log.warn('view change refused', { member: message.change.member, reason: result.reason, message: result.message });
+        }
+        if (result.kind === 'counted' && result.certifiedNow) {
+          telemetry.metric('ViewChanges', 1);
+          telemetry.log.info('view certified', { view: message.change.view });
+        }
+        return result;
+      }
+      const { vote, ancestry, justification, resent } = message;
       const started = performance.now();
       const result = await handleVote(region.finalizer(), vote, {
         ancestry,

@@ -12,6 +12,8 @@ export interface Log {
 
 export type MetricName =
   | 'VotesAccepted'
+  | 'ViewChanges'
+  | 'ViewChangesRefused'
   | 'VotesRefused'
   | 'VotesUncounted'
   | 'FinalizedHeight'

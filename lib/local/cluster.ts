@@ -253,7 +253,8 @@ export class LocalCluster {
         ...(this.services ? { available: () => this.services!.status().every((s) => s.up) } : {}),
       });
     const out: SqsEventSource[] = [];
-    if (r.region === config.homeRegion)
+    // Every member region runs a sequencer: only the one of the current view proposes, the others forward.
+    if (!followerRegions(config).includes(r.region))
       out.push(
         await source(names.ingressQueue, handlerOf({ kind: 'ingress' }), {
           batchSize: config.maxBlockTransactions,
@@ -290,7 +291,10 @@ export class LocalCluster {
   }
 }
 
-/** The queues a region consumes: vote (not at a follower) and finality queues, its members' inboxes, and ingress at home. */
+/**
+ * The queues a region consumes: vote and ingress queues (not at a follower: every member region can
+ * be a view's sequencer), the finality queue and its members' inboxes.
+ */
 export function regionQueueNames(config: ClusterConfig, region: string): string[] {
   const names = resourceNames(config.prefix);
   const queues = [
@@ -298,7 +302,7 @@ export function regionQueueNames(config: ClusterConfig, region: string): string[
     names.finalizedQueue,
     ...config.members.filter((m) => m.region === region).map((m) => inboxQueue(config.prefix, m.index)),
   ];
-  if (region === config.homeRegion) queues.push(names.ingressQueue);
+  if (!followerRegions(config).includes(region)) queues.push(names.ingressQueue);
   return queues;
 }
 

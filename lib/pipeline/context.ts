@@ -44,3 +44,12 @@ export const membersIn = (set: ValidatorSet, region: string): number[] =>
 
 /** Every region that hosts at least one member. */
 export const regionsOf = (set: ValidatorSet): string[] => [...new Set(set.members.map((m) => m.region))];
+
+/**
+ * The regions whose sequencer may propose, in view order: the home region (view 0), then the other
+ * member regions in member order. The region of view v is sequencerRegions[v mod R] (core/views.ts).
+ */
+export const sequencerRegions = (set: ValidatorSet, homeRegion: string): string[] => [
+  homeRegion,
+  ...regionsOf(set).filter((r) => r !== homeRegion),
+];

@@ -28,7 +28,16 @@ import { checkVote, isAdjacent, isCheckpointHeight, quorum, supermajorityDecisio
 import { linkId } from '../core/ids.js';
 import { checkSlashing, type Evidence, evidenceOf, sameLink } from '../core/slashing.js';
 import type { Certificate, Checkpoint, Vote } from '../core/types.js';
-import type { ChainContext } from './context.js';
+import {
+  justifies,
+  sequencerRegion,
+  type ViewCertificate,
+  type ViewChange,
+  viewChangeProblem,
+  viewSigningBytes,
+  viewStateSigningBytes,
+} from '../core/views.js';
+import { type ChainContext, sequencerRegions } from './context.js';
 import type { FinalityStore, HeightTally, Transport } from './ports.js';
 
 export interface FinalizerDeps {
@@ -57,6 +66,8 @@ export class FinalizerCache {
   private readonly verified = new Map<string, boolean>();
   private readonly justifiedIds = new Set<string>();
   finalizedHeight = 0;
+  /** The region's view as last read or raised by this process (undefined: read the head). */
+  view: number | undefined;
   constructor(private readonly max = 50_000) {}
 
   /** Whether the partial (member, link, signature) verifies, computing it at most once per cache life. */
@@ -293,9 +304,10 @@ async function cascade(deps: FinalizerDeps, source: Checkpoint, tally: HeightTal
  */
 async function sendNotices(deps: FinalizerDeps, c: Certificate, finalizes: boolean): Promise<void> {
   const { transport, region } = deps;
+  const active = activeRegion(deps, await currentView(deps));
   await Promise.all([
     ...deps.members.map((member) => transport.send({ queue: 'inbox', region, member }, [{ kind: 'justified', certificate: c }])),
-    region === deps.homeRegion ? transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: c.target.height }]) : undefined,
+    region === active ? transport.send({ queue: 'ingress', region }, [{ kind: 'tick', height: c.target.height }]) : undefined,
     finalizes
       ? transport.send({ queue: 'finalized', region }, [{ kind: 'finalized', height: c.source.height, certificate: c }])
       : undefined,
@@ -379,4 +391,102 @@ async function recordSpan(deps: FinalizerDeps, vote: Vote): Promise<number> {
     found++;
   }
   return found;
+}
+
+// ---------------------------------------------------------------- views
+
+/** The region's view: this process's memory, else the region's head (read once per process). */
+async function currentView(deps: FinalizerDeps): Promise<number> {
+  if (deps.cache.view === undefined) deps.cache.view = (await deps.store.head()).view;
+  return deps.cache.view;
+}
+
+const activeRegion = (deps: FinalizerDeps, view: number) => sequencerRegion(view, sequencerRegions(deps.chain.set, deps.homeRegion));
+
+export type ViewChangeResult =
+  | { kind: 'refused'; reason: 'BAD_VIEW_CHANGE' | 'BAD_SIGNATURE'; message: string }
+  /** For a view below the region's: nothing to do. */
+  | { kind: 'stale'; view: number }
+  | { kind: 'counted'; fresh: boolean; changes: number; certified: boolean; certifiedNow: boolean };
+
+/**
+ * Processes one member's view change, with the same bounds as a vote: checks without I/O, its two
+ * partial signatures (and the certificate of its stated J) verified once before anything is stored,
+ * one conditional write for its slot. At t, the first t changes by member index combine into the
+ * view certificate (first writer wins); the region's head moves to the view and the new view's
+ * sequencer and this region's validators are told. A repeat re-sends those notices.
+ */
+export async function handleViewChange(
+  deps: FinalizerDeps,
+  change: ViewChange,
+  options: { repeat?: boolean } = {},
+): Promise<ViewChangeResult> {
+  const { chain, store, cache } = deps;
+  const { set, crypto } = chain;
+  const problem = viewChangeProblem(set, change);
+  if (problem) return { kind: 'refused', reason: 'BAD_VIEW_CHANGE', message: problem };
+  const view = await currentView(deps);
+  if (change.view < view) return { kind: 'stale', view };
+  const key = `view|${change.member}|${change.view}|${toHex(change.signature)}|${toHex(change.stateSignature)}`;
+  if (!cache.verify(key, () => validViewChange(chain, change))) {
+    await store.countInvalidVote();
+    return { kind: 'refused', reason: 'BAD_SIGNATURE', message: `member ${change.member}'s view change does not verify` };
+  }
+  const { fresh, tally } = await store.recordViewChange(change);
+  let certificate = tally.certificate;
+  let certifiedNow = false;
+  if (!certificate && quorum(tally.changes.size, set.threshold)) {
+    const stored = await store.certifyView(combineViewChanges(chain, [...tally.changes.values()]));
+    certificate = stored.certificate;
+    certifiedNow = stored.created;
+  }
+  if (certificate && (certifiedNow || !fresh || (options.repeat ?? true))) await enterView(deps, certificate);
+  return { kind: 'counted', fresh, changes: tally.changes.size, certified: certificate !== undefined, certifiedNow };
+}
+
+/** Both partials verify under the member's key, and the stated J is genesis or carries the certificate that justified it. */
+function validViewChange(chain: ChainContext, change: ViewChange): boolean {
+  const { set, crypto, genesis } = chain;
+  const memberKey = set.members[change.member - 1]!.publicKey;
+  const { justified } = change.state;
+  return (
+    crypto.verify(memberKey, viewSigningBytes(set.chainId, set.era, change.view), change.signature) &&
+    crypto.verify(memberKey, viewStateSigningBytes(set.chainId, set.era, change.view, change.state), change.stateSignature) &&
+    (checkpointEquals(justified, genesis) ||
+      (change.justification !== undefined && justifies(set, crypto, change.justification, justified)))
+  );
+}
+
+/** The view certificate of the first t verified changes by member index, carrying the justification of the highest J. */
+function combineViewChanges(chain: ChainContext, changes: ViewChange[]): ViewCertificate {
+  const { set, crypto } = chain;
+  const chosen = [...changes].sort((a, b) => a.member - b.member).slice(0, set.threshold);
+  // The same choice as views.viewBase: the first strictly highest J.
+  let top = chosen[0]!;
+  for (const c of chosen) if (c.state.justified.height > top.state.justified.height) top = c;
+  return {
+    era: set.era,
+    view: top.view,
+    signers: chosen.map((c) => c.member),
+    signature: crypto.combine(
+      chosen.map((c) => ({ index: c.member, signature: c.signature })),
+      set.threshold,
+    ),
+    states: chosen.map((c) => ({ member: c.member, state: c.state, signature: c.stateSignature })),
+    ...(top.justification && !checkpointEquals(top.state.justified, chain.genesis) ? { justification: top.justification } : {}),
+  };
+}
+
+/**
+ * Moves the region's head to the certificate's view and tells the new view's sequencer and this
+ * region's validators. The new sequencer's region may be down too (its validators' timers then ask
+ * for the next view): a send there that fails does not fail this call.
+ */
+async function enterView(deps: FinalizerDeps, certificate: ViewCertificate): Promise<void> {
+  const { store, cache, transport, region } = deps;
+  await store.raiseHead({ view: certificate });
+  cache.view = Math.max(cache.view ?? 0, certificate.view);
+  const notice = { kind: 'view' as const, certificate };
+  await Promise.all(deps.members.map((member) => transport.send({ queue: 'inbox', region, member }, [notice])));
+  await transport.send({ queue: 'ingress', region: activeRegion(deps, certificate.view) }, [notice]).catch(() => {});
 }

@@ -9,6 +9,7 @@ import { mergeWatermarks } from '../core/interchange.js';
 import { type Evidence, sameLink, type Watermark, watermarkAllows } from '../core/slashing.js';
 import { MemoryNodeStore } from '../core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
+import type { ViewCertificate, ViewChange } from '../core/views.js';
 import type {
   AppliedHead,
   AppliedStore,
@@ -23,6 +24,7 @@ import type {
   SequencerStore,
   SignOutcome,
   SlashingProtectionStore,
+  ViewTally,
   WatermarkStore,
 } from './ports.js';
 
@@ -152,7 +154,7 @@ export class MemoryFinalityStore implements FinalityStore {
   private current: FinalityHead;
 
   constructor(private readonly genesis: Checkpoint) {
-    this.current = { justified: genesis, finalized: genesis };
+    this.current = { justified: genesis, finalized: genesis, view: 0 };
   }
 
   private item(height: number): MutableTally {
@@ -241,8 +243,13 @@ export class MemoryFinalityStore implements FinalityStore {
     justification?: Certificate;
     finalized?: Checkpoint;
     finalization?: Certificate;
+    view?: ViewCertificate;
   }): Promise<void> {
     const cur = this.current;
+    const raiseView = u.view !== undefined && u.view.view > cur.view;
+    const view = raiseView
+      ? { view: u.view!.view, viewCertificate: u.view! }
+      : { view: cur.view, ...(cur.viewCertificate ? { viewCertificate: cur.viewCertificate } : {}) };
     const raiseJustified = u.justified !== undefined && u.justified.height > cur.justified.height;
     const raiseFinal = u.finalized !== undefined && u.finalized.height > cur.finalized.height;
     // Each certificate belongs to its checkpoint: a raise without one must not keep the old checkpoint's.
@@ -252,7 +259,31 @@ export class MemoryFinalityStore implements FinalityStore {
     const finalized = raiseFinal
       ? { finalized: u.finalized!, ...(u.finalization ? { finalization: u.finalization } : {}) }
       : { finalized: cur.finalized, ...(cur.finalization ? { finalization: cur.finalization } : {}) };
-    this.current = { ...justified, ...finalized };
+    this.current = { ...justified, ...finalized, ...view };
+  }
+
+  private readonly views = new Map<number, { changes: Map<number, ViewChange>; certificate?: ViewCertificate }>();
+
+  async recordViewChange(change: ViewChange): Promise<{ fresh: boolean; tally: ViewTally }> {
+    let v = this.views.get(change.view);
+    if (!v) {
+      v = { changes: new Map() };
+      this.views.set(change.view, v);
+    }
+    const fresh = !v.changes.has(change.member);
+    if (fresh) v.changes.set(change.member, change);
+    return { fresh, tally: { view: change.view, changes: new Map(v.changes), ...(v.certificate ? { certificate: v.certificate } : {}) } };
+  }
+
+  async certifyView(certificate: ViewCertificate): Promise<{ certificate: ViewCertificate; created: boolean }> {
+    let v = this.views.get(certificate.view);
+    if (!v) {
+      v = { changes: new Map() };
+      this.views.set(certificate.view, v);
+    }
+    if (v.certificate) return { certificate: v.certificate, created: false };
+    v.certificate = certificate;
+    return { certificate, created: true };
   }
 }
 

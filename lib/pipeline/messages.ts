@@ -11,15 +11,22 @@ import { asafeUint, fromHex, toHex } from '../core/bytes.js';
 import type { BlockHeader } from '../core/codec.js';
 import { InputError } from '../core/errors.js';
 import type { Block, Certificate, Vote } from '../core/types.js';
+import type { ViewCertificate, ViewChange } from '../core/views.js';
 import {
   aobject,
   blockFromJson,
   blockToJson,
+  certificateFromWire,
+  certificateToWire,
   checkpointFromJson,
   headerFromJson,
   headerToJson,
   linkToJson,
   type TxJsonCodec,
+  viewCertificateFromJson,
+  viewCertificateToJson,
+  viewChangeFromJson,
+  viewChangeToJson,
   voteFromJson,
   voteToJson,
 } from '../core/wire.js';
@@ -40,11 +47,33 @@ export type QueueMessage =
    */
   | { kind: 'tick'; height: number; pacemaker?: number }
   /**
-   * A proposed block, inline or by reference to the home region's block store (validator inbox),
-   * with the certificate of the highest justified checkpoint the sequencer knows. `rebroadcast`
-   * marks a repeat sent because finality stalled: validators re-send the vote they signed.
+   * A proposed block, inline or by reference to the proposing region's block store (validator inbox),
+   * with the certificate of the highest justified checkpoint the sequencer knows. `view` is the
+   * proposer's view (0 when absent); `rebroadcast` marks a repeat sent because finality stalled:
+   * validators re-send the vote they signed.
    */
-  | { kind: 'proposal'; height: number; hash: Uint8Array; block?: Block; justification?: Certificate; rebroadcast?: boolean }
+  | {
+      kind: 'proposal';
+      height: number;
+      hash: Uint8Array;
+      block?: Block;
+      justification?: Certificate;
+      rebroadcast?: boolean;
+      view?: number;
+      /** The certificate of `view` (views above 0), so a validator adopts the view from the proposal itself. */
+      viewCertificate?: ViewCertificate;
+    }
+  /** A member asks to move to `change.view` (vote queue of every region). */
+  | { kind: 'view-change'; change: ViewChange }
+  /** t members moved to `certificate.view` (validator inbox; ingress of the new view's region). */
+  | { kind: 'view'; certificate: ViewCertificate }
+  /**
+   * A validator's own delayed check (its inbox): has its region finalized above `finalizedAt` since
+   * it saw work at `height` in `view`? If not, it asks for view + 1. Liveness only.
+   */
+  | { kind: 'view-timer'; view: number; height: number; finalizedAt: number }
+  /** Work is waiting but the active sequencer's region did not take it (validator inbox): start the view timer. */
+  | { kind: 'pending'; view: number }
   /** A certificate justified its target in the sender's region: validators may vote on the next link (validator inbox). */
   | { kind: 'justified'; certificate: Certificate }
   /**
@@ -64,8 +93,6 @@ export type QueueMessage =
   | { kind: 'finalized'; height: number; certificate?: Certificate };
 
 export type MessageKind = QueueMessage['kind'];
-
-const certificateToWire = (c: Certificate) => ({ ...linkToJson(c), signers: [...c.signers], signature: toHex(c.signature) });
 
 /** Serializes a message to its JSON body; `codec` is the application's transaction codec. */
 export function encodeMessage(m: QueueMessage, codec: TxJsonCodec<unknown>): string {
@@ -90,7 +117,17 @@ export function encodeMessage(m: QueueMessage, codec: TxJsonCodec<unknown>): str
         ...(m.block ? { block: blockToJson(m.block, codec) } : {}),
         ...(m.justification ? { justification: certificateToWire(m.justification) } : {}),
         ...(m.rebroadcast ? { rebroadcast: true } : {}),
+        ...(m.view ? { view: m.view } : {}),
+        ...(m.viewCertificate ? { viewCertificate: viewCertificateToJson(m.viewCertificate) } : {}),
       });
+    case 'view-change':
+      return JSON.stringify({ v: 1, kind: m.kind, change: viewChangeToJson(m.change) });
+    case 'view':
+      return JSON.stringify({ v: 1, kind: m.kind, certificate: viewCertificateToJson(m.certificate) });
+    case 'view-timer':
+      return JSON.stringify({ v: 1, kind: m.kind, view: m.view, height: m.height, finalizedAt: m.finalizedAt });
+    case 'pending':
+      return JSON.stringify({ v: 1, kind: m.kind, view: m.view });
     case 'justified':
       return JSON.stringify({ v: 1, kind: m.kind, certificate: certificateToWire(m.certificate) });
     case 'vote':
@@ -129,19 +166,6 @@ export function decodeMessage<K extends MessageKind>(
   if (typeof kind !== 'string' || !(expected as readonly string[]).includes(kind))
     throw new InputError('kind', `expected one of ${expected.join(', ')}, got ${JSON.stringify(kind)}`);
   return decodeKind(kind as MessageKind, raw, codec) as Extract<QueueMessage, { kind: K }>;
-}
-
-/** A certificate without its `message`. */
-export function certificateFromWire(value: unknown, path: string): Certificate {
-  const o = aobject(value, path, ['era', 'source', 'target', 'signers', 'signature']);
-  if (!Array.isArray(o.signers) || o.signers.length > 1024) throw new InputError(`${path}.signers`, 'expected an array of member indices');
-  return {
-    era: BigInt(asafeUint(o.era, `${path}.era`)),
-    source: checkpointFromJson(o.source, `${path}.source`),
-    target: checkpointFromJson(o.target, `${path}.target`),
-    signers: o.signers.map((x, i) => asafeUint(x, `${path}.signers[${i}]`)),
-    signature: fromHex(o.signature, 48, `${path}.signature`),
-  };
 }
 
 function headersFromWire(value: unknown, path: string): BlockHeader[] {
@@ -188,7 +212,7 @@ function decodeKind(kind: MessageKind, raw: unknown, codec: TxJsonCodec<unknown>
       return { kind, height, certificate };
     }
     case 'proposal': {
-      const o = aobject(raw, '', ['v', 'kind', 'height', 'hash'], ['block', 'justification', 'rebroadcast']);
+      const o = aobject(raw, '', ['v', 'kind', 'height', 'hash'], ['block', 'justification', 'rebroadcast', 'view', 'viewCertificate']);
       const height = asafeUint(o.height, 'height');
       const block = o.block === undefined ? undefined : blockFromJson(o.block, codec, 'block');
       if (block && block.height !== height) throw new InputError('block.height', 'does not match the proposal height');
@@ -199,7 +223,30 @@ function decodeKind(kind: MessageKind, raw: unknown, codec: TxJsonCodec<unknown>
         ...(block ? { block } : {}),
         ...(o.justification === undefined ? {} : { justification: certificateFromWire(o.justification, 'justification') }),
         ...(flag(o.rebroadcast, 'rebroadcast') ? { rebroadcast: true } : {}),
+        ...(o.view === undefined ? {} : { view: asafeUint(o.view, 'view') }),
+        ...(o.viewCertificate === undefined ? {} : { viewCertificate: viewCertificateFromJson(o.viewCertificate, 'viewCertificate') }),
       };
+    }
+    case 'view-change': {
+      const o = aobject(raw, '', ['v', 'kind', 'change']);
+      return { kind, change: viewChangeFromJson(o.change, 'change') };
+    }
+    case 'view': {
+      const o = aobject(raw, '', ['v', 'kind', 'certificate']);
+      return { kind, certificate: viewCertificateFromJson(o.certificate, 'certificate') };
+    }
+    case 'view-timer': {
+      const o = aobject(raw, '', ['v', 'kind', 'view', 'height', 'finalizedAt']);
+      return {
+        kind,
+        view: asafeUint(o.view, 'view'),
+        height: asafeUint(o.height, 'height'),
+        finalizedAt: asafeUint(o.finalizedAt, 'finalizedAt'),
+      };
+    }
+    case 'pending': {
+      const o = aobject(raw, '', ['v', 'kind', 'view']);
+      return { kind, view: asafeUint(o.view, 'view') };
     }
     case 'justified': {
       const o = aobject(raw, '', ['v', 'kind', 'certificate']);

@@ -7,6 +7,7 @@
 import type { Evidence, Watermark } from '../core/slashing.js';
 import type { NodeStore } from '../core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
+import type { ViewCertificate, ViewChange } from '../core/views.js';
 import type { QueueMessage } from './messages.js';
 
 // ---------------------------------------------------------------- blocks (every region)
@@ -43,6 +44,8 @@ export interface SequencerHead {
   readonly height: number;
   readonly hash: Uint8Array;
   readonly stateRoot: Uint8Array;
+  /** The view this head was built in (absent: 0). A new view restarts from its base, a justified checkpoint. */
+  readonly view?: number;
 }
 
 /** An accepted transaction (of the chain's application type) waiting in the sequencer's pool, by its id. */
@@ -193,20 +196,44 @@ export interface FinalityHead {
   readonly finalized: Checkpoint;
   /** The certificate that finalized `finalized` (its source is `finalized`); absent at genesis. */
   readonly finalization?: Certificate;
+  /** The highest view this region has certified (0 before any view change). */
+  readonly view: number;
+  /** The certificate of `view`; absent for view 0. */
+  readonly viewCertificate?: ViewCertificate;
 }
 
 export interface HeadStore {
   head(): Promise<FinalityHead>;
-  /** Monotone: each of justified/finalized only moves to a greater height, with its certificate. */
+  /** Monotone: each of justified/finalized/view only moves up, with its certificate. */
   raiseHead(update: {
     justified?: Checkpoint;
     justification?: Certificate;
     finalized?: Checkpoint;
     finalization?: Certificate;
+    view?: ViewCertificate;
   }): Promise<void>;
 }
 
-export type FinalityStore = TallyStore & EvidenceStore & HeadStore;
+/** Everything one region's finalizer records about one view: each member's view change, and the certificate. */
+export interface ViewTally {
+  readonly view: number;
+  /** Each member's first verified view change to this view. */
+  readonly changes: ReadonlyMap<number, ViewChange>;
+  readonly certificate?: ViewCertificate;
+}
+
+export interface ViewStore {
+  /**
+   * One conditional write: the member's first verified view change to `change.view` takes its slot
+   * (a repeat finds itself; a different one from the same member is not counted). Returns the tally
+   * after the write and whether the slot was free.
+   */
+  recordViewChange(change: ViewChange): Promise<{ fresh: boolean; tally: ViewTally }>;
+  /** First writer wins: stores the view's certificate. Returns the stored one and whether this call stored it. */
+  certifyView(certificate: ViewCertificate): Promise<{ certificate: ViewCertificate; created: boolean }>;
+}
+
+export type FinalityStore = TallyStore & EvidenceStore & HeadStore & ViewStore;
 
 // ---------------------------------------------------------------- state function (every region)
 
@@ -226,7 +253,8 @@ export interface AppliedStore {
 // ---------------------------------------------------------------- transport
 
 export type Destination =
-  | { readonly queue: 'ingress' }
+  /** A region's sequencer (default: the home region's, the sequencer of view 0). */
+  | { readonly queue: 'ingress'; readonly region?: string }
   | { readonly queue: 'inbox'; readonly region: string; readonly member: number }
   | { readonly queue: 'votes'; readonly region: string }
   | { readonly queue: 'finalized'; readonly region: string };

@@ -169,13 +169,18 @@ export class QueryService {
     const K = deps.chain.set.checkpointInterval;
     const head = await deps.finality.head();
     if (height <= head.finalized.height) {
-      const indexed = isCheckpointHeight(height, K) ? undefined : await deps.blocks.finalizedHash(height);
-      const above = isCheckpointHeight(height, K) ? height : checkpointAtOrBelow(height, K) + K;
-      const anchor = indexed
-        ? { checkpoint: { height, hash: indexed } }
-        : above >= head.finalized.height
-          ? { checkpoint: head.finalized }
-          : await this.finalizedAt(above);
+      const checkpoint = isCheckpointHeight(height, K);
+      const above = checkpoint ? height : checkpointAtOrBelow(height, K) + K;
+      // A checkpoint is named by its tallies, unless it was finalized only as an ancestor (the index has it then).
+      const named = checkpoint && above < head.finalized.height ? await this.finalizedAt(above) : undefined;
+      const indexed = named ? undefined : await deps.blocks.finalizedHash(height);
+      const anchor = named
+        ? named
+        : indexed
+          ? { checkpoint: { height, hash: indexed } }
+          : above >= head.finalized.height
+            ? { checkpoint: head.finalized }
+            : await this.finalizedAt(above);
       if (!anchor) throw new NotFound(`finalized block ${height} is not indexed in this region`);
       let hash = anchor.checkpoint.hash;
       let block = await deps.blocks.getBlock(anchor.checkpoint.height, hash);

@@ -44,10 +44,14 @@ export interface RegionConfig {
   readonly maxBlockBytes: number;
   /** Seconds between the sequencer's liveness checks while work is unfinalized (default 3). */
   readonly pacemakerSeconds?: number;
+  /** Seconds without finality progress, work pending, before a validator asks for the next view (default 10). */
+  readonly viewTimeoutSeconds?: number;
 }
 
 /** Default of RegionConfig.pacemakerSeconds. */
 export const DEFAULT_PACEMAKER_SECONDS = 3;
+/** Default of RegionConfig.viewTimeoutSeconds: well above a normal round, so a slow round never changes the view. */
+export const DEFAULT_VIEW_TIMEOUT_SECONDS = 10;
 
 /**
  * Seams for the deterministic simulation (a Byzantine member replaces one validator's handling).
@@ -138,7 +142,6 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
     nodes: stores.nodes,
     ...opts.health,
   });
-  const homeBlocks = region === config.homeRegion ? stores.blocks : opts.blocksOf(config.homeRegion);
   const telemetry = opts.telemetry ?? silentTelemetry;
   const self: Region = {
     name: region,
@@ -153,11 +156,14 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
     members,
     sequencer: () => ({
       chain,
+      region,
+      homeRegion: config.homeRegion,
       blocks: stores.blocks,
       store: stores.sequencer,
       finality: stores.finality,
       transport,
       executor,
+      applied: stores.applied,
       maxBlockTransactions: config.maxBlockTransactions,
       maxBlockBytes: config.maxBlockBytes,
       pacemakerSeconds: config.pacemakerSeconds ?? DEFAULT_PACEMAKER_SECONDS,
@@ -171,8 +177,11 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
         chain,
         member,
         secretKey,
+        region,
+        homeRegion: config.homeRegion,
         blocks: stores.blocks,
-        homeBlocks,
+        blocksOf: (r) => (r === region ? stores.blocks : opts.blocksOf(r)),
+        viewTimeoutSeconds: config.viewTimeoutSeconds ?? DEFAULT_VIEW_TIMEOUT_SECONDS,
         finality: stores.finality,
         applied: stores.applied,
         protection: stores.protection,

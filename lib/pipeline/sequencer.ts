@@ -17,6 +17,13 @@
  * wake-up was lost on the way (a crash between a write and a send, a message consumed too early),
  * the pipeline is poked again. The delay is a local liveness aid; it costs nothing once all is final.
  *
+ * Views (core/views.ts): every member region runs a sequencer, but only the one of the region's
+ * current view proposes; the others forward what reaches them to it. When the view moves here, the
+ * head restarts from the view's base (the highest justified checkpoint the view certificate shows,
+ * or a higher one this region knows) and builds, with empty blocks if need be, up to the view's
+ * floor, the first height every signer of the view change may vote for. Proposals carry the view and
+ * its certificate, so validators adopt the view from the proposal and refuse older views' proposals.
+ *
  * Single writer by compare-and-set on the head: an invocation that lost the race re-reads the head
  * and tries again; transactions already in a block are refused by the application (a used nonce)
  * and leave the pool, so a retry never includes one twice. The sequencer knows no application rule:
@@ -26,16 +33,28 @@
 
 import { toHex } from '../core/bytes.js';
 import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
+import { StateError } from '../core/smt.js';
 import type { Application } from '../core/state-machine.js';
-import type { Block, Certificate } from '../core/types.js';
+import type { Block, Certificate, Checkpoint } from '../core/types.js';
+import {
+  MAX_VIEW_GAP_CHECKPOINTS,
+  sequencerRegion,
+  type ViewCertificate,
+  viewBase,
+  viewCertificateProblem,
+  viewTargetHeight,
+} from '../core/views.js';
 import { blockToJson } from '../core/wire.js';
-import { type ChainContext, hashBlock } from './context.js';
-import { HeadMovedError, MissingBlockError } from './errors.js';
+import { type ChainContext, hashBlock, sequencerRegions } from './context.js';
+import { HeadMovedError, NotReadyError } from './errors.js';
 import { MAX_MESSAGE_BYTES, type QueueMessage } from './messages.js';
-import type { BlockStore, HeadStore, PendingTransaction, SequencerHead, SequencerStore, Transport } from './ports.js';
+import type { AppliedStore, BlockStore, HeadStore, PendingTransaction, SequencerHead, SequencerStore, Transport } from './ports.js';
 
 export interface SequencerDeps {
   readonly chain: ChainContext;
+  /** This sequencer's region, and the region of view 0. */
+  readonly region: string;
+  readonly homeRegion: string;
   /** The home region's blocks (the sequencer stores every block it proposes). */
   readonly blocks: BlockStore;
   readonly store: SequencerStore;
@@ -44,6 +63,8 @@ export interface SequencerDeps {
   readonly transport: Transport;
   /** Executes without persisting nodes (trial runs and proposals are speculative). */
   readonly executor: Application;
+  /** This region's applied state: where the head's state is rebuilt from when the executor lacks it. */
+  readonly applied: AppliedStore;
   readonly maxBlockTransactions: number;
   readonly maxBlockBytes: number;
   /** Seconds between pacemaker checks while work is unfinalized (a liveness aid only). */
@@ -58,6 +79,8 @@ export interface SequencerResult {
   waiting: number;
   /** Proposals sent again by the pacemaker because finality did not move. */
   rebroadcast: number;
+  /** Set when another region's sequencer is active: the transactions were forwarded to it. */
+  forwardedTo?: string;
 }
 
 // Rough JSON size of one transaction in a proposal (hex fields + decimal strings + keys).
@@ -82,21 +105,55 @@ export async function sequence(
   const incoming: PendingTransaction[] = [];
   let tickTo = 0;
   let pacemaker: { generation: number; finalizedAt: number } | undefined;
+  let noticed: ViewCertificate | undefined;
   for (const m of messages) {
+    if (m.kind === 'view' && m.certificate.view > (noticed?.view ?? 0)) noticed = m.certificate;
     if (m.kind === 'tx') incoming.push({ hash: chain.app.hash(m.tx), tx: m.tx });
     if (m.kind === 'tick' && m.pacemaker === undefined) tickTo = Math.max(tickTo, m.height);
     if (m.kind === 'tick' && m.pacemaker !== undefined && (!pacemaker || m.pacemaker > pacemaker.generation))
       pacemaker = { generation: m.pacemaker, finalizedAt: m.height };
   }
+  const view = await currentView(deps, noticed);
+  const active = sequencerRegion(view.view, sequencerRegions(chain.set, deps.homeRegion));
+  if (active !== deps.region) {
+    // Not this region's turn: hand the transactions to the active sequencer (ticks are for it alone).
+    const txs = messages.filter((m) => m.kind === 'tx');
+    if (txs.length > 0) {
+      await deps.transport.send({ queue: 'ingress', region: active }, txs);
+      // Every validator watches that the active view makes progress with this work (its view timer); a
+      // region that cannot be reached is skipped (the others are enough to change the view).
+      await Promise.allSettled(
+        chain.set.members.map((m) =>
+          deps.transport.send({ queue: 'inbox', region: m.region, member: m.index }, [{ kind: 'pending', view: view.view }]),
+        ),
+      );
+    }
+    return { blocks: [], rejected: [], waiting: 0, rebroadcast: 0, forwardedTo: active };
+  }
   if (incoming.length > 0) await deps.store.addPending(incoming);
   for (let attempt = 1; ; attempt++) {
     try {
-      return await build(deps, tickTo, pacemaker, options.redelivered ?? true);
+      return await build(deps, tickTo, pacemaker, options.redelivered ?? true, view);
     } catch (e) {
+      // The head's state is not in this process (a cold start, or a new view restarting from blocks
+      // another region proposed): rebuild it from the region's applied state, then try again.
+      if (e instanceof StateError && attempt < HEAD_ATTEMPTS) {
+        await rebuildHeadState(deps);
+        continue;
+      }
       // Another invocation moved the head: start again from the new head (pool reads are idempotent).
       if (!(e instanceof HeadMovedError) || attempt >= HEAD_ATTEMPTS) throw e;
     }
   }
+}
+
+/** The region's view: its finality head's, or a higher one a notice brought (verified here). */
+async function currentView(deps: SequencerDeps, noticed: ViewCertificate | undefined): Promise<ProposerView> {
+  const head = await deps.finality.head();
+  const { chain } = deps;
+  if (noticed && noticed.view > head.view && !viewCertificateProblem(chain.set, chain.crypto, chain.genesis, noticed))
+    return { view: noticed.view, certificate: noticed };
+  return { view: head.view, ...(head.viewCertificate ? { certificate: head.viewCertificate } : {}) };
 }
 
 async function build(
@@ -104,12 +161,35 @@ async function build(
   tickTo: number,
   pacemaker: { generation: number; finalizedAt: number } | undefined,
   redelivered: boolean,
+  view: ProposerView,
 ): Promise<SequencerResult> {
   const { chain } = deps;
   const K = chain.set.checkpointInterval;
-  let head: SequencerHead = (await deps.store.head()) ?? chain.genesis;
-  const start = head;
   const finality = await deps.finality.head();
+  let head: SequencerHead = (await deps.store.head()) ?? chain.genesis;
+  // A new view: restart from its base (never on a block of the superseded view above it).
+  let floor = 0;
+  let viewBaseHeight = 0;
+  if (view.certificate) {
+    const base = viewBase(view.certificate);
+    viewBaseHeight = base.justified.height;
+    // The view's first target (fixed for the view). A restart on a higher justified checkpoint than the
+    // base also needs the block one interval above it.
+    floor = viewTargetHeight(base.justified, base.lastTarget, K);
+    if ((head.view ?? 0) < view.view) {
+      const from: Checkpoint = finality.justified.height > base.justified.height ? finality.justified : base.justified;
+      floor = Math.max(floor, from.height + K);
+      const restarted: SequencerHead = { height: from.height, hash: from.hash, stateRoot: from.stateRoot, view: view.view };
+      if (!(await deps.store.swapHead(head, restarted))) throw new HeadMovedError(head.height);
+      head = restarted;
+      await recoverOrphans(deps, from);
+    }
+  }
+  const start = head;
+  // The highest justification known: the region's, or the one the view certificate carries.
+  const carriedJustification = view.certificate?.justification;
+  const justification =
+    carriedJustification && carriedJustification.target.height > finality.justified.height ? carriedJustification : finality.justification;
   const result: SequencerResult = { blocks: [], rejected: [], waiting: 0, rebroadcast: 0 };
   /** Whether blocks above finality carry transactions (a trailing empty block is never finalized, and need not be). */
   const unfinalizedWork = (from: SequencerHead) => carriesTransactions(deps, from, finality.finalized.height + 1);
@@ -119,9 +199,9 @@ async function build(
   // send the proposals above finality again.
   const stalled = pacemaker !== undefined && finality.finalized.height <= pacemaker.finalizedAt;
   if ((stalled || redelivered) && (await unfinalizedWork(head)))
-    result.rebroadcast = await rebroadcast(deps, head, finality.finalized.height, finality.justification);
+    result.rebroadcast = await rebroadcast(deps, head, finality.finalized.height, justification, view);
 
-  const limit = finality.justified.height + MAX_CHECKPOINTS_AHEAD * K;
+  const limit = Math.max(finality.justified.height + MAX_CHECKPOINTS_AHEAD * K, floor + K);
   const perBlock = Math.max(1, Math.min(deps.maxBlockTransactions, Math.floor(deps.maxBlockBytes / TX_JSON_BYTES)));
   let pool = head.height < limit ? await deps.store.pending(deps.maxBlockTransactions * 4) : [];
   while (pool.length > 0 && head.height < limit) {
@@ -136,8 +216,9 @@ async function build(
       deps,
       head,
       chosen.map((c) => c.tx),
-      finality.justification,
+      justification,
       result,
+      view,
     );
     await deps.store.removePending([...drop, ...chosen.map((c) => c.hash)]);
     const used = new Set([...drop, ...chosen.map((c) => c.hash)].map(toHex));
@@ -145,19 +226,21 @@ async function build(
     if (pool.length === 0 && valid.length > chosen.length) pool = await deps.store.pending(deps.maxBlockTransactions * 4);
   }
   result.waiting = pool.length;
+  // A new view's first target is its floor: build up to it (validators that signed beyond the base vote there).
+  while (head.height < floor) head = await propose(deps, head, [], justification, result, view);
   const carried = result.blocks.some((b) => b.transactions > 0);
   // Only checkpoints are voted on: complete the interval after blocks with transactions (K > 1),
   // then propose the next checkpoint at once, which is what will finalize the one just proposed.
   if (carried) {
-    while (!isCheckpointHeight(head.height, K)) head = await propose(deps, head, [], finality.justification, result);
-    if (head.height + K <= limit) for (let i = 0; i < K; i++) head = await propose(deps, head, [], finality.justification, result);
+    while (!isCheckpointHeight(head.height, K)) head = await propose(deps, head, [], justification, result, view);
+    if (head.height + K <= limit) for (let i = 0; i < K; i++) head = await propose(deps, head, [], justification, result, view);
   }
 
   // A stall may be a region short of one certificate that other regions have: votes on the next link
   // carry it (as their source's justification). Extend the chain by one checkpoint when pacing allows,
   // so those votes exist.
   if (stalled && result.rebroadcast > 0 && head.height + K <= limit)
-    for (let i = 0; i < K; i++) head = await propose(deps, head, [], finality.justification, result);
+    for (let i = 0; i < K; i++) head = await propose(deps, head, [], justification, result, view);
 
   // A tick says checkpoint `tickTo` was justified: it becomes final once the next checkpoint is
   // certified, so propose empty blocks up to it while the last two intervals carry transactions.
@@ -165,8 +248,10 @@ async function build(
   // source's justification), so a region that could not certify that link itself (its tally lost a
   // slot to an equivocating vote) imports it. Beyond that, empty blocks would keep finalizing each other.
   const tickTarget = checkpointAtOrBelow(tickTo, K) + K;
-  if (tickTo > 0 && head.height < Math.min(tickTarget, limit) && (await carriesTransactions(deps, head, tickTo - 2 * K + 1)))
-    while (head.height < Math.min(tickTarget, limit)) head = await propose(deps, head, [], finality.justification, result);
+  // A new view's first link spans from its base to its floor: blocks below the floor count as the floor's interval.
+  const since = floor > 0 && tickTo <= floor + K ? Math.min(tickTo - 2 * K, viewBaseHeight) + 1 : tickTo - 2 * K + 1;
+  if (tickTo > 0 && head.height < Math.min(tickTarget, limit) && (await carriesTransactions(deps, head, since)))
+    while (head.height < Math.min(tickTarget, limit)) head = await propose(deps, head, [], justification, result, view);
 
   // Keep one pacemaker chain live while blocks above finality carry transactions: a fired tick of the
   // live generation re-arms it; a batch that brings work to an idle chain, or a redelivered batch (its
@@ -187,7 +272,7 @@ async function armPacemaker(deps: SequencerDeps, finalizedAt: number, firedGener
   const live = await deps.store.pacemaker();
   if (firedGeneration !== undefined && firedGeneration !== live) return; // a newer chain took over
   if (!(await deps.store.swapPacemaker(live, live + 1))) return; // someone else armed concurrently
-  await deps.transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: finalizedAt, pacemaker: live + 1 }], {
+  await deps.transport.send({ queue: 'ingress', region: deps.region }, [{ kind: 'tick', height: finalizedAt, pacemaker: live + 1 }], {
     delaySeconds: deps.pacemakerSeconds,
   });
 }
@@ -230,6 +315,51 @@ async function carriesTransactions(deps: SequencerDeps, head: SequencerHead, fro
   return false;
 }
 
+/**
+ * A new view restarts from a justified checkpoint: transactions in the superseded view's blocks above
+ * it (as stored in this region by its validators) go back to the pool. The application refuses any
+ * that a block on the new chain already holds, so none is included twice. Bounded by the view gap.
+ */
+async function recoverOrphans(deps: SequencerDeps, from: Checkpoint): Promise<void> {
+  const K = deps.chain.set.checkpointInterval;
+  const { app } = deps.chain;
+  for (let h = from.height + 1; h <= from.height + (MAX_VIEW_GAP_CHECKPOINTS + 1) * K; h++) {
+    const hashes = await deps.blocks.hashesAt(h);
+    if (hashes.length === 0) return;
+    for (const hash of hashes) {
+      const block = await deps.blocks.getBlock(h, hash);
+      if (block && block.transactions.length > 0) await deps.store.addPending(block.transactions.map((tx) => ({ hash: app.hash(tx), tx })));
+    }
+  }
+}
+
+/** Most blocks re-executed to rebuild the head's state (beyond it: not ready, the message comes back later). */
+const MAX_REBUILD = 256;
+
+/**
+ * Re-executes the head's chain from the region's applied state (or genesis) along this region's
+ * blocks, so the speculative executor holds the head's state again. Every block on that stretch is
+ * stored here: the sequencer stored its own, this region's validators the others.
+ */
+async function rebuildHeadState(deps: SequencerDeps): Promise<void> {
+  const { chain } = deps;
+  const head: SequencerHead = (await deps.store.head()) ?? chain.genesis;
+  const applied = (await deps.applied.applied()) ?? chain.genesis;
+  const path: Block[] = [];
+  let hash = head.hash;
+  for (let h = head.height; h > applied.height; h--) {
+    const block = await deps.blocks.getBlock(h, hash);
+    if (!block || path.length >= MAX_REBUILD) throw new NotReadyError(h, 'the sequencer cannot rebuild its head state yet');
+    path.push(block);
+    hash = block.parentHash;
+  }
+  let root = applied.stateRoot;
+  for (const block of path.reverse()) root = (await deps.executor.execute(root, block.transactions)).root;
+}
+
+/** The view a proposal is made in, with its certificate (views above 0). */
+type ProposerView = { readonly view: number; readonly certificate?: ViewCertificate };
+
 const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 async function propose(
@@ -238,6 +368,7 @@ async function propose(
   txs: unknown[],
   justification: Certificate | undefined,
   result: SequencerResult,
+  view: ProposerView,
 ): Promise<SequencerHead> {
   const { chain } = deps;
   const block: Block = { height: head.height + 1, parentHash: head.hash, transactions: txs };
@@ -245,11 +376,11 @@ async function propose(
   const executed = await deps.executor.execute(head.stateRoot, txs);
   // Store before moving the head: a crash in between leaves an unreferenced block, never a head without its block.
   await deps.blocks.putBlock(hash, block);
-  const next: SequencerHead = { height: block.height, hash, stateRoot: executed.root };
+  const next: SequencerHead = { height: block.height, hash, stateRoot: executed.root, ...(view.view > 0 ? { view: view.view } : {}) };
   if (!(await deps.store.swapHead(head, next))) throw new HeadMovedError(head.height);
   result.blocks.push({ height: block.height, hash: toHex(hash), transactions: txs.length });
   // A crash after the head moved and before the sends is repaired by the pacemaker's rebroadcast.
-  await announce(deps, block, hash, justification, false);
+  await announce(deps, block, hash, justification, false, view);
   return next;
 }
 
@@ -260,6 +391,7 @@ async function announce(
   hash: Uint8Array,
   justification: Certificate | undefined,
   rebroadcast: boolean,
+  view: ProposerView,
 ): Promise<void> {
   const inline = JSON.stringify(blockToJson(block, deps.chain.app)).length <= MAX_MESSAGE_BYTES - 2048;
   const message: QueueMessage = {
@@ -269,10 +401,15 @@ async function announce(
     ...(inline ? { block } : {}),
     ...(justification ? { justification } : {}),
     ...(rebroadcast ? { rebroadcast: true } : {}),
+    ...(view.view > 0 ? { view: view.view } : {}),
+    ...(view.certificate && view.view > 0 ? { viewCertificate: view.certificate } : {}),
   };
-  await Promise.all(
+  // A member whose region is down must not stop the others' proposals; this region's members must get theirs.
+  const sends = await Promise.allSettled(
     deps.chain.set.members.map((m) => deps.transport.send({ queue: 'inbox', region: m.region, member: m.index }, [message])),
   );
+  const failedHere = sends.find((r, i) => r.status === 'rejected' && deps.chain.set.members[i]!.region === deps.region);
+  if (failedHere?.status === 'rejected') throw failedHere.reason;
 }
 
 /** Sends the proposals above `finalizedHeight` again (the pacemaker found finality stalled). Bounded by pacing. */
@@ -281,15 +418,17 @@ async function rebroadcast(
   head: SequencerHead,
   finalizedHeight: number,
   justification: Certificate | undefined,
+  view: ProposerView,
 ): Promise<number> {
   const chain: { block: Block; hash: Uint8Array }[] = [];
   let hash = head.hash;
   for (let h = head.height; h > finalizedHeight; h--) {
     const block = await deps.blocks.getBlock(h, hash);
-    if (!block) throw new MissingBlockError(toHex(hash), "the sequencer region's block store");
+    // Below a new view's base the blocks came from an earlier view's region (validators have them).
+    if (!block) break;
     chain.push({ block, hash });
     hash = block.parentHash;
   }
-  for (const { block, hash: h } of chain.reverse()) await announce(deps, block, h, justification, true);
+  for (const { block, hash: h } of chain.reverse()) await announce(deps, block, h, justification, true, view);
   return chain.length;
 }

@@ -54,11 +54,11 @@ export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResu
   const finalized = await passTarget(deps, applied.height, head.finalized);
 
   const chainBlocks = await finalizedSegment(deps, applied, finalized.height, finalized.hash, result.fetched);
-  // The height index answers GET /v1/blocks/{h} and peers' catch-up in O(1); checkpoint heights need
-  // none (the finality tallies name their blocks). Written before applying: it states facts that do
-  // not depend on who applies.
-  const K = chain.set.checkpointInterval;
-  const unindexed = chainBlocks.filter(({ block }) => !isCheckpointHeight(block.height, K));
+  // The height index answers GET /v1/blocks/{h} and peers' catch-up in O(1). The finalized tip needs
+  // none (the finality tallies name it); a checkpoint below it in the same segment may have been
+  // finalized only as an ancestor (after a view change its link was not adjacent), so it is indexed
+  // too. Written before applying: it states facts that do not depend on who applies.
+  const unindexed = chainBlocks.filter(({ block }) => block.height !== finalized.height);
   if (unindexed.length > 0) await deps.blocks.indexFinalized(unindexed.map(({ hash, block }) => ({ height: block.height, hash })));
   for (const { hash, block } of chainBlocks) {
     if (!equalBytes(block.parentHash, applied.hash))

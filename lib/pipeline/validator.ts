@@ -14,15 +14,34 @@
  * surround vote; a retry of the same link re-sends the stored signature. Each vote carries the
  * headers proving its target descends from its source, and the certificate that justified the
  * source (with its own headers), so finalizers check ancestry without reading blocks.
+ *
+ * Views (core/views.ts): a validator votes only for proposals of the highest view it has verified a
+ * certificate for (a proposal of an older view is refused: that is the fence on a superseded
+ * sequencer). A proposal of a higher view carries that view's certificate and is adopted from it.
+ * In a new view the first target is the view's floor (above every signer's last signed target), so
+ * the first link may span more than one interval. The view timer is local and only for liveness:
+ * while blocks with transactions (or work the ingress could not hand over) are not final, a delayed
+ * message to the validator's own inbox checks that finality moved; if it did not, the member signs a
+ * view change to the next view, sends it to every region's finalizer, and stops voting in older views.
  */
 import { equalBytes, toHex } from '../core/bytes.js';
 import { type BlockHeader, blockHeader, checkpointEquals, headerHash, voteSigningBytes } from '../core/codec.js';
-import { isAdjacent, nextTargetHeight, quorum } from '../core/ffg.js';
+import { nextTargetHeight, quorum } from '../core/ffg.js';
 import { linkId } from '../core/ids.js';
 import { StateError } from '../core/smt.js';
 import type { Application } from '../core/state-machine.js';
 import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
-import { type ChainContext, regionsOf } from './context.js';
+import {
+  sequencerRegion,
+  type ViewCertificate,
+  type ViewChange,
+  viewBase,
+  viewCertificateProblem,
+  viewSigningBytes,
+  viewStateSigningBytes,
+  viewTargetHeight,
+} from '../core/views.js';
+import { type ChainContext, regionsOf, sequencerRegions } from './context.js';
 import { NotReadyError } from './errors.js';
 import type { QueueMessage } from './messages.js';
 import type { AppliedStore, BlockStore, HeadStore, SlashingProtectionStore, Transport } from './ports.js';
@@ -31,10 +50,16 @@ export interface ValidatorDeps {
   readonly chain: ChainContext;
   readonly member: number;
   readonly secretKey: Uint8Array;
+  /** This validator's region. */
+  readonly region: string;
+  /** The sequencer region of view 0 (the order of the others follows, see context.sequencerRegions). */
+  readonly homeRegion: string;
   /** This region's blocks (the validator stores every proposal here). */
   readonly blocks: BlockStore;
-  /** The home region's blocks, for proposals sent by reference. */
-  readonly homeBlocks: BlockStore;
+  /** A region's blocks: proposals sent by reference are read from their sequencer's region. */
+  readonly blocksOf: (region: string) => BlockStore;
+  /** Seconds of no finality progress, with work pending, before this member asks for the next view. */
+  readonly viewTimeoutSeconds: number;
   /** This region's finality head: where J comes from after a restart. */
   readonly finality: HeadStore;
   /** This region's applied state: where re-execution starts after a restart. */
@@ -47,8 +72,8 @@ export interface ValidatorDeps {
   readonly memory: ValidatorMemory;
 }
 
-/** What a validator's inbox carries: proposals and justification notices. */
-export type InboxMessage = Extract<QueueMessage, { kind: 'proposal' | 'justified' }>;
+/** What a validator's inbox carries: proposals, justification and view notices, its view timer. */
+export type InboxMessage = Extract<QueueMessage, { kind: 'proposal' | 'justified' | 'view' | 'view-timer' | 'pending' }>;
 
 export type ValidatorOutcome =
   | { kind: 'voted'; link: Link; repeat: boolean }
@@ -56,12 +81,17 @@ export type ValidatorOutcome =
   | { kind: 'refused'; reason: string }
   | { kind: 'rejected'; reason: string }
   /** A notice or justification whose certificate did not verify: ignored. */
-  | { kind: 'ignored'; reason: string };
+  | { kind: 'ignored'; reason: string }
+  /** The view timer fired: finality moved, or this member asked for `view`. */
+  | { kind: 'timer'; askedView?: number };
 
 interface Executed {
   readonly header: BlockHeader;
   readonly hash: Uint8Array;
   readonly stateRoot: Uint8Array;
+  /** The highest view this block was proposed in (-1: executed only as an ancestor). */
+  readonly view: number;
+  readonly transactions: number;
 }
 
 /**
@@ -75,6 +105,16 @@ export class ValidatorMemory {
   private readonly verified = new Set<string>();
   /** Highest justified checkpoint known, with the certificate that justified it (absent for genesis). */
   justified: { checkpoint: Checkpoint; certificate?: Certificate } | undefined;
+  /** The highest view verified (0 before any view change), its certificate and its first target height. */
+  view = 0;
+  viewCertificate: ViewCertificate | undefined;
+  viewFloor = 0;
+  /** The highest view this member asked to move to (it votes in no lower view after asking). */
+  askedView = 0;
+  /** The view whose timer this process has in flight (-1: none). */
+  timerView = -1;
+  /** Highest block with transactions executed here (work that must become final). */
+  workHeight = 0;
 
   constructor(private readonly max = 4096) {}
 
@@ -83,6 +123,7 @@ export class ValidatorMemory {
   }
   remember(e: Executed): void {
     const id = toHex(e.hash);
+    if (e.transactions > 0) this.workHeight = Math.max(this.workHeight, e.header.height);
     this.executed.delete(id);
     this.executed.set(id, e);
     if (this.executed.size > this.max) this.executed.delete(this.executed.keys().next().value!);
@@ -132,14 +173,33 @@ export async function handleInbox(deps: ValidatorDeps, message: InboxMessage, op
     // A speculative node evicted from memory: forget executions so the retry rebuilds from the applied state.
     if (e instanceof StateError) {
       deps.memory.forgetExecutions();
-      const height = message.kind === 'proposal' ? message.height : message.certificate.target.height;
-      throw new NotReadyError(height, e.message);
+      throw new NotReadyError(inboxHeight(message), e.message);
     }
     throw e;
   }
 }
 
+/** The height an inbox message is about (its processing order within a batch). */
+export function inboxHeight(m: InboxMessage): number {
+  switch (m.kind) {
+    case 'proposal':
+    case 'view-timer':
+      return m.height;
+    case 'justified':
+      return m.certificate.target.height;
+    case 'view':
+    case 'pending':
+      return 0;
+  }
+}
+
 async function handle(deps: ValidatorDeps, message: InboxMessage, repeat: boolean): Promise<ValidatorOutcome> {
+  if (message.kind === 'view-timer') return viewTimerFired(deps, message);
+  if (message.kind === 'pending') {
+    // The ingress could not hand work to the active sequencer: watch that view.
+    await armViewTimer(deps, message.view, true);
+    return { kind: 'ignored', reason: `view timer armed for view ${message.view}` };
+  }
   // A repeat may follow a crash in the middle of the last vote's fan-out: send that vote again first
   // (receivers treat repeats as no-ops), whatever this message leads to now.
   if (repeat) {
@@ -150,14 +210,118 @@ async function handle(deps: ValidatorDeps, message: InboxMessage, repeat: boolea
     if (!learnJustified(deps, message.certificate)) return { kind: 'ignored', reason: 'the notice certificate does not verify' };
     return voteAfter(deps, repeat);
   }
-  const block = message.block ?? (await deps.homeBlocks.getBlock(message.height, message.hash));
-  if (!block) throw new NotReadyError(message.height, 'block sent by reference is not readable in the home region yet');
+  if (message.kind === 'view') {
+    if (!adoptView(deps, message.certificate)) return { kind: 'ignored', reason: 'the view certificate does not verify' };
+    return voteAfter(deps, repeat);
+  }
+  const view = message.view ?? 0;
+  if (view > deps.memory.view && !(message.viewCertificate?.view === view && adoptView(deps, message.viewCertificate)))
+    return { kind: 'ignored', reason: `proposal of view ${view} without a valid certificate of that view` };
+  const proposer = sequencerRegion(view, sequencerRegions(deps.chain.set, deps.homeRegion));
+  const block = message.block ?? (await deps.blocksOf(proposer).getBlock(message.height, message.hash));
+  if (!block) throw new NotReadyError(message.height, `block sent by reference is not readable in ${proposer} yet`);
   if (block.height !== message.height || !equalBytes(hashOf(deps, block), message.hash))
     return { kind: 'rejected', reason: 'proposal hash does not match its block' };
+  // Stored even when refused below: a new view's sequencer takes the transactions of superseded blocks back.
+  await storeBlock(deps, message.hash, block, proposer);
+  // The fence: a superseded sequencer's proposals are never voted on (nor those of a view this member left).
+  const current = Math.max(deps.memory.view, deps.memory.askedView);
+  if (view < current) return { kind: 'refused', reason: `proposal of view ${view}, this member is in view ${current}` };
   if (message.justification) learnJustified(deps, message.justification);
-  await storeBlock(deps, message.hash, block);
-  const executed = await execute(deps, message.hash, block);
+  const executed = await execute(deps, message.hash, block, 0, view);
+  if (block.transactions.length > 0) await armViewTimer(deps, view, false);
   return voteAfter(deps, repeat, executed);
+}
+
+/**
+ * Raises this member's view to the certificate's when it verifies (t view changes, each statement
+ * signed, the highest J shown justified) and is higher. Returns false when it does not verify.
+ */
+function adoptView(deps: ValidatorDeps, cert: ViewCertificate): boolean {
+  const { memory, chain } = deps;
+  if (cert.view <= memory.view) return true;
+  if (viewCertificateProblem(chain.set, chain.crypto, chain.genesis, cert)) return false;
+  const base = viewBase(cert);
+  memory.view = cert.view;
+  memory.viewCertificate = cert;
+  memory.viewFloor = viewTargetHeight(base.justified, base.lastTarget, chain.set.checkpointInterval);
+  if (cert.justification) learnJustified(deps, cert.justification);
+  return true;
+}
+
+/**
+ * Keeps one view timer in flight in this process for `view`: a delayed message to this member's own
+ * inbox. `force` arms it even with no work executed here (the ingress reported work it could not hand over).
+ */
+async function armViewTimer(deps: ValidatorDeps, view: number, force: boolean): Promise<void> {
+  const { memory } = deps;
+  if (memory.timerView >= view) return;
+  const head = await deps.finality.head();
+  if (!force && memory.workHeight <= head.finalized.height) return;
+  memory.timerView = view;
+  await sendViewTimer(deps, view, head.finalized.height);
+}
+
+function sendViewTimer(deps: ValidatorDeps, view: number, finalizedAt: number): Promise<void> {
+  return deps.transport.send(
+    { queue: 'inbox', region: deps.region, member: deps.member },
+    [{ kind: 'view-timer', view, height: deps.memory.workHeight, finalizedAt }],
+    { delaySeconds: deps.viewTimeoutSeconds },
+  );
+}
+
+/**
+ * The view timer fired. Finality moved (or the view did): keep watching while work is not final.
+ * Nothing moved: ask for the view above the highest certified one (again, if asked before: the
+ * request may have been lost), and keep watching. Asking never skips a view that was not certified,
+ * so honest members converge on the same next view; a certified view whose region is down too
+ * stalls in turn, and the timer then asks for the one after it.
+ */
+async function viewTimerFired(deps: ValidatorDeps, timer: Extract<InboxMessage, { kind: 'view-timer' }>): Promise<ValidatorOutcome> {
+  const { memory } = deps;
+  const head = await deps.finality.head();
+  if (head.viewCertificate) adoptView(deps, head.viewCertificate);
+  if (memory.timerView !== timer.view) return { kind: 'timer' }; // a newer timer is in flight
+  if (head.finalized.height > timer.finalizedAt || memory.view > timer.view) {
+    memory.timerView = -1;
+    if (memory.workHeight > head.finalized.height) await armViewTimer(deps, memory.view, false);
+    return { kind: 'timer' };
+  }
+  const next = memory.view + 1;
+  await askForView(deps, next);
+  await sendViewTimer(deps, memory.view, head.finalized.height);
+  return { kind: 'timer', askedView: next };
+}
+
+/** Signs a view change to `view` (once per process; a repeat re-sends it) and sends it to every region's finalizer. */
+async function askForView(deps: ValidatorDeps, view: number): Promise<void> {
+  const { chain, member, memory } = deps;
+  const { set, crypto } = chain;
+  memory.askedView = Math.max(memory.askedView, view);
+  const { checkpoint: justified, certificate } = await highestJustified(deps, true);
+  const last = await deps.protection.lastSigned(member);
+  const state = { justified, lastTarget: last?.link.target.height ?? 0 };
+  const change: ViewChange = {
+    era: set.era,
+    view,
+    member,
+    signature: crypto.signShare(deps.secretKey, viewSigningBytes(set.chainId, set.era, view)),
+    state,
+    stateSignature: crypto.signShare(deps.secretKey, viewStateSigningBytes(set.chainId, set.era, view, state)),
+    ...(certificate ? { justification: certificate } : {}),
+  };
+  await sendToEveryRegion(deps, 'votes', { kind: 'view-change', change });
+}
+
+/**
+ * Sends to every region's queue of `kind`. A region that cannot be reached must not stop the others
+ * (that is what a view change is for): only a failure to reach this validator's own region throws.
+ */
+async function sendToEveryRegion(deps: ValidatorDeps, queue: 'votes', message: QueueMessage): Promise<void> {
+  const results = await Promise.allSettled(regionsOf(deps.chain.set).map((region) => deps.transport.send({ queue, region }, [message])));
+  const own = regionsOf(deps.chain.set).indexOf(deps.region);
+  const failed = results[own];
+  if (failed?.status === 'rejected') throw failed.reason;
 }
 
 const hashOf = (deps: ValidatorDeps, block: Block) => headerHash(deps.chain.set.chainId, headerOf(deps, block));
@@ -167,8 +331,13 @@ const headerOf = (deps: ValidatorDeps, block: Block) => blockHeader(block, (tx) 
  * Stores a proposal in this region once per process (idempotent put: readers check the hash). The
  * sequencer's own region already has it.
  */
-async function storeBlock(deps: ValidatorDeps, hash: Uint8Array, block: Block): Promise<void> {
-  if (deps.memory.isStored(hash) || deps.homeBlocks === deps.blocks) return;
+async function storeBlock(
+  deps: ValidatorDeps,
+  hash: Uint8Array,
+  block: Block,
+  proposer = sequencerRegion(deps.memory.view, sequencerRegions(deps.chain.set, deps.homeRegion)),
+): Promise<void> {
+  if (deps.memory.isStored(hash) || proposer === deps.region) return; // the proposer's region stored it first
   await deps.blocks.putBlock(hash, block);
   deps.memory.noteStored(hash);
 }
@@ -212,13 +381,18 @@ async function highestJustified(deps: ValidatorDeps, refresh: boolean): Promise<
 }
 
 /** Executes `block` on its parent's post-state (computed by this validator) and remembers the root. */
-async function execute(deps: ValidatorDeps, hash: Uint8Array, block: Block, depth = 0): Promise<Executed> {
+async function execute(deps: ValidatorDeps, hash: Uint8Array, block: Block, depth = 0, view = -1): Promise<Executed> {
   const known = deps.memory.execution(hash);
-  if (known) return known;
+  if (known && known.view >= view) return known;
+  if (known) {
+    const raised = { ...known, view };
+    deps.memory.remember(raised);
+    return raised;
+  }
   if (block.height === 0) throw new NotReadyError(0, 'genesis is never proposed');
   const parentRoot = await stateAt(deps, block.height - 1, block.parentHash, depth);
   const { root } = await deps.executor.execute(parentRoot, block.transactions);
-  const executed = { header: headerOf(deps, block), hash, stateRoot: root };
+  const executed = { header: headerOf(deps, block), hash, stateRoot: root, view, transactions: block.transactions.length };
   deps.memory.remember(executed);
   return executed;
 }
@@ -242,14 +416,15 @@ async function stateAt(deps: ValidatorDeps, height: number, hash: Uint8Array, de
 }
 
 /**
- * Block (height, hash) from this region's store, else from the sequencer's region (which stores every
- * block before proposing it; a proposal may overtake its parent's), checked against the hash.
+ * Block (height, hash) from this region's store, else from the current view's sequencer region (which
+ * stores every block before proposing it; a proposal may overtake its parent's), checked against the hash.
  */
 async function storedBlock(deps: ValidatorDeps, height: number, hash: Uint8Array): Promise<Block | undefined> {
   const local = await deps.blocks.getBlock(height, hash);
   if (local && equalBytes(hashOf(deps, local), hash)) return local;
-  if (deps.homeBlocks === deps.blocks) return undefined;
-  const remote = await deps.homeBlocks.getBlock(height, hash);
+  const proposer = sequencerRegion(deps.memory.view, sequencerRegions(deps.chain.set, deps.homeRegion));
+  if (proposer === deps.region) return undefined;
+  const remote = await deps.blocksOf(proposer).getBlock(height, hash);
   if (!remote || !equalBytes(hashOf(deps, remote), hash)) return undefined;
   await storeBlock(deps, hash, remote);
   return remote;
@@ -263,42 +438,39 @@ async function stateRootAgrees(deps: ValidatorDeps, justified: Checkpoint): Prom
 }
 
 /**
- * Votes J -> J+K if this validator has executed a block at J+K that descends from J: the proposal in
- * hand when it is one, else the first such block it knows.
+ * Votes J -> T, T = J+K (or the view's floor when higher), if this validator has executed a block at T
+ * proposed in its current view that descends from J: the proposal in hand when it is one, else the
+ * first such block it knows.
  */
 async function voteAfter(deps: ValidatorDeps, repeat: boolean, proposed?: Executed): Promise<ValidatorOutcome> {
   const { set } = deps.chain;
   const K = set.checkpointInterval;
+  const { memory } = deps;
   const { checkpoint: J, certificate } = await highestJustified(deps, repeat);
-  const targetHeight = nextTargetHeight(J, K);
+  const targetHeight = Math.max(nextTargetHeight(J, K), memory.view > 0 ? memory.viewFloor : 0);
+  const view = Math.max(memory.view, memory.askedView);
   // A certified state root we did not compute means a bug or a fault somewhere: never build on it.
   if (!(await stateRootAgrees(deps, J))) return { kind: 'refused', reason: `our state root at ${J.height} differs from the justified one` };
   const inHand = proposed?.header.height === targetHeight ? [proposed] : [];
-  for (const target of [...inHand, ...(await candidatesAt(deps, targetHeight))]) {
+  for (const target of [...inHand, ...candidatesAt(deps, targetHeight)]) {
+    // Only blocks that came as proposals (an orphan the sequencer stored before losing its head race is
+    // never a target) of the view this member is in (a superseded sequencer's blocks never are).
+    if (target.view < view) continue;
     const ancestry = await ancestryOf(deps, target, J);
     if (!ancestry) continue;
     const link: Link = { era: set.era, source: J, target: { height: targetHeight, hash: target.hash, stateRoot: target.stateRoot } };
-    if (!isAdjacent(link, K)) continue;
     return sign(deps, link, ancestry, certificate, repeat);
   }
   return { kind: 'waiting', reason: `no executed block at ${targetHeight} descending from ${J.height}` };
 }
 
-/** Executed blocks at `height`: this process's, or the region's stored ones (executed now). */
-async function candidatesAt(deps: ValidatorDeps, height: number): Promise<Executed[]> {
-  const remembered = deps.memory.at(height);
-  if (remembered.length > 0) return remembered;
-  const out: Executed[] = [];
-  for (const hash of await deps.blocks.hashesAt(height)) {
-    const block = await deps.blocks.getBlock(height, hash);
-    if (!block || !equalBytes(hashOf(deps, block), hash)) continue;
-    try {
-      out.push(await execute(deps, hash, block));
-    } catch (e) {
-      if (!(e instanceof NotReadyError)) throw e;
-    }
-  }
-  return out;
+/**
+ * Blocks at `height` this process executed from proposals. Blocks only stored in the region are not
+ * candidates: one may be an orphan (a sequencer stores a block before its head's compare-and-set).
+ * After a restart the sequencer's pacemaker sends the proposals again.
+ */
+function candidatesAt(deps: ValidatorDeps, height: number): Executed[] {
+  return deps.memory.at(height).filter((e) => e.view >= 0);
 }
 
 /** The headers from `target` down to the block just above `source` (target first), or undefined when it does not descend from it. */
@@ -363,11 +535,11 @@ async function sendVote(
     const headers = target && (await ancestryOf(deps, target, justification.source));
     if (headers) carried = { certificate: justification, ancestry: headers };
   }
-  await Promise.all(
-    regionsOf(deps.chain.set).map((region) =>
-      deps.transport.send({ queue: 'votes', region }, [
-        { kind: 'vote', vote, ancestry, ...(carried ? { justification: carried } : {}), ...(resent ? { resent: true } : {}) },
-      ]),
-    ),
-  );
+  await sendToEveryRegion(deps, 'votes', {
+    kind: 'vote',
+    vote,
+    ancestry,
+    ...(carried ? { justification: carried } : {}),
+    ...(resent ? { resent: true } : {}),
+  });
 }

@@ -252,7 +252,8 @@ export class ByzantineSequencer {
         if (to.queue !== 'inbox') return inner.send(to, messages);
         const out: QueueMessage[] = [];
         for (const m of messages) {
-          if (m.kind !== 'proposal' || !m.block || m.height < this.forkHeight) {
+          // The Byzantine one is the sequencer of view 0 (the home region's); later views' sequencers are honest.
+          if (m.kind !== 'proposal' || !m.block || m.height < this.forkHeight || (m.view ?? 0) > 0) {
             out.push(m);
             continue;
           }

@@ -92,5 +92,5 @@ export function instrument<T extends object>(target: T, name: string, control: F
 
 /** A transport whose every send is a call of `control` (a crash loses that send, as a crashed Lambda would). */
 export function faultyTransport(inner: Transport, control: FaultControl): Transport {
-  return { send: (to, messages) => control.call(`send.${to.queue}`, () => inner.send(to, messages)) };
+  return { send: (to, messages, options) => control.call(`send.${to.queue}`, () => inner.send(to, messages, options)) };
 }

@@ -13,13 +13,14 @@ import { defaultThreshold } from '../core/ffg.js';
 import { type GenesisAccount, TransferLedger, transferApplication } from '../core/ledger.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ValidatorSet } from '../core/types.js';
+import { blockFromJson } from '../core/wire.js';
 import type { RecordResult } from '../handlers/sqs.js';
 import type { ChainContext } from '../pipeline/context.js';
 import { genesisCheckpoint } from '../pipeline/context.js';
 import { memoryRegionStores } from '../pipeline/memory.js';
 import { encodeMessage, type QueueMessage } from '../pipeline/messages.js';
 import type { Destination, PeerBlocks, RegionStores, Transport } from '../pipeline/ports.js';
-import type { QueryService } from '../pipeline/query.js';
+import { NotFound, type QueryService } from '../pipeline/query.js';
 import { createRegion, type Region, type RegionHooks, type RegionQueue } from '../pipeline/region.js';
 
 export interface MemoryClusterOptions {
@@ -28,6 +29,8 @@ export interface MemoryClusterOptions {
   readonly members?: number;
   readonly threshold?: number;
   readonly checkpointInterval?: number;
+  /** Validators' view timeout (default SIM_VIEW_TIMEOUT_SECONDS). */
+  readonly viewTimeoutSeconds?: number;
   readonly maxBlockTransactions?: number;
   readonly seed?: number;
   /** A dealing to reuse (dealing is slow-ish); must match members/threshold. */
@@ -91,6 +94,11 @@ export interface Envelope {
 
 /** Simulated deliveries per second of SQS delay (a pacemaker tick of 3 s waits 30 deliveries). */
 export const STEPS_PER_SECOND = 10;
+/**
+ * The validators' view timeout here: 600 deliveries, well above what one finality round takes in a
+ * four-region cluster, as 10 s is on AWS (a timeout shorter than a round changes views needlessly).
+ */
+export const SIM_VIEW_TIMEOUT_SECONDS = 60;
 
 /** Small deterministic PRNG (mulberry32): the only source of choice in a run. */
 export function mulberry32(seed: number): () => number {
@@ -105,14 +113,20 @@ export function mulberry32(seed: number): () => number {
 }
 
 export const queueId = (d: Destination): string =>
-  d.queue === 'ingress' ? 'ingress' : d.queue === 'inbox' ? `inbox:${d.region}:${d.member}` : `${d.queue}:${d.region}`;
+  d.queue === 'ingress'
+    ? d.region
+      ? `ingress:${d.region}`
+      : 'ingress'
+    : d.queue === 'inbox'
+      ? `inbox:${d.region}:${d.member}`
+      : `${d.queue}:${d.region}`;
 
 /** The region and queue of a queue id (the inverse of queueId; the ingress lives in `homeRegion`). */
 export function parseQueueId(queue: string, homeRegion: string): { region: string; queue: RegionQueue } {
   const [kind, region, member] = queue.split(':');
   switch (kind) {
     case 'ingress':
-      return { region: homeRegion, queue: { kind: 'ingress' } };
+      return { region: region ?? homeRegion, queue: { kind: 'ingress' } };
     case 'inbox':
       return { region: region!, queue: { kind: 'inbox', member: Number(member) } };
     case 'votes':
@@ -194,6 +208,7 @@ export class MemoryCluster {
           application,
           maxBlockTransactions: opts.maxBlockTransactions ?? 100,
           maxBlockBytes: 200_000,
+          viewTimeoutSeconds: opts.viewTimeoutSeconds ?? SIM_VIEW_TIMEOUT_SECONDS,
         },
         stores,
         blocksOf: (other) => cluster.node(other).stores.blocks,
@@ -233,8 +248,9 @@ export class MemoryCluster {
     return encodeMessage(message, this.application.codec(this.set.chainId));
   }
 
-  submit(tx: unknown): void {
-    this.pending.push({ queue: 'ingress', body: this.encode({ kind: 'tx', tx }), receives: 0 });
+  /** Sends a transaction to a region's ingress (default: the home region's). */
+  submit(tx: unknown, region?: string): void {
+    this.pending.push({ queue: region ? `ingress:${region}` : 'ingress', body: this.encode({ kind: 'tx', tx }), receives: 0 });
   }
 
   /**
@@ -290,12 +306,15 @@ export class MemoryCluster {
   }
 }
 
+/** What GET /v1/blocks/{height} answers in that region: the finalized block there, else the first known one. */
 async function blockAt(node: RegionNode, height: number) {
-  for (const hash of await node.raw.blocks.hashesAt(height)) {
-    const block = await node.raw.blocks.getBlock(height, hash);
-    if (block) return block;
+  try {
+    const { hash, finalized, ...json } = await node.query.block(height);
+    return blockFromJson(json, node.chain.app, 'block');
+  } catch (e) {
+    if (e instanceof NotFound) return undefined;
+    throw e;
   }
-  return undefined;
 }
 
 export type { QueueMessage };

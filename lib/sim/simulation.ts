@@ -32,7 +32,7 @@ import {
 import { memoizedCrypto } from './crypto-memo.js';
 import { FaultControl, faultyTransport, instrument, SimulatedCrash } from './faults.js';
 import { InvariantChecker, type Violation, voteKey } from './invariants.js';
-import { type ClusterHooks, type Envelope, MemoryCluster, mulberry32 } from './memory-cluster.js';
+import { type ClusterHooks, type Envelope, MemoryCluster, mulberry32, parseQueueId } from './memory-cluster.js';
 import { AlwaysSignProtection, NoCasAppliedStore, noDedupTally, type PlantedBug, thresholdMinusOne } from './planted.js';
 
 export const SIM_REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'] as const;
@@ -83,6 +83,12 @@ export interface Scenario {
    * as a new message (a late vote: anyone can replay a signed vote).
    */
   readonly replayVotes?: number;
+  /**
+   * A region lost for good from delivery `atStep` on (its functions never run again; its queues and
+   * tables stay reachable, like a region whose compute is gone). The liveness probe then goes to the
+   * live regions, as a client retries elsewhere, and must be final in each of them.
+   */
+  readonly lostRegion?: { readonly region: string; readonly atStep: number };
   /** Bound on deliveries before the liveness probe. */
   readonly maxSteps: number;
   /** Deliveries the liveness probe may take to finalize and apply its transaction everywhere. */
@@ -98,6 +104,8 @@ export interface SimResult {
   readonly storeCalls: number;
   readonly crashes: number;
   readonly finalized: number[];
+  /** Each region's view at the end (in SIM_REGIONS order). */
+  readonly views: number[];
   readonly deadLetters: number;
   readonly evidence: number;
   /** Slashable pairs whose regions also saw a forged copy of one of the votes (evidence still required). */
@@ -206,7 +214,7 @@ export const expectsLiveness = (s: Scenario): boolean => !s.sequencer;
 
 // ---------------------------------------------------------------- the run
 
-const regionOf = (queue: string, home: string): string => (queue === 'ingress' ? home : queue.slice(queue.indexOf(':') + 1).split(':')[0]!);
+const regionOf = (queue: string, home: string): string => parseQueueId(queue, home).region;
 
 /**
  * Store calls and sends one delivery may make without progress, per run, by queue kind (see
@@ -309,7 +317,11 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
 
   for (const tx of work.txs.slice(0, s.transactions * 2)) cluster.submit(tx);
 
-  const eligible = (e: Envelope) => !down.has(regionOf(e.queue, cluster.homeRegion)) && (delayed.get(e) ?? 0) <= clock;
+  const lost = (region: string) => s.lostRegion !== undefined && region === s.lostRegion.region && deliveries >= s.lostRegion.atStep;
+  const eligible = (e: Envelope) => {
+    const region = regionOf(e.queue, cluster.homeRegion);
+    return !down.has(region) && !lost(region) && (delayed.get(e) ?? 0) <= clock;
+  };
 
   async function deliverOne(): Promise<boolean> {
     if (cluster.pending.length === 0) return false;
@@ -393,7 +405,9 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
   }
 
   function recordVote(envelope: Envelope, garbage: string | undefined): void {
-    const { vote } = decodeMessage(envelope.body, ['vote'], cluster.application.codec(cluster.set.chainId));
+    const message = decodeMessage(envelope.body, ['vote', 'view-change'], cluster.application.codec(cluster.set.chainId));
+    if (message.kind !== 'vote') return;
+    const { vote } = message;
     const region = envelope.queue.split(':')[1]!;
     const into = garbage === undefined ? handled : forged;
     if (!into.has(region)) into.set(region, new Set());
@@ -417,17 +431,31 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
   await runUntilQuiet(s.maxSteps);
 
   // Liveness probe: a fresh transfer must be finalized and applied in every region.
+  const live = [...cluster.nodes.values()].filter((node) => !lost(node.region));
+  const probeApplied = async (node: (typeof live)[number]): Promise<boolean> => {
+    const applied = await node.stores.applied.applied();
+    const account = applied ? await ledgerOf(node.chain).account(applied.stateRoot, work.liveness.from) : undefined;
+    return (account?.nonce ?? 0n) === 1n;
+  };
   if (expectsLiveness(s)) {
-    cluster.submit(work.liveness);
     const limit = deliveries + s.livenessSteps;
-    await runUntilQuiet(limit);
+    if (s.lostRegion) {
+      // A client whose transfer is not final retries it (the same signed transfer) through another live region.
+      for (let attempt = 0; deliveries < limit; attempt++) {
+        cluster.submit(work.liveness, live[attempt % live.length]!.region);
+        await runUntilQuiet(Math.min(limit, deliveries + Math.floor(s.livenessSteps / 6)));
+        if (await Promise.all(live.map((n) => probeApplied(n))).then((all) => all.every(Boolean))) break;
+      }
+    } else {
+      cluster.submit(work.liveness);
+      await runUntilQuiet(limit);
+    }
   }
   control.bypass = true; // the checks below read through the wrapped stores: no crash may hit them
   if (expectsLiveness(s)) {
-    for (const node of cluster.nodes.values()) {
+    for (const node of live) {
       const applied = await node.stores.applied.applied();
-      const account = applied ? await ledgerOf(node.chain).account(applied.stateRoot, work.liveness.from) : undefined;
-      if ((account?.nonce ?? 0n) !== 1n) {
+      if (!(await probeApplied(node))) {
         const message = `${node.region}: the probe transfer was not finalized and applied within ${s.livenessSteps} steps after faults stopped (applied height ${applied?.height ?? 0})`;
         checker.report('liveness', message);
       }
@@ -451,10 +479,12 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
   await debug.onEnd?.(cluster);
 
   const finalized: number[] = [];
+  const views: number[] = [];
   let evidence = 0;
   for (const node of cluster.nodes.values()) {
     const head = await node.raw.finality.head();
     finalized.push(head.finalized.height);
+    views.push(head.view);
     evidence += (await node.raw.finality.listEvidence(100_000)).length;
     trace.update(`final|${node.region}|${head.finalized.height}|${Buffer.from(head.finalized.hash).toString('hex')}`);
   }
@@ -466,6 +496,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     storeCalls: control.calls,
     crashes: control.crashes,
     finalized,
+    views,
     deadLetters: cluster.deadLetters.length,
     evidence,
     maskedEvidence,

@@ -13,6 +13,7 @@ import { exportInterchange, minifyInterchange, parseInterchange } from '../../li
 import { type Evidence, sameLink, type Watermark, watermarkAllows, watermarkOf } from '../../lib/core/slashing.js';
 import type { NodeStore } from '../../lib/core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../../lib/core/types.js';
+import type { ViewCertificate, ViewChange } from '../../lib/core/views.js';
 import type {
   AppliedHead,
   AppliedStore,
@@ -501,12 +502,12 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
     describe('HeadStore', () => {
       it('starts at genesis and raises justified and finalized independently with their certificates, never down', async () => {
         const { finality, genesis } = await makeStores();
-        expect(await finality.head()).toEqual({ justified: genesis, finalized: genesis });
+        expect(await finality.head()).toEqual({ justified: genesis, finalized: genesis, view: 0 });
         const [c2, c4] = [checkpoint(2), checkpoint(4)];
         const j4 = certificate(link(c2, c4));
         await finality.raiseHead({ justified: c4, justification: j4 });
         await finality.raiseHead({ justified: c2, finalized: c2, finalization: j4 });
-        expect(await finality.head()).toEqual({ justified: c4, justification: j4, finalized: c2, finalization: j4 });
+        expect(await finality.head()).toEqual({ justified: c4, justification: j4, finalized: c2, finalization: j4, view: 0 });
       });
 
       it('never keeps a certificate that belongs to an older checkpoint', async () => {
@@ -515,7 +516,7 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         await finality.raiseHead({ finalized: c.source, finalization: c, justified: c.target, justification: c });
         const [f2, j3] = [checkpoint(2), checkpoint(3)];
         await finality.raiseHead({ finalized: f2, justified: j3 });
-        expect(await finality.head()).toEqual({ justified: j3, finalized: f2 });
+        expect(await finality.head()).toEqual({ justified: j3, finalized: f2, view: 0 });
       });
 
       it('ends at the highest of concurrent raises', async () => {
@@ -525,6 +526,54 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         const head = await finality.head();
         expect(head.justified.height).toBe(7);
         expect(head.finalized.height).toBe(7);
+      });
+    });
+
+    describe('ViewStore', () => {
+      const change = (view: number, member: number, lastTarget = 0): ViewChange => ({
+        era: 0n,
+        view,
+        member,
+        signature: bytes(48),
+        state: { justified: checkpoint(2), lastTarget },
+        stateSignature: bytes(48),
+        justification: certificate(link(checkpoint(1), checkpoint(2))),
+      });
+      const viewCertificate = (view: number, changes: ViewChange[]): ViewCertificate => ({
+        era: 0n,
+        view,
+        signers: changes.map((c) => c.member),
+        signature: bytes(48),
+        states: changes.map((c) => ({ member: c.member, state: c.state, signature: c.stateSignature })),
+        justification: changes[0]!.justification!,
+      });
+
+      it("keeps each member's first view change per view and returns the tally after the write", async () => {
+        const { finality } = await makeStores();
+        const first = change(1, 2, 4);
+        expect((await finality.recordViewChange(first)).fresh).toBe(true);
+        const again = await finality.recordViewChange(change(1, 2, 6));
+        expect(again.fresh).toBe(false);
+        expect(again.tally.changes.get(2)).toEqual(first);
+        const other = await finality.recordViewChange(change(1, 3));
+        expect([...other.tally.changes.keys()].sort()).toEqual([2, 3]);
+        expect((await finality.recordViewChange(change(2, 2))).tally.changes.size).toBe(1);
+      });
+
+      it('stores the first certificate of a view only, and raises the head view only upwards', async () => {
+        const { finality } = await makeStores();
+        const changes = [1, 2, 3].map((m) => change(3, m));
+        const a = viewCertificate(3, changes);
+        const b = viewCertificate(3, changes);
+        const results = await Promise.all([finality.certifyView(a), finality.certifyView(b)]);
+        expect(results.filter((r) => r.created)).toHaveLength(1);
+        expect(results[0]!.certificate).toEqual(results[1]!.certificate);
+        expect((await finality.recordViewChange(change(3, 4))).tally.certificate).toEqual(results[0]!.certificate);
+        await finality.raiseHead({ view: a });
+        await finality.raiseHead({ view: viewCertificate(2, changes) });
+        const head = await finality.head();
+        expect(head.view).toBe(3);
+        expect(head.viewCertificate).toEqual(a);
       });
     });
 
