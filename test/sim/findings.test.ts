@@ -144,7 +144,12 @@ describe('bugs found by the simulation (fixed)', () => {
   // run uses all 6000 + 3000 deliveries, yet finalized stays 0 in every region (a livelock, not a lost
   // wake-up). Both crashes and concurrent invocations are needed (without either it finalizes); member 3
   // listed in `silent` instead of as a Byzantine silent member stalls the same way. Seed 114981043
-  // (member 4 silent, K = 2, transactions 1) stalls alike. Root cause not yet found.
+  // (member 4 silent, K = 2, transactions 1) stalls alike. What the last deliveries show: member 1
+  // (us-east-1) voted 0->2 for one block at height 2 (37a913e1..), members 2 and 4 for another
+  // (a095ed2a..), member 3 is silent; no link can reach t = 3 shares, slashing protection keeps each
+  // repeat re-sending the same vote, and every pacemaker tick rebroadcasts without building past the
+  // head (ingress outcome: no blocks, 4 rebroadcast). How two blocks at height 2 both reached
+  // validators (the head is a compare-and-set and proposals leave after it) is the open question.
   // Replay: npm run test:soak -- --seed 114980714. Pinned as
   // scenarioForSeed draws it now; `it.fails` until fixed (then make it a plain `it`).
   const livelocked: Scenario = {
