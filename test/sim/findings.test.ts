@@ -144,12 +144,15 @@ describe('bugs found by the simulation (fixed)', () => {
   // run uses all 6000 + 3000 deliveries, yet finalized stays 0 in every region (a livelock, not a lost
   // wake-up). Both crashes and concurrent invocations are needed (without either it finalizes); member 3
   // listed in `silent` instead of as a Byzantine silent member stalls the same way. Seed 114981043
-  // (member 4 silent, K = 2, transactions 1) stalls alike. What the last deliveries show: member 1
-  // (us-east-1) voted 0->2 for one block at height 2 (37a913e1..), members 2 and 4 for another
-  // (a095ed2a..), member 3 is silent; no link can reach t = 3 shares, slashing protection keeps each
-  // repeat re-sending the same vote, and every pacemaker tick rebroadcasts without building past the
-  // head (ingress outcome: no blocks, 4 rebroadcast). How two blocks at height 2 both reached
-  // validators (the head is a compare-and-set and proposals leave after it) is the open question.
+  // (member 4 silent, K = 2, transactions 1) stalls alike. Likely root cause (from the deliveries):
+  // the home validator (us-east-1, member 1) handled a message with no height-2 proposal in hand and
+  // voted 0->2 through voteAfter's fallback, candidatesAt(2), which reads the home blocks table, the
+  // sequencer's own: it held an orphan block (37a913e1..) that a sequencer invocation stored
+  // (putBlock before swapHead) and never made head (it crashed or lost the race). The head's block at
+  // 2 (a095ed2a..) then got members 2 and 4 only, member 1's watermark forbids a second target 2, member
+  // 3 is silent: 2 of 3 shares for good. Only adjacent links J -> J+K are voted, so no later link heals
+  // it; the pacemaker rebroadcasts forever. Fix to try: the fallback must vote only for blocks on the
+  // sequencer's chain (e.g. in the home region, reached from the sequencer head), never an orphan.
   // Replay: npm run test:soak -- --seed 114980714. Pinned as
   // scenarioForSeed draws it now; `it.fails` until fixed (then make it a plain `it`).
   const livelocked: Scenario = {
