@@ -83,8 +83,13 @@ export interface SupervisionOptions {
 export interface EmbeddedServicesOptions {
   /** Persist tables (dataDir/dynamodb, DynamoDB Local -dbPath) and queues (dataDir/sqs, fauxqs SQLite). Undefined: in memory. */
   readonly dataDir?: string;
-  /** 0 or undefined: a free port. */
+  /**
+   * 0 or undefined: a free port (pickPort). A port picked so is taken again, up to
+   * DYNAMODB_PORT_ATTEMPTS times, when another program binds it before the JVM does; a given port never moves.
+   */
   readonly dynamodbPort?: number;
+  /** Picks DynamoDB Local's port when dynamodbPort is 0 or undefined (default freePort; tests hand out a taken one). */
+  readonly pickPort?: () => Promise<number>;
   /** Port of the shared SQS server. */
   readonly sqsPort?: number;
   /**
@@ -165,6 +170,23 @@ export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}):
     notify,
     reportFailure,
   );
+  // DynamoDB Local cannot bind port 0 and report it back, so a free port is picked first; on a busy machine
+  // another program (an outgoing connection's ephemeral port) can take it before the slow JVM binds it.
+  const startDynamo = async (): Promise<void> => {
+    if (opts.dynamodbPort) return dynamo.start({ dynamodb: opts.dynamodbPort });
+    const pick = opts.pickPort ?? freePort;
+    let port = await pick();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await dynamo.start({ dynamodb: port });
+      } catch (e) {
+        if (!(e instanceof ServiceStartError && portTaken(e.meta.output)) || attempt >= DYNAMODB_PORT_ATTEMPTS) throw e;
+        const next = await pick();
+        log(`dynamodb-local: port ${port} was taken before it could bind (the port is in use by another program); trying port ${next}`);
+        port = next;
+      }
+    }
+  };
   const killAll = () => {
     dynamo.killNow();
     sqs.killNow();
@@ -172,7 +194,7 @@ export async function startEmbeddedServices(opts: EmbeddedServicesOptions = {}):
   process.once('exit', killAll);
   try {
     const sqsPorts = Object.fromEntries([['shared', opts.sqsPort ?? 0], ...(opts.sqsRegions ?? []).map((r) => [r, 0] as const)]);
-    await Promise.all([dynamo.start({ dynamodb: opts.dynamodbPort || (await freePort()) }), sqs.start(sqsPorts)]);
+    await Promise.all([startDynamo(), sqs.start(sqsPorts)]);
   } catch (e) {
     await Promise.allSettled([dynamo.stop(), sqs.stop()]);
     process.removeListener('exit', killAll);
@@ -444,12 +466,21 @@ async function waitUntilAnswering(
   }
 }
 
+/** Attempts at a picked DynamoDB Local port that another program took before the JVM bound it. */
+const DYNAMODB_PORT_ATTEMPTS = 3;
+
+/** Whether a start-up output says the port was taken. */
+function portTaken(output: readonly string[]): boolean {
+  return /Address already in use|BindException|EADDRINUSE/i.test(output.join('\n'));
+}
+
 /** A fix to suggest for a known start-up failure in the output, or ''. */
 function hint(output: readonly string[]): string {
+  // First: every stack of the launcher in source-file mode names jdk.compiler frames, whatever failed.
+  if (portTaken(output)) return ': the port is in use by another program';
   const text = output.join('\n');
   if (/jdk\.compiler|source-file mode|Could not find or load main class .*\.java/i.test(text))
     return ': this Java runtime cannot run the loopback launcher in source-file mode (it lacks the jdk.compiler module); install a full Java 17+ runtime such as `apt-get install openjdk-17-jre-headless`, or set JAVA_HOME to one';
-  if (/Address already in use|BindException/i.test(text)) return ': the port is in use by another program';
   return '';
 }
 

@@ -1,6 +1,6 @@
 /**
  * Deterministic simulation of the whole system: a MemoryCluster (4 regions, one member each, 3 of
- * 4) driven by a seeded scheduler that injects faults (duplicate, concurrent and delayed
+ * 4, unless the scenario sets `members`) driven by a seeded scheduler that injects faults (duplicate, concurrent and delayed
  * deliveries, region outages, crashes at store calls and sends), Byzantine actors and, for the
  * harness self-test, planted bugs; the invariants are checked after every delivery.
  *
@@ -16,6 +16,7 @@ import { devSecretKey, LOCAL_CHAIN_ID } from '../core/chain.js';
 import type { ThresholdCrypto } from '../core/crypto.js';
 import { ed25519PublicKey } from '../core/ed25519.js';
 import { InputError } from '../core/errors.js';
+import { defaultThreshold } from '../core/ffg.js';
 import { devGenesis, type GenesisAccount, signTransfer, type TransferLedger } from '../core/ledger.js';
 import type { Transaction } from '../core/types.js';
 import { isRetryLater } from '../pipeline/errors.js';
@@ -74,6 +75,16 @@ export interface Scenario {
     readonly altMembers: readonly number[];
   };
   readonly planted?: PlantedBug;
+  /**
+   * Members n (default 4, one per region; more are placed round-robin over the four regions), with
+   * the default threshold n - floor((n-1)/3) and a fixed dealing.
+   */
+  readonly members?: number;
+  /**
+   * Members that never vote (offline validators, not Byzantine: no evidence is expected against them).
+   * With f of them, every honest share is needed: the corner where a lost wake-up stalls for good.
+   */
+  readonly silent?: readonly number[];
   /** One planned crash at store call / send number `call` (crash-point sweep). */
   readonly crashAt?: { readonly call: number; readonly after: boolean };
   /** Record every call's label in the result (to aim a crash at a kind of call). */
@@ -118,13 +129,19 @@ export interface SimResult {
 
 // ---------------------------------------------------------------- shared, deterministic inputs
 
-/** A fixed 3-of-4 dealing (deterministic coefficients): dealing is slow and the seeds do not need fresh keys. */
-let dealing: Dealing | undefined;
+/** Fixed dealings by n (deterministic coefficients): dealing is slow and the seeds do not need fresh keys. */
+const dealings = new Map<number, Dealing>();
 let genesis: GenesisAccount[] | undefined;
 let pool: { txs: Transaction[]; liveness: Transaction; invalid: Record<InvalidTxKind, Transaction> } | undefined;
 
-export function simDealing(): Dealing {
-  dealing ??= deal(4, 3, { coefficients: [0x5eed1n, 0x5eed2n, 0x5eed3n] });
+/** The simulation's dealing for `n` members (default threshold): 3 of 4 unless told otherwise. */
+export function simDealing(n = 4): Dealing {
+  let dealing = dealings.get(n);
+  if (!dealing) {
+    const t = defaultThreshold(n);
+    dealing = deal(n, t, { coefficients: Array.from({ length: t }, (_, k) => 0x5eed1n + BigInt(k)) });
+    dealings.set(n, dealing);
+  }
   return dealing;
 }
 
@@ -263,6 +280,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     ? new ByzantineMember(s.byzantineMember.member, new Set(s.byzantineMember.attacks), random, sequencer)
     : undefined;
   const lastResult = new Map<string, unknown>();
+  const silent = new Set(s.silent ?? []);
   /** Outcomes of the runs of the delivery in progress (work accounting). */
   const outcomes: unknown[] = [];
   const maxWork: Record<string, number> = {};
@@ -285,7 +303,19 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     }),
     wrapTransport: (t) => faultyTransport(sequencer ? sequencer.wrap(t) : t, control),
     ...(s.planted === 'threshold-minus-one' ? { regionSet: (_region, set) => thresholdMinusOne(set) } : {}),
-    ...(member ? { region: { inbox: (ctx) => (ctx.member === member.member ? member.inbox(ctx) : ctx.honest()) } } : {}),
+    ...(member || silent.size > 0
+      ? {
+          region: {
+            // Not async: an extra await would shift interleavings, and seeds must replay as before.
+            inbox: (ctx) =>
+              silent.has(ctx.member)
+                ? Promise.resolve({ kind: 'waiting', reason: 'silent' } as const)
+                : ctx.member === member?.member
+                  ? member.inbox(ctx)
+                  : ctx.honest(),
+          },
+        }
+      : {}),
     // Only one delivery runs per queue at a time except under the concurrency fault, where both outcomes are alike.
     onDelivered: ({ queue, result }) => {
       lastResult.set(queue, result);
@@ -294,9 +324,10 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
   };
   const cluster = await MemoryCluster.create({
     regions: SIM_REGIONS,
+    members: s.members ?? 4,
     checkpointInterval: s.checkpointInterval,
     seed: s.seed,
-    dealing: simDealing(),
+    dealing: simDealing(s.members ?? 4),
     genesis: work.genesis,
     maxBlockTransactions: 2,
     maxReceives: 10,

@@ -22,7 +22,7 @@ import { createClientFactory } from '../../lib/aws/clients.js';
 import { ensureQueue, queueArn, resolveQueueUrl, SendBatchError, sendBatch } from '../../lib/aws/queues.js';
 import { dlqName } from '../../lib/config.js';
 import { InputError } from '../../lib/core/errors.js';
-import { type EmbeddedServices, ServiceStartError, startEmbeddedServices } from '../../lib/local/services.js';
+import { type EmbeddedServices, freePort, ServiceStartError, startEmbeddedServices } from '../../lib/local/services.js';
 import { uniqueName, useEmbeddedServices, waitFor } from '../helpers/embedded.js';
 import { canReadSockets, isLoopback, listeningSockets } from '../helpers/sockets.js';
 
@@ -334,6 +334,55 @@ describe('loopback only, supervised', () => {
     expect(services.status().every((s) => !s.up)).toBe(true);
     rmSync(dir, { recursive: true, force: true });
   });
+
+  // Crash drill (issue 19): on a loaded machine a port that was free when picked was taken (by an
+  // outgoing connection's ephemeral port, or another test's server) before the slow JVM bound it, and
+  // `npm start` failed to restart, blaming a missing jdk.compiler module (every source-file-mode stack names it).
+  it('starts DynamoDB Local on another free port when the one it picked is taken before it binds, and names the cause', async () => {
+    const squatter = createServer();
+    await new Promise<void>((ok, fail) => squatter.once('error', fail).listen(0, '127.0.0.1', ok));
+    const taken = (squatter.address() as { port: number }).port;
+    const picks: number[] = [];
+    const lines: string[] = [];
+    let s: EmbeddedServices | undefined;
+    try {
+      s = await startEmbeddedServices({
+        supervise: false,
+        log: (l) => lines.push(l),
+        pickPort: async () => {
+          const port = picks.length === 0 ? taken : await freePort();
+          picks.push(port);
+          return port;
+        },
+      });
+      expect(picks[0]).toBe(taken);
+      expect(picks).toHaveLength(2);
+      expect(s.dynamodbEndpoint).toBe(`http://127.0.0.1:${picks[1]}`);
+      expect(lines.join('\n')).toMatch(
+        /dynamodb-local: port \d+ was taken before it could bind \(the port is in use by another program\); trying port \d+/,
+      );
+      expect(lines.join('\n')).not.toMatch(/jdk\.compiler module/);
+    } finally {
+      squatter.close();
+      await s?.stop();
+    }
+  }, 120_000);
+
+  it('does not move an explicitly given DynamoDB Local port: a taken one fails, naming the port in use', async () => {
+    const squatter = createServer();
+    await new Promise<void>((ok, fail) => squatter.once('error', fail).listen(0, '127.0.0.1', ok));
+    const taken = (squatter.address() as { port: number }).port;
+    try {
+      const failure = await startEmbeddedServices({ supervise: false, dynamodbPort: taken }).then(
+        (s) => s.stop().then(() => undefined),
+        (e: unknown) => e,
+      );
+      expect(failure).toBeInstanceOf(ServiceStartError);
+      expect((failure as Error).message).toMatch(/^dynamodb-local: exited during start-up .*: the port is in use by another program/);
+    } finally {
+      squatter.close();
+    }
+  }, 120_000);
 
   it('gives up after failed restarts in a row and says so; the other service keeps running', async () => {
     const s = await startEmbeddedServices({ supervise: { maxFailures: 3, backoffMs: 100 } });
