@@ -139,37 +139,32 @@ describe('bugs found by the simulation (fixed)', () => {
       expect(Math.min(...r.finalized)).toBeGreaterThan(0);
     });
 
-  // OPEN (found by the fresh seed sweep on 2026-12-01, range start 114980xxx of test/sim/seeds-b.test.ts):
-  // member 3 silent, K = 2, concurrent invocations (0.3) and crashes (0.08). Not a drained queue: the
-  // run uses all 6000 + 3000 deliveries, yet finalized stays 0 in every region (a livelock, not a lost
-  // wake-up). Both crashes and concurrent invocations are needed (without either it finalizes); member 3
-  // listed in `silent` instead of as a Byzantine silent member stalls the same way. Seed 114981043
-  // (member 4 silent, K = 2, transactions 1) stalls alike. Likely root cause (from the deliveries):
-  // the home validator (us-east-1, member 1) handled a message with no height-2 proposal in hand and
-  // voted 0->2 through voteAfter's fallback, candidatesAt(2), which reads the home blocks table, the
-  // sequencer's own: it held an orphan block (37a913e1..) that a sequencer invocation stored
-  // (putBlock before swapHead) and never made head (it crashed or lost the race). The head's block at
-  // 2 (a095ed2a..) then got members 2 and 4 only, member 1's watermark forbids a second target 2, member
-  // 3 is silent: 2 of 3 shares for good. Only adjacent links J -> J+K are voted, so no later link heals
-  // it; the pacemaker rebroadcasts forever. Fix to try: the fallback must vote only for blocks on the
-  // sequencer's chain (e.g. in the home region, reached from the sequencer head), never an orphan.
-  // Replay: npm run test:soak -- --seed 114980714. Pinned as
-  // scenarioForSeed draws it now; `it.fails` until fixed (then make it a plain `it`).
-  const livelocked: Scenario = {
-    seed: 114980714,
-    checkpointInterval: 2,
-    transactions: 2,
-    faults: { duplicate: 0, concurrent: 0.3, crash: 0.08, delay: 0.1, outage: 0, yields: 5 },
-    faultSteps: 250,
-    byzantineMember: { member: 3, attacks: ['silent'] },
-    maxSteps: 6000,
-    livenessSteps: 3000,
-  };
-  it.fails(`seed ${livelocked.seed} (member 3 silent, K = 2, crashes, concurrency): finality does not stall (OPEN)`, async () => {
-    const r = await runScenario(livelocked);
-    expect(r.violations).toEqual([]);
-    expect(Math.min(...r.finalized)).toBeGreaterThan(0);
-  });
+  // Found by the fresh seed sweep on 2026-12-01 (range start 114980xxx of test/sim/seeds-b.test.ts):
+  // one member silent, K = 2, concurrent invocations and crashes. The run used all its deliveries and
+  // finalized stayed 0 everywhere (a livelock): the home validator, with no proposal at 2 in hand,
+  // voted through voteAfter's fallback for a block it read from the home blocks table, an orphan a
+  // sequencer invocation had stored (putBlock before swapHead) and never made head. The head's block
+  // at 2 then had 2 of 3 shares for good (watermark, silent member). Fixed: only blocks that came as
+  // proposals are vote targets (validator.candidatesAt). Replay: npm run test:soak -- --seed 114980714.
+  const livelocked: Scenario[] = [
+    {
+      seed: 114980714,
+      checkpointInterval: 2,
+      transactions: 2,
+      faults: { duplicate: 0, concurrent: 0.3, crash: 0.08, delay: 0.1, outage: 0, yields: 5 },
+      faultSteps: 250,
+      byzantineMember: { member: 3, attacks: ['silent'] },
+      maxSteps: 6000,
+      livenessSteps: 3000,
+    },
+    scenarioForSeed(114981043),
+  ];
+  for (const scenario of livelocked)
+    it(`seed ${scenario.seed} (a member silent, K = 2, crashes, concurrency): finality does not stall on an orphan block`, async () => {
+      const r = await runScenario(scenario);
+      expect(r.violations).toEqual([]);
+      expect(Math.min(...r.finalized)).toBeGreaterThan(0);
+    });
 
   // Controls: without the forged copy both behaviours are right, so the tests above fail for the stated reason only.
   it('control: the same votes without a forged copy certify and produce evidence', async () => {
