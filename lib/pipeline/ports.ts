@@ -241,6 +241,27 @@ export interface PeerBlocks {
   fetchBlock(height: number): Promise<Block | undefined>;
 }
 
+/** The votes one region's tally holds at a target height, as its API serves them (`GET /v1/checkpoints/{height}/votes`). */
+export interface HeightVotes {
+  readonly height: number;
+  /** Each member's slot: its first verified vote with this target height (at most one per member). */
+  readonly votes: readonly Vote[];
+  /** Non-adjacent votes whose span covers this height (at most one per member). */
+  readonly spans: readonly Vote[];
+}
+
+/**
+ * A peer region's recorded votes (its HTTP API, or another region's stores in the memory cluster),
+ * read by the cross-region evidence audit (lib/pipeline/audit.ts). Untrusted: the audit checks
+ * every vote's shape and verifies its partial signature before it stores evidence.
+ */
+export interface PeerVotes {
+  /** How the peer is named in reports (its URL or region). */
+  readonly name: string;
+  /** The peer's tally at `height`, parsed but unverified. @throws when the peer cannot be read or answers off-contract */
+  votesAt(height: number): Promise<HeightVotes>;
+}
+
 /**
  * A peer region as a snapshot source (its HTTP API: lib/pipeline/peers.ts HttpPeer). Untrusted: the
  * caller verifies the certificate with the group key and every node against its hash.
