@@ -4,6 +4,7 @@
  * Item layout:
  *   pk `B#<padHeight>`   sk `<hash>`         json (S, the block's wire JSON) or parts (N)
  *   pk `B#<padHeight>`   sk `<hash>#P<0000>` gz (B): part i of the gzipped wire JSON of a block too large to inline
+ *   pk `F#<padHeight>`   sk `-`              hash (S hex): the finalized block at a non-checkpoint height (written by the state function)
  *   pk `SEQ`             sk `-`              height (N), hash, stateRoot (S hex), w (S write token)
  *   pk `POOL`            sk `<txHash>`       tx (M): a pending transaction's wire JSON
  *   pk `PACEMAKER`       sk `-`              generation (N): the live pacemaker chain (lib/pipeline/sequencer.ts)
@@ -12,13 +13,7 @@
  * `hashesAt` is one query. Readers check a block against the hash they expect (content addressing).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { fromHex, toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
 import { padHeight } from '../core/ids.js';
@@ -150,6 +145,22 @@ export class DynamoBlockStore implements BlockStore {
     }
     return found;
   }
+
+  async indexFinalized(entries: readonly { height: number; hash: Uint8Array }[]): Promise<void> {
+    // Plain puts are idempotent: a height's finalized block never changes.
+    await batchWrite(
+      this.db,
+      this.table,
+      entries.map((e) => ({ pk: `F#${padHeight(e.height)}`, sk: '-', hash: toHex(e.hash) })),
+    );
+  }
+
+  async finalizedHash(height: number): Promise<Uint8Array | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `F#${padHeight(height)}`, sk: '-' }, ConsistentRead: true }),
+    );
+    return out.Item ? fromHex(out.Item.hash, 32, 'hash') : undefined;
+  }
 }
 
 /** The sequencer's head in the home region's blocks table (item `SEQ`/`-`). */
@@ -244,7 +255,7 @@ async function batchWrite(
     let chunk: typeof requests = requests.slice(i, i + 25);
     for (let attempt = 0; chunk.length > 0; attempt++) {
       if (attempt >= 8)
-        throw new StoreError('UNPROCESSED_ITEMS', `${chunk.length} pool writes left unprocessed after ${attempt} attempts`, {
+        throw new StoreError('UNPROCESSED_ITEMS', `${chunk.length} writes left unprocessed after ${attempt} attempts`, {
           table,
           unprocessed: chunk.length,
         });

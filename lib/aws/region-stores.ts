@@ -14,6 +14,7 @@ import { createRegion, type Region, type RegionHooks } from '../pipeline/region.
 import { DynamoBlockStore, DynamoSequencerStore } from './block-store.js';
 import type { ClientFactory } from './clients.js';
 import { DynamoFinalityStore, DynamoSlashingProtectionStore } from './finality-store.js';
+import { changeVisibility } from './queues.js';
 import { DynamoAppliedStore, DynamoNodeStore } from './state-store.js';
 import { SqsTransport } from './transport.js';
 
@@ -80,5 +81,6 @@ export async function createAwsRegion(opts: AwsRegionOptions): Promise<Region> {
     ...(opts.health ? { health: opts.health } : {}),
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    retrySoon: (record, seconds) => changeVisibility((r) => aws.sqs(r), record, seconds),
   });
 }
