@@ -7,7 +7,7 @@
  * The audit closes that gap with bounded work. Auditing a checkpoint height h compares this region's
  * tally at h (each member's slot vote and the span notes covering h) with the same tally read from
  * each peer region (`PeerVotes`, served by `GET /v1/checkpoints/{h}/votes`), and stores evidence for
- * every slashable pair of one member's votes that involves a vote this region does not hold:
+ * every slashable pair of one member's votes among all of them:
  *   - at most (regions - 1) peer reads, each answer at most n slot votes and n span notes;
  *   - a peer's answer is refused whole when it breaks the contract (a vote of another height, a
  *     malformed or duplicate entry, more than n of a kind): a lying peer is named, never believed;
@@ -97,8 +97,8 @@ export async function auditAll(deps: AuditDeps, heights: readonly number[]): Pro
 
 /**
  * Compares this region's tally at checkpoint `height` with each peer's and stores evidence for every
- * slashable pair of one member's votes that involves a vote this region does not hold, once both
- * partial signatures verify.
+ * slashable pair of one member's votes among them, once both partial signatures verify (this
+ * region's own votes were verified when recorded; a foreign one is verified once, when it pairs).
  * @throws only when this region's own store fails
  */
 export async function auditHeight(deps: AuditDeps, height: number): Promise<AuditReport> {
@@ -144,11 +144,12 @@ export async function auditHeight(deps: AuditDeps, height: number): Promise<Audi
 
   const evidence: Evidence[] = [];
   for (const votes of byMember.values()) {
-    if (votes.every((v) => v.local)) continue; // pairs among our own votes are the finalizer's
+    if (votes.length < 2) continue;
+    // Pairs among our own votes are the finalizer's to find, but checking them here too costs no pairing
+    // (they were verified when recorded) and covers a finalizer call that crashed before storing them.
     for (let i = 0; i < votes.length; i++)
       for (let j = i + 1; j < votes.length; j++) {
         const [a, b] = ordered(votes[i]!, votes[j]!);
-        if (a.local && b.local) continue;
         const e = evidenceOf(a.vote, b.vote);
         if (!e) continue;
         if (!(a.local || verifies(a.vote)) || !(b.local || verifies(b.vote))) continue;

@@ -100,6 +100,17 @@ describe('auditHeight', () => {
     expect(report.evidence).toEqual([{ kind: 'surround', member: 3, first: inner, second: outer }]);
   });
 
+  it('also stores a pair this region held alone (a finalizer call that crashed before storing it), with no pairing', async () => {
+    const inner = vote(2, link(3, H));
+    const outer = vote(2, { era: 0n, source: cp(1), target: cp(H + 2, 1) });
+    const { deps, store } = await setup([inner], [outer], [peer('b', {})]);
+    pairings = 0;
+    const report = await auditHeight(deps, H);
+    expect(report).toMatchObject({ checked: 0, evidence: [{ kind: 'surround', member: 2 }] });
+    expect(pairings).toBe(0);
+    expect(await store.listEvidence(10)).toHaveLength(1);
+  });
+
   it('costs no pairing when the peers hold what this region holds (honest cluster)', async () => {
     const votes = [1, 2, 3, 4].map((m) => vote(m, link(3, H)));
     const { deps } = await setup(votes.slice(0, 3), [], [peer('b', { votes }), peer('c', { votes: votes.slice(1) })]);
