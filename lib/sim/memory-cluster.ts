@@ -62,6 +62,8 @@ export interface ClusterHooks {
   regionSet?(region: string, set: ValidatorSet): ValidatorSet;
   /** Seams of every region's runtime (a Byzantine member's inbox). */
   region?: RegionHooks;
+  /** The peers a region reads blocks and votes from (default: every other region; a planted bug may take votes away). */
+  wrapPeers?(region: string, peers: readonly (PeerBlocks & PeerVotes)[]): readonly PeerBlocks[];
   /** Called after a message was handled, with what its handler reported. */
   onDelivered?(outcome: DeliveryOutcome): void;
 }
@@ -202,7 +204,7 @@ export class MemoryCluster {
         blocksOf: (other) => cluster.node(other).stores.blocks,
         transport: cluster.wrappedTransport,
         crypto,
-        peers: cluster.peersOf(region),
+        peers: hooks.wrapPeers ? hooks.wrapPeers(region, cluster.peersOf(region)) : cluster.peersOf(region),
         ...(opts.auditHorizon !== undefined ? { auditHorizon: opts.auditHorizon } : {}),
         memberKey: secretKey,
         ...(hooks.region ? { hooks: hooks.region } : {}),

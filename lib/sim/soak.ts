@@ -1,13 +1,16 @@
 /**
- * Soak runner: `npm run test:soak -- --seeds 5000 [--from 1] [--planted no-watermark]`, or replay one
- * seed with `--seed 1234` (prints its scenario, trace hash and violations). Prints seeds/s, the
- * number of violations and every failing seed; exits 1 when any seed failed.
+ * Soak runner: `npm run test:soak -- --seeds 5000 [--from 1] [--planted no-watermark] [--trust split|forger]`,
+ * or replay one seed with `--seed 1234` (prints its scenario, trace hash and violations). Prints
+ * seeds/s, the number of violations and every failing seed; exits 1 when any seed failed.
+ * `--trust` runs the trust scenarios (trust-scenarios.ts) instead of the general ones, and also
+ * prints how many (region, split pair) cases demanded evidence and how many forged notices were sent.
  * The simulation signs and verifies through a memoizing crypto (crypto-memo.ts).
  */
 import { parseArgs } from 'node:util';
 import { memoStats } from './crypto-memo.js';
 import { PLANTED_BUGS, type PlantedBug } from './planted.js';
-import { runScenario, scenarioForSeed } from './simulation.js';
+import { runScenario, type Scenario, scenarioForSeed } from './simulation.js';
+import { TRUST_SCENARIOS, type TrustScenario, trustScenarioForSeed } from './trust-scenarios.js';
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +18,7 @@ const { values } = parseArgs({
     from: { type: 'string', default: '1' },
     seed: { type: 'string' },
     planted: { type: 'string' },
+    trust: { type: 'string' },
   },
 });
 
@@ -24,9 +28,15 @@ if (planted && !PLANTED_BUGS.includes(planted)) {
   process.exit(2);
 }
 const overrides = planted ? { planted } : {};
+const trust = values.trust as TrustScenario | undefined;
+if (trust && !TRUST_SCENARIOS.includes(trust)) {
+  console.error(`--trust: expected one of ${TRUST_SCENARIOS.join(', ')}`);
+  process.exit(2);
+}
+const scenarioOf = (seed: number): Scenario => (trust ? trustScenarioForSeed(trust, seed, overrides) : scenarioForSeed(seed, overrides));
 
 if (values.seed !== undefined) {
-  const result = await runScenario(scenarioForSeed(Number(values.seed), overrides));
+  const result = await runScenario(scenarioOf(Number(values.seed)));
   console.log(JSON.stringify(result.scenario, null, 2));
   console.log(`trace ${result.traceHash}  steps ${result.steps}  store calls ${result.storeCalls}  crashes ${result.crashes}`);
   console.log(
@@ -41,10 +51,17 @@ const count = Number(values.seeds);
 const failing: { seed: number; kind: string; message: string }[] = [];
 let violations = 0;
 let steps = 0;
+const audit = { required: 0, uncovered: 0, seeds: 0 };
+const forged = { justified: 0, finalized: 0 };
 const started = performance.now();
 for (let seed = from; seed < from + count; seed++) {
-  const result = await runScenario(scenarioForSeed(seed, overrides));
+  const result = await runScenario(scenarioOf(seed));
   steps += result.steps;
+  audit.required += result.audit.required;
+  audit.uncovered += result.audit.uncovered;
+  if (result.audit.required > 0) audit.seeds++;
+  forged.justified += result.forgeries?.justified ?? 0;
+  forged.finalized += result.forgeries?.finalized ?? 0;
   violations += result.violations.length;
   if (result.violations.length) {
     const v = result.violations[0]!;
@@ -59,5 +76,10 @@ console.log(
   `${count} seeds in ${seconds.toFixed(1)} s: ${(count / seconds).toFixed(1)} seeds/s, ${(steps / seconds).toFixed(0)} deliveries/s, ` +
     `${violations} violation(s) in ${failing.length} seed(s); crypto cache ${memoStats.hits} hits / ${memoStats.misses} misses`,
 );
+if (trust === 'split')
+  console.log(
+    `split pairs: ${audit.required} (region, pair) cases demanded evidence in ${audit.seeds} seeds; ${audit.uncovered} no audit could cover`,
+  );
+if (trust === 'forger') console.log(`forged notices: ${forged.justified} justified, ${forged.finalized} finalized`);
 if (failing.length) console.log(`failing seeds: ${failing.map((f) => f.seed).join(' ')}`);
 process.exit(failing.length ? 1 : 0);
