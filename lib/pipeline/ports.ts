@@ -140,10 +140,16 @@ export type RecordOutcome =
   /** The vote holds its member's slot at its target height (newly, or it was already there). */
   | { readonly kind: 'recorded'; readonly fresh: boolean; readonly tally: HeightTally }
   /** The member's slot already holds another vote: this one is never counted (evidence when slashable). */
-  | { readonly kind: 'slot-taken'; readonly existing: Vote; readonly tally: HeightTally };
+  | { readonly kind: 'slot-taken'; readonly existing: Vote; readonly tally: HeightTally }
+  /** The member's slot is free, but `existing`, a vote of the member noted as spanning this height, surrounds this one: never counted. */
+  | { readonly kind: 'surrounded'; readonly existing: Vote; readonly tally: HeightTally };
 
 export interface TallyStore {
-  /** One conditional write: the vote takes its member's slot at its target height if free. Returns the tally after. */
+  /**
+   * One conditional write: the vote takes its member's slot at its target height if the counting rule
+   * allows it (tally.ts slotRefusal: the slot is free and no span note of the member there surrounds
+   * the vote, or the slot already holds this very vote). Returns the tally after.
+   */
   recordVote(vote: Vote): Promise<RecordOutcome>;
   /**
    * Notes a non-adjacent vote in the tallies of `heights` (the heights it could surround) and returns
