@@ -2,6 +2,8 @@
  * ProtocolTable: one DynamoDB table of the protocol (blocks, finality or state). Fixed defaults:
  * keys `pk` (S) / `sk` (S), on-demand billing, point-in-time recovery, no TTL (nothing the protocol
  * stores may silently expire), deletion protection on unless the deployment is a throwaway one.
+ * Writes are granted per item kind (grantWriteItems: actions on items whose partition key matches),
+ * never table-wide, so a role can write only the items it owns.
  */
 import { RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -9,6 +11,14 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
 
 const TABLE_NAME_RE = /^[A-Za-z0-9_.-]{3,255}$/;
+/** An exact partition key, or a prefix ending in one `*`; no other IAM wildcard (`*`, `?`) inside. */
+const PARTITION_KEY_RE = /^[^*?]+\*?$/;
+
+/**
+ * The item writes a role may be granted. Transactions need no action of their own: each Put of a
+ * TransactWriteItems is authorized as a PutItem on its item. DeleteItem is not offered: no role uses it.
+ */
+export type ItemWriteAction = 'PutItem' | 'UpdateItem' | 'BatchWriteItem';
 
 export interface ProtocolTableProps {
   /** Table name: 3-255 characters of [A-Za-z0-9_.-]. */
@@ -48,16 +58,30 @@ export class ProtocolTable extends Construct {
   }
 
   /**
-   * Lets `grantee` write items with BatchWriteItem only: for content-addressed nodes, where a put can
-   * only ever store the value its key already commits to.
+   * Lets `grantee` make the item writes `actions` on this table, only to items whose partition key
+   * matches one of `partitionKeys` (IAM condition on `dynamodb:LeadingKeys`). An entry is an exact key
+   * (`HEAD`, `WATERMARK#3`) or a prefix ending in `*` (`B#*`). With exact keys only the condition is
+   * `ForAllValues:StringEquals`, otherwise `ForAllValues:StringLike`. A BatchWriteItem is allowed only
+   * when every item of the batch matches (ForAllValues), so a batch mixing in another key is refused.
+   * No DeleteItem: no role deletes single items (BatchWriteItem can delete within its keys, see
+   * docs/operations.md).
+   * @throws Error when `actions` or `partitionKeys` is empty, or a key has a wildcard other than one trailing `*`
+   * @example blocks.grantWriteItems(fn, ['PutItem'], ['B#*']) // block items only
    */
-  grantBatchWrite(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grant(grantee, 'dynamodb:BatchWriteItem');
-  }
-
-  /** Lets `grantee` read and write items (including conditional writes and transactions) of this table only. */
-  grantReadWrite(grantee: iam.IGrantable): iam.Grant {
-    return this.table.grantReadWriteData(grantee);
+  grantWriteItems(grantee: iam.IGrantable, actions: readonly ItemWriteAction[], partitionKeys: readonly string[]): iam.Grant {
+    if (actions.length === 0) throw new Error('ProtocolTable.grantWriteItems: expected at least one action');
+    if (partitionKeys.length === 0) throw new Error('ProtocolTable.grantWriteItems: expected at least one partition key');
+    for (const key of partitionKeys) {
+      if (!PARTITION_KEY_RE.test(key))
+        throw new Error(`ProtocolTable.grantWriteItems: expected an exact key or a prefix ending in '*', got ${JSON.stringify(key)}`);
+    }
+    const operator = partitionKeys.some((k) => k.endsWith('*')) ? 'ForAllValues:StringLike' : 'ForAllValues:StringEquals';
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: actions.map((a) => `dynamodb:${a}`),
+      resourceArns: [this.table.tableArn],
+      conditions: { [operator]: { 'dynamodb:LeadingKeys': [...partitionKeys] } },
+    });
   }
 
   /**
