@@ -230,7 +230,7 @@ export class RegionStack extends Stack {
 
     // State function: advances the applied pointer over finalized blocks, writing their state-tree nodes
     // (and, at its first start, the genesis nodes) and the finalized-height index; stores blocks fetched
-    // from peers.
+    // from peers; audits finalized checkpoints against the peers' votes.
     const peerUrls = Object.entries(props.peerApiUrls ?? {})
       .filter(([r]) => r !== region)
       .map(([, url]) => url);
@@ -244,6 +244,9 @@ export class RegionStack extends Stack {
     state.grantWriteItems(stateFunction.fn, ['PutItem'], [K.state.applied]);
     blocks.grantWriteItems(stateFunction.fn, ['PutItem'], [K.blocks.block]);
     blocks.grantWriteItems(stateFunction.fn, ['BatchWriteItem'], [K.blocks.finalizedIndex]);
+    // Where members are hosted, each finality notice also runs the cross-region evidence audit
+    // (lib/pipeline/audit.ts), which stores the evidence it finds.
+    if (hosted.length > 0) finality.grantWriteItems(stateFunction.fn, ['PutItem'], [K.finality.evidence]);
 
     // Finalizer: tallies votes into certificates; notifies local validators (justified), the state function
     // (finalized) and, in the home region, the sequencer (tick). Reads the block tip for FinalityLag.

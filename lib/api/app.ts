@@ -148,6 +148,7 @@ export function createApi(deps: ApiDeps): Api {
     getValidators: async () => json(200, query.validators()),
     getFinality: async () => json(200, await query.finality()),
     getCheckpoint: async (p) => json(200, await query.checkpoint(p.height as number)),
+    getCheckpointVotes: async (p) => json(200, await query.votesAt(p.height as number)),
     getBlock: async (p) => json(200, await query.block(p.height as number)),
     [stateRoute.operationId]: async (p) =>
       json(

@@ -152,6 +152,24 @@ const schemas = {
     member: { type: 'integer', minimum: 1 },
     signature: ref('BlsSignature'),
   }),
+  CheckpointVotes: {
+    ...object({
+      height: ref('Height'),
+      votes: {
+        type: 'array',
+        items: ref('Vote'),
+        description: "each member's slot at this height: its first verified vote with this target height (at most one per member)",
+      },
+      spans: {
+        type: 'array',
+        items: ref('Vote'),
+        description: 'non-adjacent votes whose link strictly spans this height (at most one per member), kept for surround evidence',
+      },
+    }),
+    description:
+      "The votes this region's finalizer recorded at a checkpoint height, each with its member's partial signature. Peer regions " +
+      'compare them with their own (the cross-region evidence audit); anyone can verify each vote with the member public key.',
+  },
   Evidence: object({
     count: { type: 'integer', minimum: 0 },
     evidence: {
@@ -412,6 +430,13 @@ export const openapiDocument = {
       json(ref('CheckpointStatus'), 'the checkpoint; finalized ones carry the certificate whose source is this checkpoint'),
       { parameters: [heightParam('a multiple of checkpointInterval')] },
       { '400': error('height is not a non-negative integer'), '404': error('not a checkpoint height, or no block there yet') },
+    ),
+    '/v1/checkpoints/{height}/votes': getOp(
+      'getCheckpointVotes',
+      'The votes recorded at a checkpoint height (member slots and span notes), for cross-region evidence audits',
+      json(ref('CheckpointVotes'), 'the votes; empty lists when none are recorded at this height'),
+      { parameters: [heightParam('a multiple of checkpointInterval')] },
+      { '400': error('height is not a non-negative integer'), '404': error('not a checkpoint height') },
     ),
     '/v1/blocks/{height}': getOp(
       'getBlock',

@@ -55,6 +55,7 @@ import type {
   ViewTally,
   WatermarkStore,
 } from '../pipeline/ports.js';
+import { slotRefusal } from '../pipeline/tally.js';
 import { backoffMs, conditional, StoreError, writeToken } from './errors.js';
 import { queryAll } from './tables.js';
 
@@ -253,7 +254,8 @@ export class DynamoFinalityStore implements FinalityStore {
     const h = vote.target.height;
     const value = voteString(vote);
     // Timeline guarded: a member's first verified vote at a target height takes its slot; a redelivery of
-    // the same vote finds itself (idempotent); a different vote at the same height never replaces it.
+    // the same vote finds itself (idempotent); a different vote at the same height never replaces it, nor
+    // does a vote that the member's span note here surrounds (its source above the note's: tally.ts slotRefusal).
     let item: Record<string, unknown> | undefined;
     const result = await conditional(async () => {
       const out = await this.db.send(
@@ -261,9 +263,9 @@ export class DynamoFinalityStore implements FinalityStore {
           TableName: this.table,
           Key: tallyKey(h),
           UpdateExpression: 'SET #m = :v',
-          ConditionExpression: 'attribute_not_exists(#m) OR #m = :v',
-          ExpressionAttributeNames: { '#m': `m${vote.member}` },
-          ExpressionAttributeValues: { ':v': value },
+          ConditionExpression: '#m = :v OR (attribute_not_exists(#m) AND (attribute_not_exists(#y) OR #y >= :s))',
+          ExpressionAttributeNames: { '#m': `m${vote.member}`, '#y': `y${vote.member}` },
+          ExpressionAttributeValues: { ':v': value, ':s': vote.source.height },
           ReturnValues: 'ALL_OLD',
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
@@ -271,8 +273,16 @@ export class DynamoFinalityStore implements FinalityStore {
       item = out.Attributes;
     });
     if (!result.ok) {
-      const old = result.old ?? {};
-      return { kind: 'slot-taken', existing: voteOf(old[`m${vote.member}`], 'existing'), tally: this.tallyFrom(h, old) };
+      const refusal = slotRefusal(this.tallyFrom(h, result.old ?? {}), vote);
+      if (!refusal)
+        throw new StoreError(
+          'CORRUPT_ITEM',
+          `tally ${h}: the slot write of member ${vote.member} failed its condition, yet the item allows it`,
+          {
+            table: this.table,
+          },
+        );
+      return refusal;
     }
     // ALL_OLD tells whether the slot was free; the tally after the write is the old item plus this vote.
     const before = item ?? {};
@@ -284,14 +294,15 @@ export class DynamoFinalityStore implements FinalityStore {
     const value = voteString(vote);
     return Promise.all(
       heights.map(async (h) => {
-        // The first spanning vote of a member is kept per height: one is enough to prove a surround.
+        // The first spanning vote of a member is kept per height: one is enough to prove a surround. Its
+        // source height is kept beside it (y<m>), for recordVote's condition.
         const out = await this.db.send(
           new UpdateCommand({
             TableName: this.table,
             Key: tallyKey(h),
-            UpdateExpression: 'SET #x = if_not_exists(#x, :v)',
-            ExpressionAttributeNames: { '#x': `x${vote.member}` },
-            ExpressionAttributeValues: { ':v': value },
+            UpdateExpression: 'SET #x = if_not_exists(#x, :v), #y = if_not_exists(#y, :s)',
+            ExpressionAttributeNames: { '#x': `x${vote.member}`, '#y': `y${vote.member}` },
+            ExpressionAttributeValues: { ':v': value, ':s': vote.source.height },
             ReturnValues: 'ALL_NEW',
           }),
         );

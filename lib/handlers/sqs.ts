@@ -11,7 +11,8 @@
  *   - inbox (one validator): records run one at a time in height order (a child after its parent);
  *     a NotReadyError fails just that record.
  *   - votes (finalizer): records run concurrently; refused votes are logged, counted and deleted.
- *   - finalized (state function): any number of notices coalesce into one catch-up pass.
+ *   - finalized (state function): any number of notices coalesce into one catch-up pass; the
+ *     checkpoints the notices name are then audited against the peers' tallies (audit.ts).
  * A record that cannot be decoded is poison: counted, logged, and returned as a batch item failure,
  * so it ends in the DLQ after the queue's maxReceiveCount. A record that failed only because
  * something is not ready yet (isRetryLater) is made visible again after RETRY_SOON_SECONDS, not
@@ -20,6 +21,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { InputError } from '../core/errors.js';
+import { auditAll, auditHeights } from '../pipeline/audit.js';
 import { isRetryLater } from '../pipeline/errors.js';
 import { handleViewChange, handleVote } from '../pipeline/finalizer.js';
 import { decodeMessage, type MessageKind, type QueueMessage } from '../pipeline/messages.js';
@@ -322,7 +324,11 @@ function finalizerHandler(provider: Provider<Region>, telemetry: Telemetry, opti
   };
 }
 
-/** A region's state function: any number of notices coalesce into one catch-up pass. */
+/**
+ * A region's state function: any number of notices coalesce into one catch-up pass, then the
+ * checkpoints the notices name are audited against the peers' tallies (audit.ts). A failure of
+ * either fails the batch, so the notices come back and both run again (each is idempotent).
+ */
 function stateFunctionHandler(provider: Provider<Region>, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
   return async (event) => {
     const region = await provider();
@@ -330,15 +336,50 @@ function stateFunctionHandler(provider: Provider<Region>, telemetry: Telemetry, 
     let result: Awaited<ReturnType<typeof applyFinalized>>;
     try {
       result = await applyFinalized(region.stateFunction());
+      telemetry.metric('BlocksApplied', result.applied.length);
+      if (result.applied.length) telemetry.metric('AppliedHeight', result.applied[result.applied.length - 1]!);
+      await audit(
+        region,
+        ok.map((o) => o.message.height),
+        result.to,
+        telemetry,
+      );
     } catch (error) {
       for (const o of ok) options.observe?.(o.record, { ok: false, error });
       await retrySoonIfNotReady(region, event.Records, error);
       throw error;
     }
     for (const o of ok) options.observe?.(o.record, { ok: true, outcome: result });
-    telemetry.metric('BlocksApplied', result.applied.length);
-    if (result.applied.length) telemetry.metric('AppliedHeight', result.applied[result.applied.length - 1]!);
     telemetry.flush?.();
     return { batchItemFailures: failures };
   };
+}
+
+/**
+ * The cross-region evidence audit asked for by a batch of finality notices (`notices`: their
+ * heights), within this region's finalized height. Unreadable peers are logged and counted, not
+ * thrown (a region that is down must not send notices to the DLQ); this region's own store failing
+ * throws.
+ */
+async function audit(region: Region, notices: readonly number[], finalized: number, telemetry: Telemetry): Promise<void> {
+  const deps = region.auditor();
+  if (!deps) return;
+  const reports = await auditAll(deps, auditHeights(deps, notices, finalized));
+  if (reports.length === 0) return;
+  telemetry.metric('CheckpointsAudited', reports.length);
+  const evidence = reports.flatMap((r) => r.evidence.map((e) => ({ height: r.height, member: e.member, kind: e.kind })));
+  if (evidence.length > 0) {
+    telemetry.metric('Evidence', evidence.length);
+    telemetry.log.warn('evidence from the cross-region audit', { evidence: evidence.slice(0, 8) });
+  }
+  const failures = reports.flatMap((r) => r.peerFailures.map((f) => ({ height: r.height, ...f })));
+  if (failures.length > 0) {
+    telemetry.metric('AuditPeerFailures', failures.length);
+    telemetry.log.warn('audit: peers not read', { failures: failures.slice(0, 8) });
+  }
+  const bad = reports.reduce((n, r) => n + r.badSignatures, 0);
+  if (bad > 0) {
+    telemetry.metric('AuditBadSignatures', bad);
+    telemetry.log.warn('audit: peers served votes whose partial signature does not verify', { count: bad });
+  }
 }

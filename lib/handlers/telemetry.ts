@@ -33,6 +33,9 @@ export type MetricName =
   | 'VotesSigned'
   | 'SignaturesRefused'
   | 'Evidence'
+  | 'CheckpointsAudited'
+  | 'AuditPeerFailures'
+  | 'AuditBadSignatures'
   | 'PoisonMessages'
   | 'HealthCheckFailed'
   | 'DependenciesFailing';

@@ -8,6 +8,9 @@
  *      skips repeats); a bad one is dropped and counted, never stored, tallied or verified again;
  *   3. one conditional write: the vote takes its member's slot in the tally of its target height. A
  *      slot already holding another (verified) vote makes this one evidence, never a second count;
+ *      so does a vote of the member it surrounds or that surrounds it, found through the span notes
+ *      (a non-adjacent vote is noted first, at the heights inside it): as in the reference model, the
+ *      first of a slashable pair counts and the second never does (within MAX_SPAN_CHECKPOINTS);
  *   4. when the link's votes reach t and the vote's headers prove its target descends from its source
  *      (pure hashing; a link across branches is never certified), the verified partials are combined
  *      into the certificate (first writer wins) and, if its source is justified, the target is
@@ -143,9 +146,14 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteO
   if (options.justification)
     await importJustification(deps, vote.source, options.justification.certificate, options.justification.ancestry, progress);
 
+  // A spanning vote is noted before it takes its slot, and is not counted when it surrounds a vote
+  // already counted; a vote surrounded by a note is refused its slot (tally.ts slotRefusal). Each side
+  // writes the item at the inner height before it decides, so the first of a surround pair counts.
+  let evidence = isAdjacent(vote, K) ? 0 : await recordSpan(deps, vote);
+  if (evidence > 0) return { kind: 'uncounted', evidence };
   const recorded = await store.recordVote(vote);
-  let evidence = await spanEvidence(deps, vote, recorded.tally);
-  if (!isAdjacent(vote, K)) evidence += await recordSpan(deps, vote);
+  evidence += await spanEvidence(deps, vote, recorded.tally);
+  if (recorded.kind === 'surrounded') return { kind: 'uncounted', evidence };
   if (recorded.kind === 'slot-taken') {
     const e = evidenceOf(recorded.existing, vote);
     if (e) {

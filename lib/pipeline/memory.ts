@@ -27,6 +27,7 @@ import type {
   ViewTally,
   WatermarkStore,
 } from './ports.js';
+import { slotRefusal } from './tally.js';
 
 export class MemoryBlockStore implements BlockStore {
   private readonly byHeight = new Map<number, Map<string, Block>>();
@@ -144,8 +145,6 @@ const snapshot = (t: MutableTally): HeightTally => ({
   spans: [...t.spans.values()],
 });
 
-const sameVote = (a: Vote, b: Vote) => a.member === b.member && sameLink(a, b) && equalBytes(a.signature, b.signature);
-
 /** One region's finality table in memory. */
 export class MemoryFinalityStore implements FinalityStore {
   private readonly items = new Map<number, MutableTally>();
@@ -169,7 +168,8 @@ export class MemoryFinalityStore implements FinalityStore {
   async recordVote(vote: Vote): Promise<RecordOutcome> {
     const t = this.item(vote.target.height);
     const existing = t.votes.get(vote.member);
-    if (existing && !sameVote(existing, vote)) return { kind: 'slot-taken', existing, tally: snapshot(t) };
+    const refusal = slotRefusal(snapshot(t), vote);
+    if (refusal) return refusal;
     t.votes.set(vote.member, vote);
     return { kind: 'recorded', fresh: !existing, tally: snapshot(t) };
   }

@@ -143,10 +143,16 @@ export type RecordOutcome =
   /** The vote holds its member's slot at its target height (newly, or it was already there). */
   | { readonly kind: 'recorded'; readonly fresh: boolean; readonly tally: HeightTally }
   /** The member's slot already holds another vote: this one is never counted (evidence when slashable). */
-  | { readonly kind: 'slot-taken'; readonly existing: Vote; readonly tally: HeightTally };
+  | { readonly kind: 'slot-taken'; readonly existing: Vote; readonly tally: HeightTally }
+  /** The member's slot is free, but `existing`, a vote of the member noted as spanning this height, surrounds this one: never counted. */
+  | { readonly kind: 'surrounded'; readonly existing: Vote; readonly tally: HeightTally };
 
 export interface TallyStore {
-  /** One conditional write: the vote takes its member's slot at its target height if free. Returns the tally after. */
+  /**
+   * One conditional write: the vote takes its member's slot at its target height if the counting rule
+   * allows it (tally.ts slotRefusal: the slot is free and no span note of the member there surrounds
+   * the vote, or the slot already holds this very vote). Returns the tally after.
+   */
   recordVote(vote: Vote): Promise<RecordOutcome>;
   /**
    * Notes a non-adjacent vote in the tallies of `heights` (the heights it could surround) and returns
@@ -275,6 +281,27 @@ export interface Transport {
 /** Fetches a block from a peer region (its HTTP API), for catch-up. The caller checks the hash. */
 export interface PeerBlocks {
   fetchBlock(height: number): Promise<Block | undefined>;
+}
+
+/** The votes one region's tally holds at a target height, as its API serves them (`GET /v1/checkpoints/{height}/votes`). */
+export interface HeightVotes {
+  readonly height: number;
+  /** Each member's slot: its first verified vote with this target height (at most one per member). */
+  readonly votes: readonly Vote[];
+  /** Non-adjacent votes whose span covers this height (at most one per member). */
+  readonly spans: readonly Vote[];
+}
+
+/**
+ * A peer region's recorded votes (its HTTP API, or another region's stores in the memory cluster),
+ * read by the cross-region evidence audit (lib/pipeline/audit.ts). Untrusted: the audit checks
+ * every vote's shape and verifies its partial signature before it stores evidence.
+ */
+export interface PeerVotes {
+  /** How the peer is named in reports (its URL or region). */
+  readonly name: string;
+  /** The peer's tally at `height`, parsed but unverified. @throws when the peer cannot be read or answers off-contract */
+  votesAt(height: number): Promise<HeightVotes>;
 }
 
 /**

@@ -10,6 +10,7 @@ import type { Evidence } from '../core/slashing.js';
 import { encodeProof, hexOf, type NodeStore, storedChildren } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
+import { heightVotesToJson } from './audit.js';
 import type { ChainContext } from './context.js';
 import type { AppliedStore, BlockStore, FinalityStore } from './ports.js';
 import { finalizationAt, finalizationOf, tallyPair } from './tally.js';
@@ -327,6 +328,17 @@ export class QueryService {
       level = next;
     }
     return { nodes, complete: true };
+  }
+
+  /**
+   * The votes this region's tally holds at checkpoint `height` (each member's slot and the span notes
+   * covering it), for peers' evidence audits (lib/pipeline/audit.ts); empty lists when none are recorded.
+   * @throws NotFound when `height` is not a checkpoint height
+   */
+  async votesAt(height: number) {
+    const K = this.deps.chain.set.checkpointInterval;
+    if (!isCheckpointHeight(height, K)) throw new NotFound(`${height} is not a checkpoint height (a multiple of ${K})`);
+    return heightVotesToJson(height, await this.deps.finality.tally(height));
   }
 
   async evidence(limit = 100) {

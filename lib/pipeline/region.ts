@@ -16,10 +16,11 @@ import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ValidatorSet } from '../core/types.js';
 import { dispatch, type HandlerOptions, type RecordResult, regionHandler, type SqsHandler, silentTelemetry } from '../handlers/sqs.js';
 import type { Telemetry } from '../handlers/telemetry.js';
+import type { AuditDeps } from './audit.js';
 import type { ChainContext } from './context.js';
 import { createChainContext, membersIn } from './context.js';
-import { FinalizerCache, type FinalizerDeps } from './finalizer.js';
-import type { BlockStore, PeerBlocks, RegionStores, Transport } from './ports.js';
+import { FinalizerCache, type FinalizerDeps, STALE_CHECKPOINTS } from './finalizer.js';
+import type { BlockStore, PeerBlocks, PeerVotes, RegionStores, Transport } from './ports.js';
 import { type QueryDeps, QueryService } from './query.js';
 import type { SequencerDeps } from './sequencer.js';
 import type { StateFunctionDeps } from './state-function.js';
@@ -76,6 +77,13 @@ export interface CreateRegionOptions {
   readonly crypto?: ThresholdCrypto;
   /** Other regions' APIs, for catching up on missing blocks. */
   readonly peers?: readonly PeerBlocks[];
+  /**
+   * Other regions whose recorded votes the evidence audit reads (lib/pipeline/audit.ts); default: the
+   * `peers` that serve votes (HttpPeerBlocks and HttpPeer do).
+   */
+  readonly peerVotes?: readonly PeerVotes[];
+  /** Checkpoints between a height's first evidence audit and its second (default STALE_CHECKPOINTS). */
+  readonly auditHorizon?: number;
   /** The secret key share of a member hosted here (validators); absent where no validator runs. */
   readonly memberKey?: (member: number) => Promise<Uint8Array>;
   /** Health hooks of the query service (a local clock for informational lag, DLQ depths). */
@@ -111,6 +119,8 @@ export interface Region {
   validator(member: number): Promise<ValidatorDeps>;
   finalizer(): FinalizerDeps;
   stateFunction(): StateFunctionDeps;
+  /** The cross-region evidence audit's dependencies; undefined where it does not run (no member hosted here, or no peer serves votes). */
+  auditor(): AuditDeps | undefined;
   /** The SQS batch handler of one of this region's queues (what Lambda and the local event sources invoke). */
   handler(queue: RegionQueue, options?: HandlerOptions): SqsHandler;
   /** Delivers one message body to one of this region's queues through its handler; never throws for a failed record. */
@@ -133,6 +143,7 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
   const finalizerCache = new FinalizerCache();
   const peers = opts.peers ?? [];
   const members = membersIn(set, region);
+  const peerVotes = opts.peerVotes ?? peers.filter(servesVotes);
   const query = new QueryService({
     chain,
     region,
@@ -192,8 +203,15 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
     },
     finalizer: () => ({ chain, region, homeRegion: config.homeRegion, store: stores.finality, transport, members, cache: finalizerCache }),
     stateFunction: () => ({ chain, blocks: stores.blocks, finality: stores.finality, applied: stores.applied, peers, transport, region }),
+    auditor: () =>
+      members.length > 0 && peerVotes.length > 0
+        ? { chain, store: stores.finality, peers: peerVotes, cache: finalizerCache, horizon: opts.auditHorizon ?? STALE_CHECKPOINTS }
+        : undefined,
     handler: (queue, options) => regionHandler(async () => self, queue, telemetry, options),
     dispatch: (queue, body, options = {}) => dispatch(self, queue, body, { ...options, telemetry }),
   };
   return self;
 }
+
+/** Whether a peer also serves its recorded votes (PeerVotes). */
+const servesVotes = (p: PeerBlocks): p is PeerBlocks & PeerVotes => typeof (p as Partial<PeerVotes>).votesAt === 'function';

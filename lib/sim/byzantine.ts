@@ -1,8 +1,10 @@
 /**
  * Byzantine actors for the simulation: one equivocating member (Twins-style: a second copy of the
  * member with the same key but its own watermark and view, plus crafted double and surround votes
- * and garbage) and a Byzantine sequencer (an alternative chain with an invalid transaction, sent to
- * some or all validators, optionally with forged "justified" notices).
+ * and garbage, or a split member showing one face to half the regions and another to the rest), a
+ * Byzantine sequencer (an alternative chain with an invalid transaction, sent to some or all
+ * validators, optionally with forged "justified" notices), and a notice forger (anyone who can write
+ * to the queues: forged "justified" notices to validators and "finalized" notices to state functions).
  *
  * Everything they do is logged, so the invariants can check that each equivocation ends up as
  * evidence and each piece of garbage is refused.
@@ -10,7 +12,7 @@
 import { equalBytes, toHex } from '../core/bytes.js';
 import { voteSigningBytes } from '../core/codec.js';
 import { isCheckpointHeight } from '../core/ffg.js';
-import type { Block, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
+import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
 import { voteToJson } from '../core/wire.js';
 import { hashBlock } from '../pipeline/context.js';
 import { MemoryBlockStore, MemorySlashingProtectionStore } from '../pipeline/memory.js';
@@ -31,9 +33,23 @@ export type MemberAttack =
   /** Never vote (a crashed member). */
   | 'silent'
   /** Run a second copy of the member (same key, own watermark and block view) that follows the alternative chain. */
-  | 'twins';
+  | 'twins'
+  /**
+   * Split double vote: the member's honest votes reach only half the regions (SPLIT_FACE_A); each is
+   * shadowed by a vote from the same source to another block at the same height, sent only to the
+   * other half. No region's finalizer holds both: only the cross-region audit can pair them.
+   */
+  | 'split-double'
+  /**
+   * Split surround vote: as 'split-double', but the shadow of an honest vote s -> s+K is the link
+   * (s-2K) -> s+K, which surrounds the member's previous honest vote (s-K) -> s.
+   */
+  | 'split-surround';
 
+/** The attacks a seed may draw (scenarioForSeed); the split attacks are run by their own scenarios (test/sim/trust.test.ts). */
 export const MEMBER_ATTACKS: readonly MemberAttack[] = ['double', 'surround', 'garbage', 'forge', 'silent', 'twins'];
+/** The attacks that split the member across regions. */
+export const SPLIT_ATTACKS: readonly MemberAttack[] = ['split-double', 'split-surround'];
 
 /** What a garbage message must lead to: a decode refusal (InputError), a refused vote, or a vote that can never count. */
 export type GarbageExpectation = 'decode' | 'refused' | 'uncounted';
@@ -67,6 +83,8 @@ export class ByzantineMember {
   readonly log: ByzantineLog = { signed: [], garbage: new Map() };
   private readonly twin = { blocks: new MemoryBlockStore(), protection: new MemorySlashingProtectionStore() };
   private cluster!: MemoryCluster;
+  /** The last link the member signed honestly (the split surround shadows the next one around it). */
+  private lastHonest: Link | undefined;
 
   constructor(
     readonly member: number,
@@ -87,9 +105,11 @@ export class ByzantineMember {
     if (this.attacks.has('silent')) return { kind: 'waiting', reason: 'silent' };
     const route = this.sequencer?.route(ctx.message) ?? 'both';
     const outcomes: ValidatorOutcome[] = [];
-    if (route !== 'alt') outcomes.push(await ctx.honest());
+    // A split member's own votes reach only face A (each shadow goes to face B in misbehave).
+    const deps = this.splits() ? { ...ctx.deps, transport: this.onlyFaceA(ctx.deps.transport) } : ctx.deps;
+    if (route !== 'alt') outcomes.push(await ctx.honest(deps));
     if (this.attacks.has('twins') && route !== 'main')
-      outcomes.push(await ctx.honest({ ...ctx.deps, blocks: this.twin.blocks, protection: this.twin.protection }));
+      outcomes.push(await ctx.honest({ ...deps, blocks: this.twin.blocks, protection: this.twin.protection }));
     for (const outcome of outcomes) {
       if (outcome.kind !== 'voted') continue;
       this.logSigned(outcome.link);
@@ -123,7 +143,42 @@ export class ByzantineMember {
       await this.cluster.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote, ancestry: [] }]);
   }
 
+  private splits(): boolean {
+    return SPLIT_ATTACKS.some((a) => this.attacks.has(a));
+  }
+
+  /** The member's transport with its votes to face B regions dropped. */
+  private onlyFaceA(inner: Transport): Transport {
+    const faceA = new Set(splitFaces(this.cluster).a);
+    return {
+      send: (to, messages, options) =>
+        to.queue === 'votes' && !faceA.has(to.region) ? Promise.resolve() : inner.send(to, messages, options),
+    };
+  }
+
+  /** Sends a shadow vote to face B only. */
+  private async sendToFaceB(vote: Vote): Promise<void> {
+    for (const region of splitFaces(this.cluster).b)
+      await this.cluster.transport.send({ queue: 'votes', region }, [{ kind: 'vote', vote, ancestry: [] }]);
+  }
+
+  /** The split attacks' shadow of an honest `link`, if any (see MemberAttack). */
+  private async split(link: Link): Promise<void> {
+    const K = this.cluster.set.checkpointInterval;
+    const previous = this.lastHonest;
+    this.lastHonest = link;
+    if (this.attacks.has('split-double')) {
+      const shadow: Link = { era: link.era, source: link.source, target: { ...link.target, hash: this.fromPool(POOL.hashes) } };
+      await this.sendToFaceB(this.logSigned(shadow));
+    }
+    if (this.attacks.has('split-surround') && previous?.target.height === link.source.height && link.source.height >= 2 * K) {
+      const below = { height: link.source.height - 2 * K, hash: this.fromPool(POOL.hashes), stateRoot: this.fromPool(POOL.hashes) };
+      await this.sendToFaceB(this.logSigned({ era: link.era, source: below, target: link.target }));
+    }
+  }
+
   private async misbehave(link: Link): Promise<void> {
+    if (this.splits()) await this.split(link);
     const K = this.cluster.set.checkpointInterval;
     if (this.attacks.has('double')) {
       const other: Link = { era: link.era, source: link.source, target: { ...link.target, hash: this.fromPool(POOL.hashes) } };
@@ -183,6 +238,12 @@ export class ByzantineMember {
 }
 
 const sameVote = (a: Vote, b: Vote) => a.member === b.member && equalBytes(a.signature, b.signature);
+
+/** The two faces of a split member: the first half of the cluster's regions, and the rest. */
+export function splitFaces(cluster: Pick<MemoryCluster, 'regions'>): { a: readonly string[]; b: readonly string[] } {
+  const half = Math.ceil(cluster.regions.length / 2);
+  return { a: cluster.regions.slice(0, half), b: cluster.regions.slice(half) };
+}
 
 export type SequencerAttack =
   /** Every validator gets the alternative chain (an extra invalid transaction at the fork height). */
@@ -318,5 +379,117 @@ export class ByzantineSequencer {
     this.altHashes.add(toHex(altHash));
     this.forked.add(id);
     return result;
+  }
+}
+
+/** What a notice forger sends: forged "justified" notices to validators, forged "finalized" notices to state functions. */
+export type NoticeForgery = 'justified' | 'finalized';
+
+/**
+ * Anyone who can write to the queues (a compromised sender, a buggy peer): each time a real
+ * "justified" notice is sent, it sends validators forged ones built from it, and each time a real
+ * "finalized" notice is sent, forged ones to a state function. Forged "justified" certificates either
+ * do not verify (a link to a real checkpoint further up, or a backwards one, under the real group
+ * signature of another link; signers outside the set or too few) or are real certificates with their
+ * `signers` list reordered (the group signature does not bind it). Forged "finalized" notices name
+ * heights far above finality, with or without a made-up certificate. Honest roles must treat notices
+ * as hints: validators learn justification only from certificates they verify, the state function
+ * only from its region's own records.
+ */
+export class NoticeForger {
+  readonly log = { justified: 0, finalized: 0 };
+  private cluster!: MemoryCluster;
+
+  constructor(
+    readonly kinds: ReadonlySet<NoticeForgery>,
+    private readonly random: () => number,
+  ) {}
+
+  bind(cluster: MemoryCluster): void {
+    this.cluster = cluster;
+  }
+
+  wrap(inner: Transport): Transport {
+    return {
+      send: async (to, messages, options) => {
+        await inner.send(to, messages, options);
+        for (const m of messages) {
+          if (m.kind === 'justified' && this.kinds.has('justified')) await this.forgeJustified(inner, m.certificate);
+          if (m.kind === 'finalized' && m.certificate && this.kinds.has('finalized')) await this.forgeFinalized(inner, m.certificate);
+        }
+      },
+    };
+  }
+
+  private pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.random() * xs.length)]!;
+  }
+
+  /**
+   * The real checkpoint at `height` (a block the sequencer stored, with the state root its execution
+   * gives: anyone can compute it) when there is one, else a made-up one.
+   */
+  private async checkpointAt(height: number): Promise<Checkpoint> {
+    const home = this.cluster.node(this.cluster.homeRegion).raw.blocks;
+    const [hash] = await home.hashesAt(height);
+    if (!hash) return { height, hash: this.pick(POOL.hashes), stateRoot: this.pick(POOL.hashes) };
+    return { height, hash, stateRoot: await this.rootOf(height, hash) };
+  }
+
+  private readonly roots = new Map<string, Uint8Array>();
+
+  /** The post-state root of block (height, hash), executed from genesis along its parents (memoized). */
+  private async rootOf(height: number, hash: Uint8Array): Promise<Uint8Array> {
+    const home = this.cluster.node(this.cluster.homeRegion);
+    if (height === home.chain.genesis.height) return home.chain.genesis.stateRoot;
+    const known = this.roots.get(toHex(hash));
+    if (known) return known;
+    const block = (await home.raw.blocks.getBlock(height, hash))!;
+    const parent = await this.rootOf(height - 1, block.parentHash);
+    const { root } = await home.runtime.sequencer().executor.execute(parent, block.transactions);
+    this.roots.set(toHex(hash), root);
+    return root;
+  }
+
+  private async forgeJustified(inner: Transport, real: Certificate): Promise<void> {
+    const K = this.cluster.set.checkpointInterval;
+    const { n } = this.cluster.set;
+    const ahead = await this.checkpointAt(real.target.height + K * (1 + Math.floor(this.random() * 3)));
+    const forgeries: Certificate[] = [
+      // A link from the real target to a real checkpoint further up, under the real certificate's signature.
+      { ...real, source: real.target, target: ahead },
+      // A skip link from the real source past the real target.
+      { ...real, target: await this.checkpointAt(real.target.height + K) },
+      // Backwards.
+      { ...real, source: real.target, target: real.source },
+      // Signers the group signature does not bind: outside the set, too few, none.
+      { ...real, signers: [1, 2, n + 1 + Math.floor(this.random() * 90)] },
+      { ...real, signers: real.signers.slice(1) },
+      { ...real, signers: [] },
+      // A real certificate with its signers reordered: it still verifies, and says nothing new.
+      { ...real, signers: [...real.signers].reverse() },
+    ];
+    const members = this.cluster.set.members;
+    for (const certificate of forgeries.filter(() => this.random() < 0.5)) {
+      const m = this.pick(members);
+      this.log.justified++;
+      await inner.send({ queue: 'inbox', region: m.region, member: m.index }, [{ kind: 'justified', certificate }]);
+    }
+  }
+
+  private async forgeFinalized(inner: Transport, real: Certificate): Promise<void> {
+    const K = this.cluster.set.checkpointInterval;
+    const region = this.pick(this.cluster.regions);
+    const height = real.source.height + K * (1 + Math.floor(this.random() * 5));
+    const far = { ...real, source: await this.checkpointAt(height), target: await this.checkpointAt(height + K) };
+    const notices: QueueMessage[] = [
+      { kind: 'finalized', height, certificate: far },
+      { kind: 'finalized', height: height + 1_000_000 * K },
+      { kind: 'finalized', height: 0 },
+    ];
+    for (const notice of notices.filter(() => this.random() < 0.5)) {
+      this.log.finalized++;
+      await inner.send({ queue: 'finalized', region }, [notice]);
+    }
   }
 }

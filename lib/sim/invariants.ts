@@ -9,7 +9,7 @@ import { voteSigningBytes } from '../core/codec.js';
 import { checkpointId, linkId } from '../core/ids.js';
 import { evidenceOf } from '../core/slashing.js';
 import type { Certificate, Vote } from '../core/types.js';
-import type { AppliedHead, AppliedStore } from '../pipeline/ports.js';
+import type { AppliedHead, AppliedStore, HeightTally } from '../pipeline/ports.js';
 import { finalizationOf } from '../pipeline/tally.js';
 import type { MemoryCluster } from './memory-cluster.js';
 
@@ -24,6 +24,10 @@ export type ViolationKind =
   | 'invalid-tx-applied'
   | 'unexpected-error'
   | 'unbounded-work'
+  | 'vote-from-unjustified'
+  | 'watermark-ahead'
+  | 'applied-not-final'
+  | 'audit-missed-evidence'
   | 'liveness';
 
 export interface Violation {
@@ -61,6 +65,10 @@ export class InvariantChecker {
   /** Stored certificate objects already checked (records keep their identity between steps). */
   private readonly checkedObjects = new WeakSet<Certificate>();
   private readonly seen = new Set<string>();
+  /** First step at which each Byzantine vote was seen recorded at a height (`${height}|${partialId}`): a slot vote or a span note. */
+  private readonly recordedAt = new Map<string, number>();
+  /** The step at which each region applied each height (`${region}|${height}`). */
+  private readonly appliedStep = new Map<string, number>();
   step = 0;
   private cluster!: MemoryCluster;
 
@@ -91,6 +99,7 @@ export class InvariantChecker {
           `${region}: applied ${expected.height} -> ${next.height} after ${last} (each block exactly once, in order)`,
         );
       this.lastApplied.set(region, Math.max(last, next.height));
+      this.appliedStep.set(`${region}|${next.height}`, this.step + 1); // during the delivery in progress
       const value = `${toHex(next.hash)}:${toHex(next.stateRoot)}`;
       const other = this.appliedAt.get(next.height);
       if (other === undefined) this.appliedAt.set(next.height, value);
@@ -114,6 +123,7 @@ export class InvariantChecker {
       const tallies = new Map((await node.raw.finality.tallies(heights)).map((t) => [t.height, t]));
       for (const t of tallies.values()) {
         const h = t.height;
+        this.noteRecorded(t);
         if (!t.certificate) continue;
         this.certificate(t.certificate, `${node.region}: certificate at ${h}`);
         if (!t.justified) continue;
@@ -134,6 +144,122 @@ export class InvariantChecker {
         if (!head.finalization || idOf(head.finalization.source) !== idOf(head.finalized))
           this.report('bad-certificate', `${node.region}: head finalized ${head.finalized.height} without its certificate`);
       }
+    }
+    await this.checkTrust();
+  }
+
+  /**
+   * Notices are hints (issue 15, item 4): whatever forged "justified" or "finalized" notices arrive,
+   * - no region has applied a block above its own finalized height (the state function follows the
+   *   region's finality records, never a notice);
+   * - no honest member has signed a target more than one interval above the highest checkpoint any
+   *   region has justified (a validator votes J -> J+K only for a J it verified): a watermark run
+   *   ahead of justification would refuse the real votes for good.
+   */
+  private async checkTrust(): Promise<void> {
+    const K = this.cluster.set.checkpointInterval;
+    let justified = 0;
+    for (const node of this.cluster.nodes.values()) {
+      const head = await node.raw.finality.head();
+      justified = Math.max(justified, head.justified.height);
+      const applied = (await node.raw.applied.applied())?.height ?? 0;
+      if (applied > head.finalized.height)
+        this.report(
+          'applied-not-final',
+          `${node.region}: applied height ${applied} is above its finalized height ${head.finalized.height}`,
+        );
+    }
+    for (const m of this.cluster.set.members) {
+      if (this.byzantine.has(m.index)) continue;
+      const last = await this.cluster.node(m.region).raw.protection.lastSigned(m.index);
+      if (last && last.link.target.height > justified + K)
+        this.report(
+          'watermark-ahead',
+          `member ${m.index} signed target ${last.link.target.height}, beyond the highest justified checkpoint ${justified} + ${K}`,
+        );
+    }
+  }
+
+  /** Notes the first step at which each Byzantine vote is recorded in `t` (its slot, or a span note). */
+  private noteRecorded(t: HeightTally): void {
+    if (this.byzantine.size === 0) return;
+    for (const v of [...t.votes.values(), ...t.spans]) {
+      if (!this.byzantine.has(v.member)) continue;
+      const key = `${t.height}|${partialId(v)}`;
+      if (!this.recordedAt.has(key)) this.recordedAt.set(key, this.step);
+    }
+  }
+
+  /**
+   * Cross-region evidence (issue 15, item 6): every slashable pair among the Byzantine member's signed
+   * votes meets at one height h (a double vote at its target height, a surround at the inner vote's
+   * target, where the outer one is noted as a span). A region audits h when its notice for h arrives,
+   * after it applied h, and again after it applied h + horizon (the notice of that height). So once
+   * both votes were recorded at h in any regions before a region applied h or h + horizon, that region
+   * must end the run holding evidence against the member, whether or not it holds either vote (unless
+   * its finality notices are still pending or dead-lettered when the run ends). Returns how many
+   * (region, pair) cases demanded evidence, and how many no audit could cover (the votes recorded only
+   * after both, or never).
+   */
+  async checkAuditEvidence(signed: readonly Vote[], horizon: number): Promise<{ required: number; uncovered: number }> {
+    const K = this.cluster.set.checkpointInterval;
+    let required = 0;
+    let uncovered = 0;
+    const evidenceBy = new Map<string, Set<number>>();
+    for (const node of this.cluster.nodes.values())
+      evidenceBy.set(node.region, new Set((await node.raw.finality.listEvidence(100_000)).map((e) => e.member)));
+    const unfinished = new Set([...this.cluster.pending, ...this.cluster.deadLetters].map((e) => e.queue));
+    for (let i = 0; i < signed.length; i++)
+      for (let j = i + 1; j < signed.length; j++) {
+        const e = evidenceOf(signed[i]!, signed[j]!);
+        if (!e) continue;
+        // The height the pair meets at: a double vote's target, a surround's inner (lower) target.
+        const h = Math.min(e.first.target.height, e.second.target.height);
+        const a = this.recordedAt.get(`${h}|${partialId(e.first)}`);
+        const b = this.recordedAt.get(`${h}|${partialId(e.second)}`);
+        for (const region of this.cluster.nodes.keys()) {
+          const audits = [h, h + horizon * K].map((x) => this.appliedStep.get(`${region}|${x}`)).filter((x) => x !== undefined);
+          const after = a !== undefined && b !== undefined ? audits.filter((x) => x > Math.max(a, b)) : [];
+          if (after.length === 0 || unfinished.has(`finalized:${region}`)) {
+            uncovered++;
+            continue;
+          }
+          required++;
+          if (!evidenceBy.get(region)!.has(e.member))
+            this.report(
+              'audit-missed-evidence',
+              `${region}: applied ${h} or ${h + horizon * K} at step ${Math.max(...after)}, after member ${e.member}'s ${e.kind} votes were recorded at ${h} (steps ${a}, ${b}), yet holds no evidence against it`,
+            );
+        }
+      }
+    return { required, uncovered };
+  }
+
+  /**
+   * Honest validators never vote from an unjustified source (issue 15, item 4): the source of every
+   * honest member's recorded vote is genesis or the target of a certificate some region stored (each
+   * stored certificate is checked against the group key by check()).
+   */
+  async checkVoteSources(): Promise<void> {
+    const K = this.cluster.set.checkpointInterval;
+    const certified = new Set<string>();
+    const votes: { region: string; vote: Vote }[] = [];
+    for (const node of this.cluster.nodes.values()) {
+      const head = await node.raw.finality.head();
+      const top = ((await node.raw.blocks.tip(head.justified.height, 16))?.height ?? head.justified.height) + K;
+      const heights: number[] = [];
+      for (let h = K; h <= top; h += K) heights.push(h);
+      for (const t of await node.raw.finality.tallies(heights)) {
+        if (t.certificate) certified.add(idOf(t.certificate.target));
+        for (const v of t.votes.values()) if (!this.byzantine.has(v.member)) votes.push({ region: node.region, vote: v });
+      }
+    }
+    for (const { region, vote } of votes) {
+      if (vote.source.height === 0 || certified.has(idOf(vote.source))) continue;
+      this.report(
+        'vote-from-unjustified',
+        `${region}: member ${vote.member} voted ${vote.source.height} -> ${vote.target.height} from a source no region certified`,
+      );
     }
   }
 
@@ -208,3 +334,6 @@ export class InvariantChecker {
 
 /** Identity of a member's vote on a link (what the vote log de-duplicates on). */
 export const voteKey = (v: Vote): string => `${v.member}|${linkId(v)}`;
+
+/** Identity of one partial signature: member, link and signature bytes. */
+const partialId = (v: Vote): string => `${voteKey(v)}|${toHex(v.signature)}`;

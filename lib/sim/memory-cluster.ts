@@ -15,11 +15,12 @@ import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ValidatorSet } from '../core/types.js';
 import { blockFromJson } from '../core/wire.js';
 import type { RecordResult } from '../handlers/sqs.js';
+import { heightVotesFromJson, heightVotesToJson } from '../pipeline/audit.js';
 import type { ChainContext } from '../pipeline/context.js';
 import { genesisCheckpoint } from '../pipeline/context.js';
 import { memoryRegionStores } from '../pipeline/memory.js';
 import { encodeMessage, type QueueMessage } from '../pipeline/messages.js';
-import type { Destination, PeerBlocks, RegionStores, Transport } from '../pipeline/ports.js';
+import type { Destination, PeerBlocks, PeerVotes, RegionStores, Transport } from '../pipeline/ports.js';
 import { NotFound, type QueryService } from '../pipeline/query.js';
 import { createRegion, type Region, type RegionHooks, type RegionQueue } from '../pipeline/region.js';
 
@@ -45,6 +46,8 @@ export interface MemoryClusterOptions {
   readonly maxReceives?: number;
   /** Simulation hooks; every one is optional and the defaults are the honest pipeline. */
   readonly hooks?: ClusterHooks;
+  /** Checkpoints between a height's two evidence audits (default STALE_CHECKPOINTS; short runs pass less). */
+  readonly auditHorizon?: number;
 }
 
 /**
@@ -62,6 +65,8 @@ export interface ClusterHooks {
   regionSet?(region: string, set: ValidatorSet): ValidatorSet;
   /** Seams of every region's runtime (a Byzantine member's inbox). */
   region?: RegionHooks;
+  /** The peers a region reads blocks and votes from (default: every other region; a planted bug may take votes away). */
+  wrapPeers?(region: string, peers: readonly (PeerBlocks & PeerVotes)[]): readonly PeerBlocks[];
   /** Called after a message was handled, with what its handler reported. */
   onDelivered?(outcome: DeliveryOutcome): void;
 }
@@ -214,7 +219,8 @@ export class MemoryCluster {
         blocksOf: (other) => cluster.node(other).stores.blocks,
         transport: cluster.wrappedTransport,
         crypto,
-        peers: cluster.peersOf(region),
+        peers: hooks.wrapPeers ? hooks.wrapPeers(region, cluster.peersOf(region)) : cluster.peersOf(region),
+        ...(opts.auditHorizon !== undefined ? { auditHorizon: opts.auditHorizon } : {}),
         memberKey: secretKey,
         ...(hooks.region ? { hooks: hooks.region } : {}),
       });
@@ -298,11 +304,19 @@ export class MemoryCluster {
     return false;
   }
 
-  /** Every other region's blocks, as a peer's API would serve them (resolved at call time). */
-  peersOf(region: string): PeerBlocks[] {
+  /**
+   * Every other region's blocks and recorded votes, as a peer's API would serve them (resolved at call
+   * time; votes go through the same JSON answer and parser as over HTTP). A peer's answer is read from
+   * its stores as created, so the simulation's faults hit the region that audits, not its peers.
+   */
+  peersOf(region: string): (PeerBlocks & PeerVotes)[] {
     return this.regions
       .filter((r) => r !== region)
-      .map((peer) => ({ fetchBlock: async (height: number) => blockAt(this.node(peer), height) }));
+      .map((peer) => ({
+        name: peer,
+        fetchBlock: async (height: number) => blockAt(this.node(peer), height),
+        votesAt: async (height: number) => heightVotesFromJson(heightVotesToJson(height, await this.node(peer).raw.finality.tally(height))),
+      }));
   }
 }
 

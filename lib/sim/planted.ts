@@ -1,11 +1,12 @@
 /**
  * Known bugs, planted behind a test-only switch, to prove the simulation catches what it claims to
- * (test/sim/planted.test.ts). Each is an alternative store or validator set handed to the region
- * runtime; nothing in lib/pipeline changes.
+ * (test/sim/planted.test.ts, test/sim/trust.test.ts). Each is an alternative store, validator set,
+ * peer list or inbox hook handed to the region runtime; nothing in lib/pipeline changes.
  */
 
 import type { Link, ValidatorSet, Vote } from '../core/types.js';
 import type { AppliedHead, AppliedStore, FinalityStore, RecordOutcome, SignOutcome, SlashingProtectionStore } from '../pipeline/ports.js';
+import type { InboxMessage, ValidatorDeps, ValidatorOutcome } from '../pipeline/validator.js';
 
 export type PlantedBug =
   /** The finalizer believes the threshold is t-1. */
@@ -15,9 +16,39 @@ export type PlantedBug =
   /** Slashing protection always signs (no watermark, no surround or double check). */
   | 'no-watermark'
   /** The applied pointer ignores its compare-and-set, so a concurrent run applies a block twice. */
-  | 'apply-twice';
+  | 'apply-twice'
+  /** Validators believe a "justified" notice without verifying its certificate (issue 15, item 4). */
+  | 'trust-notices'
+  /** No region reads its peers' votes: the cross-region evidence audit never runs (issue 15, item 6). */
+  | 'no-audit';
 
-export const PLANTED_BUGS: readonly PlantedBug[] = ['threshold-minus-one', 'no-dedup', 'no-watermark', 'apply-twice'];
+export const PLANTED_BUGS: readonly PlantedBug[] = [
+  'threshold-minus-one',
+  'no-dedup',
+  'no-watermark',
+  'apply-twice',
+  'trust-notices',
+  'no-audit',
+];
+
+/**
+ * An inbox that takes a "justified" notice at its word: the notice's target becomes the validator's
+ * highest justified checkpoint before the honest handling (which then refuses the certificate, but
+ * the validator's memory already moved). The next proposal makes it vote from that source.
+ */
+export async function trustingInbox(ctx: {
+  readonly deps: ValidatorDeps;
+  readonly message: InboxMessage;
+  readonly honest: () => Promise<ValidatorOutcome>;
+}): Promise<ValidatorOutcome> {
+  const { deps, message } = ctx;
+  if (message.kind === 'justified') {
+    const known = deps.memory.justified;
+    if (!known || message.certificate.target.height > known.checkpoint.height)
+      deps.memory.justified = { checkpoint: message.certificate.target, certificate: message.certificate };
+  }
+  return ctx.honest();
+}
 
 /** The validator set as a region configured with threshold t-1 sees it. */
 export function thresholdMinusOne(set: ValidatorSet): ValidatorSet {

@@ -20,6 +20,7 @@ import { defaultThreshold } from '../core/ffg.js';
 import { devGenesis, type GenesisAccount, signTransfer, type TransferLedger } from '../core/ledger.js';
 import type { Transaction } from '../core/types.js';
 import { isRetryLater } from '../pipeline/errors.js';
+import { STALE_CHECKPOINTS } from '../pipeline/finalizer.js';
 import { decodeMessage } from '../pipeline/messages.js';
 import { MAX_REEXECUTION } from '../pipeline/validator.js';
 import {
@@ -28,13 +29,15 @@ import {
   type InvalidTxKind,
   MEMBER_ATTACKS,
   type MemberAttack,
+  NoticeForger,
+  type NoticeForgery,
   type SequencerAttack,
 } from './byzantine.js';
 import { memoizedCrypto } from './crypto-memo.js';
 import { FaultControl, faultyTransport, instrument, SimulatedCrash } from './faults.js';
 import { InvariantChecker, type Violation, voteKey } from './invariants.js';
 import { type ClusterHooks, type Envelope, MemoryCluster, mulberry32, parseQueueId } from './memory-cluster.js';
-import { AlwaysSignProtection, NoCasAppliedStore, noDedupTally, type PlantedBug, thresholdMinusOne } from './planted.js';
+import { AlwaysSignProtection, NoCasAppliedStore, noDedupTally, type PlantedBug, thresholdMinusOne, trustingInbox } from './planted.js';
 
 export const SIM_REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'] as const;
 
@@ -100,6 +103,10 @@ export interface Scenario {
    * live regions, as a client retries elsewhere, and must be final in each of them.
    */
   readonly lostRegion?: { readonly region: string; readonly atStep: number };
+  /** Anyone writing forged "justified" notices to validators and "finalized" notices to state functions (NoticeForger). */
+  readonly forger?: { readonly notices: readonly NoticeForgery[] };
+  /** Checkpoints between a height's two evidence audits (default STALE_CHECKPOINTS, beyond a short run). */
+  readonly auditHorizon?: number;
   /** Bound on deliveries before the liveness probe. */
   readonly maxSteps: number;
   /** Deliveries the liveness probe may take to finalize and apply its transaction everywhere. */
@@ -123,6 +130,14 @@ export interface SimResult {
   readonly maskedEvidence: number;
   /** Every call's label, in order, when the scenario asked for them (`recordCalls`). */
   readonly callLabels?: readonly string[];
+  /**
+   * Cross-region evidence: (region, slashable pair) cases where the region applied the pair's height,
+   * or the height an audit horizon above it, after both votes were recorded (`required`: it must hold
+   * evidence), and cases no audit could cover.
+   */
+  readonly audit: { readonly required: number; readonly uncovered: number };
+  /** Forged notices sent, when the scenario has a forger. */
+  readonly forgeries?: { readonly justified: number; readonly finalized: number };
   /** Per queue kind, the most store calls and sends one delivery made beyond its progress allowance. */
   readonly maxWork: Readonly<Record<string, number>>;
 }
@@ -279,6 +294,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
   const member = s.byzantineMember
     ? new ByzantineMember(s.byzantineMember.member, new Set(s.byzantineMember.attacks), random, sequencer)
     : undefined;
+  const forger = s.forger ? new NoticeForger(new Set(s.forger.notices), random) : undefined;
   const lastResult = new Map<string, unknown>();
   const silent = new Set(s.silent ?? []);
   /** Outcomes of the runs of the delivery in progress (work accounting). */
@@ -301,9 +317,12 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
       // State nodes are content-addressed and immutable: a crash there is a crash at the call that needed them.
       nodes: raw.nodes,
     }),
-    wrapTransport: (t) => faultyTransport(sequencer ? sequencer.wrap(t) : t, control),
+    wrapTransport: (t) => {
+      const byzantine = sequencer ? sequencer.wrap(t) : t;
+      return faultyTransport(forger ? forger.wrap(byzantine) : byzantine, control);
+    },
     ...(s.planted === 'threshold-minus-one' ? { regionSet: (_region, set) => thresholdMinusOne(set) } : {}),
-    ...(member || silent.size > 0
+    ...(member || silent.size > 0 || s.planted === 'trust-notices'
       ? {
           region: {
             // Not async: an extra await would shift interleavings, and seeds must replay as before.
@@ -312,10 +331,13 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
                 ? Promise.resolve({ kind: 'waiting', reason: 'silent' } as const)
                 : ctx.member === member?.member
                   ? member.inbox(ctx)
-                  : ctx.honest(),
+                  : s.planted === 'trust-notices'
+                    ? trustingInbox(ctx)
+                    : ctx.honest(),
           },
         }
       : {}),
+    ...(s.planted === 'no-audit' ? { wrapPeers: (_region, peers) => peers.map((p) => ({ fetchBlock: p.fetchBlock })) } : {}),
     // Only one delivery runs per queue at a time except under the concurrency fault, where both outcomes are alike.
     onDelivered: ({ queue, result }) => {
       lastResult.set(queue, result);
@@ -333,10 +355,12 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     maxReceives: 10,
     crypto: await simCrypto(),
     hooks,
+    ...(s.auditHorizon !== undefined ? { auditHorizon: s.auditHorizon } : {}),
   });
   checker.attach(cluster);
   sequencer?.bind(cluster);
   member?.bind(cluster);
+  forger?.bind(cluster);
 
   const trace = createHash('sha256');
   const handled = new Map<string, Set<string>>();
@@ -507,6 +531,8 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     }
   }
   const maskedEvidence = await checker.checkEvidence(member?.log.signed ?? [], handled, forged);
+  const audit = await checker.checkAuditEvidence(member?.log.signed ?? [], s.auditHorizon ?? STALE_CHECKPOINTS);
+  await checker.checkVoteSources();
   await debug.onEnd?.(cluster);
 
   const finalized: number[] = [];
@@ -531,6 +557,8 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     deadLetters: cluster.deadLetters.length,
     evidence,
     maskedEvidence,
+    audit,
+    ...(forger ? { forgeries: { ...forger.log } } : {}),
     maxWork,
     ...(control.labels ? { callLabels: control.labels } : {}),
   };

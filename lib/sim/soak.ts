@@ -5,6 +5,7 @@
  *   npm run test:soak -- --from 100000 --seeds 20000 --jobs 2
  *   npm run test:soak -- --seed 1234                   # replay one seed: scenario, trace hash, violations
  *   npm run test:soak -- --seeds 50 --from 1 --planted no-watermark
+ *   npm run test:soak -- --seeds 1000 --from 1 --trust split          # the trust scenarios (trust-scenarios.ts)
  *
  * Prints the range first (with the command that replays it), progress every 100 seeds, every failing
  * seed with its first violation, and a summary: seeds/s, deliveries/s, time, load average. Exits 1
@@ -20,7 +21,8 @@ import { InputError } from '../core/errors.js';
 import { memoStats } from './crypto-memo.js';
 import { PLANTED_BUGS, type PlantedBug } from './planted.js';
 import { currentCommit, freshStart, seedNumber, slice } from './seed-policy.js';
-import { runScenario, scenarioForSeed } from './simulation.js';
+import { runScenario, type Scenario, scenarioForSeed } from './simulation.js';
+import { TRUST_SCENARIOS, type TrustScenario, trustScenarioForSeed } from './trust-scenarios.js';
 
 /** Seeds of a run without --seeds. */
 const DEFAULT_SEEDS = 5000;
@@ -47,12 +49,15 @@ function parse() {
       from: { type: 'string' },
       seed: { type: 'string' },
       planted: { type: 'string' },
+      trust: { type: 'string' },
       jobs: { type: 'string', default: '1' },
       child: { type: 'boolean', default: false },
     },
   });
   const planted = values.planted as PlantedBug | undefined;
   if (planted && !PLANTED_BUGS.includes(planted)) throw new InputError('planted', `expected one of ${PLANTED_BUGS.join(', ')}`);
+  const trust = values.trust as TrustScenario | undefined;
+  if (trust && !TRUST_SCENARIOS.includes(trust)) throw new InputError('trust', `expected one of ${TRUST_SCENARIOS.join(', ')}`);
   const jobs = seedNumber(values.jobs, 'jobs');
   if (jobs < 1 || jobs > 64) throw new InputError('jobs', 'expected an integer in [1, 64]');
   return {
@@ -60,13 +65,20 @@ function parse() {
     from: values.from === undefined ? undefined : seedNumber(values.from, 'from'),
     count: values.seeds === undefined ? DEFAULT_SEEDS : seedNumber(values.seeds, 'seeds'),
     planted,
+    trust,
     jobs,
     child: values.child,
   };
 }
 
-async function replay(seed: number, overrides: { planted?: PlantedBug }): Promise<number> {
-  const result = await runScenario(scenarioForSeed(seed, overrides));
+/** What a run varies: a planted bug, and the trust scenarios instead of the general ones. */
+type Overrides = { planted?: PlantedBug; trust?: TrustScenario };
+
+const scenarioOf = (seed: number, { trust, ...overrides }: Overrides): Scenario =>
+  trust ? trustScenarioForSeed(trust, seed, overrides) : scenarioForSeed(seed, overrides);
+
+async function replay(seed: number, overrides: Overrides): Promise<number> {
+  const result = await runScenario(scenarioOf(seed, overrides));
   console.log(JSON.stringify(result.scenario, null, 2));
   console.log(`trace ${result.traceHash}  steps ${result.steps}  store calls ${result.storeCalls}  crashes ${result.crashes}`);
   console.log(
@@ -77,11 +89,11 @@ async function replay(seed: number, overrides: { planted?: PlantedBug }): Promis
 }
 
 /** Runs seeds [from, from + count) in this process, printing failures and progress as they come. */
-async function runRange(from: number, count: number, overrides: { planted?: PlantedBug }, prefix: string): Promise<Summary> {
+async function runRange(from: number, count: number, overrides: Overrides, prefix: string): Promise<Summary> {
   const summary: Summary = { seeds: 0, steps: 0, violations: 0, failing: [], hits: 0, misses: 0 };
   const started = performance.now();
   for (let seed = from; seed < from + count; seed++) {
-    const result = await runScenario(scenarioForSeed(seed, overrides));
+    const result = await runScenario(scenarioOf(seed, overrides));
     summary.seeds++;
     summary.steps += result.steps;
     summary.violations += result.violations.length;
@@ -99,9 +111,10 @@ async function runRange(from: number, count: number, overrides: { planted?: Plan
 }
 
 /** Runs one slice in a child process of this script; its lines are passed through with a prefix. */
-function runChild(from: number, count: number, planted: PlantedBug | undefined, job: number): Promise<Summary> {
+function runChild(from: number, count: number, { planted, trust }: Overrides, job: number): Promise<Summary> {
   const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', '--from', `${from}`, '--seeds', `${count}`];
   if (planted) args.push('--planted', planted);
+  if (trust) args.push('--trust', trust);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let summary: Summary | undefined;
   createInterface({ input: child.stdout }).on('line', (line) => {
@@ -119,7 +132,7 @@ function runChild(from: number, count: number, planted: PlantedBug | undefined, 
 
 async function main(): Promise<number> {
   const opts = parse();
-  const overrides = opts.planted ? { planted: opts.planted } : {};
+  const overrides: Overrides = { ...(opts.planted ? { planted: opts.planted } : {}), ...(opts.trust ? { trust: opts.trust } : {}) };
   if (opts.seed !== undefined) return replay(opts.seed, overrides);
   if (opts.child) {
     const summary = await runRange(opts.from ?? 1, opts.count, overrides, '');
@@ -146,7 +159,7 @@ async function main(): Promise<number> {
       : await Promise.all(
           Array.from({ length: opts.jobs }, (_, i) => slice({ from, count }, i, opts.jobs))
             .filter((s) => s.count > 0)
-            .map((s, i) => runChild(s.from, s.count, opts.planted, i + 1)),
+            .map((s, i) => runChild(s.from, s.count, overrides, i + 1)),
         );
   const seconds = (performance.now() - started) / 1000;
   const total = summaries.reduce(

@@ -24,6 +24,7 @@ describe('OpenAPI document', () => {
       'GET /v1/accounts/{publicKeyHex}',
       'GET /v1/blocks/{height}',
       'GET /v1/checkpoints/{height}',
+      'GET /v1/checkpoints/{height}/votes',
       'GET /v1/evidence',
       'GET /v1/finality',
       'GET /v1/finality/stream',

@@ -17,6 +17,7 @@ import { FinalizerCache, type FinalizerDeps, handleVote, STALE_CHECKPOINTS } fro
 import { MemoryFinalityStore } from '../../lib/pipeline/memory.js';
 import type { FinalityStore } from '../../lib/pipeline/ports.js';
 import { finalizationAt } from '../../lib/pipeline/tally.js';
+import { FinalityState } from '../helpers/ffg-reference.js';
 import { certifyLink, RecordingTransport, voteOn } from '../helpers/fixture.js';
 
 const dealing: Dealing = deal(4, 3);
@@ -210,5 +211,49 @@ describe('finalizer work per vote does not grow with history', () => {
     // Notices: a justified notice per member hosted here, the finalized notice (not home: no tick).
     expect(results[2]!.sends).toBe(3);
     expect(results[0]!.sends + results[1]!.sends).toBe(0);
+  });
+});
+
+/**
+ * Issue 15, item 11: the finalizer counts a member's votes as the reference model does (first
+ * counted wins; a later vote that double or surround votes against a counted one is evidence and
+ * never counted), whichever of a surround pair arrives first.
+ */
+describe('a vote slashable against a counted one is never counted (as in the reference model)', () => {
+  const orders = [
+    { name: 'inner first, then the surrounding vote', votes: [[6, 7] as const, [5, 8] as const] },
+    { name: 'the surrounding vote first, then the inner one', votes: [[5, 8] as const, [6, 7] as const] },
+  ];
+  for (const order of orders)
+    it(order.name, async () => {
+      const h = await history(7);
+      const deps = h.deps();
+      const model = new FinalityState({ era: 0n, n: 4, threshold: 3, checkpointInterval: 1, genesis: h.chain.genesis });
+      const kinds: string[] = [];
+      const modelKinds: string[] = [];
+      for (const [from, to] of order.votes) {
+        const { vote, ancestry } = h.vote(from, to, 4);
+        kinds.push((await handleVote(deps, vote, { ancestry, repeat: false })).kind);
+        modelKinds.push(model.addVote(vote).kind);
+      }
+      expect(modelKinds).toEqual(['counted', 'equivocation']);
+      expect(kinds).toEqual(['counted', 'uncounted']);
+      expect((await h.counted.store.listEvidence(10)).map((e) => e.member)).toEqual([4]);
+      // The second vote holds no slot and counts toward no link.
+      const [from, to] = order.votes[1]!;
+      const slot = (await h.counted.store.tally(to))?.votes.get(4);
+      expect(slot === undefined || slot.source.height !== from).toBe(true);
+    });
+
+  it('a double vote (same target height, another block)', async () => {
+    const h = await history(7);
+    const deps = h.deps();
+    const model = new FinalityState({ era: 0n, n: 4, threshold: 3, checkpointInterval: 1, genesis: h.chain.genesis });
+    const first = h.vote(6, 7, 4);
+    const other = { ...h.checkpoints[7]!, hash: h.checkpoints[8]!.hash };
+    const second = voteOn(dealing, LOCAL_CHAIN_ID, { era: 0n, source: h.checkpoints[6]!, target: other }, 4);
+    expect([model.addVote(first.vote).kind, model.addVote(second).kind]).toEqual(['counted', 'equivocation']);
+    expect((await handleVote(deps, first.vote, { ancestry: first.ancestry, repeat: false })).kind).toBe('counted');
+    expect(await handleVote(deps, second, { ancestry: [], repeat: false })).toEqual({ kind: 'uncounted', evidence: 1 });
   });
 });

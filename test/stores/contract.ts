@@ -398,6 +398,22 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         expect((await finality.tally(2))!.spans).toEqual([span]);
       });
 
+      it('refuses the slot to a vote surrounded by a spanning vote of its member noted at its height (issue 15, item 11)', async () => {
+        const { finality, genesis } = await makeStores();
+        const span = vote(link(checkpoint(1), checkpoint(5)), 3);
+        await finality.recordSpan(span, [3, 4]);
+        // Member 3's adjacent vote 3->4 is surrounded by 1->5: never counted, and the store says why.
+        const inner = vote(link(checkpoint(3), checkpoint(4)), 3);
+        const refused = await finality.recordVote(inner);
+        expect(refused.kind).toBe('surrounded');
+        if (refused.kind === 'surrounded') expect(refused.existing).toEqual(span);
+        expect((await finality.tally(4))!.votes.has(3)).toBe(false);
+        // Not surrounded: another member's vote, and member 3's vote 1->4 (same source as the span).
+        expect((await finality.recordVote(vote(link(checkpoint(3), checkpoint(4)), 2))).kind).toBe('recorded');
+        expect((await finality.recordVote(vote(link(checkpoint(1), checkpoint(3)), 3))).kind).toBe('recorded');
+        expect((await finality.recordVote(vote(link(genesis, checkpoint(4)), 3))).kind).toBe('recorded');
+      });
+
       it('keeps the first certificate of a height, also under concurrent writers, and reports who created it', async () => {
         const { finality, genesis } = await makeStores();
         const l = link(genesis, checkpoint(1));
