@@ -9,6 +9,7 @@ import { voteSigningBytes } from '../core/codec.js';
 import { checkpointId, linkId } from '../core/ids.js';
 import { evidenceOf } from '../core/slashing.js';
 import type { Certificate, Vote } from '../core/types.js';
+import { viewBase, viewTargetHeight } from '../core/views.js';
 import type { AppliedHead, AppliedStore, HeightTally } from '../pipeline/ports.js';
 import { finalizationOf } from '../pipeline/tally.js';
 import type { MemoryCluster } from './memory-cluster.js';
@@ -159,9 +160,15 @@ export class InvariantChecker {
   private async checkTrust(): Promise<void> {
     const K = this.cluster.set.checkpointInterval;
     let justified = 0;
+    // A new view's first target may lie further up: above every signer's last signed target (views.ts).
+    let viewFloor = 0;
     for (const node of this.cluster.nodes.values()) {
       const head = await node.raw.finality.head();
       justified = Math.max(justified, head.justified.height);
+      if (head.viewCertificate) {
+        const base = viewBase(head.viewCertificate);
+        viewFloor = Math.max(viewFloor, viewTargetHeight(base.justified, base.lastTarget, K));
+      }
       const applied = (await node.raw.applied.applied())?.height ?? 0;
       if (applied > head.finalized.height)
         this.report(
@@ -172,7 +179,7 @@ export class InvariantChecker {
     for (const m of this.cluster.set.members) {
       if (this.byzantine.has(m.index)) continue;
       const last = await this.cluster.node(m.region).raw.protection.lastSigned(m.index);
-      if (last && last.link.target.height > justified + K)
+      if (last && last.link.target.height > Math.max(justified + K, viewFloor))
         this.report(
           'watermark-ahead',
           `member ${m.index} signed target ${last.link.target.height}, beyond the highest justified checkpoint ${justified} + ${K}`,
