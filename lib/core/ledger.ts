@@ -23,7 +23,7 @@ import { txHash, txSigningBytes } from './codec.js';
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.js';
 import { InputError } from './errors.js';
 import { EMPTY_ROOT, type Hash, hexOf, type SmtChange, type SmtProof, type SparseMerkleTree } from './smt.js';
-import type { Admission, Application, ApplicationDefinition, ExecutionResult, StateRead } from './state-machine.js';
+import type { Admission, Application, ApplicationDefinition, ExecutionResult, SenderState, StateRead } from './state-machine.js';
 import type { Transaction } from './types.js';
 import { transactionFromJson, transactionToJson } from './wire.js';
 
@@ -143,6 +143,16 @@ export class TransferLedger implements Application<Transaction> {
   sequence(tx: Transaction): bigint {
     return tx.nonce;
   }
+  /** A transfer spends its amount from the sender's balance. */
+  spend(tx: Transaction): bigint {
+    return tx.amount;
+  }
+
+  /** The account's next nonce and its balance under `root` (0 and 0 for an account never credited). */
+  async senderState(root: Hash, sender: Uint8Array): Promise<SenderState> {
+    const account = await this.account(root, sender);
+    return { next: account?.nonce ?? 0n, budget: account?.balance ?? 0n };
+  }
 
   /** Ingress: the signature must verify for this chain and the nonce must not be used already. */
   async admit(state: { root: Hash; height: number }, tx: Transaction): Promise<Admission> {
@@ -228,7 +238,7 @@ export class TransferLedger implements Application<Transaction> {
     });
     await Promise.all([...keys].map(async ([id, pk]) => accounts.set(id, (await this.account(root, pk)) ?? DEFAULT_ACCOUNT)));
 
-    const rejected: { index: number; reason: LedgerRejection; message: string; retryable: boolean }[] = [];
+    const rejected: { index: number; reason: LedgerRejection; message: string; retryable: boolean; sequenceUsed?: boolean }[] = [];
     const dirty = new Set<string>();
     let applied = 0;
     for (const [index, tx] of txs.entries()) {
@@ -242,8 +252,10 @@ export class TransferLedger implements Application<Transaction> {
       const result = transfer(tx, accounts.get(fromId)!, accounts.get(toId)!, fromId === toId);
       if (!result.ok) {
         // A nonce ahead of the sender's may become valid once the gap is filled: a pool keeps it.
-        const retryable = result.reason === 'BAD_NONCE' && tx.nonce > accounts.get(fromId)!.nonce;
-        rejected.push({ index, reason: result.reason, message: result.message, retryable });
+        const next = accounts.get(fromId)!.nonce;
+        const retryable = result.reason === 'BAD_NONCE' && tx.nonce > next;
+        const sequenceUsed = result.reason === 'BAD_NONCE' && tx.nonce < next;
+        rejected.push({ index, reason: result.reason, message: result.message, retryable, ...(sequenceUsed ? { sequenceUsed } : {}) });
         continue;
       }
       accounts.set(fromId, result.from);
