@@ -56,7 +56,7 @@ describe('admission through the pipeline', () => {
     const seen = REGIONS.map(() => new Set<string>());
     const observe = async () => {
       const now = await statuses(all, hash);
-      now.forEach((s, i) => seen[i]!.add(s.status));
+      for (const [i, s] of now.entries()) seen[i]!.add(s.status);
       return now;
     };
     for (const s of await observe()) expect(s).toEqual({ hash, status: 'pending' });
