@@ -262,7 +262,7 @@ export class RegionStack extends Stack {
     const stream = roleFunction('Stream', 'stream', `${prefix}-stream`);
     this.streamEndpoint = new StreamEndpoint(this, 'StreamEndpoint', { handler: stream.fn, maxStreams: props.maxStreams });
 
-    // Query API: reads the region's tables; POST /v1/transactions goes to the home region's ingress.
+    // Query API: reads the region's tables; POST /v1/transactions admits into the home region's pool and wakes its ingress.
     // GET /v1/finality/stream is redirected to the stream function's URL (API Gateway buffers responses).
     const api = roleFunction('Api', 'api', `${prefix}-api`, { AFG_STREAM_URL: this.streamEndpoint.url });
     for (const reader of [api, stream]) {
@@ -270,6 +270,8 @@ export class RegionStack extends Stack {
       finality.grantRead(reader.fn);
       state.grantRead(reader.fn);
       ProtocolQueue.grantSendByName(reader.fn, this, ingress);
+      // Admission writes into the transaction pool, in the home region's blocks table (lib/aws/pool-store.ts).
+      ProtocolTable.grantPoolByName(reader.fn, this, config.homeRegion, names.blocksTable);
     }
     // GET /v1/health checks each queue the region needs (GetQueueAttributes); the table checks are GetItem reads.
     ProtocolQueue.grantProbeByName(

@@ -10,7 +10,7 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createApi } from '../lib/api/app.js';
 import { streamingLambdaHandler } from '../lib/api/lambda.js';
-import { logger, runtime } from '../lib/handlers/lambda-env.js';
+import { logger, poolFromEnv, runtime } from '../lib/handlers/lambda-env.js';
 
 let serve: ReturnType<typeof streamingLambdaHandler> | undefined;
 
@@ -25,6 +25,7 @@ export const handler = awslambda.streamifyResponse(
           chain: rt.chain,
           maxLagBlocks: Number(process.env.AFG_MAX_LAG_BLOCKS ?? 50),
           stream: { pollMs: Number(process.env.AFG_STREAM_POLL_MS ?? 500), maxStreams: 1 },
+          pool: poolFromEnv(),
           log: (entry) => logger.error(entry.message, { method: entry.method, path: entry.path, error: String(entry.error) }),
         }),
       );

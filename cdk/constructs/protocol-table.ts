@@ -61,6 +61,20 @@ export class ProtocolTable extends Construct {
   }
 
   /**
+   * Lets `grantee` admit into the transaction pool kept in the blocks table `name` of `region` (the
+   * home region): read a sender's entries and a status, reserve room in a lane (UpdateItem), and
+   * write an entry with its status in one TransactWriteItems (PutItem, ConditionCheckItem). By an
+   * ARN built from the name, like grantReadByName.
+   */
+  static grantPoolByName(grantee: iam.IGrantable, scope: Construct, region: string, name: string): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:ConditionCheckItem'],
+      resourceArns: [Stack.of(scope).formatArn({ service: 'dynamodb', region, resource: 'table', resourceName: name })],
+    });
+  }
+
+  /**
    * Lets `grantee` read items (GetItem, BatchGetItem, Query) of the table `name` in `region` of this
    * stack's account, addressed by an ARN built from the name (no cross-region reference).
    */
