@@ -341,4 +341,14 @@ describe('a genesis with many funded accounts (npm start -- --accounts N)', () =
     const account = await ledger().account(root, genesis[1_400]!.account);
     expect(account).toEqual({ balance: 1_000_000_000n, nonce: 0n });
   });
+
+  it('builds a genesis whose tree has more nodes than a call may take arguments (~10^5)', async () => {
+    // 80,000 accounts make ~190,000 tree nodes, written by one putMany. Plain 32-byte accounts: no keys to derive.
+    const genesis = Array.from({ length: 80_000 }, (_, i) => ({ account: sha256(new TextEncoder().encode(`big-${i}`)), balance: 5n }));
+    const store = new MemoryNodeStore();
+    const root = await new TransferLedger({ chainId: LOCAL_CHAIN_ID, tree: new SparseMerkleTree(store), genesis }).genesis();
+    expect(store.size).toBeGreaterThan(150_000);
+    const reader = new TransferLedger({ chainId: LOCAL_CHAIN_ID, tree: new SparseMerkleTree(store), genesis });
+    expect(await reader.account(root, genesis[79_999]!.account)).toEqual({ balance: 5n, nonce: 0n });
+  }, 60_000);
 });
