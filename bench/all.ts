@@ -7,7 +7,8 @@
  *
  * Parts, in order: crypto (BLS costs, naive vs optimistic certification), certificate (sizes; reads
  * crypto.json), state (state commitment up to --state-max accounts, default 1e5; 1e6 takes minutes),
- * e2e (local cluster latency/throughput), cost (AWS operations per checkpoint), stream (finality stream
+ * e2e (local cluster latency/throughput), cost (AWS operations per checkpoint), model (predicted AWS
+ * latency from the pipeline's serial chain and published per-operation latencies), stream (finality stream
  * delivery lag after finality), follower (snapshot bootstrap time and bytes at 1e4 and 1e5 accounts).
  * --quick shortens e2e and cost (10 s windows, loads 10 and 100/s, configs 4x4 and 4x7).
  */
@@ -18,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { writeAllCharts } from './chart.js';
 import { formatTable } from './report.js';
 
-export const PARTS = ['crypto', 'certificate', 'state', 'e2e', 'cost', 'stream', 'follower'] as const;
+export const PARTS = ['crypto', 'certificate', 'state', 'e2e', 'cost', 'model', 'stream', 'follower'] as const;
 export type Part = (typeof PARTS)[number];
 
 export interface AllOptions {
@@ -103,9 +104,13 @@ function headline(part: Part): string {
       return r.rows
         .map(
           (x) =>
-            `${x.regions}x${x.n}: ${n(x['SQS req/ckpt'])} SQS, ${n(x['DDB WRU/ckpt'])} WRU, ${n(x['DDB RRU/ckpt'])} RRU per ckpt, $${n(x['$/1M tx'], 2)}/1M tx`,
+            `${x.regions}x${x.n}: ${n(x.callsPerCheckpoint)} calls (target <= 100), ${n(x['SQS req/ckpt'])} SQS, ${n(x['DDB WRU/ckpt'])} WRU, ${n(x['DDB RRU/ckpt'])} RRU per ckpt, $${n(x['$/1M tx'], 2)}/1M tx`,
         )
         .join('; ');
+    case 'model': {
+      const m = r as unknown as { predictedAwsP50Ms?: number; predictedAwsP99Ms?: number };
+      return `predicted AWS p50 ${n(m.predictedAwsP50Ms, 0)} ms, p99 ${n(m.predictedAwsP99Ms, 0)} ms (target p50 <= 1000 ms: ${(m.predictedAwsP50Ms ?? Infinity) <= 1000 ? 'met' : 'missed'})`;
+    }
     case 'stream':
       return r.rows
         .map((x) => `poll ${x['poll ms']} ms x ${x.clients} client(s): lag p50 ${n(x['p50 ms'])} ms, p99 ${n(x['p99 ms'])} ms`)

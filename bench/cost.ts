@@ -77,6 +77,8 @@ export function pipelineCost(r: RunResult) {
     writeUnits: sum(pipeline, (c) => c.writeUnits),
     readUnits: sum(pipeline, (c) => c.readUnits),
     estimatedUnits: sum(pipeline, (c) => c.estimatedUnits),
+    /** DynamoDB requests of the pipeline (each BatchWriteItem or TransactWriteItems counts once). */
+    dynamoCalls: sum(pipeline, (c) => (c.service === 'dynamodb' ? c.calls : 0)),
     invocations,
     gbSeconds,
   };
@@ -84,11 +86,12 @@ export function pipelineCost(r: RunResult) {
 
 /** Ops per checkpoint by role (origin with its event source merged), for the breakdown table. */
 function byRole(r: RunResult, checkpoints: number) {
-  const roles = new Map<string, { sqs: number; wru: number; rru: number }>();
+  const roles = new Map<string, { sqs: number; ddb: number; wru: number; rru: number }>();
   for (const c of r.ops) {
     const role = c.origin.replace(/-source$/, '');
-    const e = roles.get(role) ?? { sqs: 0, wru: 0, rru: 0 };
+    const e = roles.get(role) ?? { sqs: 0, ddb: 0, wru: 0, rru: 0 };
     if (c.service === 'sqs') e.sqs += c.billedRequests - c.emptyReceives;
+    else e.ddb += c.calls;
     e.wru += c.writeUnits;
     e.rru += c.readUnits;
     roles.set(role, e);
@@ -97,6 +100,7 @@ function byRole(r: RunResult, checkpoints: number) {
     regions: r.regions,
     n: r.validators,
     role: role === 'api' ? 'api (ingress sends; reads are the load generator polling)' : role,
+    'DDB calls/ckpt': e.ddb / checkpoints,
     'SQS req/ckpt': e.sqs / checkpoints,
     'DDB WRU/ckpt': e.wru / checkpoints,
     'DDB RRU/ckpt': e.rru / checkpoints,
@@ -155,6 +159,8 @@ async function main(): Promise<void> {
       checkpoints: r.checkpoints,
       transfers: r.load.finalized,
       pending: r.load.pending,
+      // The issue-13 bar: DynamoDB requests + SQS requests (sends, receives that returned messages, deletes) per checkpoint.
+      callsPerCheckpoint: (p.dynamoCalls + p.sqsRequests) / checkpoints,
       'SQS req/ckpt': p.sqsRequests / checkpoints,
       'DDB WRU/ckpt': p.writeUnits / checkpoints,
       'DDB RRU/ckpt': p.readUnits / checkpoints,

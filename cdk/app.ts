@@ -6,6 +6,8 @@
  *   -c deletionProtection=false    dev clusters only: tables, key shares and logs go with `cdk destroy`
  *   -c alarmTopicName=<name>       SNS topic, in each region, that the alarms notify
  *   -c maxStreams=<n>              finality streams each region serves at once (stream function reserved concurrency, default 50)
+ *   -c requestsPerIpPerMinute=<n>  requests one client address may send to a region's API in a minute before WAF answers
+ *                                  429 (default 1200)
  *   -c peerApiUrls=<json>          {"<region>": "<ApiUrl output>", ...}: each state function's catch-up peers and each
  *                                  follower region's peers to follow (second deploy)
  * A region of the config that hosts no member is deployed as a follower region (no key share, no validator,
@@ -57,6 +59,9 @@ if (peers !== undefined) {
 const maxStreams = ctx('maxStreams');
 if (maxStreams !== undefined && !/^[1-9][0-9]*$/.test(maxStreams))
   throw new Error(`context maxStreams: expected a positive integer, got ${maxStreams}`);
+const perIp = ctx('requestsPerIpPerMinute');
+if (perIp !== undefined && !/^[1-9][0-9]*$/.test(perIp))
+  throw new Error(`context requestsPerIpPerMinute: expected a positive integer, got ${perIp}`);
 buildApp({
   app,
   config: loadClusterConfig(ctx('config') ?? 'cdk/clusters/example.json'),
@@ -65,5 +70,6 @@ buildApp({
   peerApiUrls,
   alarmTopicName: ctx('alarmTopicName'),
   maxStreams: maxStreams === undefined ? undefined : Number(maxStreams),
+  requestsPerIpPerMinute: perIp === undefined ? undefined : Number(perIp),
 });
 app.synth();

@@ -20,6 +20,8 @@ export interface BuildAppOptions {
   readonly alarmTopicName?: string;
   /** See RegionStackProps.maxStreams. */
   readonly maxStreams?: number;
+  /** See RegionStackProps.requestsPerIpPerMinute. */
+  readonly requestsPerIpPerMinute?: number;
   /** Run cdk-nag AwsSolutionsChecks. Default true. */
   readonly nag?: boolean;
   /** An existing App (e.g. one carrying CLI context); default a new one. */
@@ -48,6 +50,7 @@ export function buildApp(options: BuildAppOptions): { app: App; stacks: Map<stri
         peerApiUrls: options.peerApiUrls,
         alarmTopicName: options.alarmTopicName,
         maxStreams: options.maxStreams,
+        requestsPerIpPerMinute: options.requestsPerIpPerMinute,
       }),
     );
   }

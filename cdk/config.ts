@@ -25,6 +25,38 @@ export const serviceName = (role: Role): string => `afg-${role}`;
 /** Secrets Manager name of member `index`'s key share, e.g. `afg/member-1`. */
 export const keyShareSecretName = (prefix: string, index: number): string => `${prefix}/member-${index}`;
 
+/**
+ * Partition keys of the items in each table, by kind, as IAM `dynamodb:LeadingKeys` values (a trailing
+ * `*` is a prefix). Mirrors the layouts in the header comments of lib/aws/block-store.ts,
+ * lib/aws/finality-store.ts and lib/aws/state-store.ts; test/integration/least-privilege.test.ts checks
+ * that every request the roles really make falls within the grants built from these.
+ */
+export const ITEM_KEYS = {
+  blocks: {
+    block: 'B#*',
+    /** The finalized-height index (F#<height>: the finalized block's hash), written by the state function. */
+    finalizedIndex: 'F#*',
+    sequencerHead: 'SEQ',
+    /** The transaction pool's lanes: entries and the lane's counter (PL#<lane>, lib/aws/pool-store.ts). */
+    poolLane: 'PL#*',
+    /** A transaction's status in the pool (TX#<hash>). */
+    txStatus: 'TX#*',
+    pacemaker: 'PACEMAKER',
+  },
+  finality: {
+    /** Member `m`'s slashing-protection watermark: the one finality item its validator writes. */
+    watermark: (member: number): string => `WATERMARK#${member}`,
+    tally: 'T#*',
+    evidence: 'E',
+    stats: 'STATS',
+    head: 'HEAD',
+  },
+  state: { node: 'N#*', applied: 'APPLIED' },
+} as const;
+
+/** Environment variable telling a function that it writes state-tree nodes (lib/handlers/lambda-env.ts). */
+export const STATE_WRITER_ENV = 'AFG_STATE_WRITER';
+
 /** SSM parameter (one per region) holding that region's API URL, read by peers for catch-up. */
 export const apiUrlParameterName = (prefix: string): string => `/${prefix}/api-url`;
 

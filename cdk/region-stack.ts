@@ -15,7 +15,16 @@ import type { Construct } from 'constructs';
 import { regionDependencies } from '../lib/aws/probes.js';
 import { type ClusterConfig, followerRegions } from '../lib/config.js';
 import { HEALTH_CHECK_EVENT, HEALTH_CHECK_METRICS } from '../lib/handlers/health-check.js';
-import { apiUrlParameterName, FINALITY_LAG_METRIC, inboxQueue, keyShareSecretName, type Role, resourceNames } from './config.js';
+import {
+  apiUrlParameterName,
+  FINALITY_LAG_METRIC,
+  ITEM_KEYS,
+  inboxQueue,
+  keyShareSecretName,
+  type Role,
+  resourceNames,
+  STATE_WRITER_ENV,
+} from './config.js';
 import { HttpEndpoint } from './constructs/http-endpoint.js';
 import { KeyShares } from './constructs/key-shares.js';
 import { ProtocolQueue } from './constructs/protocol-queue.js';
@@ -23,18 +32,20 @@ import { ProtocolTable } from './constructs/protocol-table.js';
 import { RoleFunction } from './constructs/role-function.js';
 import { StreamEndpoint } from './constructs/stream-endpoint.js';
 
-/** Per-role Lambda sizing and SQS event-source settings (fixed defaults). */
-export const ROLE_SETTINGS: Readonly<
-  Record<Role, { timeout: number; memorySize: number; batchSize?: number; batchingWindow?: number; maxConcurrency?: number }>
-> = {
-  // Larger batches with a short window let the sequencer pack transactions into blocks.
-  sequencer: { timeout: 30, memorySize: 512, batchSize: 100, batchingWindow: 1, maxConcurrency: 2 },
+/**
+ * Per-role Lambda sizing and SQS event-source settings (fixed defaults). No event source has a batching
+ * window: a vote, proposal, transaction or finality notice is handed to its function as soon as it arrives
+ * (a window of w seconds adds up to w to every hop on the finality path; issue 13). Without a window SQS
+ * hands at most 10 messages per invocation; the sequencer still packs large blocks from its durable pool.
+ */
+export const ROLE_SETTINGS: Readonly<Record<Role, { timeout: number; memorySize: number; batchSize?: number; maxConcurrency?: number }>> = {
+  sequencer: { timeout: 30, memorySize: 512, batchSize: 10, maxConcurrency: 2 },
   // Each proposal costs a block execution and a BLS signature; low concurrency keeps one member's chain in order.
-  validator: { timeout: 60, memorySize: 1024, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
+  validator: { timeout: 60, memorySize: 1024, batchSize: 10, maxConcurrency: 2 },
   // Votes are small; combining t partial signatures needs BLS, hence the memory (and CPU) bump.
-  finalizer: { timeout: 30, memorySize: 1024, batchSize: 50, batchingWindow: 1, maxConcurrency: 5 },
-  'state-function': { timeout: 60, memorySize: 512, batchSize: 10, batchingWindow: 0, maxConcurrency: 2 },
-  // API Gateway HTTP APIs wait at most 30 s for an integration.
+  finalizer: { timeout: 30, memorySize: 1024, batchSize: 10, maxConcurrency: 5 },
+  'state-function': { timeout: 60, memorySize: 512, batchSize: 10, maxConcurrency: 2 },
+  // API Gateway waits at most 29 s for a REST API integration.
   api: { timeout: 15, memorySize: 512 },
   // One invocation per open finality stream: it ends a few seconds before this timeout and the client
   // resumes with Last-Event-ID. Lambda bills a stream whose client left until then, hence 5 minutes.
@@ -74,6 +85,11 @@ export interface RegionStackProps extends StackProps {
    * concurrency (see StreamEndpoint). Default 50.
    */
   readonly maxStreams?: number;
+  /**
+   * Requests one client address may send to this region's API within a minute before WAF answers it 429
+   * (HttpEndpoint.requestsPerIpPerMinute). Default 1200.
+   */
+  readonly requestsPerIpPerMinute?: number;
 }
 
 export class RegionStack extends Stack {
@@ -140,7 +156,7 @@ export class RegionStack extends Stack {
       const q = new ProtocolQueue(this, id, {
         queueName,
         consumerTimeout: consumer.timeout,
-        maxBatchingWindow: Duration.seconds(s.batchingWindow ?? 0),
+        maxBatchingWindow: Duration.seconds(0),
         alarmActions,
       });
       q.bindConsumer(consumer, { batchSize: s.batchSize ?? 10, maxConcurrency: s.maxConcurrency ?? 2 });
@@ -156,13 +172,28 @@ export class RegionStack extends Stack {
     const followers = followerRegions(config);
     this.follower = followers.includes(region);
 
-    // Sequencer and ingress (home region only): orders transactions into blocks (executing them, so it
-    // writes state nodes) and sends each proposal to every member's inbox, wherever the member runs.
+    // Least privilege (docs/operations.md "Least privilege"): every role reads its region's tables, but
+    // writes only the items it owns, named by partition key (ProtocolTable.grantWriteItems); only the state
+    // function and a follower write state-tree nodes (STATE_WRITER_ENV), the other roles compute genesis in
+    // memory. K names the item kinds.
+    const K = ITEM_KEYS;
+    const stateWriter = { [STATE_WRITER_ENV]: 'true' };
+
+    // Sequencer and ingress (home region only): orders transactions into blocks (a trial execution kept in
+    // memory) and sends each proposal to every member's inbox, wherever the member runs. It paces on the
+    // region's finality head.
     if (home) {
       const sequencer = roleFunction('Sequencer', 'sequencer', `${prefix}-sequencer`);
       consumedQueue('Ingress', names.ingressQueue, 'sequencer', sequencer);
-      blocks.grantReadWrite(sequencer.fn);
-      state.grantReadWrite(sequencer.fn);
+      for (const table of [blocks, finality, state]) table.grantRead(sequencer.fn);
+      blocks.grantWriteItems(sequencer.fn, ['PutItem'], [K.blocks.block, K.blocks.sequencerHead, K.blocks.pacemaker]);
+      // The pool: admits ingress transactions, records what became of each, sends waiting ones back, and
+      // deletes entries that leave it (a rejected one by a conditional DeleteItem).
+      blocks.grantWriteItems(
+        sequencer.fn,
+        ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'],
+        [K.blocks.poolLane, K.blocks.txStatus],
+      );
       ProtocolQueue.grantSendByName(
         sequencer.fn,
         this,
@@ -171,7 +202,8 @@ export class RegionStack extends Stack {
     }
 
     // Validators: one function and one inbox queue per member hosted here. A validator stores and executes
-    // each proposal, guards its votes in the finality table, and votes to every region.
+    // each proposal (in memory), guards its votes with its own watermark item, and votes to every region.
+    // It may write that one finality item and block items; a co-located member's watermark is out of reach.
     const hosted = config.members.filter((m) => m.region === region);
     const inboxes: ProtocolQueue[] = [];
     if (this.follower) {
@@ -187,9 +219,9 @@ export class RegionStack extends Stack {
           AFG_KEY_SECRET_ID: keyShareSecretName(prefix, m.index),
         });
         inboxes.push(consumedQueue(`Proposals${m.index}`, inboxQueue(prefix, m.index), 'validator', validator));
-        blocks.grantReadWrite(validator.fn);
-        state.grantReadWrite(validator.fn);
-        finality.grantReadWrite(validator.fn);
+        for (const table of [blocks, finality, state]) table.grantRead(validator.fn);
+        finality.grantWriteItems(validator.fn, ['PutItem'], [K.finality.watermark(m.index)]);
+        blocks.grantWriteItems(validator.fn, ['PutItem'], [K.blocks.block]);
         // Proposals sent by reference are read from the home region's blocks table.
         if (!home) ProtocolTable.grantReadByName(validator.fn, this, config.homeRegion, names.blocksTable);
         shares.grantRead(m.index, validator.fn);
@@ -202,26 +234,26 @@ export class RegionStack extends Stack {
       }
     }
 
-    // State function: advances the applied pointer over finalized blocks; stores blocks fetched from peers
-    // and executes them when this region has not.
+    // State function: advances the applied pointer over finalized blocks, writing their state-tree nodes
+    // (and, at its first start, the genesis nodes) and the finalized-height index; stores blocks fetched
+    // from peers.
     const peerUrls = Object.entries(props.peerApiUrls ?? {})
       .filter(([r]) => r !== region)
       .map(([, url]) => url);
-    const stateFunction = roleFunction(
-      'StateFunction',
-      'state-function',
-      `${prefix}-state-function`,
-      peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {},
-    );
+    const stateFunction = roleFunction('StateFunction', 'state-function', `${prefix}-state-function`, {
+      ...stateWriter,
+      ...(peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {}),
+    });
     const finalized = consumedQueue('Finalized', names.finalizedQueue, 'state-function', stateFunction);
-    blocks.grantReadWrite(stateFunction.fn);
-    finality.grantRead(stateFunction.fn);
-    state.grantReadWrite(stateFunction.fn);
+    for (const table of [blocks, finality, state]) table.grantRead(stateFunction.fn);
+    state.grantWriteItems(stateFunction.fn, ['BatchWriteItem'], [K.state.node]);
+    state.grantWriteItems(stateFunction.fn, ['PutItem'], [K.state.applied]);
+    blocks.grantWriteItems(stateFunction.fn, ['PutItem'], [K.blocks.block]);
+    blocks.grantWriteItems(stateFunction.fn, ['BatchWriteItem'], [K.blocks.finalizedIndex]);
 
     // Finalizer: tallies votes into certificates; notifies local validators (justified), the state function
     // (finalized) and, in the home region, the sequencer (tick). Reads the block tip for FinalityLag.
     // A follower region gets no votes: its follower function records certificates it verified instead.
-    let learner: lambda.IFunction;
     if (this.follower) {
       // A function started every FOLLOWER_SCHEDULE_MINUTES bootstraps from a snapshot when needed and follows
       // the peers' finality streams (lib/handlers/follower.ts) until shortly before its timeout. Reserved
@@ -233,7 +265,10 @@ export class RegionStack extends Stack {
           'afg:follower-without-peers',
           `${region} is a follower region but has no peerApiUrls: it follows nobody until a deploy passes them`,
         );
-      const follower = roleFunction('Follower', 'follower', `${prefix}-follower`, peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {});
+      const follower = roleFunction('Follower', 'follower', `${prefix}-follower`, {
+        ...stateWriter,
+        ...(peerUrls.length ? { AFG_PEERS: peerUrls.join(',') } : {}),
+      });
       (follower.fn.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = 1;
       follower.fn.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
       new events.Rule(this, 'FollowerSchedule', {
@@ -241,38 +276,41 @@ export class RegionStack extends Stack {
         schedule: events.Schedule.rate(Duration.minutes(FOLLOWER_SCHEDULE_MINUTES)),
         targets: [new eventTargets.LambdaFunction(follower.fn, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
       });
-      finality.grantReadWrite(follower.fn);
-      blocks.grantReadWrite(follower.fn);
-      state.grantReadWrite(follower.fn);
+      // It records verified certificates as the finalizer would (tallies and head, never a watermark), and
+      // writes the snapshot's nodes, the applied pointer and blocks.
+      for (const table of [blocks, finality, state]) table.grantRead(follower.fn);
+      finality.grantWriteItems(follower.fn, ['UpdateItem'], [K.finality.tally, K.finality.head]);
+      state.grantWriteItems(follower.fn, ['BatchWriteItem'], [K.state.node]);
+      state.grantWriteItems(follower.fn, ['PutItem'], [K.state.applied]);
+      blocks.grantWriteItems(follower.fn, ['PutItem'], [K.blocks.block]);
       finalized.grantSend(follower.fn);
-      learner = follower.fn;
     } else {
       const finalizer = roleFunction('Finalizer', 'finalizer', `${prefix}-finalizer`);
       consumedQueue('Votes', names.voteQueue, 'finalizer', finalizer);
-      finality.grantReadWrite(finalizer.fn);
-      blocks.grantRead(finalizer.fn);
-      state.grantRead(finalizer.fn);
+      // Tallies, certificates, justification and the head are updates; evidence is put. Never a watermark.
+      for (const table of [blocks, finality, state]) table.grantRead(finalizer.fn);
+      finality.grantWriteItems(finalizer.fn, ['UpdateItem'], [K.finality.tally, K.finality.stats, K.finality.head]);
+      finality.grantWriteItems(finalizer.fn, ['PutItem'], [K.finality.evidence]);
       finalized.grantSend(finalizer.fn);
       for (const inbox of inboxes) inbox.grantSend(finalizer.fn);
       if (home) ProtocolQueue.grantSendByName(finalizer.fn, this, ingress);
-      learner = finalizer.fn;
     }
 
-    // Finality stream: the same API behind a function URL that streams; it needs the API's grants.
+    // Finality stream: the same API, read-only, behind a function URL that streams (functions/stream.ts refuses
+    // POST /v1/transactions, so the function URL is no way around the API's rate limits for writes).
     const stream = roleFunction('Stream', 'stream', `${prefix}-stream`);
     this.streamEndpoint = new StreamEndpoint(this, 'StreamEndpoint', { handler: stream.fn, maxStreams: props.maxStreams });
 
     // Query API: reads the region's tables; POST /v1/transactions admits into the home region's pool and wakes its ingress.
     // GET /v1/finality/stream is redirected to the stream function's URL (API Gateway buffers responses).
     const api = roleFunction('Api', 'api', `${prefix}-api`, { AFG_STREAM_URL: this.streamEndpoint.url });
-    for (const reader of [api, stream]) {
-      blocks.grantRead(reader.fn);
-      finality.grantRead(reader.fn);
-      state.grantRead(reader.fn);
-      ProtocolQueue.grantSendByName(reader.fn, this, ingress);
-      // Admission writes into the transaction pool, in the home region's blocks table (lib/aws/pool-store.ts).
-      ProtocolTable.grantPoolByName(reader.fn, this, config.homeRegion, names.blocksTable);
-    }
+    for (const reader of [api, stream]) for (const table of [blocks, finality, state]) table.grantRead(reader.fn);
+    ProtocolQueue.grantSendByName(api.fn, this, ingress);
+    // The transaction pool lives in the home region's blocks table (lib/aws/pool-store.ts): every region's API
+    // admits into it (lane entries and counters, statuses) and the stream function reads statuses from it.
+    const poolKeys = [K.blocks.poolLane, K.blocks.txStatus];
+    ProtocolTable.grantWriteItemsByName(api.fn, this, config.homeRegion, names.blocksTable, ['PutItem', 'UpdateItem'], poolKeys);
+    if (!home) for (const reader of [api, stream]) ProtocolTable.grantReadByName(reader.fn, this, config.homeRegion, names.blocksTable);
     // GET /v1/health checks each queue the region needs (GetQueueAttributes); the table checks are GetItem reads.
     ProtocolQueue.grantProbeByName(
       api.fn,
@@ -281,16 +319,20 @@ export class RegionStack extends Stack {
         .filter((d) => d.kind === 'queue')
         .map((d) => ({ region: d.region, name: d.resource })),
     );
-    // Every role's cold start computes the genesis state, which writes its (content-addressed) nodes.
-    for (const fn of [learner, api.fn, stream.fn]) state.grantBatchWrite(fn);
 
-    this.endpoint = new HttpEndpoint(this, 'Http', { apiName: `${prefix}-api`, handler: api.fn, destroyLogs: !protect });
+    // The public API: a REST API behind a WAF web ACL that limits each client address (HttpEndpoint).
+    this.endpoint = new HttpEndpoint(this, 'Http', {
+      apiName: `${prefix}-api`,
+      handler: api.fn,
+      destroyLogs: !protect,
+      ...(props.requestsPerIpPerMinute === undefined ? {} : { requestsPerIpPerMinute: props.requestsPerIpPerMinute }),
+    });
     new ssm.StringParameter(this, 'ApiUrlParameter', {
       parameterName: apiUrlParameterName(prefix),
       stringValue: this.endpoint.url,
       description: `URL of the ${prefix} API in ${region}; peers' state functions take it as AFG_PEERS (context peerApiUrls)`,
     });
-    new CfnOutput(this, 'ApiUrl', { value: this.endpoint.url, description: `afg HTTP API in ${region}` });
+    new CfnOutput(this, 'ApiUrl', { value: this.endpoint.url, description: `afg API in ${region} (REST API stage behind WAF)` });
     new CfnOutput(this, 'StreamUrl', {
       value: this.streamEndpoint.url,
       description: `afg API in ${region} behind a streaming function URL: GET <url>v1/finality/stream`,

@@ -1,10 +1,9 @@
-/** Lambda entry: the region's HTTP API and its scheduled health check (wiring only; routes in lib/api/app.ts). */
+/** Lambda entry: the region's API (REST API proxy events) and its scheduled health check (wiring only; routes in lib/api/app.ts). */
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { type Api, createApi, errorResponse } from '../lib/api/app.js';
 import { ApiError } from '../lib/api/errors.js';
-import { lambdaHandler } from '../lib/api/lambda.js';
+import { lambdaHandler, type ProxyEvent } from '../lib/api/lambda.js';
 import { dependencyFailure } from '../lib/aws/errors.js';
 import { isHealthCheckEvent, runHealthCheck } from '../lib/handlers/health-check.js';
 import { logger, maxLagBlocksFromEnv, poolFromEnv, publishMetrics, runtime, telemetry } from '../lib/handlers/lambda-env.js';
@@ -31,7 +30,7 @@ async function routes(): Promise<Api> {
   return api;
 }
 
-async function serve(event: APIGatewayProxyEventV2 | { afg: string }) {
+async function serve(event: ProxyEvent | { afg: string }) {
   if (isHealthCheckEvent(event)) {
     const report = await runHealthCheck(routes, telemetry);
     publishMetrics();
@@ -53,7 +52,7 @@ async function serve(event: APIGatewayProxyEventV2 | { afg: string }) {
     );
     return { statusCode: res.status, headers: res.headers, body: res.body, isBase64Encoded: false };
   }
-  return lambdaHandler(ready)(event as APIGatewayProxyEventV2);
+  return lambdaHandler(ready)(event as ProxyEvent);
 }
 
 export const handler = middy(serve).use(injectLambdaContext(logger));

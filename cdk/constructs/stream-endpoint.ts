@@ -1,8 +1,9 @@
 /**
  * StreamEndpoint: a Lambda function URL with response streaming (InvokeMode RESPONSE_STREAM) in
  * front of the stream function (functions/stream.ts), which serves GET /v1/finality/stream as
- * server-sent events, and the rest of the API as well. API Gateway HTTP APIs buffer whole
- * responses, so they cannot serve the stream; the HTTP API's stream route redirects here.
+ * server-sent events, and the rest of the API's reads as well (read-only: it refuses
+ * POST /v1/transactions). API Gateway buffers whole responses of a Lambda proxy integration, so it
+ * cannot serve the stream; the region API's stream route redirects here.
  *
  * Fixed defaults: public (auth NONE; every event carries a threshold certificate the client
  * checks with the group key alone), CORS for GET from any origin with the Last-Event-ID header,

@@ -376,6 +376,23 @@ export function createApi(deps: ApiDeps): Api {
   };
 }
 
+/**
+ * The API without its one write: `POST /v1/transactions` answers 405 METHOD_NOT_ALLOWED (naming where
+ * to post instead) and never reaches `api`; every other request, POST /v1/state/nodes included (a
+ * read), is `api`'s. For an instance that may not send to the ingress queue: the stream function on
+ * AWS, whose function URL would otherwise be a way around the rate limits in front of the API.
+ * @param postTo where transactions go instead, for the message (e.g. "the region API (ApiUrl)")
+ * @example readOnlyApi(createApi(deps), 'the region API (ApiUrl)')
+ */
+export function readOnlyApi(api: Api, postTo: string): Api {
+  return async (req) => {
+    if (req.method.toUpperCase() !== 'POST' || req.path.replace(/\/+$/, '') !== '/v1/transactions') return api(req);
+    return errorResponse(new ApiError(405, 'METHOD_NOT_ALLOWED', `this endpoint is read-only: POST /v1/transactions to ${postTo}`), {
+      allow: 'OPTIONS',
+    });
+  };
+}
+
 /** Size check, JSON parse and schema validation of a request body. */
 function parseBody(body: string | undefined, op: Operation): unknown {
   if (body === undefined || body === '') throw new ApiError(400, 'INVALID_JSON', 'body: expected a JSON object');

@@ -1,10 +1,11 @@
 /**
- * Lambda adapters for the API core: API Gateway HTTP API (payload format 2.0), which buffers
- * whole responses, and a function URL with response streaming, which serves the finality event
- * stream. The Lambda handlers in functions/ build the deps once per container.
+ * Lambda adapters for the API core: API Gateway (a REST API's Lambda proxy integration, payload
+ * format 1.0, as deployed by cdk/constructs/http-endpoint.ts; or an HTTP API, format 2.0), which
+ * buffers whole responses, and a function URL with response streaming (format 2.0), which serves the
+ * finality event stream. The Lambda handlers in functions/ build the deps once per container.
  */
 import type { Writable } from 'node:stream';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Api, ApiRequest } from './app.js';
 
 export interface LambdaAdapterOptions {
@@ -12,26 +13,37 @@ export interface LambdaAdapterOptions {
   readonly basePath?: string;
 }
 
-/** Converts an HTTP API v2 event to an ApiRequest (base64 bodies decoded, header names lower-cased). */
-export function requestFromEvent(event: APIGatewayProxyEventV2, options: LambdaAdapterOptions = {}): ApiRequest {
-  let path = event.rawPath || '/';
+/** An API Gateway proxy event: REST API (payload format 1.0) or HTTP API / function URL (2.0). */
+export type ProxyEvent = APIGatewayProxyEvent | APIGatewayProxyEventV2;
+
+const isV1 = (event: ProxyEvent): event is APIGatewayProxyEvent => 'httpMethod' in event;
+
+/**
+ * Converts a proxy event to an ApiRequest (base64 bodies decoded, header names lower-cased, the first
+ * value of a repeated query parameter). A REST API's event path is already without the stage.
+ */
+export function requestFromEvent(event: ProxyEvent, options: LambdaAdapterOptions = {}): ApiRequest {
+  let path = (isV1(event) ? event.path : event.rawPath) || '/';
   const base = options.basePath?.replace(/\/+$/, '');
   if (base && (path === base || path.startsWith(`${base}/`))) path = path.slice(base.length) || '/';
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(event.headers ?? {})) if (v !== undefined) headers[k.toLowerCase()] = v;
   const query: Record<string, string> = {};
   for (const [k, v] of Object.entries(event.queryStringParameters ?? {})) if (v !== undefined) query[k] = v.split(',')[0]!;
-  const body =
-    event.body === undefined ? undefined : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
-  return { method: event.requestContext.http.method, path, query, headers, body };
+  // A REST API sends null for an absent body, headers or query (an HTTP API leaves them out).
+  const raw = event.body ?? undefined;
+  const body = raw === undefined ? undefined : event.isBase64Encoded ? Buffer.from(raw, 'base64').toString('utf8') : raw;
+  const method = isV1(event) ? event.httpMethod : event.requestContext.http.method;
+  return { method, path, query, headers, body };
 }
 
 /**
- * Wraps the API as a Lambda handler for HTTP API v2 events.
+ * Wraps the API as a Lambda handler for API Gateway proxy events (REST or HTTP API); the result has
+ * the shape both accept (statusCode, headers, body, isBase64Encoded).
  * @example export const handler = lambdaHandler(createApi(deps));
  */
 export function lambdaHandler(api: Api, options: LambdaAdapterOptions = {}) {
-  return async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+  return async (event: ProxyEvent): Promise<APIGatewayProxyStructuredResultV2> => {
     const res = await api(requestFromEvent(event, options));
     if (res.stream) {
       // API Gateway would buffer the stream until the integration times out: refuse it instead.

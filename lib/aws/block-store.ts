@@ -4,6 +4,7 @@
  * Item layout:
  *   pk `B#<padHeight>`   sk `<hash>`         json (S, the block's wire JSON) or parts (N)
  *   pk `B#<padHeight>`   sk `<hash>#P<0000>` gz (B): part i of the gzipped wire JSON of a block too large to inline
+ *   pk `F#<padHeight>`   sk `-`              hash (S hex): the finalized block at a non-checkpoint height (written by the state function)
  *   pk `SEQ`             sk `-`              height (N), hash, stateRoot (S hex), w (S write token)
  *   pk `PL#<lane>`, `TX#<hash>`              the transaction pool and statuses (pool-store.ts)
  *   pk `PACEMAKER`       sk `-`              generation (N): the live pacemaker chain (lib/pipeline/sequencer.ts)
@@ -29,6 +30,7 @@ import type {
   SequencerHead,
   SequencerStore,
 } from '../pipeline/ports.js';
+import { batchWrite } from './batch.js';
 import { cancellationReasons, putOnce, StoreError } from './errors.js';
 import { type DynamoPoolOptions, DynamoPoolStore } from './pool-store.js';
 import { queryAll } from './tables.js';
@@ -154,6 +156,22 @@ export class DynamoBlockStore implements BlockStore {
       found = { height: h, hash };
     }
     return found;
+  }
+
+  async indexFinalized(entries: readonly { height: number; hash: Uint8Array }[]): Promise<void> {
+    // Plain puts are idempotent: a height's finalized block never changes.
+    await batchWrite(
+      this.db,
+      this.table,
+      entries.map((e) => ({ pk: `F#${padHeight(e.height)}`, sk: '-', hash: toHex(e.hash) })),
+    );
+  }
+
+  async finalizedHash(height: number): Promise<Uint8Array | undefined> {
+    const out = await this.db.send(
+      new GetCommand({ TableName: this.table, Key: { pk: `F#${padHeight(height)}`, sk: '-' }, ConsistentRead: true }),
+    );
+    return out.Item ? fromHex(out.Item.hash, 32, 'hash') : undefined;
   }
 }
 

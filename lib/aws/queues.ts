@@ -4,6 +4,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  ChangeMessageVisibilityCommand,
   CreateQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
@@ -251,4 +252,21 @@ export async function queueDepths(sqs: SQSClient, names: readonly string[]): Pro
     }),
   );
   return Object.fromEntries(entries);
+}
+
+/**
+ * Makes a received message visible again after `seconds` (ChangeMessageVisibility), the queue named
+ * by the record's eventSourceARN (`arn:aws:sqs:<region>:<account>:<name>`), through `sqsOf(region)`.
+ * @throws InputError when the ARN is not an SQS queue ARN; the SDK's error when the request fails
+ */
+export async function changeVisibility(
+  sqsOf: (region: string) => SQSClient,
+  record: { readonly receiptHandle: string; readonly eventSourceARN: string },
+  seconds: number,
+): Promise<void> {
+  const m = /^arn:[^:]+:sqs:([^:]+):[^:]*:(.+)$/.exec(record.eventSourceARN);
+  if (!m) throw new InputError('eventSourceARN', `${record.eventSourceARN} is not an SQS queue ARN`);
+  const sqs = sqsOf(m[1]!);
+  const url = await resolveQueueUrl(sqs, m[2]!);
+  await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: url, ReceiptHandle: record.receiptHandle, VisibilityTimeout: seconds }));
 }

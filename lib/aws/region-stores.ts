@@ -5,7 +5,7 @@
  */
 import type { ClusterConfig } from '../config.js';
 import { poolSettings, regionConfig, resourceNames } from '../config.js';
-import { CachingNodeStore } from '../core/smt.js';
+import { CachingNodeStore, type NodeStore, OverlayNodeStore } from '../core/smt.js';
 import type { Telemetry } from '../handlers/telemetry.js';
 import { genesisCheckpoint } from '../pipeline/context.js';
 import type { PeerBlocks, RegionStores, Transport } from '../pipeline/ports.js';
@@ -15,15 +15,29 @@ import { DynamoBlockStore, DynamoSequencerStore } from './block-store.js';
 import type { ClientFactory } from './clients.js';
 import { DynamoFinalityStore, DynamoSlashingProtectionStore } from './finality-store.js';
 import { DynamoPoolStore } from './pool-store.js';
+import { changeVisibility } from './queues.js';
 import { DynamoAppliedStore, DynamoNodeStore } from './state-store.js';
 import { SqsTransport } from './transport.js';
+
+export interface DynamoStoresOptions {
+  /** State tree nodes kept in memory (default 200k). */
+  readonly nodeCacheEntries?: number;
+  /**
+   * Whether this runtime writes state-tree nodes to the state table (default true). On AWS only the state
+   * function and a follower do (their roles may; lib/handlers/lambda-env.ts reads AFG_STATE_WRITER). With
+   * false, node writes stay in this process's memory (an overlay over the table): the genesis state that
+   * every region runtime computes at its start is then held in memory, so a read-only role answers genesis
+   * reads before the state function has written them, and never writes the table.
+   */
+  readonly writesState?: boolean;
+}
 
 /** Every store of `region`, over its tables. */
 export async function dynamoRegionStores(
   aws: ClientFactory,
   config: ClusterConfig,
   region: string,
-  opts: { nodeCacheEntries?: number } = {},
+  opts: DynamoStoresOptions = {},
 ): Promise<RegionStores> {
   const rc = regionConfig(config, region);
   const names = resourceNames(config.prefix);
@@ -36,7 +50,7 @@ export async function dynamoRegionStores(
     finality: new DynamoFinalityStore(db, names.finalityTable, genesis),
     protection: new DynamoSlashingProtectionStore(db, names.finalityTable),
     applied: new DynamoAppliedStore(db, names.stateTable),
-    nodes: new CachingNodeStore(new DynamoNodeStore(db, names.stateTable), opts.nodeCacheEntries ?? 200_000),
+    nodes: nodeStore(new CachingNodeStore(new DynamoNodeStore(db, names.stateTable), opts.nodeCacheEntries ?? 200_000), opts.writesState),
   };
 }
 
@@ -56,6 +70,9 @@ export function homePool(aws: ClientFactory, config: ClusterConfig): DynamoPoolS
   );
 }
 
+/** The table's node store, or for a runtime that does not write state, an in-memory overlay over it (writes kept here). */
+const nodeStore = (table: NodeStore, writesState = true): NodeStore => (writesState ? table : new OverlayNodeStore(table));
+
 export interface AwsRegionOptions {
   readonly config: ClusterConfig;
   readonly region: string;
@@ -68,6 +85,8 @@ export interface AwsRegionOptions {
   readonly memberKey?: (member: number) => Promise<Uint8Array>;
   /** State tree nodes kept in memory (default 200k). */
   readonly nodeCacheEntries?: number;
+  /** See DynamoStoresOptions.writesState (default true). */
+  readonly writesState?: boolean;
   readonly health?: Pick<QueryDeps, 'now' | 'dlqDepths' | 'probes'>;
   readonly telemetry?: Telemetry;
   readonly hooks?: RegionHooks;
@@ -84,12 +103,10 @@ export async function createAwsRegion(opts: AwsRegionOptions): Promise<Region> {
   const codec = rc.application.codec(rc.set.chainId);
   return createRegion({
     config: rc,
-    stores: await dynamoRegionStores(
-      aws,
-      config,
-      region,
-      opts.nodeCacheEntries === undefined ? {} : { nodeCacheEntries: opts.nodeCacheEntries },
-    ),
+    stores: await dynamoRegionStores(aws, config, region, {
+      ...(opts.nodeCacheEntries === undefined ? {} : { nodeCacheEntries: opts.nodeCacheEntries }),
+      ...(opts.writesState === undefined ? {} : { writesState: opts.writesState }),
+    }),
     blocksOf: (other) => new DynamoBlockStore(aws.dynamo(other), names.blocksTable, codec),
     transport: opts.transport ?? new SqsTransport({ aws, prefix: config.prefix, homeRegion: config.homeRegion, codec }),
     ...(opts.peers ? { peers: opts.peers } : {}),
@@ -97,5 +114,6 @@ export async function createAwsRegion(opts: AwsRegionOptions): Promise<Region> {
     ...(opts.health ? { health: opts.health } : {}),
     ...(opts.telemetry ? { telemetry: opts.telemetry } : {}),
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    retrySoon: (record, seconds) => changeVisibility((r) => aws.sqs(r), record, seconds),
   });
 }

@@ -42,24 +42,33 @@ export async function wasmBlsCrypto(): Promise<ThresholdCrypto> {
   await init();
   const negG2 = new mcl.G2();
   negG2.deserialize(G2.Point.BASE.negate().toBytes());
-  const keys = new Map<string, mcl.G2 | null>(); // null: not a valid key
+  // Precomputed line coefficients: a verification is then one double Miller loop over two fixed G2 points.
+  const negG2Lines = new mcl.PrecomputedG2(negG2);
+  const keys = new Map<string, mcl.PrecomputedG2 | null>(); // null: not a valid key
   const hashes = new Map<string, mcl.G1>();
 
-  const keyOf = (bytes: Uint8Array): mcl.G2 | null => {
+  const keyOf = (bytes: Uint8Array): mcl.PrecomputedG2 | null => {
     const id = hex(bytes);
     const hit = keys.get(id);
     if (hit !== undefined) return hit;
-    let point: mcl.G2 | null = null;
+    let lines: mcl.PrecomputedG2 | null = null;
     try {
       const p = G2.Point.fromBytes(bytes); // flags, curve equation, subgroup
       if (!p.is0()) {
-        point = new mcl.G2();
+        const point = new mcl.G2();
         point.deserialize(bytes);
+        lines = new mcl.PrecomputedG2(point);
       }
     } catch {
-      point = null;
+      lines = null;
     }
-    return remember(keys, id, point);
+    if (keys.size >= MAX_CACHED) {
+      const [oldest, old] = keys.entries().next().value!;
+      keys.delete(oldest);
+      old?.destroy(); // wasm memory is not garbage-collected
+    }
+    keys.set(id, lines);
+    return lines;
   };
 
   const hashOf = (message: Uint8Array): mcl.G1 => {
@@ -86,8 +95,18 @@ export async function wasmBlsCrypto(): Promise<ThresholdCrypto> {
       }
       if (S.isZero() || !S.isValidOrder()) return false; // the point at infinity, or outside the subgroup
       // e(S, G2) == e(H, pk)  <=>  e(S, -G2) * e(H, pk) == 1
-      const product = mcl.mul(mcl.millerLoop(S, negG2), mcl.millerLoop(hashOf(message), key));
-      return mcl.finalExp(product).isOne();
+      return mcl.finalExp(mcl.precomputedMillerLoop2(S, negG2Lines, hashOf(message), key)).isOne();
     },
   };
+}
+
+let shared: Promise<ThresholdCrypto> | undefined;
+
+/**
+ * The process's ThresholdCrypto: wasmBlsCrypto, loaded once and shared (its caches of decoded keys
+ * and hashed messages then serve every role of the process).
+ */
+export function defaultThresholdCrypto(): Promise<ThresholdCrypto> {
+  shared ??= wasmBlsCrypto();
+  return shared;
 }

@@ -1,8 +1,9 @@
 /**
  * Lambda container wiring from environment variables (set by the CDK app):
  * AFG_CONFIG (cluster config JSON), AWS_REGION, AFG_MEMBER + AFG_KEY_SECRET_ID (validators),
- * AFG_PEERS (comma-separated peer API URLs), AFG_MAX_LAG_BLOCKS (API), and the endpoint overrides
- * of lib/aws/clients.ts. Everything is built lazily once per container and validated with messages
+ * AFG_PEERS (comma-separated peer API URLs), AFG_MAX_LAG_BLOCKS (API), AFG_STATE_WRITER (`true` on the
+ * state function and a follower, the roles that may write state-tree nodes; any other function keeps
+ * the genesis state it computes at start in memory), and the endpoint overrides of lib/aws/clients.ts. Everything is built lazily once per container and validated with messages
  * naming the variable. The handlers themselves are lib/handlers/sqs.ts over the region runtime.
  * The query service's health checks probe the region's tables and queues through clients with two
  * attempts (lib/aws/probes.ts), so an outage shows in /v1/health within one request.
@@ -83,6 +84,18 @@ export function peersFromEnv(config: ClusterConfig, region: string): HttpPeer[] 
     .map((url) => new HttpPeer(url, application.codec(set.chainId)));
 }
 
+/**
+ * AFG_STATE_WRITER: `true` where the function's role may write state-tree nodes (set by the CDK app);
+ * unset means it may not.
+ * @throws ConfigError for any value other than `true`, `false` or unset
+ */
+export function writesStateFromEnv(): boolean {
+  const raw = process.env.AFG_STATE_WRITER;
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ConfigError('AFG_STATE_WRITER', `expected true or false, got ${JSON.stringify(raw)}`);
+}
+
 /** The region runtime of this container (built once, at the first invocation). */
 export const runtime: () => Promise<Region> = once(async () => {
   const config = configFromEnv();
@@ -99,6 +112,7 @@ export const runtime: () => Promise<Region> = once(async () => {
     aws,
     peers,
     memberKey: memberKeyOf,
+    writesState: writesStateFromEnv(),
     telemetry,
     health: { probes: regionProbes({ aws: probeAws, config, region }) },
   });

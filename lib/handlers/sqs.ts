@@ -13,11 +13,14 @@
  *   - votes (finalizer): records run concurrently; refused votes are logged, counted and deleted.
  *   - finalized (state function): any number of notices coalesce into one catch-up pass.
  * A record that cannot be decoded is poison: counted, logged, and returned as a batch item failure,
- * so it ends in the DLQ after the queue's maxReceiveCount.
+ * so it ends in the DLQ after the queue's maxReceiveCount. A record that failed only because
+ * something is not ready yet (isRetryLater) is made visible again after RETRY_SOON_SECONDS, not
+ * after the queue's visibility timeout of minutes (where the region can: Region.retrySoon).
  */
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { InputError } from '../core/errors.js';
+import { isRetryLater } from '../pipeline/errors.js';
 import { handleVote } from '../pipeline/finalizer.js';
 import { decodeMessage, type MessageKind, type QueueMessage } from '../pipeline/messages.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
@@ -38,6 +41,19 @@ export interface HandlerOptions {
 }
 
 export const silentTelemetry: Telemetry = { log: silentLog, metric: () => {} };
+
+/** Seconds before a record that failed as "not ready yet" is delivered again. */
+export const RETRY_SOON_SECONDS = 2;
+
+/**
+ * When `error` only means "not ready yet", asks for `records` to come back soon. Best effort: if the
+ * request fails, they come back after the visibility timeout, as without it.
+ */
+async function retrySoonIfNotReady(region: Region, records: readonly SQSRecord[], error: unknown): Promise<void> {
+  const retrySoon = region.retrySoon;
+  if (!retrySoon || !isRetryLater(error)) return;
+  await Promise.all(records.map((r) => retrySoon(r, RETRY_SOON_SECONDS).catch(() => {})));
+}
 
 /** SQS's ApproximateReceiveCount > 1: this delivery may repeat one that stopped half-way. */
 const isRedelivery = (record: SQSRecord) => Number(record.attributes?.ApproximateReceiveCount ?? 1) > 1;
@@ -201,6 +217,7 @@ function sequencerHandler(provider: Provider<Region>, telemetry: Telemetry, opti
     } catch (error) {
       // HeadMovedError and store failures: the whole batch is redelivered and re-checked against the new head.
       for (const o of ok) options.observe?.(o.record, { ok: false, error });
+      await retrySoonIfNotReady(region, event.Records, error);
       throw error;
     }
     for (const o of ok) options.observe?.(o.record, { ok: true, outcome: result });
@@ -230,7 +247,13 @@ function validatorHandler(provider: Provider<Region>, member: number, telemetry:
       // A redelivery may follow a crash mid fan-out, a rebroadcast a stall: the validator then re-sends its last vote.
       const repeat = isRedelivery(record) || (message.kind === 'proposal' && message.rebroadcast === true);
       const honest = (d = deps) => handleInbox(d, message, { repeat });
-      const outcome = region.hooks.inbox ? await region.hooks.inbox({ member, deps, message, honest }) : await honest();
+      let outcome: ValidatorOutcome;
+      try {
+        outcome = region.hooks.inbox ? await region.hooks.inbox({ member, deps, message, honest }) : await honest();
+      } catch (error) {
+        await retrySoonIfNotReady(region, [record], error);
+        throw error;
+      }
       if (outcome.kind === 'voted' && !outcome.repeat) telemetry.metric('VotesSigned', 1);
       if (outcome.kind === 'refused') {
         telemetry.metric('SignaturesRefused', 1);
@@ -297,6 +320,7 @@ function stateFunctionHandler(provider: Provider<Region>, telemetry: Telemetry, 
       result = await applyFinalized(region.stateFunction());
     } catch (error) {
       for (const o of ok) options.observe?.(o.record, { ok: false, error });
+      await retrySoonIfNotReady(region, event.Records, error);
       throw error;
     }
     for (const o of ok) options.observe?.(o.record, { ok: true, outcome: result });

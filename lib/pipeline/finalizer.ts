@@ -168,8 +168,10 @@ export async function handleVote(deps: FinalizerDeps, vote: Vote, options: VoteO
   if (!certificate) return result;
   result.certified = true;
   // A repeat (redelivery, re-sent vote) re-runs the marks: a crash may have stopped the call that made them
-  // between its writes and its notices. Each mark is conditional, so only missing ones are made.
-  if (repeat && !result.certifiedNow) await resume(deps, certificate, tally, result);
+  // between its writes and its notices. Each mark is conditional, so only missing ones are made. Once this
+  // process knows the region finalized at or above the link's target, its marks were all made and its
+  // notices are moot (everything they would wake has moved on): a late vote stops here.
+  if (repeat && !result.certifiedNow && certificate.target.height > cache.finalizedHeight) await resume(deps, certificate, tally, result);
   return result;
 }
 

@@ -44,6 +44,14 @@ import type {
 
 export class MemoryBlockStore implements BlockStore {
   private readonly byHeight = new Map<number, Map<string, Block>>();
+  private readonly finalized = new Map<number, Uint8Array>();
+
+  async indexFinalized(entries: readonly { height: number; hash: Uint8Array }[]): Promise<void> {
+    for (const e of entries) this.finalized.set(e.height, e.hash);
+  }
+  async finalizedHash(height: number): Promise<Uint8Array | undefined> {
+    return this.finalized.get(height);
+  }
 
   async putBlock(hash: Uint8Array, block: Block): Promise<void> {
     const at = this.byHeight.get(block.height) ?? new Map<string, Block>();

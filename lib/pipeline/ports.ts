@@ -27,6 +27,14 @@ export interface BlockStore {
    * block is stored from `from` on.
    */
   tip(from: number, span: number): Promise<{ height: number; hash: Uint8Array } | undefined>;
+  /**
+   * Records the hashes of finalized blocks by height (idempotent: a height's finalized block never
+   * changes). The state function writes it for the non-checkpoint heights it applies; checkpoint
+   * heights are known from the finality tallies.
+   */
+  indexFinalized(entries: readonly { readonly height: number; readonly hash: Uint8Array }[]): Promise<void>;
+  /** The hash of the finalized block at `height` from the index, if indexed. */
+  finalizedHash(height: number): Promise<Uint8Array | undefined>;
 }
 
 // ---------------------------------------------------------------- transaction pool (home region)

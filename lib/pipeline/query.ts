@@ -159,16 +159,23 @@ export class QueryService {
   }
 
   /**
-   * The block at `height` on the finalized chain (O(K) reads: the finalized checkpoint at or above it,
-   * then parent links down), or the first known one above finality.
+   * The block at `height` on the finalized chain, or the first known one above finality. O(1) reads
+   * for a finalized height: a checkpoint's block is named by its tallies, another height's by the
+   * state function's height index; only a height finalized but not yet applied here (not indexed
+   * yet) walks parent links down from the checkpoint above it (at most K - 1 steps).
    */
   async block(height: number): Promise<BlockJson & { hash: string; finalized: boolean }> {
     const { deps } = this;
     const K = deps.chain.set.checkpointInterval;
     const head = await deps.finality.head();
     if (height <= head.finalized.height) {
+      const indexed = isCheckpointHeight(height, K) ? undefined : await deps.blocks.finalizedHash(height);
       const above = isCheckpointHeight(height, K) ? height : checkpointAtOrBelow(height, K) + K;
-      const anchor = above >= head.finalized.height ? { checkpoint: head.finalized } : await this.finalizedAt(above);
+      const anchor = indexed
+        ? { checkpoint: { height, hash: indexed } }
+        : above >= head.finalized.height
+          ? { checkpoint: head.finalized }
+          : await this.finalizedAt(above);
       if (!anchor) throw new NotFound(`finalized block ${height} is not indexed in this region`);
       let hash = anchor.checkpoint.hash;
       let block = await deps.blocks.getBlock(anchor.checkpoint.height, hash);

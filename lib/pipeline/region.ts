@@ -9,7 +9,8 @@
  * Messages reach the roles only through `handler(queue)` (lib/handlers/sqs.ts: decoding, routing,
  * ordering, poison and redelivery handling), so every caller runs the code Lambda runs.
  */
-import { blsCrypto, type ThresholdCrypto } from '../core/crypto.js';
+import { defaultThresholdCrypto } from '../core/bls-wasm.js';
+import type { ThresholdCrypto } from '../core/crypto.js';
 import { OverlayNodeStore, SparseMerkleTree } from '../core/smt.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ValidatorSet } from '../core/types.js';
@@ -78,7 +79,16 @@ export interface CreateRegionOptions {
   /** Where the handlers report (logs and counters); default silent. */
   readonly telemetry?: Telemetry;
   readonly hooks?: RegionHooks;
+  /**
+   * Makes a received message visible again after `seconds` (SQS ChangeMessageVisibility), for a
+   * record that failed only because something is not ready yet: it returns in seconds instead of
+   * after the queue's visibility timeout. Absent (no-op) where delivery is not SQS's.
+   */
+  readonly retrySoon?: RetrySoon;
 }
+
+/** See CreateRegionOptions.retrySoon. */
+export type RetrySoon = (record: { readonly receiptHandle: string; readonly eventSourceARN: string }, seconds: number) => Promise<void>;
 
 export interface Region {
   readonly name: string;
@@ -89,6 +99,7 @@ export interface Region {
   readonly query: QueryService;
   readonly peers: readonly PeerBlocks[];
   readonly hooks: RegionHooks;
+  readonly retrySoon?: RetrySoon;
   /** The members whose validators run in this region. */
   readonly members: readonly number[];
   sequencer(): SequencerDeps;
@@ -111,7 +122,7 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
   const { set, region } = config;
   const tree = new SparseMerkleTree(stores.nodes);
   const app = config.application.create({ chainId: set.chainId, tree });
-  const chain = await createChainContext(set, app, opts.crypto ?? blsCrypto);
+  const chain = await createChainContext(set, app, opts.crypto ?? (await defaultThresholdCrypto()));
   // Sequencer trial runs and validators' executions stay in memory: only the state function persists state.
   const executor = config.application.create({ chainId: set.chainId, tree: new SparseMerkleTree(new OverlayNodeStore(stores.nodes)) });
   const memories = new Map<number, ValidatorMemory>();
@@ -138,6 +149,7 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
     query,
     peers,
     hooks: opts.hooks ?? {},
+    ...(opts.retrySoon ? { retrySoon: opts.retrySoon } : {}),
     members,
     sequencer: () => ({
       chain,

@@ -10,7 +10,7 @@
  * chain names (the finalized checkpoint's hash, then each child's parent hash).
  */
 import { equalBytes, toHex } from '../core/bytes.js';
-import { checkpointAtOrBelow } from '../core/ffg.js';
+import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import type { Block, Checkpoint } from '../core/types.js';
 import { type ChainContext, hashBlock } from './context.js';
 import { BlockUnavailableError, ConflictingFinalityError } from './errors.js';
@@ -54,6 +54,12 @@ export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResu
   const finalized = await passTarget(deps, applied.height, head.finalized);
 
   const chainBlocks = await finalizedSegment(deps, applied, finalized.height, finalized.hash, result.fetched);
+  // The height index answers GET /v1/blocks/{h} and peers' catch-up in O(1); checkpoint heights need
+  // none (the finality tallies name their blocks). Written before applying: it states facts that do
+  // not depend on who applies.
+  const K = chain.set.checkpointInterval;
+  const unindexed = chainBlocks.filter(({ block }) => !isCheckpointHeight(block.height, K));
+  if (unindexed.length > 0) await deps.blocks.indexFinalized(unindexed.map(({ hash, block }) => ({ height: block.height, hash })));
   for (const { hash, block } of chainBlocks) {
     if (!equalBytes(block.parentHash, applied.hash))
       throw new ConflictingFinalityError(

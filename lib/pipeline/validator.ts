@@ -121,7 +121,7 @@ export interface InboxOptions {
 }
 
 /** Most blocks re-executed to rebuild one state after a restart (beyond it: not ready, retry later). */
-const MAX_REEXECUTION = 256;
+export const MAX_REEXECUTION = 256;
 
 /** Handles one inbox message. Throws NotReadyError when the message must be redelivered later. */
 export async function handleInbox(deps: ValidatorDeps, message: InboxMessage, options: InboxOptions = {}): Promise<ValidatorOutcome> {

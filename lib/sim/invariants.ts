@@ -23,6 +23,7 @@ export type ViolationKind =
   | 'garbage-accepted'
   | 'invalid-tx-applied'
   | 'unexpected-error'
+  | 'unbounded-work'
   | 'liveness';
 
 export interface Violation {

@@ -6,8 +6,9 @@
  * pipeline tests and as the base of the deterministic simulation.
  */
 import { type Dealing, deal } from '../core/bls.js';
+import { defaultThresholdCrypto } from '../core/bls-wasm.js';
 import { LOCAL_CHAIN_ID } from '../core/chain.js';
-import { blsCrypto, type ThresholdCrypto } from '../core/crypto.js';
+import type { ThresholdCrypto } from '../core/crypto.js';
 import { defaultThreshold } from '../core/ffg.js';
 import { type GenesisAccount, TransferLedger, transferApplication } from '../core/ledger.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
@@ -167,7 +168,7 @@ export class MemoryCluster {
       (genesis
         ? { ...transferApplication, create: (ctx) => new TransferLedger({ ...ctx, genesis }) }
         : (transferApplication as ApplicationDefinition));
-    const crypto = opts.crypto ?? blsCrypto;
+    const crypto = opts.crypto ?? (await defaultThresholdCrypto());
     const cluster = new MemoryCluster(
       opts.regions,
       set,

@@ -11,14 +11,16 @@
  */
 import { createHash } from 'node:crypto';
 import { type Dealing, deal } from '../core/bls.js';
+import { defaultThresholdCrypto } from '../core/bls-wasm.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../core/chain.js';
-import { blsCrypto } from '../core/crypto.js';
+import type { ThresholdCrypto } from '../core/crypto.js';
 import { ed25519PublicKey } from '../core/ed25519.js';
 import { InputError } from '../core/errors.js';
 import { devGenesis, type GenesisAccount, signTransfer, type TransferLedger } from '../core/ledger.js';
 import type { Transaction } from '../core/types.js';
 import { isRetryLater } from '../pipeline/errors.js';
 import { decodeMessage } from '../pipeline/messages.js';
+import { MAX_REEXECUTION } from '../pipeline/validator.js';
 import {
   ByzantineMember,
   ByzantineSequencer,
@@ -76,6 +78,11 @@ export interface Scenario {
   readonly crashAt?: { readonly call: number; readonly after: boolean };
   /** Record every call's label in the result (to aim a crash at a kind of call). */
   readonly recordCalls?: boolean;
+  /**
+   * Probability per delivery, during the fault phase, that a vote delivered earlier is delivered again
+   * as a new message (a late vote: anyone can replay a signed vote).
+   */
+  readonly replayVotes?: number;
   /** Bound on deliveries before the liveness probe. */
   readonly maxSteps: number;
   /** Deliveries the liveness probe may take to finalize and apply its transaction everywhere. */
@@ -97,6 +104,8 @@ export interface SimResult {
   readonly maskedEvidence: number;
   /** Every call's label, in order, when the scenario asked for them (`recordCalls`). */
   readonly callLabels?: readonly string[];
+  /** Per queue kind, the most store calls and sends one delivery made beyond its progress allowance. */
+  readonly maxWork: Readonly<Record<string, number>>;
 }
 
 // ---------------------------------------------------------------- shared, deterministic inputs
@@ -199,6 +208,21 @@ export const expectsLiveness = (s: Scenario): boolean => !s.sequencer;
 
 const regionOf = (queue: string, home: string): string => (queue === 'ingress' ? home : queue.slice(queue.indexOf(':') + 1).split(':')[0]!);
 
+/**
+ * Store calls and sends one delivery may make without progress, per run, by queue kind (see
+ * checkWork): a validator may re-execute up to MAX_REEXECUTION ancestors to rebuild a state, the
+ * others do a handful of calls. About twice the most seen over the seed sweep.
+ */
+export const WORK_PER_RUN: Readonly<Record<string, number>> = { ingress: 60, inbox: MAX_REEXECUTION + 40, votes: 30, finalized: 20 };
+/** Further store calls and sends allowed per unit of progress a delivery made. */
+export const WORK_PER_UNIT = 12;
+
+/** Units of progress in a role's outcome: justification marks, blocks applied, blocks proposed or re-sent. */
+function progressUnits(outcome: unknown): number {
+  const o = outcome as { justified?: unknown[]; applied?: unknown[]; blocks?: unknown[]; rebroadcast?: number } | undefined;
+  return (o?.justified?.length ?? 0) + (o?.applied?.length ?? 0) + (o?.blocks?.length ?? 0) + (o?.rebroadcast ?? 0);
+}
+
 /** Errors a correct system may throw (the message is redelivered); anything else is a violation. */
 function expectedError(error: unknown, garbage: boolean): boolean {
   if (error instanceof SimulatedCrash || isRetryLater(error)) return true;
@@ -206,7 +230,11 @@ function expectedError(error: unknown, garbage: boolean): boolean {
 }
 
 /** One memoizing crypto for every scenario of this process: the same votes recur across seeds. */
-const simCrypto = memoizedCrypto(blsCrypto);
+let memo: Promise<ThresholdCrypto> | undefined;
+const simCrypto = (): Promise<ThresholdCrypto> => {
+  memo ??= defaultThresholdCrypto().then(memoizedCrypto);
+  return memo;
+};
 
 /** Runs one scenario to the end and checks every invariant. Never throws for a violation: they are in the result. */
 export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: MemoryCluster) => Promise<void> } = {}): Promise<SimResult> {
@@ -227,6 +255,11 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     ? new ByzantineMember(s.byzantineMember.member, new Set(s.byzantineMember.attacks), random, sequencer)
     : undefined;
   const lastResult = new Map<string, unknown>();
+  /** Outcomes of the runs of the delivery in progress (work accounting). */
+  const outcomes: unknown[] = [];
+  const maxWork: Record<string, number> = {};
+  /** Votes delivered so far (replayed late when the scenario asks). */
+  const pastVotes: { queue: string; body: string }[] = [];
 
   const hooks: ClusterHooks = {
     wrapStores: (region, raw) => ({
@@ -246,7 +279,10 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     ...(s.planted === 'threshold-minus-one' ? { regionSet: (_region, set) => thresholdMinusOne(set) } : {}),
     ...(member ? { region: { inbox: (ctx) => (ctx.member === member.member ? member.inbox(ctx) : ctx.honest()) } } : {}),
     // Only one delivery runs per queue at a time except under the concurrency fault, where both outcomes are alike.
-    onDelivered: ({ queue, result }) => lastResult.set(queue, result),
+    onDelivered: ({ queue, result }) => {
+      lastResult.set(queue, result);
+      outcomes.push(result);
+    },
   };
   const cluster = await MemoryCluster.create({
     regions: SIM_REGIONS,
@@ -256,7 +292,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     genesis: work.genesis,
     maxBlockTransactions: 2,
     maxReceives: 10,
-    crypto: simCrypto,
+    crypto: await simCrypto(),
     hooks,
   });
   checker.attach(cluster);
@@ -298,11 +334,19 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     const before = cluster.pending.length;
     const errorsBefore = cluster.errors.length;
     if (control.active && random() < s.faults.duplicate) cluster.pending.push({ queue: envelope.queue, body: envelope.body, receives: 0 });
+    if (control.active && (s.replayVotes ?? 0) > 0 && pastVotes.length > 0 && random() < s.replayVotes!) {
+      const old = pastVotes[Math.floor(random() * pastVotes.length)]!;
+      cluster.pending.push({ queue: old.queue, body: old.body, receives: 0 });
+    }
+    if (envelope.queue.startsWith('votes:') && pastVotes.length < 10_000) pastVotes.push({ queue: envelope.queue, body: envelope.body });
+    outcomes.length = 0;
+    const callsBefore = control.calls;
     const runs: Promise<boolean>[] = [cluster.deliver(envelope)];
     if (control.active && random() < s.faults.concurrent)
       runs.push(cluster.deliver({ queue: envelope.queue, body: envelope.body, receives: 0 }));
     const oks = await Promise.all(runs);
     deliveries++;
+    checkWork(envelope.queue, control.calls - callsBefore, runs.length);
     // Newly queued messages (and redeliveries, after a visibility timeout) may be held back; a message
     // sent with a delay (the pacemaker's) is held for its delay.
     for (const e of cluster.pending.slice(before)) {
@@ -328,6 +372,24 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     checker.step = deliveries;
     await checker.check();
     return true;
+  }
+
+  /**
+   * Work per message: the store calls and sends of one delivery (all its concurrent runs) must stay
+   * within a constant per run plus a constant per unit of progress it made (a justification mark, a
+   * block applied or proposed), whatever the history and whatever came before.
+   */
+  function checkWork(queue: string, calls: number, runs: number): void {
+    const kind = queue.split(':')[0]!;
+    const units = outcomes.reduce<number>((n, o) => n + progressUnits(o), 0);
+    const allowed = runs * (WORK_PER_RUN[kind] ?? 0) + units * WORK_PER_UNIT;
+    const excess = calls - units * WORK_PER_UNIT;
+    maxWork[kind] = Math.max(maxWork[kind] ?? 0, excess);
+    if (calls > allowed)
+      checker.report(
+        'unbounded-work',
+        `${queue}: one delivery made ${calls} store calls and sends (allowed ${allowed}: ${runs} run(s), ${units} unit(s) of progress)`,
+      );
   }
 
   function recordVote(envelope: Envelope, garbage: string | undefined): void {
@@ -407,6 +469,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     deadLetters: cluster.deadLetters.length,
     evidence,
     maskedEvidence,
+    maxWork,
     ...(control.labels ? { callLabels: control.labels } : {}),
   };
 }

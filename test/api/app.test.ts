@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Api, type ApiRequest, type ApiResponse, createApi } from '../../lib/api/app.js';
+import { type Api, type ApiRequest, type ApiResponse, createApi, readOnlyApi } from '../../lib/api/app.js';
 import { MAX_BODY_BYTES } from '../../lib/api/openapi.js';
 import { responseChecker } from '../../lib/api/validate.js';
 import { dependencyFailure } from '../../lib/aws/errors.js';
@@ -326,6 +326,22 @@ describe('POST /v1/transactions', () => {
     expect(sent[0]!.messages[0]!.kind).toBe('tx');
     // A future nonce is fine (the sender may have transactions in flight).
     expectDocumented(await post(tx(5, 6, 10n, 7n)), 'postTransaction', 202);
+  });
+
+  it('readOnlyApi refuses it with 405 naming where to post, sends nothing, and passes every other request through', async () => {
+    const readOnly = readOnlyApi(api, 'the region API (ApiUrl)');
+    const before = fx.transport.sent.length;
+    for (const path of ['/v1/transactions', '/v1/transactions/']) {
+      const r = await readOnly(req('POST', path, JSON.stringify(tx(5, 6, 1n, 0n))));
+      expect(r.status).toBe(405);
+      expect(body(r).error).toEqual({
+        code: 'METHOD_NOT_ALLOWED',
+        message: 'this endpoint is read-only: POST /v1/transactions to the region API (ApiUrl)',
+      });
+    }
+    expect(fx.transport.sent.length).toBe(before);
+    expect((await readOnly(req('GET', '/v1/finality'))).status).toBe(200);
+    expect((await readOnly(req('post', '/v1/state/nodes', JSON.stringify({ roots: [] })))).status).not.toBe(405);
   });
 
   it('refuses a signature for another chain', async () => {

@@ -1,5 +1,5 @@
 import { request } from 'node:http';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../lib/api/app.js';
 import { lambdaHandler, requestFromEvent } from '../../lib/api/lambda.js';
@@ -138,5 +138,59 @@ describe('API Gateway v2 adapter', () => {
     expect(JSON.parse(ok.body!).n).toBe(4);
     const nf = await handler(event({ rawPath: '/v1/blocks/99' }));
     expect(nf.statusCode).toBe(404);
+  });
+});
+
+describe('API Gateway REST API (v1) adapter', () => {
+  // The shape a REST API's Lambda proxy integration sends (payload format 1.0): the path without the
+  // stage, null for an absent body, headers or query.
+  const event = (over: Partial<APIGatewayProxyEvent>): APIGatewayProxyEvent =>
+    ({
+      resource: '/{proxy+}',
+      path: '/v1/validators',
+      httpMethod: 'GET',
+      headers: null,
+      multiValueHeaders: null,
+      queryStringParameters: null,
+      multiValueQueryStringParameters: null,
+      pathParameters: null,
+      stageVariables: null,
+      body: null,
+      isBase64Encoded: false,
+      requestContext: { stage: 'api', path: `/api${over.path ?? '/v1/validators'}`, httpMethod: over.httpMethod ?? 'GET' },
+      ...over,
+    }) as unknown as APIGatewayProxyEvent;
+
+  it('maps method, path (already without the stage), query, headers and bodies, and tolerates nulls', () => {
+    expect(requestFromEvent(event({}))).toEqual({ method: 'GET', path: '/v1/validators', query: {}, headers: {}, body: undefined });
+    expect(
+      requestFromEvent(
+        event({
+          httpMethod: 'POST',
+          path: '/v1/transactions',
+          headers: { 'Content-Type': 'application/json' },
+          queryStringParameters: { limit: '5' },
+          body: Buffer.from('{"a":1}').toString('base64'),
+          isBase64Encoded: true,
+        }),
+      ),
+    ).toEqual({
+      method: 'POST',
+      path: '/v1/transactions',
+      query: { limit: '5' },
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":1}',
+    });
+    expect(requestFromEvent(event({ path: '/' })).path).toBe('/');
+  });
+
+  it('answers through the router, a POST included', async () => {
+    const handler = lambdaHandler(createApi({ query: fx.query, transport: fx.transport, chain: fx.chain, maxLagBlocks: 8 }));
+    const ok = await handler(event({ path: '/v1/validators' }));
+    expect(ok).toMatchObject({ statusCode: 200, isBase64Encoded: false });
+    expect(JSON.parse(ok.body!).n).toBe(4);
+    expect((await handler(event({ path: '/v1/blocks/99' }))).statusCode).toBe(404);
+    const bad = await handler(event({ httpMethod: 'POST', path: '/v1/transactions', body: '{"from":"zz"}' }));
+    expect(bad.statusCode).toBe(400);
   });
 });

@@ -24,6 +24,7 @@ import { RoleFunction, RUNTIME } from '../../cdk/constructs/role-function.js';
 import { StreamEndpoint } from '../../cdk/constructs/stream-endpoint.js';
 import { RegionStack } from '../../cdk/region-stack.js';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
+import { globMatch, policyAllows, policyContext, roleStatements, WRITE_ACTIONS } from '../helpers/iam-policy.js';
 
 // Synthesized CloudFormation is untyped JSON; the assertions below check the shapes they read.
 // biome-ignore lint/suspicious/noExplicitAny: template JSON
@@ -194,10 +195,34 @@ describe('queues', () => {
         const p = m.Properties!;
         expect(p.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
         expect(p.BatchSize).toBeGreaterThanOrEqual(1);
-        expect(p.MaximumBatchingWindowInSeconds).toBeTypeOf('number');
         expect(p.ScalingConfig.MaximumConcurrency).toBeGreaterThanOrEqual(2);
         expect(p.ScalingConfig.MaximumConcurrency).toBeLessThanOrEqual(10);
       }
+    });
+  });
+});
+
+describe('event sources on the latency path (issue 13)', () => {
+  it('hands every vote, inbox, ingress and finalized message to its function as soon as it arrives: no batching window', () => {
+    forEachRegion((region) => {
+      const r = json(region).Resources as Record<string, Resource>;
+      const consumed: string[] = [];
+      for (const [, m] of resources(region, 'AWS::Lambda::EventSourceMapping')) {
+        const p = m.Properties!;
+        consumed.push(r[p.EventSourceArn['Fn::GetAtt'][0]]!.Properties!.QueueName);
+        expect(p.MaximumBatchingWindowInSeconds ?? 0, `${region} ${consumed.at(-1)}`).toBe(0);
+        expect(p.BatchSize).toBeLessThanOrEqual(10); // SQS allows more only with a batching window
+        expect(p.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
+      }
+      const member = config.members.find((m) => m.region === region)!;
+      expect(consumed.sort()).toEqual(
+        [
+          'afg-votes',
+          'afg-finalized',
+          inboxQueue(config.prefix, member.index),
+          ...(region === config.homeRegion ? ['afg-ingress'] : []),
+        ].sort(),
+      );
     });
   });
 });
@@ -307,38 +332,6 @@ describe('functions', () => {
     });
   });
 
-  it('grants table actions per role: only executing roles write blocks and state; API and finalizer batch-write state nodes', () => {
-    const region = config.homeRegion;
-    const tableIds = new Map(resources(region, 'AWS::DynamoDB::Table').map(([id, t]) => [t.Properties!.TableName as string, id]));
-    const can = (rolePrefix: string, action: string, table: string): boolean =>
-      statements(region, rolePrefix).some(
-        (s) => [s.Action].flat().includes(action) && JSON.stringify(s.Resource).includes(`"${tableIds.get(table)}"`),
-      );
-    const table = [
-      ['SequencerRole', 'afg-blocks', true, true],
-      ['SequencerRole', 'afg-state', true, true],
-      ['SequencerRole', 'afg-finality', false, false],
-      ['Validator1Role', 'afg-finality', true, true],
-      ['StateFunctionRole', 'afg-blocks', true, true],
-      ['StateFunctionRole', 'afg-finality', false, true],
-      ['FinalizerRole', 'afg-finality', true, true],
-      ['FinalizerRole', 'afg-blocks', false, true],
-      ['ApiRole', 'afg-blocks', false, true],
-      ['ApiRole', 'afg-finality', false, true],
-      ['StreamRole', 'afg-blocks', false, true],
-      ['StreamRole', 'afg-finality', false, true],
-    ] as const;
-    for (const [role, name, put, get] of table) {
-      expect(can(role, 'dynamodb:PutItem', name), `${role} PutItem ${name}`).toBe(put);
-      expect(can(role, 'dynamodb:GetItem', name), `${role} GetItem ${name}`).toBe(get);
-    }
-    for (const role of ['ApiRole', 'FinalizerRole', 'StreamRole']) {
-      expect(can(role, 'dynamodb:BatchWriteItem', 'afg-state')).toBe(true);
-      expect(can(role, 'dynamodb:PutItem', 'afg-state')).toBe(false);
-      expect(can(role, 'dynamodb:DeleteItem', 'afg-state')).toBe(false);
-    }
-  });
-
   it('lets validators outside the home region read (only read) the home blocks table, by ARN built from the name', () => {
     forEachRegion((region) => {
       const member = config.members.find((m) => m.region === region)!;
@@ -355,19 +348,238 @@ describe('functions', () => {
   });
 });
 
+// The specification, written out here rather than imported, so loosening a grant in cdk/ fails a test.
+// Partition keys: lib/aws/finality-store.ts, block-store.ts, state-store.ts (header comments).
+// `home`: the write goes to the home region's table (the transaction pool), from whichever region the role runs in.
+type Write = { table: 'afg-blocks' | 'afg-finality' | 'afg-state'; action: string; keys: string[]; home?: true };
+const expectedWrites = (role: string): Write[] => {
+  const member = /^Validator(\d+)Role$/.exec(role);
+  if (member) {
+    return [
+      { table: 'afg-finality', action: 'PutItem', keys: [`WATERMARK#${member[1]}`] },
+      { table: 'afg-blocks', action: 'PutItem', keys: ['B#*'] },
+    ];
+  }
+  switch (role) {
+    case 'SequencerRole':
+      return [
+        { table: 'afg-blocks', action: 'PutItem', keys: ['B#*', 'SEQ', 'PACEMAKER'] },
+        ...['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].map((action) => ({
+          table: 'afg-blocks' as const,
+          action,
+          keys: ['PL#*', 'TX#*'],
+        })),
+      ];
+    case 'FinalizerRole':
+      return [
+        { table: 'afg-finality', action: 'UpdateItem', keys: ['T#*', 'STATS', 'HEAD'] },
+        { table: 'afg-finality', action: 'PutItem', keys: ['E'] },
+      ];
+    case 'StateFunctionRole':
+      return [
+        { table: 'afg-state', action: 'BatchWriteItem', keys: ['N#*'] },
+        { table: 'afg-state', action: 'PutItem', keys: ['APPLIED'] },
+        { table: 'afg-blocks', action: 'PutItem', keys: ['B#*'] },
+        { table: 'afg-blocks', action: 'BatchWriteItem', keys: ['F#*'] },
+      ];
+    case 'FollowerRole':
+      return [
+        { table: 'afg-finality', action: 'UpdateItem', keys: ['T#*', 'HEAD'] },
+        { table: 'afg-state', action: 'BatchWriteItem', keys: ['N#*'] },
+        { table: 'afg-state', action: 'PutItem', keys: ['APPLIED'] },
+        { table: 'afg-blocks', action: 'PutItem', keys: ['B#*'] },
+      ];
+    case 'ApiRole':
+      // Admission into the home region's pool (lib/aws/pool-store.ts): lane entries and counters, statuses.
+      return ['PutItem', 'UpdateItem'].map((action) => ({ table: 'afg-blocks', action, keys: ['PL#*', 'TX#*'], home: true }));
+    case 'StreamRole':
+      return [];
+    default:
+      throw new Error(`no expectation for ${role}`);
+  }
+};
+/** One item key of every kind each table holds, plus one of no kind. */
+const sampleKeys = (members: readonly number[]): Record<Write['table'], string[]> => ({
+  'afg-finality': [...members.map((m) => `WATERMARK#${m}`), 'T#00000000000000000008', 'E', 'STATS', 'HEAD', 'X'],
+  'afg-blocks': ['B#00000000000000000008', 'F#00000000000000000007', 'SEQ', 'PL#003', 'TX#ab', 'POOL', 'PACEMAKER', 'X'],
+  'afg-state': [`N#${'ab'.repeat(32)}`, 'APPLIED', 'X'],
+});
+const rolesIn = (t: Json): string[] =>
+  Object.entries(t.Resources as Record<string, Resource>)
+    .filter(([, r]) => r.Type === 'AWS::IAM::Role')
+    .map(([id]) => /^(.+Role)[0-9A-F]{8}$/.exec(id)![1]!);
+
+/** Checks every (region, table, write action, key kind) against expectedWrites for every role of the template. */
+const checkWriteMatrix = (t: Json, region: string, regions: readonly string[], members: readonly number[]): number => {
+  const ctx = policyContext(t, region);
+  let checked = 0;
+  for (const role of rolesIn(t)) {
+    const statements = roleStatements(t, role);
+    const expected = expectedWrites(role);
+    for (const r of regions) {
+      for (const [table, keys] of Object.entries(sampleKeys(members)) as [Write['table'], string[]][]) {
+        for (const action of WRITE_ACTIONS) {
+          for (const key of keys) {
+            const want = expected.some(
+              (w) =>
+                r === (w.home ? config.homeRegion : region) &&
+                w.table === table &&
+                w.action === action &&
+                w.keys.some((k) => globMatch(k, key)),
+            );
+            const got = policyAllows(statements, { action, region: r, table, leadingKeys: [key] }, ctx);
+            expect(got, `${region} ${role} ${action} ${r}/${table} ${key}`).toBe(want);
+            checked++;
+          }
+        }
+      }
+    }
+  }
+  return checked;
+};
+
+describe('least privilege: what each role may write (one compromised role or member)', () => {
+  it('allows each role exactly its own item writes in its own region, and nothing else (every table, action, key kind)', () => {
+    forEachRegion((region) => {
+      const members = config.members.map((m) => m.index);
+      expect(checkWriteMatrix(json(region), region, config.regions, members)).toBeGreaterThan(1000);
+    });
+  });
+
+  it("pins each validator's watermark writes to its own member with an exact LeadingKeys condition", () => {
+    forEachRegion((region) => {
+      const member = config.members.find((m) => m.region === region)!;
+      const finalityId = resources(region, 'AWS::DynamoDB::Table').find(([, t]) => t.Properties!.TableName === 'afg-finality')![0];
+      const onFinality = roleStatements(json(region), `Validator${member.index}Role`).filter(
+        (s) =>
+          [s.Action].flat().some((a: string) => !/^dynamodb:(Get|BatchGet|Query|Scan|ConditionCheck|Describe)/.test(a)) &&
+          JSON.stringify(s.Resource).includes(`"${finalityId}"`),
+      );
+      expect(onFinality).toEqual([
+        expect.objectContaining({
+          Effect: 'Allow',
+          Action: 'dynamodb:PutItem',
+          Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [`WATERMARK#${member.index}`] } },
+        }),
+      ]);
+    });
+  });
+
+  it('keeps every role its reads; the sequencer reads the finality head it paces on', () => {
+    forEachRegion((region) => {
+      const ctx = policyContext(json(region), region);
+      for (const role of rolesIn(json(region))) {
+        const statements = roleStatements(json(region), role);
+        for (const table of ['afg-blocks', 'afg-finality', 'afg-state']) {
+          for (const action of ['GetItem', 'Query', 'BatchGetItem']) {
+            expect(policyAllows(statements, { action, region, table, leadingKeys: ['HEAD'] }, ctx), `${role} ${action} ${table}`).toBe(
+              true,
+            );
+          }
+        }
+      }
+    });
+  });
+
+  it('gives the stream role no DynamoDB write action at all and no queue to send to; the API role only the pool writes', () => {
+    forEachRegion((region) => {
+      for (const role of ['ApiRole', 'StreamRole']) {
+        const actions = roleStatements(json(region), role).flatMap((s) => [s.Action].flat()) as string[];
+        const writes = actions.filter(
+          (a) => a.startsWith('dynamodb:') && !/^dynamodb:(Get|BatchGet|Query|Scan|ConditionCheck|Describe)/.test(a),
+        );
+        // Admission into the home region's pool; the write matrix pins them to its PL#/TX# items.
+        expect(writes.sort(), `${region} ${role}`).toEqual(role === 'ApiRole' ? ['dynamodb:PutItem', 'dynamodb:UpdateItem'] : []);
+      }
+      expect(sendTargets(region, 'StreamRole')).toEqual([]);
+      expect(sentByRef(region, 'StreamRole')).toEqual([]);
+    });
+  });
+
+  it('lets the state function batch-write only nodes: a batch that also puts or deletes its applied pointer is refused', () => {
+    forEachRegion((region) => {
+      const ctx = policyContext(json(region), region);
+      const statements = roleStatements(json(region), 'StateFunctionRole');
+      const batch = (keys: string[]) =>
+        policyAllows(statements, { action: 'BatchWriteItem', region, table: 'afg-state', leadingKeys: keys }, ctx);
+      expect(batch([`N#${'01'.repeat(32)}`, `N#${'02'.repeat(32)}`])).toBe(true);
+      expect(batch([`N#${'01'.repeat(32)}`, 'APPLIED'])).toBe(false);
+    });
+  });
+
+  it('tells only the roles that may write state nodes to write them (AFG_STATE_WRITER); the others compute genesis in memory', () => {
+    forEachRegion((region) => {
+      const ctx = policyContext(json(region), region);
+      const fns = resources(region, 'AWS::Lambda::Function');
+      for (const [, f] of fns) {
+        const roleId = f.Properties!.Role['Fn::GetAtt'][0] as string;
+        const role = /^(.+Role)[0-9A-F]{8}$/.exec(roleId)![1]!;
+        const writes = policyAllows(
+          roleStatements(json(region), role),
+          { action: 'BatchWriteItem', region, table: 'afg-state', leadingKeys: [`N#${'ab'.repeat(32)}`] },
+          ctx,
+        );
+        expect(f.Properties!.Environment.Variables.AFG_STATE_WRITER === 'true', `${f.Properties!.FunctionName}`).toBe(writes);
+      }
+      expect(fns.filter(([, f]) => f.Properties!.Environment.Variables.AFG_STATE_WRITER === 'true')).toHaveLength(1);
+    });
+  });
+});
+
 describe('HTTP API and alarms', () => {
-  it('outputs ApiUrl from an HTTP API stage with access logs and throttling, and publishes it for peers', () => {
+  it('outputs ApiUrl from a regional REST API stage with access logs and stage throttling, and publishes it for peers', () => {
     forEachRegion((region) => {
       const t = templates.get(region)!;
       t.hasOutput('ApiUrl', { Value: Match.objectLike({ 'Fn::Join': Match.anyValue() }) });
-      t.resourceCountIs('AWS::ApiGatewayV2::Api', 1);
-      t.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
-        StageName: '$default',
-        AutoDeploy: true,
-        AccessLogSettings: Match.objectLike({ DestinationArn: Match.anyValue() }),
-        DefaultRouteSettings: Match.objectLike({ ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 }),
+      t.resourceCountIs('AWS::ApiGatewayV2::Api', 0);
+      t.resourceCountIs('AWS::ApiGateway::RestApi', 1);
+      t.hasResourceProperties('AWS::ApiGateway::RestApi', { Name: 'afg-api', EndpointConfiguration: { Types: ['REGIONAL'] } });
+      t.resourceCountIs('AWS::ApiGateway::Account', 0); // no account-wide CloudWatch role from this stack
+      t.hasResourceProperties('AWS::ApiGateway::Stage', {
+        StageName: 'api',
+        AccessLogSetting: Match.objectLike({ DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('wafResponseCode') }),
+        MethodSettings: [Match.objectLike({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200 })],
       });
+      // Every path, the root included, goes to the API function.
+      const [apiFnId] = resources(region, 'AWS::Lambda::Function').find(([, f]) => f.Properties!.FunctionName === 'afg-api')!;
+      const methods = resources(region, 'AWS::ApiGateway::Method');
+      expect(methods).toHaveLength(2);
+      for (const [, m] of methods) {
+        expect(m.Properties!).toMatchObject({ HttpMethod: 'ANY', AuthorizationType: 'NONE', Integration: { Type: 'AWS_PROXY' } });
+        expect(JSON.stringify(m.Properties!.Integration.Uri)).toContain(apiFnId);
+      }
       t.hasResourceProperties('AWS::SSM::Parameter', { Name: '/afg/api-url' });
+    });
+  });
+
+  it('limits each client address: a WAF web ACL on the stage blocks an address above 1200 requests a minute with 429', () => {
+    forEachRegion((region) => {
+      const t = templates.get(region)!;
+      const [[aclId, acl]] = resources(region, 'AWS::WAFv2::WebACL') as [[string, Resource]];
+      const p = acl.Properties!;
+      expect(p.Scope).toBe('REGIONAL');
+      expect(p.DefaultAction).toEqual({ Allow: {} });
+      expect(p.Rules).toHaveLength(1);
+      const rule = (p.Rules as Json[])[0]!;
+      expect(rule.Statement).toEqual({ RateBasedStatement: { AggregateKeyType: 'IP', Limit: 1200, EvaluationWindowSec: 60 } });
+      expect(rule.Action.Block.CustomResponse).toEqual({
+        ResponseCode: 429,
+        CustomResponseBodyKey: 'RateLimited',
+        ResponseHeaders: [{ Name: 'retry-after', Value: '60' }],
+      });
+      const body = p.CustomResponseBodies.RateLimited;
+      expect(body.ContentType).toBe('APPLICATION_JSON');
+      expect(JSON.parse(body.Content).error.code).toBe('RATE_LIMITED');
+      // Associated with the API's stage: the ARN names this REST API and this stage.
+      const [[, assoc]] = resources(region, 'AWS::WAFv2::WebACLAssociation') as [[string, Resource]];
+      expect(assoc.Properties!.WebACLArn).toEqual({ 'Fn::GetAtt': [aclId, 'Arn'] });
+      const arn = JSON.stringify(assoc.Properties!.ResourceArn);
+      const [apiId] = resources(region, 'AWS::ApiGateway::RestApi')[0]!;
+      const [stageId] = resources(region, 'AWS::ApiGateway::Stage')[0]!;
+      expect(arn).toContain('/restapis/');
+      expect(arn).toContain(`"Ref":"${apiId}"`);
+      expect(arn).toContain(`"Ref":"${stageId}"`);
+      t.resourceCountIs('AWS::WAFv2::WebACLAssociation', 1);
     });
   });
 
@@ -405,7 +617,8 @@ describe('HTTP API and alarms', () => {
         FunctionName: 'afg-api',
         Environment: { Variables: Match.objectLike({ AFG_STREAM_URL: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } }) },
       });
-      expect(sendTargets(region, 'StreamRole')).toEqual([`${config.homeRegion}:afg-ingress`]);
+      // Read-only: it refuses POST /v1/transactions and may send to no queue.
+      expect(sendTargets(region, 'StreamRole')).toEqual([]);
     });
   });
 
@@ -544,7 +757,14 @@ describe('cdk-nag AwsSolutions', () => {
     walk(stacks.get(config.homeRegion)!);
     // CDK records a bare rule id as 'Annotation::<id>'; cdk-nag matches it after stripping that prefix.
     expect(new Set(acks.map((a) => a.id.replace(/^annotation::/i, '')))).toEqual(
-      new Set(['AwsSolutions-L1', 'AwsSolutions-SMG4', 'AwsSolutions-APIG4']),
+      new Set([
+        'AwsSolutions-L1',
+        'AwsSolutions-SMG4',
+        'AwsSolutions-APIG2',
+        'AwsSolutions-APIG4',
+        'AwsSolutions-APIG6',
+        'AwsSolutions-COG4',
+      ]),
     );
     for (const a of acks) expect(a.reason.length).toBeGreaterThan(80);
   });
@@ -621,6 +841,19 @@ describe('another topology: two members in one region, a follower region (no mem
     expect(actions.some((a: string) => a.startsWith('secretsmanager:') || a.startsWith('kms:'))).toBe(false);
     Annotations.fromStack(stack).hasInfo('*', Match.stringLikeRegexp('ap-southeast-2 hosts no member: deployed as a follower region'));
     Annotations.fromStack(stack).hasNoWarning('*', Match.anyValue());
+  });
+
+  it("lets neither of two co-located validators write the other's watermark; the follower writes only what it records", () => {
+    for (const [region, stack] of built) {
+      const t = Template.fromStack(stack).toJSON();
+      expect(checkWriteMatrix(t, region, three.regions, [1, 2, 3, 4])).toBeGreaterThan(500);
+    }
+    const home = Template.fromStack(built.get('us-east-1')!).toJSON();
+    const ctx = policyContext(home, 'us-east-1');
+    const put = (role: string, key: string) =>
+      policyAllows(roleStatements(home, role), { action: 'PutItem', region: 'us-east-1', table: 'afg-finality', leadingKeys: [key] }, ctx);
+    expect([put('Validator1Role', 'WATERMARK#1'), put('Validator1Role', 'WATERMARK#2')]).toEqual([true, false]);
+    expect([put('Validator2Role', 'WATERMARK#2'), put('Validator2Role', 'WATERMARK#1')]).toEqual([true, false]);
   });
 
   it('warns when a follower region is given no peers to follow', () => {
@@ -705,12 +938,26 @@ describe('props validation', () => {
     expect(new StreamEndpoint(s, 'Ok', { handler: inlineFunction(s), maxStreams: 1 }).maxStreams).toBe(1);
   });
 
-  it('HttpEndpoint refuses out-of-range throttling', () => {
+  it('HttpEndpoint refuses out-of-range throttling, per-client limits and names, and sets the per-client limit', () => {
     const s = scope();
     const handler = inlineFunction(s);
-    expect(() => new HttpEndpoint(s, 'Ok', { apiName: 'x', handler, rateLimit: 10, burstLimit: 20 })).not.toThrow();
+    expect(
+      () => new HttpEndpoint(s, 'Ok', { apiName: 'x', handler, rateLimit: 10, burstLimit: 20, requestsPerIpPerMinute: 300 }),
+    ).not.toThrow();
     expect(() => new HttpEndpoint(s, 'BadRate', { apiName: 'x', handler, rateLimit: 0 })).toThrow(/rateLimit/);
     expect(() => new HttpEndpoint(s, 'BadBurst', { apiName: 'x', handler, burstLimit: 5001 })).toThrow(/burstLimit/);
+    expect(() => new HttpEndpoint(s, 'BadIp', { apiName: 'x', handler, requestsPerIpPerMinute: 9 })).toThrow(/requestsPerIpPerMinute/);
+    expect(() => new HttpEndpoint(s, 'BadIp2', { apiName: 'x', handler, requestsPerIpPerMinute: 1.5 })).toThrow(/requestsPerIpPerMinute/);
+    expect(() => new HttpEndpoint(s, 'BadName', { apiName: 'a b', handler })).toThrow(/apiName/);
+    Template.fromStack(s).hasResourceProperties('AWS::WAFv2::WebACL', {
+      Rules: [Match.objectLike({ Statement: { RateBasedStatement: Match.objectLike({ Limit: 300 }) } })],
+    });
+  });
+
+  it('RegionStack passes requestsPerIpPerMinute to its endpoint', () => {
+    const app = new App({ outdir: tempOutdir(), context: { 'aws:cdk:bundling-stacks': [] } });
+    const stack = new RegionStack(app, 'P', { config, region: 'eu-west-1', requestsPerIpPerMinute: 600 });
+    expect(stack.endpoint.requestsPerIpPerMinute).toBe(600);
   });
 
   it('RegionStack refuses a region outside the config, a mismatched env region and a bad lag threshold', () => {

@@ -5,7 +5,7 @@
 import { GetQueueAttributesCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ensureQueue, queueArn, resolveQueueUrl, sendBatch } from '../../lib/aws/queues.js';
+import { changeVisibility, ensureQueue, queueArn, resolveQueueUrl, sendBatch } from '../../lib/aws/queues.js';
 import { dlqName } from '../../lib/config.js';
 import { InputError } from '../../lib/core/errors.js';
 import { type EventSourceOptions, failuresOf, SqsEventSource, toRecord } from '../../lib/local/event-source.js';
@@ -335,5 +335,30 @@ describe('failuresOf and toRecord', () => {
     expect(() => new SqsEventSource({ ...base, batchSize: 10, maxBatchingWindowMs: -1, concurrency: 1 })).toThrow(/maxBatchingWindowMs/);
     expect(() => new SqsEventSource({ ...base, batchSize: 10, maxBatchingWindowMs: 0, concurrency: 0 })).toThrow(/concurrency/);
     expect(() => new SqsEventSource({ ...base, batchSize: 10_000, maxBatchingWindowMs: 300_000, concurrency: 1 })).not.toThrow();
+  });
+
+  it("a record given changeVisibility comes back in seconds, not after the queue's visibility timeout", async () => {
+    const deliveries: number[] = [];
+    const sqsOf = (region: string) => env().aws.sqs(region);
+    const { source } = await setup(
+      ['not-ready'],
+      {
+        handler: async (event: SQSEvent): Promise<SQSBatchResponse> => {
+          const record = event.Records[0]!;
+          deliveries.push(Number(record.attributes.ApproximateReceiveCount));
+          if (deliveries.length > 1) return { batchItemFailures: [] };
+          await changeVisibility(sqsOf, record, 1);
+          return { batchItemFailures: [{ itemIdentifier: record.messageId }] };
+        },
+      },
+      { visibility: 600 },
+    );
+    // Without the change the second delivery would come after 600 s.
+    await waitFor('the second delivery', () => deliveries.length >= 2, 15_000);
+    expect(deliveries).toEqual([1, 2]);
+    await waitFor('the delete', () => source.stats().succeeded === 1);
+    await expect(changeVisibility(sqsOf, { receiptHandle: 'x', eventSourceARN: 'arn:aws:sns:eu-west-1:0:topic' }, 1)).rejects.toThrow(
+      /not an SQS queue ARN/,
+    );
   });
 });

@@ -15,6 +15,7 @@ import { devSecretKey, LOCAL_CHAIN_ID } from '../../lib/core/chain.js';
 import { voteSigningBytes } from '../../lib/core/codec.js';
 import { ed25519PublicKey } from '../../lib/core/ed25519.js';
 import { signTransfer, transferApplication } from '../../lib/core/ledger.js';
+import { RETRY_SOON_SECONDS, regionHandler, silentTelemetry, syntheticContext, syntheticEvent } from '../../lib/handlers/sqs.js';
 import { handleVote } from '../../lib/pipeline/finalizer.js';
 import { encodeMessage, type QueueMessage } from '../../lib/pipeline/messages.js';
 import type { Destination, Transport } from '../../lib/pipeline/ports.js';
@@ -175,5 +176,24 @@ describe('pipeline on DynamoDB Local', () => {
     );
     expect(outcomes.filter((o) => o.kind === 'signed')).toHaveLength(1);
     expect(outcomes.filter((o) => o.kind === 'refused')).toHaveLength(3);
+  }, 120_000);
+
+  it('a record that is not ready yet (a proposal whose block is not readable) is asked back in seconds; a poison one is not', async () => {
+    const c = await cluster(uniqueName('soon'));
+    const region = c.rt('eu-west-1');
+    const asked: { receiptHandle: string; seconds: number }[] = [];
+    const spied: Region = {
+      ...region,
+      retrySoon: async (record, seconds) => void asked.push({ receiptHandle: record.receiptHandle, seconds }),
+    };
+    const handler = regionHandler(async () => spied, { kind: 'inbox', member: 2 }, silentTelemetry);
+    const missing = encodeMessage({ kind: 'proposal', height: 1, hash: new Uint8Array(32).fill(7) }, codec);
+    const event = syntheticEvent(missing);
+    const response = await handler(event, syntheticContext);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0]!.messageId }]);
+    expect(asked).toEqual([{ receiptHandle: event.Records[0]!.receiptHandle, seconds: RETRY_SOON_SECONDS }]);
+    const poison = syntheticEvent('{"kind":"proposal"}');
+    expect((await handler(poison, syntheticContext)).batchItemFailures).toHaveLength(1);
+    expect(asked).toHaveLength(1); // a malformed message waits out its visibility timeout on its way to the DLQ
   }, 120_000);
 });

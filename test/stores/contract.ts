@@ -98,6 +98,19 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         expect(hexes(await blocks.hashesAt(1))).toEqual(hexes([h1, h2]));
       });
 
+      it('indexes finalized hashes by height, idempotently, across batches of any size', async () => {
+        const { blocks } = await makeStores();
+        expect(await blocks.finalizedHash(3)).toBeUndefined();
+        const entries = Array.from({ length: 60 }, (_, i) => ({ height: i + 1, hash: bytes(32) }));
+        await blocks.indexFinalized(entries);
+        await blocks.indexFinalized(entries.slice(10, 20));
+        await blocks.indexFinalized([]);
+        for (const e of [entries[0]!, entries[29]!, entries[59]!])
+          expect(toHex((await blocks.finalizedHash(e.height))!)).toBe(toHex(e.hash));
+        expect(await blocks.finalizedHash(61)).toBeUndefined();
+        expect(await blocks.hashesAt(1)).toEqual([]); // the index is not a block
+      });
+
       it('finds the tip by probing up from a height, within the span', async () => {
         const { blocks, genesis } = await makeStores();
         expect(await blocks.tip(1, 8)).toBeUndefined();
