@@ -95,6 +95,52 @@ describe('POST /v1/transactions with a pool', () => {
     expect(body(await statusOf(refused, tight)).status).toBe('unknown');
   });
 
+  it('answers 503 OVERLOADED at once when as many admissions as it runs at once are in progress, reading nothing', async () => {
+    // Admissions that hang in the store until released: the API must not queue more behind them.
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    let admits = 0;
+    const slow = Object.assign(Object.create(pool), {
+      admit: async (...args: Parameters<MemoryPoolStore['admit']>) => {
+        admits++;
+        await held;
+        return pool.admit(...args);
+      },
+    }) as MemoryPoolStore;
+    let stateReads = 0;
+    const query = new Proxy(fx.query, {
+      get(target, name) {
+        const value = Reflect.get(target, name, target);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          stateReads++;
+          return value.apply(target, args);
+        };
+      },
+    });
+    const busy = createApi({
+      query,
+      transport: fx.transport,
+      chain: fx.chain,
+      maxLagBlocks: 8,
+      pool: { store: slow, limits: LIMITS, retryAfterSeconds: 3, maxConcurrentAdmissions: 2 },
+    });
+    const first = [post(transfer(2, 1n, 0n), busy), post(transfer(3, 1n, 0n), busy)];
+    while (admits < 2) await new Promise((r) => setImmediate(r));
+    const reads = stateReads;
+    const sends = fx.transport.sent.length;
+    expectRefused(await post(transfer(4, 1n, 0n), busy), 503, 'OVERLOADED', /2 admissions are in progress/, '3');
+    expect(admits).toBe(2);
+    expect(fx.transport.sent.length).toBe(sends);
+    expect(stateReads).toBe(reads);
+    release();
+    for (const r of await Promise.all(first)) expectDocumented(r, 'postTransaction', 202);
+    // Room again once they are done.
+    expectDocumented(await post(transfer(4, 1n, 0n), busy), 'postTransaction', 202);
+  });
+
   it('refuses nonces the pool cannot hold, each with its code', async () => {
     // dev 0's next nonce at finalized height 2 is 2.
     expectRefused(await post(transfer(0, 1n, 1n)), 400, 'STALE_NONCE', /nonce: 1 is stale/);
