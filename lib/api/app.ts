@@ -88,6 +88,12 @@ export interface ApiDeps {
     readonly limits?: PoolLimits;
     /** Retry-After (seconds) of 503 OVERLOADED and 429 answers (default 1). */
     readonly retryAfterSeconds?: number;
+    /**
+     * Admissions this API runs at once (default DEFAULT_MAX_ADMISSIONS); one more is answered 503
+     * OVERLOADED at once, before any read, instead of queuing behind the others (a flood then costs
+     * nothing but the refusal, and the store calls the roles need are not queued behind it).
+     */
+    readonly maxConcurrentAdmissions?: number;
   };
   /** Receives unexpected errors (500s) with the request line; default: one JSON line on stderr. */
   readonly log?: (entry: { level: 'error'; message: string; method: string; path: string; error: unknown }) => void;
@@ -117,6 +123,9 @@ const json = (status: number, value: unknown, headers: Record<string, string> = 
 /** The error answer `{ error: { code, message } }`. */
 export const errorResponse = (e: ApiError, headers: Record<string, string> = {}): ApiResponse =>
   json(e.status, { error: { code: e.code, message: e.message } }, headers);
+
+/** Admissions one API instance runs at once by default (a Lambda instance serves one request at a time anyway). */
+export const DEFAULT_MAX_ADMISSIONS = 16;
 
 /**
  * Builds the API over `deps`. Never throws: refusals become 4xx answers (429 with Retry-After), a full
@@ -162,6 +171,10 @@ export function createApi(deps: ApiDeps): Api {
   const pool = deps.pool;
   const poolLimits = pool?.limits ?? DEFAULT_POOL_LIMITS;
   const poolRetryAfter = String(pool?.retryAfterSeconds ?? 1);
+  const maxAdmissions = pool?.maxConcurrentAdmissions ?? DEFAULT_MAX_ADMISSIONS;
+  if (!Number.isSafeInteger(maxAdmissions) || maxAdmissions < 1)
+    throw new RangeError(`pool.maxConcurrentAdmissions: expected a positive integer, got ${maxAdmissions}`);
+  let admitting = 0;
 
   const handlers: Record<string, Handler> = {
     getValidators: async () => json(200, query.validators()),
@@ -222,7 +235,22 @@ export function createApi(deps: ApiDeps): Api {
       return { status: 200, headers: { ...EVENT_STREAM_HEADERS }, body: '', stream };
     },
     getOpenApi: async () => ({ status: 200, headers: { 'content-type': JSON_TYPE }, body: openapiBody }),
-    postTransaction: async (_p, req) => json(202, { hash: await submit(parseBody(req.body, operationById('postTransaction'))) }),
+    postTransaction: async (_p, req) => {
+      const body = parseBody(req.body, operationById('postTransaction'));
+      if (!pool) return json(202, { hash: await submit(body) });
+      if (admitting >= maxAdmissions)
+        throw new ApiError(
+          503,
+          'OVERLOADED',
+          `${admitting} admissions are in progress here, the most this API runs at once; retry after Retry-After seconds`,
+        );
+      admitting++;
+      try {
+        return json(202, { hash: await submit(body) });
+      } finally {
+        admitting--;
+      }
+    },
     getTransaction: async (p) => json(200, await transactionStatus(fromHex(p.hash, 32, 'hash'))),
   };
 
