@@ -36,7 +36,12 @@ async function main(): Promise<void> {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify(transactionToJson(tx)),
-      });
+        signal: AbortSignal.timeout(10_000),
+      }).catch(() => undefined);
+      if (!res) {
+        answers['NO_ANSWER (10 s)'] = (answers['NO_ANSWER (10 s)'] ?? 0) + 1;
+        continue;
+      }
       const body = (await res.json().catch(() => ({}))) as { error?: { code?: string } };
       const label = `${res.status} ${body.error?.code ?? (res.status === 202 ? 'ACCEPTED' : '')}`.trim();
       answers[label] = (answers[label] ?? 0) + 1;
