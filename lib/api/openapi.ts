@@ -554,7 +554,7 @@ export const openapiDocument = {
           '500': error('internal error'),
           '503': {
             ...error(
-              'OVERLOADED: the pool is full (retry after Retry-After seconds); UNAVAILABLE: a table or queue of this region is ' +
+              'OVERLOADED: the pool is full, or this API runs as many admissions as it runs at once (retry after Retry-After seconds); UNAVAILABLE: a table or queue of this region is ' +
                 'unavailable',
             ),
             headers: retryAfterHeader,
