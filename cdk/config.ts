@@ -37,7 +37,10 @@ export const ITEM_KEYS = {
     /** The finalized-height index (F#<height>: the finalized block's hash), written by the state function. */
     finalizedIndex: 'F#*',
     sequencerHead: 'SEQ',
-    pool: 'POOL',
+    /** The transaction pool's lanes: entries and the lane's counter (PL#<lane>, lib/aws/pool-store.ts). */
+    poolLane: 'PL#*',
+    /** A transaction's status in the pool (TX#<hash>). */
+    txStatus: 'TX#*',
     pacemaker: 'PACEMAKER',
   },
   finality: {
@@ -47,6 +50,8 @@ export const ITEM_KEYS = {
     evidence: 'E',
     stats: 'STATS',
     head: 'HEAD',
+    /** A view's view changes and certificate (V#<view>), written by the finalizer. */
+    view: 'V#*',
   },
   state: { node: 'N#*', applied: 'APPLIED' },
 } as const;

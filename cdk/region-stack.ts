@@ -168,9 +168,11 @@ export class RegionStack extends Stack {
     const state = new ProtocolTable(this, 'State', { tableName: names.stateTable, deletionProtection: protect });
     this.tables = { blocks, finality, state };
     const home = region === config.homeRegion;
-    const ingress = [{ region: config.homeRegion, name: names.ingressQueue }];
     const followers = followerRegions(config);
     this.follower = followers.includes(region);
+    // Every member region runs a sequencer (views: the one of the current view proposes, lib/core/views.ts).
+    const memberRegions = config.regions.filter((r) => !followers.includes(r));
+    const ingress = memberRegions.map((r) => ({ region: r, name: names.ingressQueue }));
 
     // Least privilege (docs/operations.md "Least privilege"): every role reads its region's tables, but
     // writes only the items it owns, named by partition key (ProtocolTable.grantWriteItems); only the state
@@ -179,20 +181,28 @@ export class RegionStack extends Stack {
     const K = ITEM_KEYS;
     const stateWriter = { [STATE_WRITER_ENV]: 'true' };
 
-    // Sequencer and ingress (home region only): orders transactions into blocks (a trial execution kept in
-    // memory) and sends each proposal to every member's inbox, wherever the member runs. It paces on the
-    // region's finality head.
-    if (home) {
+    // Sequencer and ingress (every member region; only the current view's proposes, the others forward
+    // to it): orders transactions into blocks (a trial execution kept in memory) and sends each proposal
+    // to every member's inbox, wherever the member runs. It paces on the region's finality head.
+    if (!this.follower) {
       const sequencer = roleFunction('Sequencer', 'sequencer', `${prefix}-sequencer`);
       consumedQueue('Ingress', names.ingressQueue, 'sequencer', sequencer);
       for (const table of [blocks, finality, state]) table.grantRead(sequencer.fn);
       blocks.grantWriteItems(sequencer.fn, ['PutItem'], [K.blocks.block, K.blocks.sequencerHead, K.blocks.pacemaker]);
-      blocks.grantWriteItems(sequencer.fn, ['BatchWriteItem'], [K.blocks.pool]);
+      // The pool: admits ingress transactions, records what became of each, sends waiting ones back, and
+      // deletes entries that leave it (a rejected one by a conditional DeleteItem).
+      blocks.grantWriteItems(
+        sequencer.fn,
+        ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'],
+        [K.blocks.poolLane, K.blocks.txStatus],
+      );
       ProtocolQueue.grantSendByName(
         sequencer.fn,
         this,
         config.members.map((m) => ({ region: m.region, name: inboxQueue(prefix, m.index) })),
       );
+      // Its pacemaker, and forwarding to the active view's sequencer.
+      ProtocolQueue.grantSendByName(sequencer.fn, this, ingress);
     }
 
     // Validators: one function and one inbox queue per member hosted here. A validator stores and executes
@@ -216,8 +226,10 @@ export class RegionStack extends Stack {
         for (const table of [blocks, finality, state]) table.grantRead(validator.fn);
         finality.grantWriteItems(validator.fn, ['PutItem'], [K.finality.watermark(m.index)]);
         blocks.grantWriteItems(validator.fn, ['PutItem'], [K.blocks.block]);
-        // Proposals sent by reference are read from the home region's blocks table.
-        if (!home) ProtocolTable.grantReadByName(validator.fn, this, config.homeRegion, names.blocksTable);
+        // Proposals sent by reference are read from the proposing view's region's blocks table.
+        for (const r of memberRegions) if (r !== region) ProtocolTable.grantReadByName(validator.fn, this, r, names.blocksTable);
+        // Its view timer: a delayed message to its own inbox.
+        ProtocolQueue.grantSendByName(validator.fn, this, [{ region, name: inboxQueue(prefix, m.index) }]);
         shares.grantRead(m.index, validator.fn);
         // Votes go to every region that hosts a member; follower regions have no vote queue.
         ProtocolQueue.grantSendByName(
@@ -249,7 +261,7 @@ export class RegionStack extends Stack {
     if (hosted.length > 0) finality.grantWriteItems(stateFunction.fn, ['PutItem'], [K.finality.evidence]);
 
     // Finalizer: tallies votes into certificates; notifies local validators (justified), the state function
-    // (finalized) and, in the home region, the sequencer (tick). Reads the block tip for FinalityLag.
+    // (finalized) and, in the active view's region, the sequencer (tick). Reads the block tip for FinalityLag.
     // A follower region gets no votes: its follower function records certificates it verified instead.
     if (this.follower) {
       // A function started every FOLLOWER_SCHEDULE_MINUTES bootstraps from a snapshot when needed and follows
@@ -286,11 +298,12 @@ export class RegionStack extends Stack {
       consumedQueue('Votes', names.voteQueue, 'finalizer', finalizer);
       // Tallies, certificates, justification and the head are updates; evidence is put. Never a watermark.
       for (const table of [blocks, finality, state]) table.grantRead(finalizer.fn);
-      finality.grantWriteItems(finalizer.fn, ['UpdateItem'], [K.finality.tally, K.finality.stats, K.finality.head]);
+      finality.grantWriteItems(finalizer.fn, ['UpdateItem'], [K.finality.tally, K.finality.stats, K.finality.head, K.finality.view]);
       finality.grantWriteItems(finalizer.fn, ['PutItem'], [K.finality.evidence]);
       finalized.grantSend(finalizer.fn);
       for (const inbox of inboxes) inbox.grantSend(finalizer.fn);
-      if (home) ProtocolQueue.grantSendByName(finalizer.fn, this, ingress);
+      // Ticks to the active view's sequencer, and a new view's certificate to its sequencer.
+      ProtocolQueue.grantSendByName(finalizer.fn, this, ingress);
     }
 
     // Finality stream: the same API, read-only, behind a function URL that streams (functions/stream.ts refuses
@@ -298,11 +311,16 @@ export class RegionStack extends Stack {
     const stream = roleFunction('Stream', 'stream', `${prefix}-stream`);
     this.streamEndpoint = new StreamEndpoint(this, 'StreamEndpoint', { handler: stream.fn, maxStreams: props.maxStreams });
 
-    // Query API: reads the region's tables; POST /v1/transactions goes to the home region's ingress.
+    // Query API: reads the region's tables; POST /v1/transactions admits into the home region's pool and wakes its ingress.
     // GET /v1/finality/stream is redirected to the stream function's URL (API Gateway buffers responses).
     const api = roleFunction('Api', 'api', `${prefix}-api`, { AFG_STREAM_URL: this.streamEndpoint.url });
     for (const reader of [api, stream]) for (const table of [blocks, finality, state]) table.grantRead(reader.fn);
     ProtocolQueue.grantSendByName(api.fn, this, ingress);
+    // The transaction pool lives in the home region's blocks table (lib/aws/pool-store.ts): every region's API
+    // admits into it (lane entries and counters, statuses) and the stream function reads statuses from it.
+    const poolKeys = [K.blocks.poolLane, K.blocks.txStatus];
+    ProtocolTable.grantWriteItemsByName(api.fn, this, config.homeRegion, names.blocksTable, ['PutItem', 'UpdateItem'], poolKeys);
+    if (!home) for (const reader of [api, stream]) ProtocolTable.grantReadByName(reader.fn, this, config.homeRegion, names.blocksTable);
     // GET /v1/health checks each queue the region needs (GetQueueAttributes); the table checks are GetItem reads.
     ProtocolQueue.grantProbeByName(
       api.fn,

@@ -6,7 +6,7 @@ import { ApiError } from '../lib/api/errors.js';
 import { lambdaHandler, type ProxyEvent } from '../lib/api/lambda.js';
 import { dependencyFailure } from '../lib/aws/errors.js';
 import { isHealthCheckEvent, runHealthCheck } from '../lib/handlers/health-check.js';
-import { logger, maxLagBlocksFromEnv, publishMetrics, runtime, telemetry } from '../lib/handlers/lambda-env.js';
+import { logger, maxLagBlocksFromEnv, poolFromEnv, publishMetrics, runtime, telemetry } from '../lib/handlers/lambda-env.js';
 
 let api: Api | undefined;
 
@@ -22,6 +22,8 @@ async function routes(): Promise<Api> {
       // API Gateway buffers responses: the finality stream is served by the stream function's URL.
       ...(process.env.AFG_STREAM_URL ? { stream: { redirectTo: process.env.AFG_STREAM_URL } } : {}),
       dependencyFailure,
+      // Every region admits into the pool in the home region's blocks table.
+      pool: poolFromEnv(),
       log: (entry) => logger.error(entry.message, { method: entry.method, path: entry.path, error: String(entry.error) }),
     });
   }

@@ -13,7 +13,7 @@
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createApi, readOnlyApi } from '../lib/api/app.js';
 import { streamingLambdaHandler } from '../lib/api/lambda.js';
-import { logger, runtime } from '../lib/handlers/lambda-env.js';
+import { logger, poolFromEnv, runtime } from '../lib/handlers/lambda-env.js';
 
 let serve: ReturnType<typeof streamingLambdaHandler> | undefined;
 
@@ -29,6 +29,8 @@ export const handler = awslambda.streamifyResponse(
             chain: rt.chain,
             maxLagBlocks: Number(process.env.AFG_MAX_LAG_BLOCKS ?? 50),
             stream: { pollMs: Number(process.env.AFG_STREAM_POLL_MS ?? 500), maxStreams: 1 },
+            // Statuses only (GET /v1/transactions/{hash}): POST is refused above, so nothing is admitted here.
+            pool: poolFromEnv(),
             log: (entry) => logger.error(entry.message, { method: entry.method, path: entry.path, error: String(entry.error) }),
           }),
           'the region API (the ApiUrl output)',

@@ -3,12 +3,17 @@
  * the Lambda handlers and the local runner. Loaded from JSON (env AFG_CONFIG, or a file) and
  * validated here, at the edge, with messages that name the key.
  */
+import { MAX_GENESIS_ACCOUNTS } from './core/accounts.js';
 import { APPLICATIONS, applicationNamed } from './core/apps.js';
 import { dealingProblems } from './core/bls.js';
 import { fromHex, toHex } from './core/bytes.js';
 import { ConfigError } from './core/errors.js';
 import { thresholdProblem } from './core/ffg.js';
+import { transferApplication, transferApplicationWith } from './core/ledger.js';
+import type { ApplicationDefinition } from './core/state-machine.js';
 import type { ValidatorSet } from './core/types.js';
+import { DEFAULT_POOL_LANES, DEFAULT_POOL_LIMITS, poolLimitsProblem } from './pipeline/pool.js';
+import type { PoolLimits } from './pipeline/ports.js';
 import type { RegionConfig } from './pipeline/region.js';
 
 export interface MemberConfig {
@@ -42,6 +47,23 @@ export interface ClusterConfig {
   readonly maxBlockBytes: number;
   /** The application the chain runs (lib/core/apps.ts); default "transfer". */
   readonly application: string;
+  /** The transaction pool's limits and lanes (optional; see poolSettings for the defaults). */
+  readonly pool?: Partial<PoolSettings>;
+  /**
+   * Funded accounts at genesis beyond the ten dev accounts (transfer application only; keys in
+   * lib/core/accounts.ts). Part of the chain's genesis: every region must have the same. Default 0.
+   */
+  readonly genesisAccounts?: number;
+}
+
+/** The transaction pool of a cluster: admission limits and the lanes senders are spread over. */
+export interface PoolSettings extends PoolLimits {
+  readonly lanes: number;
+}
+
+/** The pool settings of `config`, defaults filled in (lib/pipeline/pool.ts DEFAULT_POOL_LIMITS, DEFAULT_POOL_LANES). */
+export function poolSettings(config: Pick<ClusterConfig, 'pool'>): PoolSettings {
+  return { ...DEFAULT_POOL_LIMITS, lanes: DEFAULT_POOL_LANES, ...config.pool };
 }
 
 /** Names of one region's tables and queues. Derived from names only, so no cross-region lookups are needed. */
@@ -117,6 +139,8 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     'maxBlockTransactions',
     'maxBlockBytes',
     'application',
+    'pool',
+    'genesisAccounts',
   ]);
   for (const key of Object.keys(r)) if (!known.has(key)) throw new ConfigError(key, 'unknown key');
   const int = (key: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
@@ -188,7 +212,33 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     maxBlockTransactions: int('maxBlockTransactions', 1, 100_000),
     maxBlockBytes: int('maxBlockBytes', 1024, 64 * 1024 * 1024),
     application,
+    ...(r.pool === undefined ? {} : { pool: parsePool(r.pool) }),
+    ...(r.genesisAccounts === undefined ? {} : { genesisAccounts: parseGenesisAccounts(r.genesisAccounts, application) }),
   };
+}
+
+/** The optional `genesisAccounts` key: an integer in 0..MAX_GENESIS_ACCOUNTS, for the transfer application only. */
+function parseGenesisAccounts(raw: unknown, application: string): number {
+  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < 0 || raw > MAX_GENESIS_ACCOUNTS)
+    throw new ConfigError('genesisAccounts', `expected an integer in [0, ${MAX_GENESIS_ACCOUNTS}]`);
+  if (raw > 0 && application !== transferApplication.name)
+    throw new ConfigError('genesisAccounts', `funded genesis accounts exist for the ${transferApplication.name} application only`);
+  return raw;
+}
+
+/** The optional `pool` key: any of capacity, perSender, nonceWindow, lanes (integers); throws ConfigError naming the key. */
+function parsePool(raw: unknown): Partial<PoolSettings> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('pool', 'expected an object');
+  const keys = ['capacity', 'perSender', 'nonceWindow', 'lanes'] as const;
+  const out: Record<string, number> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    if (!(keys as readonly string[]).includes(key)) throw new ConfigError(`pool.${key}`, `unknown key (known: ${keys.join(', ')})`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new ConfigError(`pool.${key}`, 'expected an integer');
+    out[key] = value;
+  }
+  const problem = poolLimitsProblem(poolSettings({ pool: out }), poolSettings({ pool: out }).lanes);
+  if (problem) throw new ConfigError(`pool.${problem[0]}`, problem[1]);
+  return out as Partial<PoolSettings>;
 }
 
 /**
@@ -224,7 +274,10 @@ export function regionConfig(config: ClusterConfig, region: string): RegionConfi
     set: validatorSet(config),
     region,
     homeRegion: config.homeRegion,
-    application: applicationNamed(config.application)!,
+    application:
+      config.application === transferApplication.name
+        ? (transferApplicationWith(config.genesisAccounts ?? 0) as ApplicationDefinition)
+        : applicationNamed(config.application)!,
     maxBlockTransactions: config.maxBlockTransactions,
     maxBlockBytes: config.maxBlockBytes,
   };

@@ -5,10 +5,13 @@
  * each way of getting it wrong is refused with a ConfigError naming the key.
  */
 import { describe, expect, it } from 'vitest';
-import { parseClusterConfig } from '../lib/config.js';
+import { parseClusterConfig, poolSettings, regionConfig } from '../lib/config.js';
+import { fundedAccounts } from '../lib/core/accounts.js';
 import { deal } from '../lib/core/bls.js';
 import { fromHex, toHex } from '../lib/core/bytes.js';
 import { ConfigError } from '../lib/core/errors.js';
+import { MemoryNodeStore, SparseMerkleTree } from '../lib/core/smt.js';
+import { DEFAULT_POOL_LANES, DEFAULT_POOL_LIMITS } from '../lib/pipeline/pool.js';
 import { clusterConfigJson } from './helpers/fixture.js';
 import { contract } from './helpers/vectors.js';
 
@@ -98,5 +101,33 @@ describe('parseClusterConfig checks the config against the dealing', () => {
     const config = parseClusterConfig(clusterConfigJson(d));
     expect(config.commitments).toHaveLength(5);
     expect(config.members).toHaveLength(7);
+  });
+});
+
+describe('the pool settings (optional key `pool`)', () => {
+  it('default when absent; partial settings keep the other defaults', () => {
+    expect(poolSettings(parseClusterConfig(base()))).toEqual({ ...DEFAULT_POOL_LIMITS, lanes: DEFAULT_POOL_LANES });
+    const config = parseClusterConfig({ ...base(), pool: { capacity: 200, lanes: 4 } });
+    expect(poolSettings(config)).toEqual({ ...DEFAULT_POOL_LIMITS, capacity: 200, lanes: 4 });
+  });
+
+  it('refuses unknown keys, non-integers and a capacity below the lane count, naming the key', () => {
+    expectConfigError({ ...base(), pool: { size: 10 } }, 'pool.size', /unknown key/);
+    expectConfigError({ ...base(), pool: { nonceWindow: 1.5 } }, 'pool.nonceWindow', /expected an integer/);
+    expectConfigError({ ...base(), pool: { capacity: 4, lanes: 8 } }, 'pool.capacity', /integer >= lanes \(8\)/);
+    expectConfigError({ ...base(), pool: [] }, 'pool', /expected an object/);
+  });
+});
+
+describe('genesisAccounts (optional: funded accounts beyond the dev accounts)', () => {
+  it('binds the transfer application to that genesis; refuses a bad count or another application', async () => {
+    const config = parseClusterConfig({ ...base(), genesisAccounts: 1_200 });
+    const rc = regionConfig(config, config.regions[0]!);
+    const ledger = rc.application.create({ chainId: rc.set.chainId, tree: new SparseMerkleTree(new MemoryNodeStore()) });
+    const root = await ledger.genesis();
+    expect((await ledger.senderState(root, fundedAccounts(1_200)[1_199]!.account)).budget).toBe(1_000_000_000n);
+    expect(regionConfig(parseClusterConfig(base()), config.regions[0]!).application.name).toBe('transfer');
+    expectConfigError({ ...base(), genesisAccounts: -1 }, 'genesisAccounts', /expected an integer in \[0, 1000000\]/);
+    expectConfigError({ ...base(), application: 'registry', genesisAccounts: 5 }, 'genesisAccounts', /transfer application only/);
   });
 });

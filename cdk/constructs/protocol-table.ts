@@ -16,9 +16,10 @@ const PARTITION_KEY_RE = /^[^*?]+\*?$/;
 
 /**
  * The item writes a role may be granted. Transactions need no action of their own: each Put of a
- * TransactWriteItems is authorized as a PutItem on its item. DeleteItem is not offered: no role uses it.
+ * TransactWriteItems is authorized as a PutItem on its item. DeleteItem is granted on the transaction
+ * pool's items only (the sequencer evicts a rejected entry with a conditional delete).
  */
-export type ItemWriteAction = 'PutItem' | 'UpdateItem' | 'BatchWriteItem';
+export type ItemWriteAction = 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'BatchWriteItem';
 
 export interface ProtocolTableProps {
   /** Table name: 3-255 characters of [A-Za-z0-9_.-]. */
@@ -63,24 +64,38 @@ export class ProtocolTable extends Construct {
    * (`HEAD`, `WATERMARK#3`) or a prefix ending in `*` (`B#*`). With exact keys only the condition is
    * `ForAllValues:StringEquals`, otherwise `ForAllValues:StringLike`. A BatchWriteItem is allowed only
    * when every item of the batch matches (ForAllValues), so a batch mixing in another key is refused.
-   * No DeleteItem: no role deletes single items (BatchWriteItem can delete within its keys, see
-   * docs/operations.md).
+   * DeleteItem only where a role removes items it owns (the sequencer, pool entries; BatchWriteItem can
+   * delete within its keys too, see docs/operations.md).
    * @throws Error when `actions` or `partitionKeys` is empty, or a key has a wildcard other than one trailing `*`
    * @example blocks.grantWriteItems(fn, ['PutItem'], ['B#*']) // block items only
    */
   grantWriteItems(grantee: iam.IGrantable, actions: readonly ItemWriteAction[], partitionKeys: readonly string[]): iam.Grant {
-    if (actions.length === 0) throw new Error('ProtocolTable.grantWriteItems: expected at least one action');
-    if (partitionKeys.length === 0) throw new Error('ProtocolTable.grantWriteItems: expected at least one partition key');
-    for (const key of partitionKeys) {
-      if (!PARTITION_KEY_RE.test(key))
-        throw new Error(`ProtocolTable.grantWriteItems: expected an exact key or a prefix ending in '*', got ${JSON.stringify(key)}`);
-    }
-    const operator = partitionKeys.some((k) => k.endsWith('*')) ? 'ForAllValues:StringLike' : 'ForAllValues:StringEquals';
     return iam.Grant.addToPrincipal({
       grantee,
       actions: actions.map((a) => `dynamodb:${a}`),
       resourceArns: [this.table.tableArn],
-      conditions: { [operator]: { 'dynamodb:LeadingKeys': [...partitionKeys] } },
+      conditions: writeConditions(actions, partitionKeys, 'ProtocolTable.grantWriteItems'),
+    });
+  }
+
+  /**
+   * grantWriteItems for the table `name` of `region` in this stack's account, addressed by an ARN built
+   * from the name (no cross-region reference): every region's API admits into the transaction pool in
+   * the home region's blocks table.
+   */
+  static grantWriteItemsByName(
+    grantee: iam.IGrantable,
+    scope: Construct,
+    region: string,
+    name: string,
+    actions: readonly ItemWriteAction[],
+    partitionKeys: readonly string[],
+  ): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: actions.map((a) => `dynamodb:${a}`),
+      resourceArns: [Stack.of(scope).formatArn({ service: 'dynamodb', region, resource: 'table', resourceName: name })],
+      conditions: writeConditions(actions, partitionKeys, 'ProtocolTable.grantWriteItemsByName'),
     });
   }
 
@@ -95,4 +110,19 @@ export class ProtocolTable extends Construct {
       resourceArns: [Stack.of(scope).formatArn({ service: 'dynamodb', region, resource: 'table', resourceName: name })],
     });
   }
+}
+
+/** The `dynamodb:LeadingKeys` condition of an item-write grant; throws (naming `who`) on empty lists or a bad key. */
+function writeConditions(
+  actions: readonly ItemWriteAction[],
+  partitionKeys: readonly string[],
+  who: string,
+): Record<string, Record<string, unknown>> {
+  if (actions.length === 0) throw new Error(`${who}: expected at least one action`);
+  if (partitionKeys.length === 0) throw new Error(`${who}: expected at least one partition key`);
+  for (const key of partitionKeys) {
+    if (!PARTITION_KEY_RE.test(key)) throw new Error(`${who}: expected an exact key or a prefix ending in '*', got ${JSON.stringify(key)}`);
+  }
+  const operator = partitionKeys.some((k) => k.endsWith('*')) ? 'ForAllValues:StringLike' : 'ForAllValues:StringEquals';
+  return { [operator]: { 'dynamodb:LeadingKeys': [...partitionKeys] } };
 }

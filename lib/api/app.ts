@@ -10,7 +10,8 @@ import { checkpointAtOrBelow } from '../core/ffg.js';
 import { transferApplication } from '../core/ledger.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ChainContext } from '../pipeline/context.js';
-import type { Transport } from '../pipeline/ports.js';
+import { DEFAULT_POOL_LIMITS, pendingOf } from '../pipeline/pool.js';
+import type { PoolLimits, PoolRefusal, PoolStore, Transport } from '../pipeline/ports.js';
 import { NotFound, NotHeld, type QueryService } from '../pipeline/query.js';
 import { ApiError } from './errors.js';
 import { MAX_BODY_BYTES, openapiDocumentFor } from './openapi.js';
@@ -74,6 +75,26 @@ export interface ApiDeps {
   readonly dependencyFailure?: (e: unknown) => string | undefined;
   /** Retry-After (seconds) sent with every 503 (default 2). */
   readonly retryAfterSeconds?: number;
+  /**
+   * The transaction pool (the home region's, whichever region this API serves): POST
+   * /v1/transactions admits into it before answering 202 and then wakes the sequencer;
+   * GET /v1/transactions/{hash} reads statuses from it. Without it, POST only checks the
+   * application's rules and sends the transaction to the ingress queue, and every status is
+   * `unknown` (tools and tests that run no pool).
+   */
+  readonly pool?: {
+    readonly store: PoolStore;
+    /** Admission limits (default DEFAULT_POOL_LIMITS). */
+    readonly limits?: PoolLimits;
+    /** Retry-After (seconds) of 503 OVERLOADED and 429 answers (default 1). */
+    readonly retryAfterSeconds?: number;
+    /**
+     * Admissions this API runs at once (default DEFAULT_MAX_ADMISSIONS); one more is answered 503
+     * OVERLOADED at once, before any read, instead of queuing behind the others (a flood then costs
+     * nothing but the refusal, and the store calls the roles need are not queued behind it).
+     */
+    readonly maxConcurrentAdmissions?: number;
+  };
   /** Receives unexpected errors (500s) with the request line; default: one JSON line on stderr. */
   readonly log?: (entry: { level: 'error'; message: string; method: string; path: string; error: unknown }) => void;
 }
@@ -103,9 +124,13 @@ const json = (status: number, value: unknown, headers: Record<string, string> = 
 export const errorResponse = (e: ApiError, headers: Record<string, string> = {}): ApiResponse =>
   json(e.status, { error: { code: e.code, message: e.message } }, headers);
 
+/** Admissions one API instance runs at once by default (a Lambda instance serves one request at a time anyway). */
+export const DEFAULT_MAX_ADMISSIONS = 16;
+
 /**
- * Builds the API over `deps`. Never throws: refusals become 4xx answers, a failed transport or an
- * unavailable store (per `deps.dependencyFailure`) a 503 with Retry-After, anything unexpected a 500
+ * Builds the API over `deps`. Never throws: refusals become 4xx answers (429 with Retry-After), a full
+ * pool a 503 OVERLOADED, a failed transport or an unavailable store (per `deps.dependencyFailure`) a
+ * 503 UNAVAILABLE, both with Retry-After, anything unexpected a 500
  * whose body says only "internal error" (details go to `deps.log`).
  * @example const api = createApi({ query, transport, chain, maxLagBlocks: 16 }); await api({ method: 'GET', path: '/v1/health', query: {}, headers: {}, body: undefined })
  */
@@ -143,6 +168,13 @@ export function createApi(deps: ApiDeps): Api {
         }),
       );
   const retryAfter = String(deps.retryAfterSeconds ?? 2);
+  const pool = deps.pool;
+  const poolLimits = pool?.limits ?? DEFAULT_POOL_LIMITS;
+  const poolRetryAfter = String(pool?.retryAfterSeconds ?? 1);
+  const maxAdmissions = pool?.maxConcurrentAdmissions ?? DEFAULT_MAX_ADMISSIONS;
+  if (!Number.isSafeInteger(maxAdmissions) || maxAdmissions < 1)
+    throw new RangeError(`pool.maxConcurrentAdmissions: expected a positive integer, got ${maxAdmissions}`);
+  let admitting = 0;
 
   const handlers: Record<string, Handler> = {
     getValidators: async () => json(200, query.validators()),
@@ -204,7 +236,23 @@ export function createApi(deps: ApiDeps): Api {
       return { status: 200, headers: { ...EVENT_STREAM_HEADERS }, body: '', stream };
     },
     getOpenApi: async () => ({ status: 200, headers: { 'content-type': JSON_TYPE }, body: openapiBody }),
-    postTransaction: async (_p, req) => json(202, { hash: await submit(parseBody(req.body, operationById('postTransaction'))) }),
+    postTransaction: async (_p, req) => {
+      const body = parseBody(req.body, operationById('postTransaction'));
+      if (!pool) return json(202, { hash: await submit(body) });
+      if (admitting >= maxAdmissions)
+        throw new ApiError(
+          503,
+          'OVERLOADED',
+          `${admitting} admissions are in progress here, the most this API runs at once; retry after Retry-After seconds`,
+        );
+      admitting++;
+      try {
+        return json(202, { hash: await submit(body) });
+      } finally {
+        admitting--;
+      }
+    },
+    getTransaction: async (p) => json(200, await transactionStatus(fromHex(p.hash, 32, 'hash'))),
   };
 
   for (const op of operations) if (!handlers[op.operationId]) throw new Error(`openapi: no handler for operation ${op.operationId}`);
@@ -225,12 +273,25 @@ export function createApi(deps: ApiDeps): Api {
     return operations.find((o) => o.operationId === id)!;
   }
 
-  /** The application's admission against the readable finalized state, then a durable send. */
+  /**
+   * The application's admission against the readable finalized state, then the pool's (a durable,
+   * all-or-nothing write) and a wake-up for the sequencer; without a pool, a durable send of the
+   * transaction to the ingress queue.
+   */
   async function submit(body: unknown): Promise<string> {
     const tx = chain.app.fromJson(body, '');
     const { checkpoint } = await query.readableCheckpoint();
     const admission = await chain.app.admit({ root: checkpoint.stateRoot, height: checkpoint.height }, tx);
     if (!admission.ok) throw new ApiError(400, admission.code, admission.message);
+    const hash = toHex(chain.app.hash(tx));
+    if (pool) {
+      const entry = pendingOf(chain.app, tx);
+      const sender = await chain.app.senderState(checkpoint.stateRoot, entry.sender);
+      const outcome = await pool.store.admit(entry, { ...sender, height: checkpoint.height }, poolLimits);
+      if (outcome.kind === 'refused') throw poolRefusal(outcome.refusal, entry.sequence, checkpoint.height);
+      if (outcome.kind === 'admitted') await wake();
+      return hash;
+    }
     try {
       await transport.send({ queue: 'ingress' }, [{ kind: 'tx', tx }]);
     } catch (cause) {
@@ -239,7 +300,71 @@ export function createApi(deps: ApiDeps): Api {
         cause,
       });
     }
-    return toHex(chain.app.hash(tx));
+    return hash;
+  }
+
+  /** Tells the sequencer the pool has work (a tick at height 0 justifies nothing). The transaction is durable already: a lost wake-up only delays it to the next one. */
+  async function wake(): Promise<void> {
+    try {
+      await transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: 0 }]);
+    } catch (error) {
+      log({
+        level: 'error',
+        message: 'admitted, but the sequencer wake-up failed (it waits for the next one)',
+        method: 'POST',
+        path: '/v1/transactions',
+        error,
+      });
+    }
+  }
+
+  /** The pool's refusal as the API's error: 503 OVERLOADED and 429s carry Retry-After (attached by the router). */
+  function poolRefusal(r: PoolRefusal, sequence: bigint, height: number): ApiError {
+    switch (r.kind) {
+      case 'full':
+        return new ApiError(503, 'OVERLOADED', `the transaction pool is full (${r.capacity} pending); retry after Retry-After seconds`);
+      case 'too-far':
+        return new ApiError(
+          429,
+          'NONCE_TOO_FAR',
+          `nonce: ${sequence} is ${r.window} or more above the sender's next nonce ${r.next} at finalized height ${height}; retry once earlier ones are final`,
+        );
+      case 'gap':
+        return new ApiError(
+          429,
+          'NONCE_GAP',
+          `nonce: ${sequence} would leave a gap: nonce ${r.missing} of this sender is not pending; send it first`,
+        );
+      case 'sender-full':
+        return new ApiError(
+          429,
+          'SENDER_LIMIT',
+          `this sender has ${r.pending} transactions pending, the most the pool holds per sender; retry later`,
+        );
+      case 'taken':
+        return new ApiError(
+          409,
+          'NONCE_TAKEN',
+          `nonce: ${sequence} is held by another pending transaction of this sender (${toHex(r.holder)})`,
+        );
+      case 'over-budget':
+        return new ApiError(
+          400,
+          'INSUFFICIENT_BALANCE',
+          `amount: not covered: balance ${r.budget} at finalized height ${height} minus ${r.committed} spent by the sender's pending transactions`,
+        );
+    }
+  }
+
+  /** GET /v1/transactions/{hash}: the pool's status, `finalized` once its block is readable finalized state here. */
+  async function transactionStatus(hash: Uint8Array) {
+    const id = toHex(hash);
+    const known = pool ? await pool.store.status(hash) : undefined;
+    if (!known) return { hash: id, status: 'unknown' as const };
+    if (known.status === 'pending') return { hash: id, status: 'pending' as const };
+    if (known.status === 'rejected') return { hash: id, status: 'rejected' as const, reason: known.reason, message: known.message };
+    const { checkpoint } = await query.readableCheckpoint();
+    return { hash: id, status: known.height <= checkpoint.height ? ('finalized' as const) : ('included' as const), height: known.height };
   }
 
   return async (req) => {
@@ -274,7 +399,8 @@ export function createApi(deps: ApiDeps): Api {
       return { ...res, headers: { ...res.headers, ...cors } };
     } catch (e) {
       const err = toApiError(e, req, log, deps.dependencyFailure);
-      return errorResponse(err, err.status === 503 ? { ...cors, 'retry-after': retryAfter } : cors);
+      const wait = err.code === 'OVERLOADED' || err.status === 429 ? poolRetryAfter : err.status === 503 ? retryAfter : undefined;
+      return errorResponse(err, wait === undefined ? cors : { ...cors, 'retry-after': wait });
     }
   };
 }

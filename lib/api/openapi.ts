@@ -37,13 +37,30 @@ const BASE_ERROR_CODES = [
   'UNAVAILABLE',
   'INTERNAL',
 ];
+/**
+ * The transaction pool's refusals (lib/api/app.ts maps PoolRefusal to these), the same for every
+ * application: OVERLOADED (503, the pool is full), NONCE_TOO_FAR, NONCE_GAP and SENDER_LIMIT (429,
+ * retry later), NONCE_TAKEN (409), INSUFFICIENT_BALANCE (400, the budget minus pending spends).
+ */
+export const POOL_ERROR_CODES = [
+  'OVERLOADED',
+  'NONCE_TOO_FAR',
+  'NONCE_GAP',
+  'SENDER_LIMIT',
+  'NONCE_TAKEN',
+  'INSUFFICIENT_BALANCE',
+] as const;
 const errorSchema = (admissionCodes: readonly string[]) =>
   object({
-    error: object({ code: { type: 'string', enum: [...new Set([...BASE_ERROR_CODES, ...admissionCodes])] }, message: { type: 'string' } }),
+    error: object({
+      code: { type: 'string', enum: [...new Set([...BASE_ERROR_CODES, ...POOL_ERROR_CODES, ...admissionCodes])] },
+      message: { type: 'string' },
+    }),
   });
 const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema } } });
 const error = (description: string) => json(ref('Error'), description);
 const nullable = (schema: unknown) => ({ oneOf: [schema, { type: 'null' }] });
+const retryAfterHeader = { 'Retry-After': { description: 'seconds to wait before retrying', schema: { type: 'integer', minimum: 1 } } };
 /** 503 of every route: a store or queue of the region is unreachable or throttled; the answer carries Retry-After. */
 const unavailable = (description = 'a store or queue of this region is unreachable or throttled; retry after Retry-After seconds') => ({
   ...error(description),
@@ -280,6 +297,23 @@ const schemas = {
       'hashed sha256(0x00 || key || sha256(value)). A client checks every node against the hash its parent names.',
   },
   TransactionAccepted: object({ hash: { ...ref('Hash'), description: 'sha256(tx signing bytes || signature)' } }),
+  TransactionStatus: {
+    ...object(
+      {
+        hash: ref('Hash'),
+        status: { type: 'string', enum: ['pending', 'included', 'finalized', 'rejected', 'unknown'] },
+        height: { ...ref('Height'), description: 'the block that included it (included and finalized)' },
+        reason: { type: 'string', description: 'why it was rejected: an execution reason of the application or NONCE_GAP' },
+        message: { type: 'string', description: 'the rejection in words' },
+      },
+      ['height', 'reason', 'message'],
+    ),
+    description:
+      'pending: admitted, in the pool. included: in block `height` of the sequencer chain, not final in this region yet. ' +
+      "finalized: `height` is at or below this region's latest finalized checkpoint it serves state for. rejected: evicted " +
+      'from the pool (`reason`); it will not be included. unknown: never admitted (refused, or not seen), or no longer ' +
+      'remembered.',
+  },
   Error: errorSchema(transferApplication.admissionCodes),
 };
 
@@ -526,17 +560,44 @@ export const openapiDocument = {
     '/v1/transactions': {
       post: {
         operationId: 'postTransaction',
-        summary: 'Submit a signed transfer; answered after it is durably queued for the sequencer',
+        summary: 'Submit a signed transaction; answered 202 once it is admitted into the pool (durable), or refused at once',
+        description:
+          "Admission: the signature; the nonce not used and below the sender's next nonce + W (the nonce window); no gap " +
+          '(nonce - 1 pending or just included); at most the per-sender cap pending; the amount covered by the balance minus ' +
+          "the sender's pending spends; room in the pool. A full pool answers 503 OVERLOADED with Retry-After: the excess " +
+          'is refused, never queued. Nothing is half-accepted: a refused transaction was not stored.',
         requestBody: { required: true, content: { 'application/json': { schema: ref('Transaction') } } },
         responses: {
-          '202': json(ref('TransactionAccepted'), 'queued; resubmitting the same transaction yields the same hash'),
-          '400': error('malformed, bad signature for this chain, or stale nonce'),
+          '202': json(ref('TransactionAccepted'), 'admitted (or already pending or included); resubmitting yields the same hash'),
+          '400': error('malformed, bad signature for this chain, stale nonce, or INSUFFICIENT_BALANCE (balance minus pending spends)'),
+          '409': error('NONCE_TAKEN: another transaction of this sender holds this nonce in the pool'),
           '413': error(`body larger than ${MAX_BODY_BYTES} bytes`),
+          '429': {
+            ...error('NONCE_TOO_FAR, NONCE_GAP or SENDER_LIMIT: the sender is ahead of what the pool takes now; retry after Retry-After'),
+            headers: retryAfterHeader,
+          },
           '500': error('internal error'),
-          '503': unavailable('the ingress queue or a table of this region is unavailable; retry after Retry-After seconds'),
+          '503': {
+            ...error(
+              'OVERLOADED: the pool is full, or this API runs as many admissions as it runs at once (retry after Retry-After seconds); UNAVAILABLE: a table or queue of this region is ' +
+                'unavailable',
+            ),
+            headers: retryAfterHeader,
+          },
         },
       },
     },
+    '/v1/transactions/{hash}': getOp(
+      'getTransaction',
+      'What became of a transaction: pending, included, finalized (in this region), rejected (with why) or unknown',
+      json(ref('TransactionStatus'), "its status (O(1) reads: the pool status and this region's finality)"),
+      {
+        parameters: [
+          { name: 'hash', in: 'path', required: true, description: 'the hash POST /v1/transactions answered', schema: ref('Hash') },
+        ],
+      },
+      { '400': error('hash is not 32 bytes of lowercase hex') },
+    ),
   },
   components: { schemas },
 } as const;

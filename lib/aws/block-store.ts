@@ -6,21 +6,33 @@
  *   pk `B#<padHeight>`   sk `<hash>#P<0000>` gz (B): part i of the gzipped wire JSON of a block too large to inline
  *   pk `F#<padHeight>`   sk `-`              hash (S hex): the finalized block at a non-checkpoint height (written by the state function)
  *   pk `SEQ`             sk `-`              height (N), hash, stateRoot (S hex), view (N, absent for 0), w (S write token)
- *   pk `POOL`            sk `<txHash>`       tx (M): a pending transaction's wire JSON
+ *   pk `PL#<lane>`, `TX#<hash>`              the transaction pool and statuses (pool-store.ts)
  *   pk `PACEMAKER`       sk `-`              generation (N): the live pacemaker chain (lib/pipeline/sequencer.ts)
  *
  * One item per block, keyed by height and hash: every block write is one idempotent put, and
  * `hashesAt` is one query. Readers check a block against the hash they expect (content addressing).
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { BatchWriteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { fromHex, toHex } from '../core/bytes.js';
 import { InputError } from '../core/errors.js';
 import { padHeight } from '../core/ids.js';
 import type { Block } from '../core/types.js';
 import { blockFromJson, blockToJson, type TxJsonCodec } from '../core/wire.js';
-import type { BlockStore, PendingTransaction, SequencerHead, SequencerStore } from '../pipeline/ports.js';
-import { backoffMs, cancellationReasons, putOnce, StoreError } from './errors.js';
+import type {
+  AdmissionView,
+  AdmitOutcome,
+  BlockStore,
+  PendingTransaction,
+  PoolLimits,
+  PoolOutcome,
+  PoolStatus,
+  SequencerHead,
+  SequencerStore,
+} from '../pipeline/ports.js';
+import { batchWrite } from './batch.js';
+import { cancellationReasons, putOnce, StoreError } from './errors.js';
+import { type DynamoPoolOptions, DynamoPoolStore } from './pool-store.js';
 import { queryAll } from './tables.js';
 
 /** Largest wire JSON stored inline in the block item (DynamoDB items are limited to 400 KB). */
@@ -163,14 +175,19 @@ export class DynamoBlockStore implements BlockStore {
   }
 }
 
-/** The sequencer's head in the home region's blocks table (item `SEQ`/`-`). */
+/** The sequencer's head and pacemaker in the home region's blocks table, and the pool beside them (DynamoPoolStore). */
 export class DynamoSequencerStore implements SequencerStore {
+  private readonly pool: DynamoPoolStore;
+
   /** `codec` is the application's transaction JSON codec (pool items hold the transaction's wire JSON). */
   constructor(
     private readonly db: DynamoDBDocumentClient,
     private readonly table: string,
-    private readonly codec: TxJsonCodec<unknown>,
-  ) {}
+    codec: TxJsonCodec<unknown>,
+    poolOptions: DynamoPoolOptions = {},
+  ) {
+    this.pool = new DynamoPoolStore(db, table, codec, poolOptions);
+  }
 
   async head(): Promise<SequencerHead | undefined> {
     const out = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: 'SEQ', sk: '-' }, ConsistentRead: true }));
@@ -220,50 +237,19 @@ export class DynamoSequencerStore implements SequencerStore {
     });
   }
 
-  async addPending(txs: readonly PendingTransaction[]): Promise<void> {
-    // Idempotent puts keyed by transaction hash: a redelivered ingress message rewrites the same item.
-    const items = txs.map((t) => ({ pk: 'POOL', sk: toHex(t.hash), tx: this.codec.toJson(t.tx) }));
-    await batchWrite(this.db, this.table, items);
+  admit(entry: PendingTransaction, view: AdmissionView, limits: PoolLimits): Promise<AdmitOutcome> {
+    return this.pool.admit(entry, view, limits);
   }
-
-  async pending(limit: number): Promise<PendingTransaction[]> {
-    const items = await queryAll(
-      this.db,
-      { TableName: this.table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': 'POOL' }, ConsistentRead: true },
-      limit,
-    );
-    return items.map((i) => ({ hash: fromHex(i.sk, 32, 'sk'), tx: this.codec.fromJson(i.tx, 'tx') }));
+  status(hash: Uint8Array): Promise<PoolStatus | undefined> {
+    return this.pool.status(hash);
   }
-
-  async removePending(hashes: readonly Uint8Array[]): Promise<void> {
-    await batchWrite(
-      this.db,
-      this.table,
-      [],
-      hashes.map((h) => ({ pk: 'POOL', sk: toHex(h) })),
-    );
+  addPending(txs: readonly PendingTransaction[]): Promise<void> {
+    return this.pool.addPending(txs);
   }
-}
-
-/** BatchWriteItem in chunks of 25, re-sending unprocessed items with backoff. */
-async function batchWrite(
-  db: DynamoDBDocumentClient,
-  table: string,
-  puts: Record<string, unknown>[],
-  deletes: Record<string, unknown>[] = [],
-): Promise<void> {
-  const requests = [...puts.map((Item) => ({ PutRequest: { Item } })), ...deletes.map((Key) => ({ DeleteRequest: { Key } }))];
-  for (let i = 0; i < requests.length; i += 25) {
-    let chunk: typeof requests = requests.slice(i, i + 25);
-    for (let attempt = 0; chunk.length > 0; attempt++) {
-      if (attempt >= 8)
-        throw new StoreError('UNPROCESSED_ITEMS', `${chunk.length} writes left unprocessed after ${attempt} attempts`, {
-          table,
-          unprocessed: chunk.length,
-        });
-      if (attempt > 0) await new Promise((r) => setTimeout(r, backoffMs(attempt)));
-      const out = await db.send(new BatchWriteCommand({ RequestItems: { [table]: chunk } }));
-      chunk = (out.UnprocessedItems?.[table] ?? []) as typeof requests;
-    }
+  pending(limit: number, options?: { finalizedHeight?: number }): Promise<PendingTransaction[]> {
+    return this.pool.pending(limit, options);
+  }
+  removePending(outcomes: readonly PoolOutcome[]): Promise<void> {
+    return this.pool.removePending(outcomes);
   }
 }

@@ -4,7 +4,7 @@
  * client factory's endpoints differ).
  */
 import type { ClusterConfig } from '../config.js';
-import { regionConfig, resourceNames } from '../config.js';
+import { poolSettings, regionConfig, resourceNames } from '../config.js';
 import { CachingNodeStore, type NodeStore, OverlayNodeStore } from '../core/smt.js';
 import type { Telemetry } from '../handlers/telemetry.js';
 import { genesisCheckpoint } from '../pipeline/context.js';
@@ -14,6 +14,7 @@ import { createRegion, type Region, type RegionHooks } from '../pipeline/region.
 import { DynamoBlockStore, DynamoSequencerStore } from './block-store.js';
 import type { ClientFactory } from './clients.js';
 import { DynamoFinalityStore, DynamoSlashingProtectionStore } from './finality-store.js';
+import { DynamoPoolStore } from './pool-store.js';
 import { changeVisibility } from './queues.js';
 import { DynamoAppliedStore, DynamoNodeStore } from './state-store.js';
 import { SqsTransport } from './transport.js';
@@ -45,12 +46,28 @@ export async function dynamoRegionStores(
   const genesis = await genesisCheckpoint(rc.set, rc.application);
   return {
     blocks: new DynamoBlockStore(db, names.blocksTable, codec),
-    sequencer: new DynamoSequencerStore(db, names.blocksTable, codec),
+    sequencer: new DynamoSequencerStore(db, names.blocksTable, codec, { lanes: poolSettings(config).lanes }),
     finality: new DynamoFinalityStore(db, names.finalityTable, genesis),
     protection: new DynamoSlashingProtectionStore(db, names.finalityTable),
     applied: new DynamoAppliedStore(db, names.stateTable),
     nodes: nodeStore(new CachingNodeStore(new DynamoNodeStore(db, names.stateTable), opts.nodeCacheEntries ?? 200_000), opts.writesState),
   };
+}
+
+/**
+ * The cluster's transaction pool (in the home region's blocks table), for the API of any region:
+ * POST /v1/transactions admits into it and GET /v1/transactions/{hash} reads it there.
+ */
+export function homePool(aws: ClientFactory, config: ClusterConfig): DynamoPoolStore {
+  const rc = regionConfig(config, config.homeRegion);
+  return new DynamoPoolStore(
+    aws.dynamo(config.homeRegion),
+    resourceNames(config.prefix).blocksTable,
+    rc.application.codec(rc.set.chainId),
+    {
+      lanes: poolSettings(config).lanes,
+    },
+  );
 }
 
 /** The table's node store, or for a runtime that does not write state, an in-memory overlay over it (writes kept here). */

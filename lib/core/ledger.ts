@@ -17,13 +17,14 @@
  */
 
 import { type Account, accountKey, decodeAccount, encodeAccount } from './account.js';
-import { abytes, toHex, U64_MAX } from './bytes.js';
+import { fundedAccounts } from './accounts.js';
+import { abytes, equalBytes, toHex, U64_MAX } from './bytes.js';
 import { DEV_ACCOUNT_COUNT, DEV_GENESIS_BALANCE, devSecretKey } from './chain.js';
 import { txHash, txSigningBytes } from './codec.js';
 import { ed25519PublicKey, ed25519Sign, ed25519Verify } from './ed25519.js';
 import { InputError } from './errors.js';
-import { EMPTY_ROOT, type Hash, hexOf, type SmtChange, type SmtProof, type SparseMerkleTree } from './smt.js';
-import type { Admission, Application, ApplicationDefinition, ExecutionResult, StateRead } from './state-machine.js';
+import { EMPTY_ROOT, type Hash, hexOf, type NodeStore, type SmtChange, type SmtProof, SparseMerkleTree } from './smt.js';
+import type { Admission, Application, ApplicationDefinition, ExecutionResult, SenderState, StateRead } from './state-machine.js';
 import type { Transaction } from './types.js';
 import { transactionFromJson, transactionToJson } from './wire.js';
 
@@ -98,34 +99,82 @@ function transfer(tx: Transaction, from: Account, to: Account, self: boolean): {
   return { ok: true, from: debited, to: { balance: to.balance + tx.amount, nonce: to.nonce } };
 }
 
+/** A genesis above this many accounts is built once in memory and written only where its root is missing. */
+const LARGE_GENESIS = 1_000;
+
+/** Checked copies of genesis lists, and the built tree of large ones, by the list given (large lists are reused as is). */
+const genesisCache = new WeakMap<readonly GenesisAccount[], { accounts: readonly GenesisAccount[]; built?: Promise<BuiltGenesis> }>();
+interface BuiltGenesis {
+  readonly root: Hash;
+  /** Every node, the root last. */
+  readonly nodes: { hash: Hash; bytes: Uint8Array }[];
+}
+
+/** Validates a genesis list (InputError naming the entry) and returns a private copy, cached by the list. */
+function checkedGenesis(genesis: readonly GenesisAccount[]): { accounts: readonly GenesisAccount[]; built?: Promise<BuiltGenesis> } {
+  const hit = genesisCache.get(genesis);
+  if (hit) return hit;
+  const seen = new Set<string>();
+  genesis.forEach((g, i) => {
+    abytes(g?.account, 32, `genesis[${i}].account`);
+    if (!isU64(g.balance)) throw new InputError(`genesis[${i}].balance`, 'expected a u64 bigint');
+    const id = hexOf(g.account);
+    if (seen.has(id)) throw new InputError(`genesis[${i}].account`, 'duplicate account');
+    seen.add(id);
+  });
+  const entry = { accounts: genesis.map((g) => ({ account: g.account.slice(), balance: g.balance })) };
+  genesisCache.set(genesis, entry);
+  return entry;
+}
+
+/** Captures the nodes a tree writes (for a large genesis, built once and copied into each store). */
+class CapturingNodeStore implements NodeStore {
+  readonly nodes: { hash: Hash; bytes: Uint8Array }[] = [];
+  async get(): Promise<Uint8Array | undefined> {
+    return undefined; // building from the empty root reads nothing
+  }
+  async putMany(nodes: { hash: Hash; bytes: Uint8Array }[]): Promise<void> {
+    for (const n of nodes) this.nodes.push(n); // one by one: a spread of 10^5 arguments overflows the stack
+  }
+}
+
 /** Transfers between ed25519 accounts over a content-addressed sparse Merkle tree. */
 export class TransferLedger implements Application<Transaction> {
   readonly chainId: Uint8Array;
   readonly tree: SparseMerkleTree;
-  private readonly genesisAccounts: readonly GenesisAccount[];
+  private readonly genesisEntry: { accounts: readonly GenesisAccount[]; built?: Promise<BuiltGenesis> };
 
   /** Throws InputError on a malformed chain id or genesis entry, or a duplicate genesis account. */
   constructor(opts: TransferLedgerOptions) {
     this.chainId = abytes(opts.chainId, 32, 'chainId').slice();
     this.tree = opts.tree;
-    const genesis = opts.genesis ?? devGenesis();
-    const seen = new Set<string>();
-    genesis.forEach((g, i) => {
-      abytes(g?.account, 32, `genesis[${i}].account`);
-      if (!isU64(g.balance)) throw new InputError(`genesis[${i}].balance`, 'expected a u64 bigint');
-      const id = hexOf(g.account);
-      if (seen.has(id)) throw new InputError(`genesis[${i}].account`, 'duplicate account');
-      seen.add(id);
-    });
-    this.genesisAccounts = genesis.map((g) => ({ account: g.account.slice(), balance: g.balance }));
+    this.genesisEntry = checkedGenesis(opts.genesis ?? devGenesis());
   }
 
-  /** Writes the genesis accounts (zero balances are not stored) and returns the genesis root. */
+  /**
+   * Writes the genesis accounts (zero balances are not stored) and returns the genesis root. A large
+   * genesis (more than 1000 accounts) is built once per process and written root last, so a store
+   * that already holds its root holds all of it and is left alone (a restart skips the rewrite).
+   */
   async genesis(): Promise<Hash> {
-    const changes: SmtChange[] = this.genesisAccounts
-      .filter((g) => g.balance > 0n)
-      .map((g) => ({ key: accountKey(g.account), value: encodeAccount({ balance: g.balance, nonce: 0n }) }));
-    return (await this.tree.update(EMPTY_ROOT, changes)).root;
+    const changes = () =>
+      this.genesisEntry.accounts
+        .filter((g) => g.balance > 0n)
+        .map((g) => ({ key: accountKey(g.account), value: encodeAccount({ balance: g.balance, nonce: 0n }) }));
+    if (this.genesisEntry.accounts.length <= LARGE_GENESIS) return (await this.tree.update(EMPTY_ROOT, changes())).root;
+    this.genesisEntry.built ??= (async () => {
+      const capture = new CapturingNodeStore();
+      const { root } = await new SparseMerkleTree(capture, { nodeCache: 0 }).update(EMPTY_ROOT, changes());
+      const rootIndex = capture.nodes.findIndex((n) => equalBytes(n.hash, root));
+      const [top] = capture.nodes.splice(rootIndex, 1);
+      capture.nodes.push(top!);
+      return { root, nodes: capture.nodes };
+    })();
+    const built = await this.genesisEntry.built;
+    if (await this.tree.store.get(built.root)) return built.root;
+    await this.tree.store.putMany(built.nodes.slice(0, -1));
+    await this.tree.store.putMany(built.nodes.slice(-1));
+    return built.root;
   }
 
   hash(tx: Transaction): Uint8Array {
@@ -142,6 +191,16 @@ export class TransferLedger implements Application<Transaction> {
   }
   sequence(tx: Transaction): bigint {
     return tx.nonce;
+  }
+  /** A transfer spends its amount from the sender's balance. */
+  spend(tx: Transaction): bigint {
+    return tx.amount;
+  }
+
+  /** The account's next nonce and its balance under `root` (0 and 0 for an account never credited). */
+  async senderState(root: Hash, sender: Uint8Array): Promise<SenderState> {
+    const account = await this.account(root, sender);
+    return { next: account?.nonce ?? 0n, budget: account?.balance ?? 0n };
   }
 
   /** Ingress: the signature must verify for this chain and the nonce must not be used already. */
@@ -228,7 +287,7 @@ export class TransferLedger implements Application<Transaction> {
     });
     await Promise.all([...keys].map(async ([id, pk]) => accounts.set(id, (await this.account(root, pk)) ?? DEFAULT_ACCOUNT)));
 
-    const rejected: { index: number; reason: LedgerRejection; message: string; retryable: boolean }[] = [];
+    const rejected: { index: number; reason: LedgerRejection; message: string; retryable: boolean; sequenceUsed?: boolean }[] = [];
     const dirty = new Set<string>();
     let applied = 0;
     for (const [index, tx] of txs.entries()) {
@@ -242,8 +301,10 @@ export class TransferLedger implements Application<Transaction> {
       const result = transfer(tx, accounts.get(fromId)!, accounts.get(toId)!, fromId === toId);
       if (!result.ok) {
         // A nonce ahead of the sender's may become valid once the gap is filled: a pool keeps it.
-        const retryable = result.reason === 'BAD_NONCE' && tx.nonce > accounts.get(fromId)!.nonce;
-        rejected.push({ index, reason: result.reason, message: result.message, retryable });
+        const next = accounts.get(fromId)!.nonce;
+        const retryable = result.reason === 'BAD_NONCE' && tx.nonce > next;
+        const sequenceUsed = result.reason === 'BAD_NONCE' && tx.nonce < next;
+        rejected.push({ index, reason: result.reason, message: result.message, retryable, ...(sequenceUsed ? { sequenceUsed } : {}) });
         continue;
       }
       accounts.set(fromId, result.from);
@@ -259,6 +320,33 @@ export class TransferLedger implements Application<Transaction> {
     const { root: post, written } = await this.tree.update(root, changes);
     return { root: post, applied, rejected, written };
   }
+}
+
+const withAccounts = new Map<number, readonly GenesisAccount[]>();
+
+/**
+ * The genesis of a chain started with `accounts` funded accounts (lib/core/accounts.ts) beyond the
+ * ten dev accounts: the dev accounts first, then funded accounts 0..accounts-1. The same list for
+ * the same count.
+ */
+export function genesisWithAccounts(accounts: number): readonly GenesisAccount[] {
+  let list = withAccounts.get(accounts);
+  if (!list) {
+    list = [...devGenesis(), ...fundedAccounts(accounts)];
+    withAccounts.set(accounts, list);
+  }
+  return list;
+}
+
+/** The transfer application on a genesis with `accounts` funded accounts beyond the dev accounts (0: the dev genesis). */
+export function transferApplicationWith(accounts: number): typeof transferApplication {
+  if (accounts === 0) return transferApplication;
+  const genesis = genesisWithAccounts(accounts);
+  return {
+    ...transferApplication,
+    create: (ctx: { chainId: Uint8Array; tree: SparseMerkleTree; genesis?: readonly GenesisAccount[] }) =>
+      new TransferLedger({ ...ctx, genesis: ctx.genesis ?? genesis }),
+  };
 }
 
 /** The transfer application (fixed contract): transactions, the account route and their schemas. */

@@ -24,6 +24,7 @@ import type {
   ApplicationDefinition,
   ExecutionRejection,
   ExecutionResult,
+  SenderState,
   StateRead,
   TransactionCodec,
 } from './state-machine.js';
@@ -142,6 +143,16 @@ export class KeyValueRegistry implements Application<Registration> {
     return r.nonce;
   }
 
+  /** A registration spends nothing. */
+  spend(_r: Registration): bigint {
+    return 0n;
+  }
+
+  /** The owner's next nonce; the budget is unlimited (registrations spend nothing). */
+  async senderState(root: Hash, owner: Uint8Array): Promise<SenderState> {
+    return { next: await this.nextNonce(root, owner), budget: U64_MAX };
+  }
+
   private signatureOk(r: Registration): boolean {
     return ed25519Verify(r.signature, registrationSigningBytes(this.chainId, r), r.owner);
   }
@@ -172,8 +183,8 @@ export class KeyValueRegistry implements Application<Registration> {
     const taken = new Set<string>(); // keys registered by this block
     const changes: SmtChange[] = [];
     const rejected: ExecutionRejection<RegistryRejection>[] = [];
-    const refuse = (index: number, f: Refusal, retryable = false) =>
-      rejected.push({ index, reason: f.reason, message: f.message, retryable });
+    const refuse = (index: number, f: Refusal, retryable = false, sequenceUsed = false) =>
+      rejected.push({ index, reason: f.reason, message: f.message, retryable, ...(sequenceUsed ? { sequenceUsed } : {}) });
     for (const [index, r] of txs.entries()) {
       if (!this.wellFormed(r)) {
         refuse(index, { ok: false, reason: 'MALFORMED', message: 'field lengths out of range' });
@@ -186,7 +197,12 @@ export class KeyValueRegistry implements Application<Registration> {
       const owner = hexOf(r.owner);
       const next = nonces.get(owner) ?? (await this.nextNonce(root, r.owner));
       if (r.nonce !== next || next === U64_MAX) {
-        refuse(index, { ok: false, reason: 'BAD_NONCE', message: `nonce ${r.nonce}: the owner's next nonce is ${next}` }, r.nonce > next);
+        refuse(
+          index,
+          { ok: false, reason: 'BAD_NONCE', message: `nonce ${r.nonce}: the owner's next nonce is ${next}` },
+          r.nonce > next,
+          r.nonce < next,
+        );
         continue;
       }
       const id = hexOf(r.key);

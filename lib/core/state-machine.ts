@@ -24,6 +24,12 @@ export interface Rejection<Reason extends string = string> {
 export interface ExecutionRejection<Reason extends string = string> extends Rejection<Reason> {
   readonly index: number;
   readonly retryable: boolean;
+  /**
+   * True when the sender's sequence number is used already in that state (a stale transaction):
+   * nothing of the sender's waits behind it. Otherwise a rejected transaction leaves its number
+   * unused, and the sender's later ones cannot apply before something takes it.
+   */
+  readonly sequenceUsed?: boolean;
 }
 
 /** Result of executing a block's transactions on a parent state. */
@@ -40,6 +46,18 @@ export interface ExecutionResult<Reason extends string = string> {
 
 /** The answer to a transaction offered at ingress, before it is accepted (HTTP 202). */
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly code: string; readonly message: string };
+
+/**
+ * A sender as admission sees it in one state: its next sequence number and what it may still spend.
+ * Ingress compares a transaction with it after subtracting what the sender's pending transactions
+ * already spend, so the pool holds only transactions that can all be included together.
+ */
+export interface SenderState {
+  /** The sender's next sequence number (nonce) in that state: 0 for a sender never seen. */
+  readonly next: bigint;
+  /** What the sender may still spend in that state (a transfer ledger: its balance). */
+  readonly budget: bigint;
+}
 
 /** How a transaction type travels and is identified (its codec entry). */
 export interface TransactionCodec<Tx> {
@@ -64,11 +82,16 @@ export interface Application<Tx = unknown> extends TransactionCodec<Tx> {
   sender(tx: Tx): Uint8Array;
   /** The transaction's place in its sender's sequence (its nonce). */
   sequence(tx: Tx): bigint;
+  /** What `tx` takes from its sender's budget once applied (a transfer: its amount; 0 when nothing is spent). */
+  spend(tx: Tx): bigint;
   /**
    * Whether ingress may accept `tx` against `state` (the latest readable finalized state, at `height`):
-   * signature, a nonce not already used, and whatever else the application requires.
+   * signature, a nonce not already used, and whatever else the application requires. The pool's
+   * rules (nonce window, budget minus pending spends, caps) come on top, from `senderState`.
    */
   admit(state: { readonly root: Hash; readonly height: number }, tx: Tx): Promise<Admission>;
+  /** The sender's next sequence number and budget under `root` (for the pool's admission rules). */
+  senderState(root: Hash, sender: Uint8Array): Promise<SenderState>;
   /**
    * Applies `txs` in order on `root` and returns the post-state root. Deterministic. An invalid
    * transaction is skipped and reported, never applied, so a bad transaction cannot halt the chain.

@@ -13,10 +13,11 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createClientFactory, endpointsFromEnv } from '../aws/clients.js';
 import { loadKeySecret, type MemberKey } from '../aws/keys.js';
 import { regionProbes } from '../aws/probes.js';
-import { createAwsRegion } from '../aws/region-stores.js';
-import { type ClusterConfig, parseClusterConfig, regionConfig } from '../config.js';
+import { createAwsRegion, homePool } from '../aws/region-stores.js';
+import { type ClusterConfig, parseClusterConfig, poolSettings, regionConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { HttpPeer } from '../pipeline/peers.js';
+import type { PoolLimits, PoolStore } from '../pipeline/ports.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { regionHandler, type SqsHandler } from './sqs.js';
 import type { Telemetry } from './telemetry.js';
@@ -116,6 +117,15 @@ export const runtime: () => Promise<Region> = once(async () => {
     health: { probes: regionProbes({ aws: probeAws, config, region }) },
   });
 });
+
+/**
+ * The API's transaction pool settings (the home region's pool, lib/aws/region-stores.ts homePool),
+ * for createApi's `pool`: POST /v1/transactions admits into it in every region.
+ */
+export const poolFromEnv = (): { store: PoolStore; limits: PoolLimits } => {
+  const config = configFromEnv();
+  return { store: homePool(aws, config), limits: poolSettings(config) };
+};
 
 /** The validator member this container runs (AFG_MEMBER). */
 export function memberFromEnv(): number {

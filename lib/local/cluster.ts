@@ -16,9 +16,19 @@ import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../a
 import { dependencyFailure } from '../aws/errors.js';
 import { regionProbes } from '../aws/probes.js';
 import { ensureQueue, queueDepths, resolveQueueUrl } from '../aws/queues.js';
-import { createAwsRegion } from '../aws/region-stores.js';
+import { createAwsRegion, homePool } from '../aws/region-stores.js';
 import { ensureTables } from '../aws/tables.js';
-import { type ClusterConfig, dlqName, followerRegions, inboxQueue, parseClusterConfig, regionConfig, resourceNames } from '../config.js';
+import {
+  type ClusterConfig,
+  dlqName,
+  followerRegions,
+  inboxQueue,
+  type PoolSettings,
+  parseClusterConfig,
+  poolSettings,
+  regionConfig,
+  resourceNames,
+} from '../config.js';
 import { toHex } from '../core/bytes.js';
 import { LOCAL_CHAIN_ID } from '../core/chain.js';
 import { ConfigError } from '../core/errors.js';
@@ -54,6 +64,10 @@ export interface LocalClusterOptions {
   /** Use these endpoints (e.g. LocalStack) instead of starting the embedded services. */
   readonly endpoints?: AwsEndpoints;
   readonly maxBlockTransactions?: number;
+  /** Funded genesis accounts beyond the ten dev accounts (lib/core/accounts.ts); part of the chain (default 0). */
+  readonly accounts?: number;
+  /** The transaction pool's limits and lanes (default: lib/config.ts poolSettings). */
+  readonly pool?: Partial<PoolSettings>;
   /** Sequencer batching window: how long a partial block may wait for more transactions. */
   readonly batchingWindowMs?: number;
   readonly log?: Log;
@@ -140,6 +154,8 @@ export class LocalCluster {
       commitments: keys.commitments.map(toHex),
       maxBlockTransactions: opts.maxBlockTransactions ?? 500,
       maxBlockBytes: 200_000,
+      ...(opts.pool ? { pool: opts.pool } : {}),
+      ...(opts.accounts ? { genesisAccounts: opts.accounts } : {}),
     });
 
     const services = opts.endpoints
@@ -172,6 +188,8 @@ export class LocalCluster {
       const urls = servers.map((s) => s.url);
       const dashboard = await dashboardHtml({ peers: urls, groupPublicKey: config.groupPublicKey });
       const followers = followerRegions(config);
+      // Every region's API admits into (and reads statuses from) the one pool, in the home region.
+      const pool = { store: homePool(aws, config), limits: poolSettings(config) };
       const followerPeers = new Map<string, HttpPeer[]>();
       for (const [i, region] of config.regions.entries()) {
         await provision(aws, config, region);
@@ -208,6 +226,7 @@ export class LocalCluster {
           dashboardHtml: dashboard,
           metrics: () => telemetry,
           dependencyFailure,
+          pool,
         });
         regions.push({ region, url: urls[i]!, runtime, telemetry, sources: [], follower });
       }

@@ -4,7 +4,9 @@
  * result to an exit code (2 for bad usage).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { type PoolSettings, poolSettings } from '../config.js';
 import { defaultThreshold } from '../core/ffg.js';
+import { DEFAULT_POOL_LANES, DEFAULT_POOL_LIMITS, poolLimitsProblem } from '../pipeline/pool.js';
 
 export const DEFAULT_REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'] as const;
 export const DEFAULT_PORT = 3000;
@@ -16,6 +18,9 @@ const MAX_LOAD = 1_000;
 export const DEFAULT_MAX_IN_FLIGHT = 256;
 const MAX_IN_FLIGHT = 10_000;
 const MAX_DURATION_S = 7 * 24 * 3600;
+/** Genesis accounts beyond the dev accounts: 1e6 builds in minutes (every region writes its tree). */
+const MAX_ACCOUNTS = 1_000_000;
+const MAX_POOL = 1_000_000;
 const REGION_RE = /^[a-z]{2}(-[a-z]+)+-\d$/;
 
 export interface StartOptions {
@@ -43,6 +48,10 @@ export interface StartOptions {
   readonly durationSeconds?: number;
   /** Show the live terminal view (false with --no-view). */
   readonly view: boolean;
+  /** Funded accounts at genesis beyond the ten dev accounts (a new chain only: with --fresh or an empty data folder). */
+  readonly accounts?: number;
+  /** Transaction pool settings given on the command line (the rest keep their defaults). */
+  readonly pool?: Partial<PoolSettings>;
 }
 
 export type FlagsResult =
@@ -155,6 +164,28 @@ function program(defaultPort: number): Command {
       new Option('--endpoint <url>', 'use this AWS-compatible endpoint (e.g. LocalStack) for DynamoDB and SQS').argParser(endpointUrl),
     )
     .option('--duration <s>', 'stop by itself after s seconds', numberIn('--duration', 0, MAX_DURATION_S, true))
+    .option(
+      '--accounts <n>',
+      `a new chain with n funded accounts beyond the ten dev accounts (keys: sha256("afg-account-" + i)); with --load, ` +
+        'transfers spread over them',
+      intIn('--accounts', 1, MAX_ACCOUNTS),
+    )
+    .option(
+      '--pool-size <n>',
+      `pending transactions the pool holds (default ${DEFAULT_POOL_LIMITS.capacity}); beyond it POST /v1/transactions answers 503 OVERLOADED`,
+      intIn('--pool-size', 1, MAX_POOL),
+    )
+    .option(
+      '--pool-per-sender <n>',
+      `pending transactions one sender may hold (default ${DEFAULT_POOL_LIMITS.perSender})`,
+      intIn('--pool-per-sender', 1, MAX_POOL),
+    )
+    .option(
+      '--nonce-window <w>',
+      `W: a nonce is admitted only below the sender's finalized next nonce + W (default ${DEFAULT_POOL_LIMITS.nonceWindow})`,
+      intIn('--nonce-window', 1, MAX_POOL),
+    )
+    .option('--pool-lanes <n>', `partitions the pool spreads senders over (default ${DEFAULT_POOL_LANES})`, intIn('--pool-lanes', 1, 256))
     .option('--no-view', 'print plain status lines instead of the live view');
 }
 
@@ -200,6 +231,21 @@ export function parseStartFlags(argv: readonly string[], env: Readonly<Record<st
   }
 }
 
+/** The pool flags given, as config pool settings, checked together (capacity >= lanes). */
+function poolFlags(o: Record<string, unknown>): { pool?: Partial<PoolSettings> } {
+  const given = {
+    ...(o.poolSize === undefined ? {} : { capacity: o.poolSize as number }),
+    ...(o.poolPerSender === undefined ? {} : { perSender: o.poolPerSender as number }),
+    ...(o.nonceWindow === undefined ? {} : { nonceWindow: o.nonceWindow as number }),
+    ...(o.poolLanes === undefined ? {} : { lanes: o.poolLanes as number }),
+  };
+  if (Object.keys(given).length === 0) return {};
+  const settings = poolSettings({ pool: given });
+  const problem = poolLimitsProblem(settings, settings.lanes);
+  if (problem) throw new FlagError(problem[0] === 'capacity' ? '--pool-size' : '--pool-lanes', problem[1]);
+  return { pool: given };
+}
+
 /** Cross-flag checks: threshold against the validator count, port range against the region count. */
 function finish(o: Record<string, unknown>): StartOptions {
   const regions = o.regions as string[];
@@ -237,5 +283,7 @@ function finish(o: Record<string, unknown>): StartOptions {
     ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint as string }),
     ...(o.duration === undefined ? {} : { durationSeconds: o.duration as number }),
     view: o.view !== false,
+    ...(o.accounts === undefined ? {} : { accounts: o.accounts as number }),
+    ...poolFlags(o),
   };
 }

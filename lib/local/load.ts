@@ -43,6 +43,7 @@
  * Polling adds up to one poll interval to each latency.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { accountSecretKey, fundedAccounts } from '../core/accounts.js';
 import { fromHex, toHex } from '../core/bytes.js';
 import { DEV_ACCOUNT_COUNT, devSecretKey } from '../core/chain.js';
 import { ed25519PublicKey } from '../core/ed25519.js';
@@ -57,6 +58,8 @@ type Fetch = typeof fetch;
 /** A sender: its ed25519 secret key and, when known (e.g. 0 on a fresh chain), its next nonce. */
 export interface SenderKey {
   readonly secretKey: Uint8Array;
+  /** Its public key, when known (saves deriving it: many senders take seconds). */
+  readonly publicKey?: Uint8Array;
   /** Next nonce in finalized state; read from the API when absent. */
   readonly nonce?: bigint;
 }
@@ -64,6 +67,18 @@ export interface SenderKey {
 /** The ten dev accounts of the local chain (the default senders). */
 export function devSenders(): SenderKey[] {
   return Array.from({ length: DEV_ACCOUNT_COUNT }, (_, i) => ({ secretKey: devSecretKey(i) }));
+}
+
+/**
+ * The first `count` funded accounts (`npm start -- --accounts N`, lib/core/accounts.ts) as senders:
+ * on a new chain none has sent anything (nonce 0, no reads), otherwise their nonces are read.
+ */
+export function fundedSenders(count: number, newChain: boolean): SenderKey[] {
+  return fundedAccounts(count).map((a, i) => ({
+    secretKey: accountSecretKey(i),
+    publicKey: a.account,
+    ...(newChain ? { nonce: 0n } : {}),
+  }));
 }
 
 export interface LoadOptions {
@@ -264,7 +279,7 @@ export class LoadGenerator {
     const publicKeys = keys.map((k, i) => {
       if (!(k.secretKey instanceof Uint8Array) || k.secretKey.length !== 32)
         throw new InputError(`senders[${i}].secretKey`, 'expected 32 bytes');
-      return toHex(ed25519PublicKey(k.secretKey));
+      return toHex(k.publicKey ?? ed25519PublicKey(k.secretKey));
     });
     if (new Set(publicKeys).size !== publicKeys.length) throw new InputError('senders', 'a key is listed twice (nonces would collide)');
 

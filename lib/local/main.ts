@@ -14,7 +14,7 @@ import { AfgError, ConfigError } from '../core/errors.js';
 import type { Log } from '../handlers/telemetry.js';
 import type { LocalCluster } from './cluster.js';
 import { parseStartFlags, type StartOptions } from './flags.js';
-import { devSenders, formatLoadSummary, LoadGenerator, type LoadStats, loadSummaryJson } from './load.js';
+import { devSenders, formatLoadSummary, fundedSenders, LoadGenerator, type LoadStats, loadSummaryJson } from './load.js';
 import { type MachineFigures, startMachineMeter } from './proc.js';
 import { ClusterView, formatUptime } from './view.js';
 
@@ -37,6 +37,8 @@ interface Topology {
   validators: number;
   threshold: number;
   checkpointInterval: number;
+  /** Funded genesis accounts beyond the dev accounts (absent in folders from before --accounts: 0). */
+  accounts?: number;
 }
 
 const TOPOLOGY_FILE = 'topology.json';
@@ -62,8 +64,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2), env 
     io.err(`error: ${parsed.message}\n(run \`npm start -- --help\` for usage)\n`);
     return EXIT.usage;
   }
-  const o = parsed.options;
-  const mismatch = o.fresh ? undefined : await topologyMismatch(o);
+  const saved = parsed.options.fresh ? undefined : await savedTopology(parsed.options.dataDir);
+  // A kept chain keeps its genesis accounts when --accounts is not given.
+  const o: StartOptions = { ...parsed.options, accounts: parsed.options.accounts ?? saved?.accounts ?? 0 };
+  const mismatch = saved && topologyMismatch(saved, o);
   if (mismatch) {
     io.err(`error: --data-dir: ${o.dataDir} holds a cluster with ${mismatch}; pass --fresh to start over or choose another --data-dir\n`);
     return EXIT.usage;
@@ -71,18 +75,19 @@ export async function main(argv: readonly string[] = process.argv.slice(2), env 
 
   const stop = stopRequests(io);
   try {
-    return await run(o, io, stop);
+    return await run(o, io, stop, saved === undefined);
   } finally {
     stop.dispose();
   }
 }
 
-async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<number> {
+async function run(o: StartOptions, io: MainIo, stop: StopRequests, newChain: boolean): Promise<number> {
   const log = new NoteLog((line) => io.err(`${line}\n`));
   io.out(
     `starting ${o.regions.length} region(s) ${o.regions.join(', ')} (home ${o.regions[0]}), ${o.validators} validator(s), threshold ${o.threshold}, ` +
       `${o.followers.length > 0 ? `follower(s) ${o.followers.join(', ')}, ` : ''}` +
-      `checkpoint interval ${o.checkpointInterval}; data in ${o.dataDir}${o.fresh ? ' (fresh)' : ''}` +
+      `checkpoint interval ${o.checkpointInterval}${o.accounts ? `, ${o.accounts} funded accounts beyond the dev accounts` : ''}; ` +
+      `data in ${o.dataDir}${o.fresh ? ' (fresh)' : ''}` +
       `${o.endpoint ? `; services at ${o.endpoint}` : '; starting DynamoDB Local and the SQS emulator'}\n`,
   );
   const startedAt = Date.now();
@@ -107,6 +112,8 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
     dataDir: o.dataDir,
     fresh: o.fresh,
     basePort: o.port,
+    ...(o.accounts ? { accounts: o.accounts } : {}),
+    ...(o.pool ? { pool: o.pool } : {}),
     ...(o.endpoint ? { endpoints: { dynamodb: o.endpoint, sqs: o.endpoint } } : {}),
     log,
     // Never rate-limited: an operator must see every exit and restart of a service.
@@ -154,7 +161,8 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
   const warn = (m: string) => (view && live ? view.note(m) : io.err(`${m}\n`));
   try {
     if (!stop.requested && o.load > 0) {
-      const senders = devSenders();
+      // With --accounts the load is spread over the funded accounts (each transfer from another one, round-robin).
+      const senders = o.accounts ? fundedSenders(o.accounts, newChain) : devSenders();
       load = await LoadGenerator.create({
         urls: cluster.urls,
         ratePerSecond: o.load,
@@ -169,7 +177,8 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests): Promise<num
       load.start();
       io.out(
         `load: offering ${o.load} transfers/s (one every ${(1000 / o.load).toFixed(1)} ms) round-robin over the region APIs from ` +
-          `${senders.length} senders (the dev accounts), at most ${o.maxInFlightPerSender} request(s) open per sender and ${o.maxInFlight} in all; ` +
+          `${senders.length} senders (${o.accounts ? 'the funded accounts' : 'the dev accounts'}), at most ${o.maxInFlightPerSender} ` +
+          `request(s) open per sender and ${o.maxInFlight} in all; ` +
           'a transfer that cannot be sent on time is skipped and reported\n',
       );
     }
@@ -264,23 +273,33 @@ function startFailure(e: unknown, o: StartOptions): string {
 }
 
 function topologyOf(o: StartOptions): Topology {
-  return { regions: o.regions, validators: o.validators, threshold: o.threshold, checkpointInterval: o.checkpointInterval };
+  return {
+    regions: o.regions,
+    validators: o.validators,
+    threshold: o.threshold,
+    checkpointInterval: o.checkpointInterval,
+    accounts: o.accounts ?? 0,
+  };
 }
 
-/** Describes how the data folder's recorded topology differs from the flags, or undefined (same, or none recorded). */
-async function topologyMismatch(o: StartOptions): Promise<string | undefined> {
-  let saved: Topology;
+/** The topology recorded in a data folder, or undefined when there is none (a new chain). */
+async function savedTopology(dataDir: string): Promise<Topology | undefined> {
   try {
-    saved = JSON.parse(await readFile(join(o.dataDir, TOPOLOGY_FILE), 'utf8')) as Topology;
+    return JSON.parse(await readFile(join(dataDir, TOPOLOGY_FILE), 'utf8')) as Topology;
   } catch {
     return undefined;
   }
+}
+
+/** Describes how the data folder's recorded topology differs from the flags, or undefined when they agree. */
+function topologyMismatch(saved: Topology, o: StartOptions): string | undefined {
   const want = topologyOf(o);
   const diffs: string[] = [];
   if (saved.regions?.join(',') !== want.regions.join(',')) diffs.push(`--regions ${saved.regions?.join(',')}`);
   if (saved.validators !== want.validators) diffs.push(`--validators ${saved.validators}`);
   if (saved.threshold !== want.threshold) diffs.push(`--threshold ${saved.threshold}`);
   if (saved.checkpointInterval !== want.checkpointInterval) diffs.push(`--checkpoint-interval ${saved.checkpointInterval}`);
+  if ((saved.accounts ?? 0) !== want.accounts) diffs.push(`--accounts ${saved.accounts ?? 0}`);
   return diffs.length > 0 ? diffs.join(' ') : undefined;
 }
 

@@ -10,7 +10,19 @@ import { type Evidence, sameLink, type Watermark, watermarkAllows } from '../cor
 import { MemoryNodeStore } from '../core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import type { ViewCertificate, ViewChange } from '../core/views.js';
+import {
+  admissionRefusal,
+  DEFAULT_POOL_LANES,
+  fairOrder,
+  gapFollowers,
+  INCLUDED_KEEP_BLOCKS,
+  laneCapacity,
+  laneOf,
+  POOL_REJECTIONS,
+} from './pool.js';
 import type {
+  AdmissionView,
+  AdmitOutcome,
   AppliedHead,
   AppliedStore,
   BlockStore,
@@ -18,6 +30,10 @@ import type {
   FinalityStore,
   HeightTally,
   PendingTransaction,
+  PoolLimits,
+  PoolOutcome,
+  PoolStatus,
+  PoolStore,
   RecordOutcome,
   RegionStores,
   SequencerHead,
@@ -62,7 +78,126 @@ export class MemoryBlockStore implements BlockStore {
   }
 }
 
-export class MemorySequencerStore implements SequencerStore {
+interface MemoryPoolEntry extends PendingTransaction {
+  /** Admission order (fair order serves the sender waiting longest first). */
+  readonly arrival: number;
+  /** Came through admit() (the gap rule held when it joined); ingress `tx` messages add entries without it. */
+  readonly admitted: boolean;
+  /** Height of the block that included it; such entries are kept for the gap rule, not served. */
+  included?: number;
+}
+
+/** The transaction pool in memory (same rules as the DynamoDB one: lib/pipeline/pool.ts). */
+export class MemoryPoolStore implements PoolStore {
+  private readonly bySender = new Map<string, Map<bigint, MemoryPoolEntry>>();
+  private readonly statuses = new Map<string, PoolStatus>();
+  private arrivals = 0;
+
+  /** `lanes`: how the pool's capacity is split (each lane holds ceil(capacity / lanes)), as on DynamoDB. */
+  constructor(private readonly lanes = DEFAULT_POOL_LANES) {}
+
+  async admit(entry: PendingTransaction, view: AdmissionView, limits: PoolLimits): Promise<AdmitOutcome> {
+    const id = toHex(entry.hash);
+    const known = this.statuses.get(id);
+    if (known && known.status !== 'rejected') return { kind: 'known', status: known };
+    const mine = [...(this.bySender.get(toHex(entry.sender))?.values() ?? [])];
+    const refusal = admissionRefusal(
+      entry,
+      view,
+      limits,
+      mine.map((e) => ({ ...e, included: e.included !== undefined })),
+    );
+    if (refusal) return { kind: 'refused', refusal };
+    const lane = laneOf(entry.sender, this.lanes);
+    if (this.pendingIn(lane) >= laneCapacity(limits.capacity, this.lanes))
+      return { kind: 'refused', refusal: { kind: 'full', capacity: limits.capacity } };
+    this.insert(entry, true);
+    return { kind: 'admitted' };
+  }
+
+  async status(hash: Uint8Array): Promise<PoolStatus | undefined> {
+    return this.statuses.get(toHex(hash));
+  }
+
+  async addPending(txs: readonly PendingTransaction[]): Promise<void> {
+    for (const t of txs) if (!this.statuses.has(toHex(t.hash))) this.insert(t, false);
+  }
+
+  async pending(limit: number, options: { finalizedHeight?: number } = {}): Promise<PendingTransaction[]> {
+    const out: MemoryPoolEntry[] = [];
+    for (const [sender, entries] of this.bySender) {
+      for (const [sequence, e] of entries) {
+        if (e.included === undefined) out.push(e);
+        else if (options.finalizedHeight !== undefined && e.included + INCLUDED_KEEP_BLOCKS <= options.finalizedHeight)
+          entries.delete(sequence);
+      }
+      if (entries.size === 0) this.bySender.delete(sender);
+    }
+    return fairOrder(out)
+      .slice(0, limit)
+      .map(({ hash, tx, sender, sequence, spend }) => ({ hash, tx, sender, sequence, spend }));
+  }
+
+  async removePending(outcomes: readonly PoolOutcome[]): Promise<void> {
+    for (const o of outcomes) {
+      const id = toHex(o.entry.hash);
+      const entries = this.bySender.get(toHex(o.entry.sender));
+      const held = entries?.get(o.entry.sequence);
+      const ours = held !== undefined && toHex(held.hash) === id;
+      if (o.status === 'waiting') {
+        if (ours && held.included === undefined) entries!.set(o.entry.sequence, { ...held, arrival: ++this.arrivals });
+        continue;
+      }
+      if (o.status === 'included') {
+        if (ours) held.included = o.height;
+        this.statuses.set(id, { status: 'included', height: o.height });
+        continue;
+      }
+      if (this.statuses.get(id)?.status === 'included') continue; // never overwritten by a (repeated) rejection
+      if (ours && held.included === undefined) entries!.delete(o.entry.sequence);
+      this.statuses.set(id, { status: 'rejected', reason: o.reason, message: o.message });
+      if (o.sequenceUsed || !ours) continue;
+      for (const f of gapFollowers(
+        o.entry.sequence,
+        [...entries!.values()].map((e) => ({ ...e, included: e.included !== undefined })),
+      )) {
+        entries!.delete(f.sequence);
+        this.statuses.set(toHex(f.hash), {
+          status: 'rejected',
+          reason: POOL_REJECTIONS.gap,
+          message: `sequence ${o.entry.sequence} of this sender was rejected (${o.reason}); resubmit from there`,
+        });
+      }
+    }
+  }
+
+  private insert(t: PendingTransaction, admitted: boolean): void {
+    const key = toHex(t.sender);
+    const entries = this.bySender.get(key) ?? new Map<bigint, MemoryPoolEntry>();
+    this.bySender.set(key, entries);
+    // One transaction per (sender, sequence); an unadmitted duplicate of a held number waits for its turn elsewhere.
+    if (entries.has(t.sequence) && !admitted) return;
+    entries.set(t.sequence, {
+      hash: t.hash,
+      tx: t.tx,
+      sender: t.sender,
+      sequence: t.sequence,
+      spend: t.spend,
+      arrival: ++this.arrivals,
+      admitted,
+    });
+    this.statuses.set(toHex(t.hash), { status: 'pending' });
+  }
+
+  private pendingIn(lane: number): number {
+    let n = 0;
+    for (const entries of this.bySender.values())
+      for (const e of entries.values()) if (e.included === undefined && laneOf(e.sender, this.lanes) === lane) n++;
+    return n;
+  }
+}
+
+export class MemorySequencerStore extends MemoryPoolStore implements SequencerStore {
   private current: SequencerHead | undefined;
   private generation = 0;
   async pacemaker(): Promise<number> {
@@ -72,16 +207,6 @@ export class MemorySequencerStore implements SequencerStore {
     if (this.generation !== expected) return false;
     this.generation = next;
     return true;
-  }
-  private readonly pool = new Map<string, PendingTransaction>();
-  async addPending(txs: readonly PendingTransaction[]): Promise<void> {
-    for (const t of txs) this.pool.set(toHex(t.hash), t);
-  }
-  async pending(limit: number): Promise<PendingTransaction[]> {
-    return [...this.pool.values()].slice(0, limit);
-  }
-  async removePending(hashes: readonly Uint8Array[]): Promise<void> {
-    for (const h of hashes) this.pool.delete(toHex(h));
   }
   async head(): Promise<SequencerHead | undefined> {
     return this.current;

@@ -38,6 +38,123 @@ export interface BlockStore {
   finalizedHash(height: number): Promise<Uint8Array | undefined>;
 }
 
+// ---------------------------------------------------------------- transaction pool (home region)
+
+/**
+ * An accepted transaction (of the chain's application type) waiting in the pool, by its id, with
+ * what the pool orders and counts it by: the application's sender(tx), sequence(tx) and spend(tx).
+ */
+export interface PendingTransaction {
+  readonly hash: Uint8Array;
+  readonly tx: unknown;
+  readonly sender: Uint8Array;
+  readonly sequence: bigint;
+  readonly spend: bigint;
+}
+
+/** What the pool knows of a transaction (GET /v1/transactions/{hash} adds `finalized` and `unknown`). */
+export type PoolStatus =
+  | { readonly status: 'pending' }
+  /** In the block at `height` on the sequencer's chain (not necessarily final yet). */
+  | { readonly status: 'included'; readonly height: number }
+  /** Evicted: it can no longer be included (`reason` is the application's or the pool's code). */
+  | { readonly status: 'rejected'; readonly reason: string; readonly message: string };
+
+/**
+ * What the sequencer found of a pending transaction: included in a block, rejected for good (both
+ * leave the pool), or `waiting`: not includable on the current head yet (a nonce ahead), so it
+ * stays pending but goes to the back of the line, behind everything that arrived before now.
+ */
+export type PoolOutcome =
+  | { readonly entry: PendingTransaction; readonly status: 'included'; readonly height: number }
+  | { readonly entry: PendingTransaction; readonly status: 'waiting' }
+  | {
+      readonly entry: PendingTransaction;
+      readonly status: 'rejected';
+      readonly reason: string;
+      readonly message: string;
+      /** Its sequence number is used already (ExecutionRejection.sequenceUsed): nothing waits behind it. */
+      readonly sequenceUsed?: boolean;
+    };
+
+/** The pool's admission limits (lib/pipeline/pool.ts DEFAULT_POOL_LIMITS documents the defaults). */
+export interface PoolLimits {
+  /** Pending transactions the pool holds at most, over all senders (each lane holds ceil(capacity / lanes)). */
+  readonly capacity: number;
+  /** Pending transactions one sender may hold at most. */
+  readonly perSender: number;
+  /** W: a sequence number is admitted only below the sender's next one (in the admission state) + W. */
+  readonly nonceWindow: number;
+}
+
+/** The sender as admission read it: next sequence number and budget at the readable finalized `height`. */
+export interface AdmissionView {
+  readonly next: bigint;
+  readonly budget: bigint;
+  readonly height: number;
+}
+
+/** Why the pool refused a transaction; nothing was written. */
+export type PoolRefusal =
+  /** sequence >= next + nonceWindow. */
+  | { readonly kind: 'too-far'; readonly next: bigint; readonly window: number }
+  /** sequence > next and the sender's sequence - 1 is neither pending nor recently included. */
+  | { readonly kind: 'gap'; readonly missing: bigint }
+  /** The sender already holds `perSender` pending transactions. */
+  | { readonly kind: 'sender-full'; readonly pending: number; readonly cap: number }
+  /** Another transaction of this sender holds this sequence number. */
+  | { readonly kind: 'taken'; readonly holder: Uint8Array }
+  /** The budget does not cover this spend on top of the sender's pending and unfinalized ones. */
+  | { readonly kind: 'over-budget'; readonly budget: bigint; readonly committed: bigint }
+  /** The pool (the sender's lane) is full: the excess is refused, not queued. */
+  | { readonly kind: 'full'; readonly capacity: number };
+
+export type AdmitOutcome =
+  /** Durably in the pool, status pending. */
+  | { readonly kind: 'admitted' }
+  /** The same transaction (same hash) is already pending or included: nothing written (a resubmission). */
+  | { readonly kind: 'known'; readonly status: PoolStatus }
+  | { readonly kind: 'refused'; readonly refusal: PoolRefusal };
+
+/**
+ * The transaction pool, in the home region (issue 16 will keep a copy in the next sequencer's region
+ * too). Ingress admits into it before answering 202; the sequencer reads it in fair order and
+ * reports what became of each transaction it took; every region's API reads statuses from it.
+ * Entries are spread over lanes by sender (partitions on DynamoDB), each sender's in sequence order.
+ */
+export interface PoolStore {
+  /**
+   * Admits `entry` if the pool rules allow it against `view` (lib/pipeline/pool.ts admissionRefusal:
+   * nonce window, no gap, per-sender cap, budget minus committed spends, one transaction per
+   * sequence number) and its lane has room; writes entry and status together or nothing.
+   * A transaction known already (same hash, pending or included) is answered `known`; a rejected
+   * one may be admitted again.
+   */
+  admit(entry: PendingTransaction, view: AdmissionView, limits: PoolLimits): Promise<AdmitOutcome>;
+  /** The status of a transaction the pool has seen; undefined when it has not (or no longer keeps it). */
+  status(hash: Uint8Array): Promise<PoolStatus | undefined>;
+  /**
+   * Adds transactions without admission limits (ingress `tx` messages from an API without a pool):
+   * idempotent by hash, and a transaction with a status already (pending, included, rejected) is
+   * left as it is.
+   */
+  addPending(txs: readonly PendingTransaction[]): Promise<void>;
+  /**
+   * Up to `limit` pending transactions in fair order (lib/pipeline/pool.ts fairOrder): each sender's
+   * by sequence, senders round-robin, the one waiting longest first; never by hash. With
+   * `finalizedHeight`, entries kept for the gap rule whose block is well below it are dropped.
+   */
+  pending(limit: number, options?: { readonly finalizedHeight?: number }): Promise<PendingTransaction[]>;
+  /**
+   * Takes transactions out of the pool with what became of them (their status), or sends waiting
+   * ones to the back of the line; included ones stay as entries for the gap rule until `pending`
+   * drops them. Rejecting a transaction whose sequence
+   * number stays unused also evicts its sender's admitted transactions above it (reason NONCE_GAP:
+   * they can only follow it). A rejection never overwrites an included status. Idempotent.
+   */
+  removePending(outcomes: readonly PoolOutcome[]): Promise<void>;
+}
+
 // ---------------------------------------------------------------- sequencer (home region)
 
 export interface SequencerHead {
@@ -48,13 +165,8 @@ export interface SequencerHead {
   readonly view?: number;
 }
 
-/** An accepted transaction (of the chain's application type) waiting in the sequencer's pool, by its id. */
-export interface PendingTransaction {
-  readonly hash: Uint8Array;
-  readonly tx: unknown;
-}
-
-export interface SequencerStore {
+/** The sequencer's head and pacemaker, and the pool it builds blocks from (in the same home-region table). */
+export interface SequencerStore extends PoolStore {
   head(): Promise<SequencerHead | undefined>;
   /**
    * Compare-and-set of the head: succeeds iff the stored head still has `expected`'s height and
@@ -62,12 +174,6 @@ export interface SequencerStore {
    * another invocation moved it; nothing was written.
    */
   swapHead(expected: SequencerHead, next: SequencerHead): Promise<boolean>;
-  /** Durably adds accepted transactions to the pending pool (idempotent by transaction hash). */
-  addPending(txs: readonly PendingTransaction[]): Promise<void>;
-  /** Up to `limit` pending transactions, in no particular order. */
-  pending(limit: number): Promise<PendingTransaction[]>;
-  /** Removes transactions that were included in a block or refused for good. */
-  removePending(hashes: readonly Uint8Array[]): Promise<void>;
   /** The generation of the live pacemaker chain (0 before any was armed). */
   pacemaker(): Promise<number>;
   /** Compare-and-set of the pacemaker generation: true iff it was `expected` and is now `next`. */

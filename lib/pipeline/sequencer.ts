@@ -48,7 +48,17 @@ import { blockToJson } from '../core/wire.js';
 import { type ChainContext, hashBlock, sequencerRegions } from './context.js';
 import { HeadMovedError, NotReadyError } from './errors.js';
 import { MAX_MESSAGE_BYTES, type QueueMessage } from './messages.js';
-import type { AppliedStore, BlockStore, HeadStore, PendingTransaction, SequencerHead, SequencerStore, Transport } from './ports.js';
+import { pendingOf } from './pool.js';
+import type {
+  AppliedStore,
+  BlockStore,
+  HeadStore,
+  PendingTransaction,
+  PoolOutcome,
+  SequencerHead,
+  SequencerStore,
+  Transport,
+} from './ports.js';
 
 export interface SequencerDeps {
   readonly chain: ChainContext;
@@ -87,6 +97,8 @@ export interface SequencerResult {
 const TX_JSON_BYTES = 330;
 /** How many checkpoints the head may run ahead of the highest justified checkpoint. */
 const MAX_CHECKPOINTS_AHEAD = 2;
+/** Pool entries read per pass, in blocks' worth (maxBlockTransactions). */
+const POOL_READ = 4;
 /** Head races lost in a row before the batch is handed back to the queue. */
 const HEAD_ATTEMPTS = 5;
 
@@ -108,7 +120,7 @@ export async function sequence(
   let noticed: ViewCertificate | undefined;
   for (const m of messages) {
     if (m.kind === 'view' && m.certificate.view > (noticed?.view ?? 0)) noticed = m.certificate;
-    if (m.kind === 'tx') incoming.push({ hash: chain.app.hash(m.tx), tx: m.tx });
+    if (m.kind === 'tx') incoming.push(pendingOf(chain.app, m.tx));
     if (m.kind === 'tick' && m.pacemaker === undefined) tickTo = Math.max(tickTo, m.height);
     if (m.kind === 'tick' && m.pacemaker !== undefined && (!pacemaker || m.pacemaker > pacemaker.generation))
       pacemaker = { generation: m.pacemaker, finalizedAt: m.height };
@@ -203,14 +215,23 @@ async function build(
 
   const limit = Math.max(finality.justified.height + MAX_CHECKPOINTS_AHEAD * K, floor + K);
   const perBlock = Math.max(1, Math.min(deps.maxBlockTransactions, Math.floor(deps.maxBlockBytes / TX_JSON_BYTES)));
-  let pool = head.height < limit ? await deps.store.pending(deps.maxBlockTransactions * 4) : [];
+  const readPool = () => deps.store.pending(POOL_READ * deps.maxBlockTransactions, { finalizedHeight: finality.finalized.height });
+  let pool = head.height < limit ? await readPool() : [];
+  const sentBack = new Set<string>();
   while (pool.length > 0 && head.height < limit) {
-    const { valid, drop } = await selectValid(deps, head, pool, result);
+    const { valid, drop, waiting } = await selectValid(deps, head, pool, result);
     const chosen = valid.slice(0, perBlock);
     if (chosen.length === 0) {
-      await deps.store.removePending(drop);
-      pool = pool.filter((p) => !drop.some((d) => toHex(d) === toHex(p.hash)));
-      break;
+      // Nothing read can be included on this head: drop the dead, send the waiting to the back of the
+      // line and read on (includable ones may wait beyond this read), until the reads come round again.
+      await deps.store.removePending([...drop, ...waiting]);
+      const fresh = waiting.filter((w) => !sentBack.has(toHex(w.entry.hash)));
+      for (const w of fresh) sentBack.add(toHex(w.entry.hash));
+      pool =
+        fresh.length > 0 && pool.length >= POOL_READ * deps.maxBlockTransactions
+          ? (await readPool()).filter((p) => !sentBack.has(toHex(p.hash)))
+          : [];
+      continue;
     }
     head = await propose(
       deps,
@@ -220,10 +241,14 @@ async function build(
       result,
       view,
     );
-    await deps.store.removePending([...drop, ...chosen.map((c) => c.hash)]);
-    const used = new Set([...drop, ...chosen.map((c) => c.hash)].map(toHex));
+    await deps.store.removePending([
+      ...drop,
+      ...waiting,
+      ...chosen.map((entry) => ({ entry, status: 'included' as const, height: head.height })),
+    ]);
+    const used = new Set([...drop.map((d) => d.entry), ...chosen].map((e) => toHex(e.hash)));
     pool = pool.filter((p) => !used.has(toHex(p.hash)));
-    if (pool.length === 0 && valid.length > chosen.length) pool = await deps.store.pending(deps.maxBlockTransactions * 4);
+    if (pool.length === 0 && valid.length > chosen.length) pool = await readPool();
   }
   result.waiting = pool.length;
   // A new view's first target is its floor: build up to it (validators that signed beyond the base vote there).
@@ -278,29 +303,30 @@ async function armPacemaker(deps: SequencerDeps, finalizedAt: number, firedGener
 }
 
 /**
- * Orders the pool (each sender by sequence, senders by key: queues do not keep order) and executes
- * it on the head: returns the valid transactions in block order and the hashes to drop for good.
- * A transaction the application calls retryable (a nonce ahead of the sender's) stays in the pool.
+ * Executes the pool on the head in the pool's fair order (each sender by sequence, senders
+ * round-robin: lib/pipeline/pool.ts): returns the valid transactions in block order, the ones to
+ * drop for good (with why), and the waiting ones: the application calls them retryable (a nonce
+ * ahead of the sender's), so they stay in the pool, behind the others.
  */
 async function selectValid(deps: SequencerDeps, head: SequencerHead, pool: PendingTransaction[], result: SequencerResult) {
-  const { app } = deps.chain;
-  const ordered = pool
-    .map((p) => ({ ...p, sender: toHex(app.sender(p.tx)), sequence: app.sequence(p.tx) }))
-    .sort((a, b) => compareStrings(a.sender, b.sender) || (a.sequence < b.sequence ? -1 : a.sequence > b.sequence ? 1 : 0));
   const trial = await deps.executor.execute(
     head.stateRoot,
-    ordered.map((t) => t.tx),
+    pool.map((t) => t.tx),
   );
   const bad = new Set<number>();
-  const drop: Uint8Array[] = [];
+  const drop: PoolOutcome[] = [];
+  const waiting: PoolOutcome[] = [];
   for (const r of trial.rejected) {
-    const item = ordered[r.index]!;
+    const entry = pool[r.index]!;
     bad.add(r.index);
-    if (r.retryable) continue;
-    drop.push(item.hash);
-    result.rejected.push({ hash: toHex(item.hash), reason: r.reason, message: r.message });
+    if (r.retryable) {
+      waiting.push({ entry, status: 'waiting' });
+      continue;
+    }
+    drop.push({ entry, status: 'rejected', reason: r.reason, message: r.message, ...(r.sequenceUsed ? { sequenceUsed: true } : {}) });
+    result.rejected.push({ hash: toHex(entry.hash), reason: r.reason, message: r.message });
   }
-  return { valid: ordered.filter((_, i) => !bad.has(i)), drop };
+  return { valid: pool.filter((_, i) => !bad.has(i)), drop, waiting };
 }
 
 /** Whether any block on the head's chain at height >= `fromHeight` has transactions. */
@@ -328,7 +354,7 @@ async function recoverOrphans(deps: SequencerDeps, from: Checkpoint): Promise<vo
     if (hashes.length === 0) return;
     for (const hash of hashes) {
       const block = await deps.blocks.getBlock(h, hash);
-      if (block && block.transactions.length > 0) await deps.store.addPending(block.transactions.map((tx) => ({ hash: app.hash(tx), tx })));
+      if (block && block.transactions.length > 0) await deps.store.addPending(block.transactions.map((tx) => pendingOf(app, tx)));
     }
   }
 }
@@ -359,8 +385,6 @@ async function rebuildHeadState(deps: SequencerDeps): Promise<void> {
 
 /** The view a proposal is made in, with its certificate (views above 0). */
 type ProposerView = { readonly view: number; readonly certificate?: ViewCertificate };
-
-const compareStrings = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 async function propose(
   deps: SequencerDeps,

@@ -32,6 +32,7 @@ describe('OpenAPI document', () => {
       'GET /v1/metrics',
       'GET /v1/openapi.json',
       'GET /v1/state/nodes/{hash}',
+      'GET /v1/transactions/{hash}',
       'GET /v1/validators',
       'POST /v1/state/nodes',
       'POST /v1/transactions',

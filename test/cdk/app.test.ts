@@ -106,31 +106,40 @@ describe('stacks and cross-region wiring', () => {
     });
   });
 
-  it('lets the sequencer look up and send to exactly every member inbox, by ARN built from the name', () => {
-    const sends = sendTargets(config.homeRegion, 'SequencerRole');
-    expect(sends).toHaveLength(config.members.length);
-    for (const m of config.members) expect(sends).toContain(`${m.region}:${inboxQueue(config.prefix, m.index)}`);
+  it('lets each sequencer look up and send to exactly every member inbox and every ingress, by ARN built from the name', () => {
+    forEachRegion((region) => {
+      const sends = sendTargets(region, 'SequencerRole');
+      // Inboxes: proposals and 'pending' notices; ingress queues: its pacemaker and forwarding to the active view's sequencer.
+      expect(sends.sort()).toEqual(
+        [
+          ...config.members.map((m) => `${m.region}:${inboxQueue(config.prefix, m.index)}`),
+          ...config.regions.map((r) => `${r}:afg-ingress`),
+        ].sort(),
+      );
+    });
   });
 
-  it('lets each validator send votes to every region, the API only to the home ingress, the finalizer only to local queues', () => {
+  it('lets each validator send votes to every region and timers to its own inbox, the API and the finalizer to the ingress queues and local queues only', () => {
+    const ingress = config.regions.map((r) => `${r}:afg-ingress`).sort();
     forEachRegion((region) => {
       const member = config.members.find((m) => m.region === region)!;
-      expect(sendTargets(region, `Validator${member.index}Role`).sort()).toEqual(config.regions.map((r) => `${r}:afg-votes`).sort());
-      expect(sendTargets(region, 'ApiRole')).toEqual([`${config.homeRegion}:afg-ingress`]);
-      // Local inbox and finalized queues are granted by reference; the home finalizer also ticks the sequencer.
-      expect(sendTargets(region, 'FinalizerRole')).toEqual(region === config.homeRegion ? [`${config.homeRegion}:afg-ingress`] : []);
+      expect(sendTargets(region, `Validator${member.index}Role`).sort()).toEqual(
+        [...config.regions.map((r) => `${r}:afg-votes`), `${region}:${inboxQueue(config.prefix, member.index)}`].sort(),
+      );
+      expect(sendTargets(region, 'ApiRole').sort()).toEqual(ingress);
+      // Local inbox and finalized queues are granted by reference; ticks and view certificates go to the active view's ingress.
+      expect(sendTargets(region, 'FinalizerRole').sort()).toEqual(ingress);
       const local = sentByRef(region, 'FinalizerRole');
       expect(local.sort()).toEqual([`afg-finalized`, inboxQueue(config.prefix, member.index)].sort());
     });
   });
 
-  it('puts the sequencer and ingress queue in the home region only', () => {
+  it('puts a sequencer and an ingress queue in every member region (views move the active one)', () => {
     forEachRegion((region) => {
       const names = resources(region, 'AWS::SQS::Queue').map(([, r]) => r.Properties!.QueueName);
       const functions = resources(region, 'AWS::Lambda::Function').map(([, r]) => r.Properties!.FunctionName);
-      const home = region === config.homeRegion;
-      expect(names.includes('afg-ingress')).toBe(home);
-      expect(functions.includes('afg-sequencer')).toBe(home);
+      expect(names.includes('afg-ingress')).toBe(true);
+      expect(functions.includes('afg-sequencer')).toBe(true);
       expect(functions).toEqual(expect.arrayContaining(['afg-finalizer', 'afg-state-function', 'afg-api']));
     });
   });
@@ -143,12 +152,7 @@ describe('queues', () => {
       const byId = new Map(queues);
       const main = queues.filter(([, q]) => !q.Properties!.QueueName.endsWith('-dlq'));
       const member = config.members.find((m) => m.region === region)!;
-      const expected = [
-        'afg-votes',
-        'afg-finalized',
-        `afg-proposals-m${member.index}`,
-        ...(region === config.homeRegion ? ['afg-ingress'] : []),
-      ];
+      const expected = ['afg-votes', 'afg-finalized', `afg-proposals-m${member.index}`, 'afg-ingress'];
       expect(main.map(([, q]) => q.Properties!.QueueName).sort()).toEqual(expected.sort());
       expect(queues).toHaveLength(2 * main.length);
       for (const [, q] of queues)
@@ -215,14 +219,7 @@ describe('event sources on the latency path (issue 13)', () => {
         expect(p.FunctionResponseTypes).toEqual(['ReportBatchItemFailures']);
       }
       const member = config.members.find((m) => m.region === region)!;
-      expect(consumed.sort()).toEqual(
-        [
-          'afg-votes',
-          'afg-finalized',
-          inboxQueue(config.prefix, member.index),
-          ...(region === config.homeRegion ? ['afg-ingress'] : []),
-        ].sort(),
-      );
+      expect(consumed.sort()).toEqual(['afg-votes', 'afg-finalized', inboxQueue(config.prefix, member.index), 'afg-ingress'].sort());
     });
   });
 });
@@ -271,7 +268,7 @@ describe('functions', () => {
   it('runs every function on nodejs22.x or newer, arm64, ESM bundle, with the shared environment', () => {
     forEachRegion((region) => {
       const fns = resources(region, 'AWS::Lambda::Function');
-      expect(fns.length).toBe(region === config.homeRegion ? 6 : 5);
+      expect(fns.length).toBe(6);
       for (const [, f] of fns) {
         const p = f.Properties!;
         expect(p.Runtime).toMatch(/^nodejs\d+\.x$/);
@@ -350,7 +347,8 @@ describe('functions', () => {
 
 // The specification, written out here rather than imported, so loosening a grant in cdk/ fails a test.
 // Partition keys: lib/aws/finality-store.ts, block-store.ts, state-store.ts (header comments).
-type Write = { table: 'afg-blocks' | 'afg-finality' | 'afg-state'; action: string; keys: string[] };
+// `home`: the write goes to the home region's table (the transaction pool), from whichever region the role runs in.
+type Write = { table: 'afg-blocks' | 'afg-finality' | 'afg-state'; action: string; keys: string[]; home?: true };
 /** `hostsMembers`: the region runs validators, so its state function runs the cross-region evidence audit and stores evidence. */
 const expectedWrites = (role: string, hostsMembers: boolean): Write[] => {
   const member = /^Validator(\d+)Role$/.exec(role);
@@ -364,11 +362,15 @@ const expectedWrites = (role: string, hostsMembers: boolean): Write[] => {
     case 'SequencerRole':
       return [
         { table: 'afg-blocks', action: 'PutItem', keys: ['B#*', 'SEQ', 'PACEMAKER'] },
-        { table: 'afg-blocks', action: 'BatchWriteItem', keys: ['POOL'] },
+        ...['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem'].map((action) => ({
+          table: 'afg-blocks' as const,
+          action,
+          keys: ['PL#*', 'TX#*'],
+        })),
       ];
     case 'FinalizerRole':
       return [
-        { table: 'afg-finality', action: 'UpdateItem', keys: ['T#*', 'STATS', 'HEAD'] },
+        { table: 'afg-finality', action: 'UpdateItem', keys: ['T#*', 'STATS', 'HEAD', 'V#*'] },
         { table: 'afg-finality', action: 'PutItem', keys: ['E'] },
       ];
     case 'StateFunctionRole':
@@ -387,6 +389,8 @@ const expectedWrites = (role: string, hostsMembers: boolean): Write[] => {
         { table: 'afg-blocks', action: 'PutItem', keys: ['B#*'] },
       ];
     case 'ApiRole':
+      // Admission into the home region's pool (lib/aws/pool-store.ts): lane entries and counters, statuses.
+      return ['PutItem', 'UpdateItem'].map((action) => ({ table: 'afg-blocks', action, keys: ['PL#*', 'TX#*'], home: true }));
     case 'StreamRole':
       return [];
     default:
@@ -395,8 +399,8 @@ const expectedWrites = (role: string, hostsMembers: boolean): Write[] => {
 };
 /** One item key of every kind each table holds, plus one of no kind. */
 const sampleKeys = (members: readonly number[]): Record<Write['table'], string[]> => ({
-  'afg-finality': [...members.map((m) => `WATERMARK#${m}`), 'T#00000000000000000008', 'E', 'STATS', 'HEAD', 'X'],
-  'afg-blocks': ['B#00000000000000000008', 'F#00000000000000000007', 'SEQ', 'POOL', 'PACEMAKER', 'X'],
+  'afg-finality': [...members.map((m) => `WATERMARK#${m}`), 'T#00000000000000000008', 'V#00000000000000000001', 'E', 'STATS', 'HEAD', 'X'],
+  'afg-blocks': ['B#00000000000000000008', 'F#00000000000000000007', 'SEQ', 'PL#003', 'TX#ab', 'POOL', 'PACEMAKER', 'X'],
   'afg-state': [`N#${'ab'.repeat(32)}`, 'APPLIED', 'X'],
 });
 const rolesIn = (t: Json): string[] =>
@@ -416,8 +420,13 @@ const checkWriteMatrix = (t: Json, region: string, regions: readonly string[], m
       for (const [table, keys] of Object.entries(sampleKeys(members)) as [Write['table'], string[]][]) {
         for (const action of WRITE_ACTIONS) {
           for (const key of keys) {
-            const want =
-              r === region && expected.some((w) => w.table === table && w.action === action && w.keys.some((k) => globMatch(k, key)));
+            const want = expected.some(
+              (w) =>
+                r === (w.home ? config.homeRegion : region) &&
+                w.table === table &&
+                w.action === action &&
+                w.keys.some((k) => globMatch(k, key)),
+            );
             const got = policyAllows(statements, { action, region: r, table, leadingKeys: [key] }, ctx);
             expect(got, `${region} ${role} ${action} ${r}/${table} ${key}`).toBe(want);
             checked++;
@@ -472,14 +481,15 @@ describe('least privilege: what each role may write (one compromised role or mem
     });
   });
 
-  it('gives the API and stream roles no DynamoDB write action at all, and the stream role no queue to send to', () => {
+  it('gives the stream role no DynamoDB write action at all and no queue to send to; the API role only the pool writes', () => {
     forEachRegion((region) => {
       for (const role of ['ApiRole', 'StreamRole']) {
         const actions = roleStatements(json(region), role).flatMap((s) => [s.Action].flat()) as string[];
         const writes = actions.filter(
           (a) => a.startsWith('dynamodb:') && !/^dynamodb:(Get|BatchGet|Query|Scan|ConditionCheck|Describe)/.test(a),
         );
-        expect(writes, `${region} ${role}`).toEqual([]);
+        // Admission into the home region's pool; the write matrix pins them to its PL#/TX# items.
+        expect(writes.sort(), `${region} ${role}`).toEqual(role === 'ApiRole' ? ['dynamodb:PutItem', 'dynamodb:UpdateItem'] : []);
       }
       expect(sendTargets(region, 'StreamRole')).toEqual([]);
       expect(sentByRef(region, 'StreamRole')).toEqual([]);

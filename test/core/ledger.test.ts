@@ -1,6 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { accountSecretKey, fundedAccounts } from '../../lib/core/accounts.js';
 import { fromHex, toHex, U64_MAX } from '../../lib/core/bytes.js';
 import { devSecretKey, LOCAL_CHAIN_ID } from '../../lib/core/chain.js';
 import { ed25519PublicKey } from '../../lib/core/ed25519.js';
@@ -9,6 +10,7 @@ import {
   decodeAccount,
   devGenesis,
   encodeAccount,
+  genesisWithAccounts,
   type LedgerRejection,
   signTransfer,
   TransferLedger,
@@ -299,4 +301,54 @@ describe('proofs and determinism', () => {
     expect(toHex((await ledger.execute(root, [])).root)).toBe(toHex(root));
     expect(toHex(EMPTY_ROOT)).not.toBe(toHex(root));
   });
+});
+
+describe('a genesis with many funded accounts (npm start -- --accounts N)', () => {
+  it('derives funded account i from sha256("afg-account-" + i), each with the dev balance, after the dev accounts', () => {
+    const funded = fundedAccounts(3);
+    expect(funded.map((a) => toHex(a.account))).toEqual([0, 1, 2].map((i) => toHex(ed25519PublicKey(accountSecretKey(i)))));
+    expect(toHex(accountSecretKey(7))).toBe(toHex(sha256(new TextEncoder().encode('afg-account-7'))));
+    expect(funded.every((a) => a.balance === 1_000_000_000n)).toBe(true);
+    expect(fundedAccounts(3)).toBe(funded); // the same list: it identifies the genesis in caches
+    const genesis = genesisWithAccounts(3);
+    expect(genesis.map((g) => toHex(g.account))).toEqual([...PK, ...funded.map((a) => a.account)].map(toHex));
+  });
+
+  it('builds a large genesis once, writes it root last, and leaves a store that holds its root alone', async () => {
+    const genesis = genesisWithAccounts(1_500);
+    // The same state as applying every account through the tree directly.
+    const direct = await new SparseMerkleTree(new MemoryNodeStore()).update(
+      EMPTY_ROOT,
+      genesis.map((g) => ({ key: accountKey(g.account), value: encodeAccount({ balance: g.balance, nonce: 0n }) })),
+    );
+    const writes: { hash: Uint8Array }[][] = [];
+    const inner = new MemoryNodeStore();
+    const store = {
+      get: (h: Uint8Array) => inner.get(h),
+      putMany: async (nodes: { hash: Uint8Array; bytes: Uint8Array }[]) => {
+        writes.push(nodes);
+        await inner.putMany(nodes);
+      },
+    };
+    const ledger = () => new TransferLedger({ chainId: LOCAL_CHAIN_ID, tree: new SparseMerkleTree(store), genesis });
+    const root = await ledger().genesis();
+    expect(toHex(root)).toBe(toHex(direct.root));
+    expect(toHex(writes.at(-1)![0]!.hash)).toBe(toHex(root)); // the root alone, last
+    expect(inner.size).toBe(direct.written);
+    const before = writes.length;
+    expect(toHex(await ledger().genesis())).toBe(toHex(root)); // a restart: nothing rewritten
+    expect(writes.length).toBe(before);
+    const account = await ledger().account(root, genesis[1_400]!.account);
+    expect(account).toEqual({ balance: 1_000_000_000n, nonce: 0n });
+  });
+
+  it('builds a genesis whose tree has more nodes than a call may take arguments (~10^5)', async () => {
+    // 80,000 accounts make ~190,000 tree nodes, written by one putMany. Plain 32-byte accounts: no keys to derive.
+    const genesis = Array.from({ length: 80_000 }, (_, i) => ({ account: sha256(new TextEncoder().encode(`big-${i}`)), balance: 5n }));
+    const store = new MemoryNodeStore();
+    const root = await new TransferLedger({ chainId: LOCAL_CHAIN_ID, tree: new SparseMerkleTree(store), genesis }).genesis();
+    expect(store.size).toBeGreaterThan(150_000);
+    const reader = new TransferLedger({ chainId: LOCAL_CHAIN_ID, tree: new SparseMerkleTree(store), genesis });
+    expect(await reader.account(root, genesis[79_999]!.account)).toEqual({ balance: 5n, nonce: 0n });
+  }, 60_000);
 });

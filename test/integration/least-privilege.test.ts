@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../cdk/build-app.js';
 import { createApi } from '../../lib/api/app.js';
 import { type ClientFactory, createClientFactory } from '../../lib/aws/clients.js';
-import { createAwsRegion } from '../../lib/aws/region-stores.js';
+import { createAwsRegion, homePool } from '../../lib/aws/region-stores.js';
 import { ensureTables } from '../../lib/aws/tables.js';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
 import { deal } from '../../lib/core/bls.js';
@@ -137,9 +137,11 @@ async function cluster(prefix: string) {
     maxBlockBytes: 200_000,
   });
   const outbox: { queue: string; body: string }[] = [];
+  const delayed: { queue: string; body: string }[] = [];
   const transport: Transport = {
-    send: async (to: Destination, messages: readonly QueueMessage[]) => {
-      for (const m of messages) outbox.push({ queue: queueId(to), body: encodeMessage(m, codec) });
+    // A delayed message (pacemaker tick, view timer) is held until everything else was delivered, as its delay would.
+    send: async (to: Destination, messages: readonly QueueMessage[], options: { delaySeconds?: number } = {}) => {
+      for (const m of messages) (options.delaySeconds ? delayed : outbox).push({ queue: queueId(to), body: encodeMessage(m, codec) });
     },
   };
   const log: Captured[] = [];
@@ -169,7 +171,8 @@ async function cluster(prefix: string) {
   };
   /** Delivers every message, each to the runtime of the role that consumes its queue, until quiet. */
   async function run(maxSteps = 3000): Promise<void> {
-    for (let step = 0; outbox.length > 0 && step < maxSteps; step++) {
+    for (let step = 0; (outbox.length > 0 || delayed.length > 0) && step < maxSteps; step++) {
+      if (outbox.length === 0) outbox.push(...delayed.splice(0));
       const m = outbox.shift()!;
       const { region, queue } = parseQueueId(m.queue, REGIONS[0]!);
       const [role, writesState] = roleOf(queue);
@@ -185,7 +188,9 @@ async function cluster(prefix: string) {
         codec,
       ),
     });
-  return { config, run, submit, runtime, log };
+  /** The home region's pool as `region`'s API role reaches it (its requests recorded as that role's). */
+  const apiPool = (region: string) => homePool(recordingFactory(`${region}/ApiRole`, log), config);
+  return { config, run, submit, runtime, log, apiPool };
 }
 
 let outdir: string;
@@ -213,11 +218,21 @@ describe('IAM policies against the requests each role really makes (DynamoDB Loc
     // The API role answers every read route and takes a transaction, through the same handler as on Lambda.
     for (const region of REGIONS) {
       const rt = await c.runtime(region, 'ApiRole');
-      const api = createApi({ query: rt.query, transport: rt.transport, chain: rt.chain, maxLagBlocks: 50 });
+      const api = createApi({
+        query: rt.query,
+        transport: rt.transport,
+        chain: rt.chain,
+        maxLagBlocks: 50,
+        pool: { store: c.apiPool(region) },
+      });
       const account = toHex(ed25519PublicKey(devSecretKey(1)));
-      const tx = transactionToJson(
-        signTransfer(LOCAL_CHAIN_ID, devSecretKey(4), { to: ed25519PublicKey(devSecretKey(5)), amount: 1n, nonce: 0n }),
-      );
+      // Another sender per region: each admission is a new one (lane counter, entry and status writes).
+      const signed = signTransfer(LOCAL_CHAIN_ID, devSecretKey(REGIONS.indexOf(region) + 4), {
+        to: ed25519PublicKey(devSecretKey(5)),
+        amount: 1n,
+        nonce: 0n,
+      });
+      const tx = transactionToJson(signed);
       const get = (path: string, query: Record<string, string> = {}) => api({ method: 'GET', path, query, headers: {}, body: undefined });
       const answers = [
         await get('/v1/validators'),
@@ -229,6 +244,7 @@ describe('IAM policies against the requests each role really makes (DynamoDB Loc
         await get('/v1/evidence'),
         await get('/v1/health'),
         await api({ method: 'POST', path: '/v1/transactions', query: {}, headers: {}, body: JSON.stringify(tx) }),
+        await get(`/v1/transactions/${toHex(rt.chain.app.hash(signed))}`),
         await api({
           method: 'POST',
           path: '/v1/state/nodes',
@@ -276,7 +292,13 @@ describe('IAM policies against the requests each role really makes (DynamoDB Loc
     for (const m of [1, 2, 3, 4])
       expect(new Set(writes(`Validator${m}Role`, 'PutItem', t('finality')))).toEqual(new Set([`WATERMARK#${m}`]));
     expect(writes('FinalizerRole', 'UpdateItem', t('finality')).some((k) => k.startsWith('T#'))).toBe(true);
-    expect(writes('SequencerRole', 'BatchWriteItem', t('blocks'))).toContain('POOL');
+    // The pool: ingress transactions added by the sequencer, admissions by every region's API (home table).
+    expect(writes('SequencerRole', 'PutItem', t('blocks')).some((k) => k.startsWith('PL#'))).toBe(true);
+    expect(writes('SequencerRole', 'BatchWriteItem', t('blocks')).some((k) => k.startsWith('TX#'))).toBe(true);
+    for (const region of REGIONS) {
+      const admissions = c.log.filter((r) => r.role === `${region}/ApiRole` && r.action === 'PutItem' && r.region === REGIONS[0]);
+      expect(admissions.flatMap((r) => r.leadingKeys).some((k) => k.startsWith('TX#'))).toBe(true);
+    }
     expect(writes('StateFunctionRole', 'BatchWriteItem', t('state')).every((k) => k.startsWith('N#'))).toBe(true);
     expect(writes('StateFunctionRole', 'PutItem', t('state'))).toContain('APPLIED');
   });

@@ -52,6 +52,13 @@ const valid: { name: string; argv: string[]; env?: Record<string, string>; expec
   },
   { name: '--duration', argv: ['--duration', '30'], expect: { durationSeconds: 30 } },
   { name: '--no-view', argv: ['--no-view'], expect: { view: false } },
+  { name: '--accounts', argv: ['--accounts', '100000'], expect: { accounts: 100_000 } },
+  {
+    name: 'pool flags become pool settings',
+    argv: ['--pool-size', '500', '--pool-per-sender', '8', '--nonce-window', '32', '--pool-lanes', '4'],
+    expect: { pool: { capacity: 500, perSender: 8, nonceWindow: 32, lanes: 4 } },
+  },
+  { name: 'one pool flag: only it is set', argv: ['--pool-size', '2000'], expect: { pool: { capacity: 2000 } } },
   {
     name: '--followers adds regions with no key share (validators stay one per --regions entry)',
     argv: ['--regions', 'us-east-1,eu-west-1,ap-northeast-1', '--followers', 'eu-central-1,us-west-2'],
@@ -94,6 +101,11 @@ const invalid: { name: string; argv: string[]; env?: Record<string, string>; fla
   },
   { name: 'PORT env not a number', argv: [], env: { PORT: 'abc' }, flag: /^PORT: .*environment variable/ },
   { name: '--load negative', argv: ['--load', '-3'], flag: /--load/ },
+  { name: '--accounts 0', argv: ['--accounts', '0'], flag: /^--accounts: expected an integer in 1\.\.1000000/ },
+  { name: '--accounts too many', argv: ['--accounts', '2000000'], flag: /^--accounts:/ },
+  { name: '--pool-size below the lanes', argv: ['--pool-size', '4'], flag: /^--pool-size: expected an integer >= lanes \(8\)/ },
+  { name: '--pool-lanes 0', argv: ['--pool-lanes', '0'], flag: /^--pool-lanes: expected an integer in 1\.\.256/ },
+  { name: '--nonce-window 0', argv: ['--nonce-window', '0'], flag: /^--nonce-window:/ },
   { name: '--load too high', argv: ['--load', '5000'], flag: /^--load:/ },
   { name: '--max-in-flight 0', argv: ['--max-in-flight', '0'], flag: /^--max-in-flight: expected an integer in 1\.\.10000/ },
   { name: '--duration 0', argv: ['--duration', '0'], flag: /^--duration:/ },
@@ -175,6 +187,26 @@ describe('main exit codes (nothing is started)', () => {
       const c = captureIo();
       expect(await main(['--data-dir', dir], {}, c.io)).toBe(EXIT.usage);
       expect(c.err.join('')).toMatch(/--data-dir: .* holds a cluster with --regions us-east-1 --validators 1 --threshold 1; pass --fresh/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('--accounts on a kept data folder', () => {
+  it('is part of the chain: another count is refused unless --fresh', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'afg-flags-'));
+    try {
+      const topology = { regions: [...DEFAULT_REGIONS], validators: 4, threshold: 3, checkpointInterval: 1, accounts: 1000 };
+      writeFileSync(join(dir, 'topology.json'), JSON.stringify(topology));
+      const c = captureIo();
+      expect(await main(['--data-dir', dir, '--accounts', '5'], {}, c.io)).toBe(EXIT.usage);
+      expect(c.err.join('')).toMatch(/holds a cluster with --accounts 1000; pass --fresh/);
+      // A folder from before --accounts existed holds the dev accounts only.
+      writeFileSync(join(dir, 'topology.json'), JSON.stringify({ ...topology, accounts: undefined }));
+      const d = captureIo();
+      expect(await main(['--data-dir', dir, '--accounts', '5'], {}, d.io)).toBe(EXIT.usage);
+      expect(d.err.join('')).toMatch(/holds a cluster with --accounts 0; pass --fresh/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -14,11 +14,15 @@ import { type Evidence, sameLink, type Watermark, watermarkAllows, watermarkOf }
 import type { NodeStore } from '../../lib/core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../../lib/core/types.js';
 import type { ViewCertificate, ViewChange } from '../../lib/core/views.js';
+import { DEFAULT_POOL_LANES, INCLUDED_KEEP_BLOCKS } from '../../lib/pipeline/pool.js';
 import type {
+  AdmissionView,
   AppliedHead,
   AppliedStore,
   BlockStore,
   FinalityStore,
+  PendingTransaction,
+  PoolLimits,
   SequencerHead,
   SequencerStore,
   SlashingProtectionStore,
@@ -50,6 +54,20 @@ export const block = (height: number, parentHash: Uint8Array, txs = 1): Block =>
   transactions: Array.from({ length: txs }, tx),
 });
 const head = (height: number): SequencerHead => ({ height, hash: bytes(32), stateRoot: bytes(32) });
+/** A random sender; with `lane`, one the pool puts on that lane (lib/pipeline/pool.ts laneOf). */
+const sender = (lane?: number): Uint8Array => {
+  const key = bytes(32);
+  if (lane !== undefined) [key[0], key[1]] = [0, lane];
+  return key;
+};
+/** A pool entry: a transfer of `spend` from `from` at `sequence` (the store does not check signatures). */
+const pendingTx = (from: Uint8Array, sequence: bigint, spend = 1n): PendingTransaction => ({
+  hash: bytes(32),
+  tx: { from, to: bytes(32), amount: spend, nonce: sequence, signature: bytes(64) } as Transaction,
+  sender: from,
+  sequence,
+  spend,
+});
 const appliedAt = (height: number): AppliedHead => ({ height, hash: bytes(32), stateRoot: bytes(32) });
 const hexes = (list: Uint8Array[]) => list.map(toHex).sort();
 
@@ -145,27 +163,170 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         expect(won.filter(Boolean)).toHaveLength(1);
         expect(await sequencer.pacemaker()).toBe(2);
       });
+    });
 
-      it('keeps pending transactions durably, idempotent by hash, until removed', async () => {
-        const { sequencer } = await makeStores();
-        const txs = Array.from({ length: 30 }, (_, i) => ({
-          hash: bytes(32),
-          tx: { from: bytes(32), to: bytes(32), amount: BigInt(i) + (1n << 60n), nonce: BigInt(i), signature: bytes(64) } as Transaction,
-        }));
-        await sequencer.addPending(txs);
-        await sequencer.addPending(txs.slice(0, 5)); // a redelivered batch
-        const pool = await sequencer.pending(1000);
-        expect(pool).toHaveLength(30);
-        const byHash = new Map(pool.map((p) => [toHex(p.hash), p.tx]));
-        expect(byHash.get(toHex(txs[7]!.hash))).toEqual(txs[7]!.tx);
-        expect(await sequencer.pending(10)).toHaveLength(10);
-        await sequencer.removePending(txs.slice(0, 26).map((t) => t.hash));
-        expect((await sequencer.pending(1000)).map((p) => toHex(p.hash)).sort()).toEqual(
-          txs
-            .slice(26)
-            .map((t) => toHex(t.hash))
-            .sort(),
-        );
+    describe('PoolStore (the transaction pool)', () => {
+      const limits: PoolLimits = { capacity: 100, perSender: 4, nonceWindow: 8 };
+      const view = (next = 0n, budget = 1_000n): AdmissionView => ({ next, budget, height: 1 });
+      const ids = (list: readonly { hash: Uint8Array }[]) => list.map((p) => toHex(p.hash));
+
+      it('admits a transaction durably, answers a resubmission as known, and serves it', async () => {
+        const { sequencer: pool } = await makeStores();
+        const s = sender();
+        const t = pendingTx(s, 0n, 10n);
+        expect(await pool.status(t.hash)).toBeUndefined();
+        expect(await pool.admit(t, view(), limits)).toEqual({ kind: 'admitted' });
+        expect(await pool.status(t.hash)).toEqual({ status: 'pending' });
+        expect(await pool.admit(t, view(), limits)).toEqual({ kind: 'known', status: { status: 'pending' } });
+        const [served] = await pool.pending(10);
+        expect(served).toEqual(t);
+      });
+
+      it('refuses by the rules, writing nothing: taken, too far, gap, sender cap, budget', async () => {
+        const { sequencer: pool } = await makeStores();
+        const s = sender();
+        const first = pendingTx(s, 5n, 400n);
+        expect(await pool.admit(first, view(5n), limits)).toEqual({ kind: 'admitted' });
+        const rival = pendingTx(s, 5n, 1n);
+        expect(await pool.admit(rival, view(5n), limits)).toEqual({ kind: 'refused', refusal: { kind: 'taken', holder: first.hash } });
+        expect(await pool.admit(pendingTx(s, 13n, 1n), view(5n), limits)).toEqual({
+          kind: 'refused',
+          refusal: { kind: 'too-far', next: 5n, window: 8 },
+        });
+        expect(await pool.admit(pendingTx(s, 7n, 1n), view(5n), limits)).toEqual({
+          kind: 'refused',
+          refusal: { kind: 'gap', missing: 6n },
+        });
+        expect(await pool.admit(pendingTx(s, 6n, 601n), view(5n), limits)).toEqual({
+          kind: 'refused',
+          refusal: { kind: 'over-budget', budget: 1_000n, committed: 400n },
+        });
+        for (const n of [6n, 7n, 8n]) expect((await pool.admit(pendingTx(s, n, 1n), view(5n), limits)).kind).toBe('admitted');
+        expect(await pool.admit(pendingTx(s, 9n, 1n), view(5n), limits)).toEqual({
+          kind: 'refused',
+          refusal: { kind: 'sender-full', pending: 4, cap: 4 },
+        });
+        expect(await pool.status(rival.hash)).toBeUndefined();
+        expect((await pool.pending(100)).map((p) => p.sequence)).toEqual([5n, 6n, 7n, 8n]);
+      });
+
+      it('refuses with full when the lane has no room, and makes room when transactions leave', async () => {
+        const { sequencer: pool } = await makeStores();
+        const tight: PoolLimits = { ...limits, capacity: DEFAULT_POOL_LANES }; // one pending transaction per lane
+        const [a, b] = [sender(3), sender(3)]; // same lane
+        const ta = pendingTx(a, 0n);
+        expect(await pool.admit(ta, view(), tight)).toEqual({ kind: 'admitted' });
+        const tb = pendingTx(b, 0n);
+        expect(await pool.admit(tb, view(), tight)).toEqual({ kind: 'refused', refusal: { kind: 'full', capacity: DEFAULT_POOL_LANES } });
+        expect((await pool.admit(pendingTx(sender(4), 0n), view(), tight)).kind).toBe('admitted'); // another lane
+        await pool.removePending([{ entry: ta, status: 'included', height: 3 }]);
+        expect(await pool.admit(tb, view(), tight)).toEqual({ kind: 'admitted' });
+      });
+
+      it('lets exactly one of concurrent admissions into the last place of a lane', async () => {
+        const { sequencer: pool } = await makeStores();
+        const tight: PoolLimits = { ...limits, capacity: DEFAULT_POOL_LANES };
+        const outcomes = await Promise.all([0, 1, 2, 3].map(() => pool.admit(pendingTx(sender(5), 0n), view(), tight)));
+        expect(outcomes.filter((o) => o.kind === 'admitted')).toHaveLength(1);
+        expect(outcomes.filter((o) => o.kind === 'refused' && o.refusal.kind === 'full')).toHaveLength(3);
+        expect(await pool.pending(10)).toHaveLength(1);
+      });
+
+      it('admits concurrent copies of one transaction once', async () => {
+        const { sequencer: pool } = await makeStores();
+        const t = pendingTx(sender(), 0n);
+        const outcomes = await Promise.all([0, 1, 2].map(() => pool.admit(t, view(), limits)));
+        expect(outcomes.filter((o) => o.kind === 'admitted')).toHaveLength(1);
+        for (const o of outcomes.filter((x) => x.kind !== 'admitted')) expect(o).toEqual({ kind: 'known', status: { status: 'pending' } });
+        expect(ids(await pool.pending(10))).toEqual(ids([t]));
+      });
+
+      it('serves senders round-robin, the longest waiting first, each in sequence order, never by hash', async () => {
+        const { sequencer: pool } = await makeStores();
+        const [a, b, c] = [sender(), sender(), sender()];
+        // Hashes sort opposite to arrival, so an order by hash would put c first.
+        const hash = (rank: number) => Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? 255 - rank : 0));
+        const a0 = { ...pendingTx(a, 0n), hash: hash(0) };
+        await pool.admit(a0, view(), limits);
+        const bs = [0n, 1n].map((n, i) => ({ ...pendingTx(b, n), hash: hash(1 + i) }));
+        for (const t of bs) await pool.admit(t, view(), limits);
+        const as = [1n, 2n, 3n].map((n, i) => ({ ...pendingTx(a, n), hash: hash(3 + i) }));
+        for (const t of as) await pool.admit(t, view(), limits);
+        const c0 = { ...pendingTx(c, 0n), hash: hash(6) };
+        await pool.admit(c0, view(), limits);
+        expect(ids(await pool.pending(100))).toEqual(ids([a0, bs[0]!, c0, as[0]!, bs[1]!, as[1]!, as[2]!]));
+        expect(ids(await pool.pending(3))).toEqual(ids([a0, bs[0]!, c0]));
+        // Waiting: a0 cannot be included yet, so a goes behind the others.
+        await pool.removePending([{ entry: a0, status: 'waiting' }]);
+        expect(ids(await pool.pending(3))).toEqual(ids([bs[0]!, c0, a0]));
+      });
+
+      it('keeps included transactions for the gap rule and the budget until well below finality', async () => {
+        const { sequencer: pool } = await makeStores();
+        const s = sender();
+        const t0 = pendingTx(s, 0n, 600n);
+        await pool.admit(t0, view(), limits);
+        await pool.removePending([{ entry: t0, status: 'included', height: 7 }]);
+        expect(await pool.status(t0.hash)).toEqual({ status: 'included', height: 7 });
+        expect(await pool.pending(10)).toEqual([]);
+        expect(await pool.admit(t0, view(), limits)).toEqual({ kind: 'known', status: { status: 'included', height: 7 } });
+        // Admitted against the state before t0 was final: t0 still counts for the budget and fills the gap.
+        expect(await pool.admit(pendingTx(s, 1n, 401n), view(), limits)).toEqual({
+          kind: 'refused',
+          refusal: { kind: 'over-budget', budget: 1_000n, committed: 600n },
+        });
+        const t1 = pendingTx(s, 1n, 400n);
+        expect(await pool.admit(t1, view(), limits)).toEqual({ kind: 'admitted' });
+        await pool.removePending([{ entry: t1, status: 'included', height: 8 }]);
+        await pool.pending(10, { finalizedHeight: 8 + INCLUDED_KEEP_BLOCKS });
+        // Both dropped: against a stale view (next 0), nonce 2 now has no predecessor in the pool.
+        expect(await pool.admit(pendingTx(s, 2n), view(), limits)).toEqual({ kind: 'refused', refusal: { kind: 'gap', missing: 1n } });
+        expect((await pool.admit(pendingTx(s, 2n), view(2n), limits)).kind).toBe('admitted');
+        expect(await pool.status(t1.hash)).toEqual({ status: 'included', height: 8 });
+      });
+
+      it('rejects with a reason, evicts the admitted transactions behind it, and never overwrites an included status', async () => {
+        const { sequencer: pool } = await makeStores();
+        const s = sender();
+        const ts = [0n, 1n, 2n].map((n) => pendingTx(s, n));
+        for (const t of ts) await pool.admit(t, view(), limits);
+        await pool.removePending([{ entry: ts[0]!, status: 'rejected', reason: 'INSUFFICIENT_BALANCE', message: 'balance 0 < amount 1' }]);
+        expect(await pool.status(ts[0]!.hash)).toEqual({
+          status: 'rejected',
+          reason: 'INSUFFICIENT_BALANCE',
+          message: 'balance 0 < amount 1',
+        });
+        for (const t of ts.slice(1)) expect(await pool.status(t.hash)).toMatchObject({ status: 'rejected', reason: 'NONCE_GAP' });
+        expect(await pool.pending(10)).toEqual([]);
+        // A rejected transaction may come again (e.g. once funded).
+        expect(await pool.admit(ts[0]!, view(), limits)).toEqual({ kind: 'admitted' });
+        await pool.removePending([{ entry: ts[0]!, status: 'included', height: 2 }]);
+        await pool.removePending([{ entry: ts[0]!, status: 'rejected', reason: 'BAD_NONCE', message: 'stale', sequenceUsed: true }]);
+        expect(await pool.status(ts[0]!.hash)).toEqual({ status: 'included', height: 2 });
+      });
+
+      it('keeps the transactions behind a stale one (its sequence number is used)', async () => {
+        const { sequencer: pool } = await makeStores();
+        const s = sender();
+        const ts = [0n, 1n].map((n) => pendingTx(s, n));
+        for (const t of ts) await pool.admit(t, view(), limits);
+        await pool.removePending([{ entry: ts[0]!, status: 'rejected', reason: 'BAD_NONCE', message: 'stale', sequenceUsed: true }]);
+        expect(ids(await pool.pending(10))).toEqual(ids([ts[1]!]));
+      });
+
+      it('adds ingress transactions without limits, idempotent by hash, never over a known one', async () => {
+        const { sequencer: pool } = await makeStores();
+        const txs = Array.from({ length: 30 }, (_, i) => pendingTx(sender(), BigInt(i), BigInt(i) + (1n << 60n)));
+        await pool.addPending(txs);
+        await pool.addPending(txs.slice(0, 5)); // a redelivered batch
+        const served = await pool.pending(1000);
+        expect(served).toHaveLength(30);
+        expect(served.find((p) => toHex(p.hash) === toHex(txs[7]!.hash))).toEqual(txs[7]);
+        expect(await pool.pending(10)).toHaveLength(10);
+        await pool.removePending(txs.slice(0, 26).map((entry) => ({ entry, status: 'included' as const, height: 1 })));
+        await pool.addPending(txs.slice(0, 2)); // redelivered after inclusion: stays included
+        expect(ids(await pool.pending(1000)).sort()).toEqual(ids(txs.slice(26)).sort());
+        expect(await pool.status(txs[0]!.hash)).toEqual({ status: 'included', height: 1 });
       });
     });
 
