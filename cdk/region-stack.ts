@@ -167,7 +167,6 @@ export class RegionStack extends Stack {
     const finality = new ProtocolTable(this, 'Finality', { tableName: names.finalityTable, deletionProtection: protect });
     const state = new ProtocolTable(this, 'State', { tableName: names.stateTable, deletionProtection: protect });
     this.tables = { blocks, finality, state };
-    const home = region === config.homeRegion;
     const followers = followerRegions(config);
     this.follower = followers.includes(region);
     // Every member region runs a sequencer (views: the one of the current view proposes, lib/core/views.ts).
@@ -311,16 +310,20 @@ export class RegionStack extends Stack {
     const stream = roleFunction('Stream', 'stream', `${prefix}-stream`);
     this.streamEndpoint = new StreamEndpoint(this, 'StreamEndpoint', { handler: stream.fn, maxStreams: props.maxStreams });
 
-    // Query API: reads the region's tables; POST /v1/transactions admits into the home region's pool and wakes its ingress.
+    // Query API: reads the region's tables; POST /v1/transactions admits into the pool of the current view's
+    // sequencer region (the home region in view 0) and wakes its ingress.
     // GET /v1/finality/stream is redirected to the stream function's URL (API Gateway buffers responses).
     const api = roleFunction('Api', 'api', `${prefix}-api`, { AFG_STREAM_URL: this.streamEndpoint.url });
     for (const reader of [api, stream]) for (const table of [blocks, finality, state]) table.grantRead(reader.fn);
     ProtocolQueue.grantSendByName(api.fn, this, ingress);
-    // The transaction pool lives in the home region's blocks table (lib/aws/pool-store.ts): every region's API
-    // admits into it (lane entries and counters, statuses) and the stream function reads statuses from it.
+    // The transaction pool lives in the active view's region's blocks table (lib/aws/pool-store.ts), any member
+    // region: every region's API admits there (lane entries and counters, statuses) and the stream function
+    // reads statuses from it.
     const poolKeys = [K.blocks.poolLane, K.blocks.txStatus];
-    ProtocolTable.grantWriteItemsByName(api.fn, this, config.homeRegion, names.blocksTable, ['PutItem', 'UpdateItem'], poolKeys);
-    if (!home) for (const reader of [api, stream]) ProtocolTable.grantReadByName(reader.fn, this, config.homeRegion, names.blocksTable);
+    for (const r of memberRegions) {
+      ProtocolTable.grantWriteItemsByName(api.fn, this, r, names.blocksTable, ['PutItem', 'UpdateItem'], poolKeys);
+      if (r !== region) for (const reader of [api, stream]) ProtocolTable.grantReadByName(reader.fn, this, r, names.blocksTable);
+    }
     // GET /v1/health checks each queue the region needs (GetQueueAttributes); the table checks are GetItem reads.
     ProtocolQueue.grantProbeByName(
       api.fn,

@@ -84,6 +84,13 @@ export interface ApiDeps {
    */
   readonly pool?: {
     readonly store: PoolStore;
+    /**
+     * Each member region's pool. With it, a transaction is admitted into (and its status read from)
+     * the pool of the region whose sequencer proposes in the current view (views: docs/protocol.md),
+     * and that region's ingress is woken; `store` is then the home region's, used when the query
+     * service cannot name the active region.
+     */
+    readonly storeOf?: (region: string) => PoolStore;
     /** Admission limits (default DEFAULT_POOL_LIMITS). */
     readonly limits?: PoolLimits;
     /** Retry-After (seconds) of 503 OVERLOADED and 429 answers (default 1). */
@@ -285,11 +292,12 @@ export function createApi(deps: ApiDeps): Api {
     if (!admission.ok) throw new ApiError(400, admission.code, admission.message);
     const hash = toHex(chain.app.hash(tx));
     if (pool) {
+      const { store, region } = await activePool();
       const entry = pendingOf(chain.app, tx);
       const sender = await chain.app.senderState(checkpoint.stateRoot, entry.sender);
-      const outcome = await pool.store.admit(entry, { ...sender, height: checkpoint.height }, poolLimits);
+      const outcome = await store.admit(entry, { ...sender, height: checkpoint.height }, poolLimits);
       if (outcome.kind === 'refused') throw poolRefusal(outcome.refusal, entry.sequence, checkpoint.height);
-      if (outcome.kind === 'admitted') await wake();
+      if (outcome.kind === 'admitted') await wake(region);
       return hash;
     }
     try {
@@ -304,9 +312,15 @@ export function createApi(deps: ApiDeps): Api {
   }
 
   /** Tells the sequencer the pool has work (a tick at height 0 justifies nothing). The transaction is durable already: a lost wake-up only delays it to the next one. */
-  async function wake(): Promise<void> {
+  /** The pool of the current view's sequencer region (the home region's without `storeOf`). */
+  async function activePool(): Promise<{ store: PoolStore; region?: string }> {
+    const region = pool?.storeOf ? await query.activeRegion() : undefined;
+    return region && pool?.storeOf ? { store: pool.storeOf(region), region } : { store: pool!.store };
+  }
+
+  async function wake(region: string | undefined): Promise<void> {
     try {
-      await transport.send({ queue: 'ingress' }, [{ kind: 'tick', height: 0 }]);
+      await transport.send({ queue: 'ingress', ...(region ? { region } : {}) }, [{ kind: 'tick', height: 0 }]);
     } catch (error) {
       log({
         level: 'error',
@@ -359,7 +373,7 @@ export function createApi(deps: ApiDeps): Api {
   /** GET /v1/transactions/{hash}: the pool's status, `finalized` once its block is readable finalized state here. */
   async function transactionStatus(hash: Uint8Array) {
     const id = toHex(hash);
-    const known = pool ? await pool.store.status(hash) : undefined;
+    const known = pool ? await (await activePool()).store.status(hash) : undefined;
     if (!known) return { hash: id, status: 'unknown' as const };
     if (known.status === 'pending') return { hash: id, status: 'pending' as const };
     if (known.status === 'rejected') return { hash: id, status: 'rejected' as const, reason: known.reason, message: known.message };

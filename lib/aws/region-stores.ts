@@ -55,19 +55,28 @@ export async function dynamoRegionStores(
 }
 
 /**
- * The cluster's transaction pool (in the home region's blocks table), for the API of any region:
- * POST /v1/transactions admits into it and GET /v1/transactions/{hash} reads it there.
+ * A member region's transaction pool (in its blocks table): the pool of the region whose sequencer
+ * proposes in the current view is where every region's API admits (POST /v1/transactions) and reads
+ * statuses (GET /v1/transactions/{hash}). Default: the home region's (view 0).
  */
-export function homePool(aws: ClientFactory, config: ClusterConfig): DynamoPoolStore {
-  const rc = regionConfig(config, config.homeRegion);
-  return new DynamoPoolStore(
-    aws.dynamo(config.homeRegion),
-    resourceNames(config.prefix).blocksTable,
-    rc.application.codec(rc.set.chainId),
-    {
-      lanes: poolSettings(config).lanes,
-    },
-  );
+export function regionPool(aws: ClientFactory, config: ClusterConfig, region = config.homeRegion): DynamoPoolStore {
+  const rc = regionConfig(config, region);
+  return new DynamoPoolStore(aws.dynamo(region), resourceNames(config.prefix).blocksTable, rc.application.codec(rc.set.chainId), {
+    lanes: poolSettings(config).lanes,
+  });
+}
+
+/** The API's pools: the home region's, and each member region's for the current view (createApi's `pool`). */
+export function apiPools(
+  aws: ClientFactory,
+  config: ClusterConfig,
+): { store: DynamoPoolStore; storeOf: (region: string) => DynamoPoolStore } {
+  const pools = new Map<string, DynamoPoolStore>();
+  const storeOf = (region: string) => {
+    if (!pools.has(region)) pools.set(region, regionPool(aws, config, region));
+    return pools.get(region)!;
+  };
+  return { store: storeOf(config.homeRegion), storeOf };
 }
 
 /** The table's node store, or for a runtime that does not write state, an in-memory overlay over it (writes kept here). */

@@ -13,7 +13,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { createClientFactory, endpointsFromEnv } from '../aws/clients.js';
 import { loadKeySecret, type MemberKey } from '../aws/keys.js';
 import { regionProbes } from '../aws/probes.js';
-import { createAwsRegion, homePool } from '../aws/region-stores.js';
+import { apiPools, createAwsRegion } from '../aws/region-stores.js';
 import { type ClusterConfig, parseClusterConfig, poolSettings, regionConfig } from '../config.js';
 import { ConfigError } from '../core/errors.js';
 import { HttpPeer } from '../pipeline/peers.js';
@@ -119,12 +119,12 @@ export const runtime: () => Promise<Region> = once(async () => {
 });
 
 /**
- * The API's transaction pool settings (the home region's pool, lib/aws/region-stores.ts homePool),
- * for createApi's `pool`: POST /v1/transactions admits into it in every region.
+ * The API's transaction pools (the current view's sequencer region's, lib/aws/region-stores.ts
+ * apiPools) and settings, for createApi's `pool`: POST /v1/transactions admits there in every region.
  */
-export const poolFromEnv = (): { store: PoolStore; limits: PoolLimits } => {
+export const poolFromEnv = (): { store: PoolStore; storeOf: (region: string) => PoolStore; limits: PoolLimits } => {
   const config = configFromEnv();
-  return { store: homePool(aws, config), limits: poolSettings(config) };
+  return { ...apiPools(aws, config), limits: poolSettings(config) };
 };
 
 /** The validator member this container runs (AFG_MEMBER). */

@@ -16,7 +16,7 @@ import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../a
 import { dependencyFailure } from '../aws/errors.js';
 import { regionProbes } from '../aws/probes.js';
 import { ensureQueue, queueDepths, resolveQueueUrl } from '../aws/queues.js';
-import { createAwsRegion, homePool } from '../aws/region-stores.js';
+import { apiPools, createAwsRegion } from '../aws/region-stores.js';
 import { ensureTables } from '../aws/tables.js';
 import {
   type ClusterConfig,
@@ -188,8 +188,8 @@ export class LocalCluster {
       const urls = servers.map((s) => s.url);
       const dashboard = await dashboardHtml({ peers: urls, groupPublicKey: config.groupPublicKey });
       const followers = followerRegions(config);
-      // Every region's API admits into (and reads statuses from) the one pool, in the home region.
-      const pool = { store: homePool(aws, config), limits: poolSettings(config) };
+      // Every region's API admits into (and reads statuses from) the pool of the current view's sequencer region.
+      const pool = { ...apiPools(aws, config), limits: poolSettings(config) };
       const followerPeers = new Map<string, HttpPeer[]>();
       for (const [i, region] of config.regions.entries()) {
         await provision(aws, config, region);

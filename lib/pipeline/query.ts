@@ -9,9 +9,10 @@ import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import type { Evidence } from '../core/slashing.js';
 import { encodeProof, hexOf, type NodeStore, storedChildren } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
+import { sequencerRegion } from '../core/views.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import { heightVotesToJson } from './audit.js';
-import type { ChainContext } from './context.js';
+import { type ChainContext, sequencerRegions } from './context.js';
 import type { AppliedStore, BlockStore, FinalityStore } from './ports.js';
 import { finalizationAt, finalizationOf, tallyPair } from './tally.js';
 
@@ -21,6 +22,8 @@ const HEAD_PROBE = 8;
 export interface QueryDeps {
   readonly chain: ChainContext;
   readonly region: string;
+  /** The sequencer region of view 0; with it, activeRegion() names the current view's sequencer region. */
+  readonly homeRegion?: string;
   readonly blocks: BlockStore;
   readonly finality: FinalityStore;
   readonly applied: AppliedStore;
@@ -105,6 +108,17 @@ export class QueryService {
       groupPublicKey: toHex(set.groupPublicKey),
       members: set.members.map((m) => ({ index: m.index, region: m.region, publicKey: toHex(m.publicKey) })),
     };
+  }
+
+  /**
+   * The region whose sequencer proposes in this region's current view (one head read), where new
+   * transactions go; undefined without `homeRegion`.
+   */
+  async activeRegion(): Promise<string | undefined> {
+    const { deps } = this;
+    if (!deps.homeRegion) return undefined;
+    const head = await deps.finality.head();
+    return sequencerRegion(head.view, sequencerRegions(deps.chain.set, deps.homeRegion));
   }
 
   async finality() {

@@ -147,6 +147,7 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
   const query = new QueryService({
     chain,
     region,
+    homeRegion: config.homeRegion,
     blocks: stores.blocks,
     finality: stores.finality,
     applied: stores.applied,

@@ -11,10 +11,12 @@ import { responseChecker } from '../../lib/api/validate.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { signTransfer } from '../../lib/core/ledger.js';
 import type { Transaction } from '../../lib/core/types.js';
+import type { ViewCertificate } from '../../lib/core/views.js';
 import { transactionToJson } from '../../lib/core/wire.js';
 import { MemoryPoolStore } from '../../lib/pipeline/memory.js';
 import { DEFAULT_POOL_LANES, laneOf, pendingOf } from '../../lib/pipeline/pool.js';
 import type { PoolLimits } from '../../lib/pipeline/ports.js';
+import { QueryService } from '../../lib/pipeline/query.js';
 import { buildFixture, DEV_PK, DEV_SK, type Fixture } from '../helpers/fixture.js';
 
 const check = responseChecker();
@@ -201,5 +203,43 @@ describe('GET /v1/transactions/{hash}', () => {
     const bare = createApi({ query: fx.query, transport: fx.transport, chain: fx.chain, maxLagBlocks: 8 });
     const tx = transfer(4, 1n, 0n);
     expect(body(await statusOf(tx, bare)).status).toBe('unknown');
+  });
+});
+
+describe('admission follows the view (issue 16)', () => {
+  it("admits into the pool of the current view's sequencer region and wakes that region's ingress", async () => {
+    const query = new QueryService({
+      chain: fx.chain,
+      region: fx.region,
+      blocks: fx.blocks,
+      finality: fx.finality,
+      applied: fx.applied,
+      homeRegion: 'us-east-1',
+    });
+    const pools = new Map([
+      ['us-east-1', new MemoryPoolStore()],
+      ['eu-west-1', new MemoryPoolStore()],
+    ]);
+    const routed = createApi({
+      query,
+      transport: fx.transport,
+      chain: fx.chain,
+      maxLagBlocks: 8,
+      pool: { store: pools.get('us-east-1')!, storeOf: (r) => pools.get(r)!, limits: LIMITS },
+      log: (e) => logged.push(e),
+    });
+    const first = transfer(6, 10n, 0n);
+    expectDocumented(await post(first, routed), 'postTransaction', 202);
+    expect(await pools.get('us-east-1')!.pending(10)).toHaveLength(1);
+    // View 1 certified in this region: the member regions in view order are us-east-1 (home), eu-west-1.
+    await fx.finality.raiseHead({ view: { view: 1 } as ViewCertificate });
+    const sentBefore = fx.transport.sent.length;
+    const second = transfer(7, 10n, 0n);
+    expectDocumented(await post(second, routed), 'postTransaction', 202);
+    expect((await pools.get('eu-west-1')!.pending(10)).map((p) => toHex(p.hash))).toEqual([toHex(fx.chain.app.hash(second))]);
+    expect(await pools.get('us-east-1')!.pending(10)).toHaveLength(1);
+    const ticks = fx.transport.sent.slice(sentBefore).filter((s) => s.to.queue === 'ingress');
+    expect(ticks.map((s) => (s.to as { region?: string }).region)).toEqual(['eu-west-1']);
+    expect(body(await statusOf(second, routed)).status).toBe('pending');
   });
 });

@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../cdk/build-app.js';
 import { createApi } from '../../lib/api/app.js';
 import { type ClientFactory, createClientFactory } from '../../lib/aws/clients.js';
-import { createAwsRegion, homePool } from '../../lib/aws/region-stores.js';
+import { createAwsRegion, regionPool } from '../../lib/aws/region-stores.js';
 import { ensureTables } from '../../lib/aws/tables.js';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
 import { deal } from '../../lib/core/bls.js';
@@ -189,7 +189,7 @@ async function cluster(prefix: string) {
       ),
     });
   /** The home region's pool as `region`'s API role reaches it (its requests recorded as that role's). */
-  const apiPool = (region: string) => homePool(recordingFactory(`${region}/ApiRole`, log), config);
+  const apiPool = (region: string) => regionPool(recordingFactory(`${region}/ApiRole`, log), config);
   return { config, run, submit, runtime, log, apiPool };
 }
 
