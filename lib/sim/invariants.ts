@@ -157,17 +157,19 @@ export class InvariantChecker {
    *   region has justified (a validator votes J -> J+K only for a J it verified): a watermark run
    *   ahead of justification would refuse the real votes for good.
    */
+  private viewFloor = 0;
+
   private async checkTrust(): Promise<void> {
     const K = this.cluster.set.checkpointInterval;
     let justified = 0;
     // A new view's first target may lie further up: above every signer's last signed target (views.ts).
-    let viewFloor = 0;
+    // The highest floor of any view certified so far (a later view's signers may state lower targets).
     for (const node of this.cluster.nodes.values()) {
       const head = await node.raw.finality.head();
       justified = Math.max(justified, head.justified.height);
       if (head.viewCertificate) {
         const base = viewBase(head.viewCertificate);
-        viewFloor = Math.max(viewFloor, viewTargetHeight(base.justified, base.lastTarget, K));
+        this.viewFloor = Math.max(this.viewFloor, viewTargetHeight(base.justified, base.lastTarget, K));
       }
       const applied = (await node.raw.applied.applied())?.height ?? 0;
       if (applied > head.finalized.height)
@@ -179,7 +181,7 @@ export class InvariantChecker {
     for (const m of this.cluster.set.members) {
       if (this.byzantine.has(m.index)) continue;
       const last = await this.cluster.node(m.region).raw.protection.lastSigned(m.index);
-      if (last && last.link.target.height > Math.max(justified + K, viewFloor))
+      if (last && last.link.target.height > Math.max(justified + K, this.viewFloor))
         this.report(
           'watermark-ahead',
           `member ${m.index} signed target ${last.link.target.height}, beyond the highest justified checkpoint ${justified} + ${K}`,
