@@ -22,7 +22,8 @@
  * the first link may span more than one interval. The view timer is local and only for liveness:
  * while blocks with transactions (or work the ingress could not hand over) are not final, a delayed
  * message to the validator's own inbox checks that finality moved; if it did not, the member signs a
- * view change to the next view, sends it to every region's finalizer, and stops voting in older views.
+ * view change to the next view and sends it to every region's finalizer; it stops voting in older
+ * views once the new one is certified.
  */
 import { equalBytes, toHex } from '../core/bytes.js';
 import { type BlockHeader, blockHeader, checkpointEquals, headerHash, voteSigningBytes } from '../core/codec.js';
@@ -109,7 +110,7 @@ export class ValidatorMemory {
   view = 0;
   viewCertificate: ViewCertificate | undefined;
   viewFloor = 0;
-  /** The highest view this member asked to move to (it votes in no lower view after asking). */
+  /** The highest view this member asked to move to (asking alone fences nothing: see the fence in handle). */
   askedView = 0;
   /** The view whose timer this process has in flight (-1: none). */
   timerView = -1;
@@ -224,8 +225,10 @@ async function handle(deps: ValidatorDeps, message: InboxMessage, repeat: boolea
     return { kind: 'rejected', reason: 'proposal hash does not match its block' };
   // Stored even when refused below: a new view's sequencer takes the transactions of superseded blocks back.
   await storeBlock(deps, message.hash, block, proposer);
-  // The fence: a superseded sequencer's proposals are never voted on (nor those of a view this member left).
-  const current = Math.max(deps.memory.view, deps.memory.askedView);
+  // The fence: a superseded sequencer's proposals are never voted on. Asking for a view fences nothing
+  // until t members certified it: a member that asked alone must keep voting, or it could stall the
+  // view the others still make progress in.
+  const current = deps.memory.view;
   if (view < current) return { kind: 'refused', reason: `proposal of view ${view}, this member is in view ${current}` };
   if (message.justification) learnJustified(deps, message.justification);
   const executed = await execute(deps, message.hash, block, 0, view);
@@ -448,7 +451,7 @@ async function voteAfter(deps: ValidatorDeps, repeat: boolean, proposed?: Execut
   const { memory } = deps;
   const { checkpoint: J, certificate } = await highestJustified(deps, repeat);
   const targetHeight = Math.max(nextTargetHeight(J, K), memory.view > 0 ? memory.viewFloor : 0);
-  const view = Math.max(memory.view, memory.askedView);
+  const view = memory.view;
   // A certified state root we did not compute means a bug or a fault somewhere: never build on it.
   if (!(await stateRootAgrees(deps, J))) return { kind: 'refused', reason: `our state root at ${J.height} differs from the justified one` };
   const inHand = proposed?.header.height === targetHeight ? [proposed] : [];

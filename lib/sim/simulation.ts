@@ -103,6 +103,8 @@ export interface Scenario {
    * live regions, as a client retries elsewhere, and must be final in each of them.
    */
   readonly lostRegion?: { readonly region: string; readonly atStep: number };
+  /** Validators' view timeout (default SIM_VIEW_TIMEOUT_SECONDS). */
+  readonly viewTimeoutSeconds?: number;
   /** Anyone writing forged "justified" notices to validators and "finalized" notices to state functions (NoticeForger). */
   readonly forger?: { readonly notices: readonly NoticeForgery[] };
   /** Checkpoints between a height's two evidence audits (default STALE_CHECKPOINTS, beyond a short run). */
@@ -251,9 +253,10 @@ const regionOf = (queue: string, home: string): string => parseQueueId(queue, ho
 /**
  * Store calls and sends one delivery may make without progress, per run, by queue kind (see
  * checkWork): a validator may re-execute up to MAX_REEXECUTION ancestors to rebuild a state, the
- * others do a handful of calls. About twice the most seen over the seed sweep.
+ * others do a handful of calls. About twice the most seen over the seed sweep. The state function's
+ * run also holds the cross-region evidence audit (peer reads, a bounded number of checkpoints).
  */
-export const WORK_PER_RUN: Readonly<Record<string, number>> = { ingress: 60, inbox: MAX_REEXECUTION + 40, votes: 30, finalized: 20 };
+export const WORK_PER_RUN: Readonly<Record<string, number>> = { ingress: 60, inbox: MAX_REEXECUTION + 40, votes: 30, finalized: 30 };
 /** Further store calls and sends allowed per unit of progress a delivery made. */
 export const WORK_PER_UNIT = 12;
 
@@ -345,6 +348,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     },
   };
   const cluster = await MemoryCluster.create({
+    ...(s.viewTimeoutSeconds ? { viewTimeoutSeconds: s.viewTimeoutSeconds } : {}),
     regions: SIM_REGIONS,
     members: s.members ?? 4,
     checkpointInterval: s.checkpointInterval,
