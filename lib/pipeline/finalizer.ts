@@ -33,14 +33,13 @@ import { checkSlashing, type Evidence, evidenceOf, sameLink } from '../core/slas
 import type { Certificate, Checkpoint, Vote } from '../core/types.js';
 import {
   justifies,
-  sequencerRegion,
   type ViewCertificate,
   type ViewChange,
   viewChangeProblem,
   viewSigningBytes,
   viewStateSigningBytes,
 } from '../core/views.js';
-import { type ChainContext, sequencerRegions } from './context.js';
+import { type ChainContext, proposerRegion } from './context.js';
 import type { FinalityStore, HeightTally, Transport } from './ports.js';
 
 export interface FinalizerDeps {
@@ -409,7 +408,7 @@ async function currentView(deps: FinalizerDeps): Promise<number> {
   return deps.cache.view;
 }
 
-const activeRegion = (deps: FinalizerDeps, view: number) => sequencerRegion(view, sequencerRegions(deps.chain.set, deps.homeRegion));
+const activeRegion = (deps: FinalizerDeps, view: number) => proposerRegion(deps.chain.set, deps.homeRegion, view);
 
 export type ViewChangeResult =
   | { kind: 'refused'; reason: 'BAD_VIEW_CHANGE' | 'BAD_SIGNATURE'; message: string }

@@ -36,16 +36,9 @@ import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import { StateError } from '../core/smt.js';
 import type { Application } from '../core/state-machine.js';
 import type { Block, Certificate, Checkpoint } from '../core/types.js';
-import {
-  MAX_VIEW_GAP_CHECKPOINTS,
-  sequencerRegion,
-  type ViewCertificate,
-  viewBase,
-  viewCertificateProblem,
-  viewTargetHeight,
-} from '../core/views.js';
+import { MAX_VIEW_GAP_CHECKPOINTS, type ViewCertificate, viewBase, viewCertificateProblem, viewTargetHeight } from '../core/views.js';
 import { blockToJson } from '../core/wire.js';
-import { type ChainContext, hashBlock, sequencerRegions } from './context.js';
+import { type ChainContext, hashBlock, proposerRegion } from './context.js';
 import { HeadMovedError, NotReadyError } from './errors.js';
 import { MAX_MESSAGE_BYTES, type QueueMessage } from './messages.js';
 import { pendingOf } from './pool.js';
@@ -126,7 +119,7 @@ export async function sequence(
       pacemaker = { generation: m.pacemaker, finalizedAt: m.height };
   }
   const view = await currentView(deps, noticed);
-  const active = sequencerRegion(view.view, sequencerRegions(chain.set, deps.homeRegion));
+  const active = proposerRegion(chain.set, deps.homeRegion, view.view);
   if (active !== deps.region) {
     // Not this region's turn: hand the transactions to the active sequencer (ticks are for it alone).
     const txs = messages.filter((m) => m.kind === 'tx');
