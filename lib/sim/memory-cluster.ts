@@ -326,7 +326,6 @@ export class MemoryCluster {
     const result: RecordResult = await this.node(region).runtime.dispatch(queue, envelope.body, { redelivered: envelope.receives > 1 });
     if (result.ok) {
       this.hooks.onDelivered?.({ queue: envelope.queue, result: result.outcome });
-      (this as unknown as { lastOutcome: unknown }).lastOutcome = result.outcome;
       return true;
     }
     this.errors.push({ queue: envelope.queue, error: result.error });
