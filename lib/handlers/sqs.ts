@@ -21,7 +21,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { InputError } from '../core/errors.js';
-import { auditAll, auditHeights, auditRange } from '../pipeline/audit.js';
+import { type AuditDeps, auditAll, auditHeights, auditRange } from '../pipeline/audit.js';
 import { isRetryLater } from '../pipeline/errors.js';
 import { handleViewChange, handleVote } from '../pipeline/finalizer.js';
 import { decodeMessage, type MessageKind, type QueueMessage } from '../pipeline/messages.js';
@@ -340,13 +340,13 @@ function stateFunctionHandler(provider: Provider<Region>, telemetry: Telemetry, 
       const audited = new Set<number>();
       result = await applyFinalized({
         ...region.stateFunction(),
-        ...(auditor ? { beforeApply: (from, to) => audit(region, auditRange(auditor, from, to), audited, telemetry) } : {}),
+        ...(auditor ? { beforeApply: (from, to) => audit(auditor, auditRange(auditor, from, to), audited, telemetry) } : {}),
       });
       telemetry.metric('BlocksApplied', result.applied.length);
       if (result.applied.length) telemetry.metric('AppliedHeight', result.applied[result.applied.length - 1]!);
       if (auditor)
         await audit(
-          region,
+          auditor,
           auditHeights(
             auditor,
             ok.map((o) => o.message.height),
@@ -372,9 +372,7 @@ function stateFunctionHandler(provider: Provider<Region>, telemetry: Telemetry, 
  * Unreadable peers are logged and counted, not thrown (a region that is down must not send notices
  * to the DLQ); this region's own store failing throws.
  */
-async function audit(region: Region, heights: readonly number[], audited: Set<number>, telemetry: Telemetry): Promise<void> {
-  const deps = region.auditor();
-  if (!deps) return;
+async function audit(deps: AuditDeps, heights: readonly number[], audited: Set<number>, telemetry: Telemetry): Promise<void> {
   const reports = await auditAll(
     deps,
     heights.filter((h) => !audited.has(h)),
