@@ -103,6 +103,34 @@ describe('catch-up from a peer region', () => {
     expect(calls).toEqual([{ from: 0, to: head.finalized.height, applied: undefined }]);
   });
 
+  it('applies nothing when beforeApply fails (the retried pass audits again before applying)', async () => {
+    const cluster = await finalizedCluster();
+    const source = cluster.node('us-east-1');
+    const applied = new MemoryAppliedStore();
+    const deps = {
+      chain: source.chain,
+      blocks: source.raw.blocks,
+      finality: source.raw.finality,
+      applied,
+      peers: [],
+      transport: cluster.transport,
+      region: 'lagging',
+    };
+    await expect(
+      applyFinalized({
+        ...deps,
+        beforeApply: async () => {
+          throw new Error('tally table unavailable');
+        },
+      }),
+    ).rejects.toThrow(/tally table unavailable/);
+    expect(await applied.applied()).toBeUndefined();
+    const ranges: [number, number][] = [];
+    const result = await applyFinalized({ ...deps, beforeApply: async (from, to) => void ranges.push([from, to]) });
+    expect(ranges).toEqual([[0, result.to]]);
+    expect(result.applied.length).toBe(result.to);
+  });
+
   it('stops with a clear error when no peer serves a matching block', async () => {
     const cluster = await finalizedCluster();
     const source = cluster.node('sa-east-1');
