@@ -209,8 +209,9 @@ export class InvariantChecker {
   /**
    * Cross-region evidence (issue 15, item 6): every slashable pair among the Byzantine member's signed
    * votes meets at one height h (a double vote at its target height, a surround at the inner vote's
-   * target, where the outer one is noted as a span). A region audits h when its notice for h arrives,
-   * after it applied h, and again after it applied h + horizon (the notice of that height). So once
+   * target, where the outer one is noted as a span). A region audits h as it applies h (whether or not
+   * a notice names h: a jump link finalizes heights only as ancestors), and again as it applies
+   * h + horizon. So once
    * both votes were recorded at h in any regions before a region applied h or h + horizon, that region
    * must end the run holding evidence against the member, whether or not it holds either vote (unless
    * its finality notices are still pending or dead-lettered when the run ends). Returns how many
