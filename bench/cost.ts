@@ -4,7 +4,11 @@
  * AWS at list prices; measured at several validator counts and region counts.
  *
  *   npx tsx bench/cost.ts [--configs 4x4,4x7,4x10,2x4] [--rate 20] [--seconds 15] [--drain 30]
- *                         [--checkpoint-interval 1] [--data-dir $TMPDIR/afg-bench-cost]
+ *                         [--checkpoint-interval 1] [--accounts 0] [--data-dir $TMPDIR/afg-bench-cost]
+ *
+ * `--accounts N`: each cluster starts with N funded accounts beyond the ten dev accounts and the
+ * measured window spreads its transfers over them (see bench/e2e.ts), so the state tree, and the
+ * tree nodes each block writes, have a realistic size.
  *
  * A config `RxN` is R regions and N validators (round-robin over the regions). Each config gets a
  * fresh cluster and one window of `rate` transfers/s for `seconds`, drained until the accepted
@@ -25,9 +29,10 @@
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { devSenders } from '../lib/local/load.js';
 import type { OpCount } from './aws-ops.js';
 import { BenchCluster, type Role, type RunResult, runLoad } from './cluster-run.js';
-import { parseFlags, positive, regionNames } from './e2e.js';
+import { accountCount, parseFlags, positive, regionNames } from './e2e.js';
 import { reportBench } from './report.js';
 
 /**
@@ -115,6 +120,7 @@ async function main(): Promise<void> {
     seconds: '15',
     drain: '30',
     'checkpoint-interval': '1',
+    accounts: '0',
     'data-dir': join(tmpdir(), 'afg-bench-cost'),
   });
   const configs = f.configs!.split(',').map((c) => {
@@ -126,6 +132,7 @@ async function main(): Promise<void> {
   const seconds = positive(f.seconds!, 'seconds');
   const drain = positive(f.drain!, 'drain');
   const checkpointInterval = positive(f['checkpoint-interval']!, 'checkpoint-interval');
+  const accounts = accountCount(f.accounts!);
   const started = performance.now();
   const loadAtStart = loadavg();
   const rows: Record<string, unknown>[] = [];
@@ -133,17 +140,18 @@ async function main(): Promise<void> {
   const runs: unknown[] = [];
   for (const c of configs) {
     console.error(
-      `cost: ${c.regions.length} regions, ${c.validators} validators: ${rate}/s for ${seconds} s, load average ${loadavg()[0]!.toFixed(1)}`,
+      `cost: ${c.regions.length} regions, ${c.validators} validators, ${accounts} funded accounts: ${rate}/s for ${seconds} s, load average ${loadavg()[0]!.toFixed(1)}`,
     );
     const bench = await BenchCluster.start({
       regions: c.regions,
       validators: c.validators,
       checkpointInterval,
+      accounts,
       dataDir: join(f['data-dir']!, `${c.regions.length}x${c.validators}`),
     });
     let r: RunResult;
     try {
-      await runLoad(bench, { rate: 5, seconds: 2, drainSeconds: 20 }); // warm-up, not counted
+      await runLoad(bench, { rate: 5, seconds: 2, drainSeconds: 20, senders: devSenders() }); // warm-up, not counted
       r = await runLoad(bench, { rate, seconds, drainSeconds: drain });
     } finally {
       await bench.stop();
@@ -156,6 +164,7 @@ async function main(): Promise<void> {
       regions: r.regions,
       n: r.validators,
       t: bench.cluster.config.threshold,
+      accounts: r.accounts,
       checkpoints: r.checkpoints,
       transfers: r.load.finalized,
       pending: r.load.pending,
@@ -187,7 +196,7 @@ async function main(): Promise<void> {
       'local handler wall times (overstated on a busy shared machine).',
     prices: PRICES,
     roleMemoryMb: ROLE_MEMORY_MB,
-    setup: { rate, seconds, drainSeconds: drain, checkpointInterval },
+    setup: { rate, seconds, drainSeconds: drain, checkpointInterval, accounts },
     breakdown,
     runs,
     loadAverage: { start: loadAtStart, end: loadavg() },
