@@ -21,7 +21,10 @@
  *   - Lambda invocations (handler batches) and GB-seconds (sum of handler durations rounded up to
  *     1 ms, times the role's configured memory in cdk/region-stack.ts ROLE_SETTINGS).
  * Pipeline operations only: the load generator's read polls (GET /v1/finality, /v1/blocks) are
- * counted under 'api' and excluded; the ingress SendMessage of each POST is included per transfer.
+ * counted under 'api' and excluded; what each POST costs is included per transfer: its ingress
+ * SendMessage and its admission writes into the pool (the API's only DynamoDB writes). The
+ * admission's reads (the sender's state, the pool) cannot be told apart from the generator's polls
+ * and stay excluded with them (read units are a fifth of the write price).
  *
  * Caveat on GB-seconds: handler durations here are wall times inside one shared, busy event loop
  * against emulators on a shared machine, so they overstate what a dedicated Lambda would take.
@@ -68,9 +71,16 @@ export function dollars(
   );
 }
 
-/** Pipeline totals of one run: ops not made by the API, minus idle pollers' empty receives. */
+/** DynamoDB operations that write (the API makes writes only to admit a POST into the pool). */
+const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
+
+/**
+ * Pipeline totals of one run: ops not made by the API, plus the API's per-POST ops (ingress sends,
+ * admission writes), minus idle pollers' empty receives.
+ */
 export function pipelineCost(r: RunResult) {
-  const pipeline = r.ops.filter((c: OpCount) => c.origin !== 'api');
+  const admission = r.ops.filter((c: OpCount) => c.origin === 'api' && c.service === 'dynamodb' && WRITE_OPERATIONS.has(c.operation));
+  const pipeline = [...r.ops.filter((c: OpCount) => c.origin !== 'api'), ...admission];
   const ingress = r.ops.filter((c: OpCount) => c.origin === 'api' && c.service === 'sqs');
   const sum = (list: OpCount[], f: (c: OpCount) => number) => list.reduce((s, c) => s + f(c), 0);
   const invocations = r.roles.reduce((s, x) => s + x.invocations, 0);
@@ -104,7 +114,7 @@ function byRole(r: RunResult, checkpoints: number) {
   return [...roles].map(([role, e]) => ({
     regions: r.regions,
     n: r.validators,
-    role: role === 'api' ? 'api (ingress sends; reads are the load generator polling)' : role,
+    role: role === 'api' ? 'api (ingress sends, admission writes; reads are mostly the load generator polling)' : role,
     'DDB calls/ckpt': e.ddb / checkpoints,
     'SQS req/ckpt': e.sqs / checkpoints,
     'DDB WRU/ckpt': e.wru / checkpoints,
