@@ -291,7 +291,13 @@ function finalizesSource(chain: ChainContext, c: Certificate): boolean {
 
 /** Raises the head, then sends the notices: a role woken by a notice must see the head it announces. */
 async function announce(deps: FinalizerDeps, c: Certificate, finalizes: boolean): Promise<void> {
-  await deps.store.raiseHead({ justified: c.target, justification: c, ...(finalizes ? { finalized: c.source, finalization: c } : {}) });
+  const view = await deps.store.raiseHead({
+    justified: c.target,
+    justification: c,
+    ...(finalizes ? { finalized: c.source, finalization: c } : {}),
+  });
+  // Another invocation may have recorded a view change since this process cached its view.
+  if (view !== undefined) deps.cache.view = Math.max(deps.cache.view ?? 0, view);
   await sendNotices(deps, c, finalizes);
 }
 
