@@ -92,6 +92,10 @@ export function pipelineCost(r: RunResult) {
     writeUnits: sum(pipeline, (c) => c.writeUnits),
     readUnits: sum(pipeline, (c) => c.readUnits),
     estimatedUnits: sum(pipeline, (c) => c.estimatedUnits),
+    /** Write units of the state function's node writes (BatchWriteItem): the state tree, one item per node. */
+    treeWriteUnits: sum(pipeline, (c) =>
+      c.origin === 'state-function' && c.service === 'dynamodb' && c.operation === 'BatchWriteItem' ? c.writeUnits : 0,
+    ),
     /** DynamoDB requests of the pipeline (each BatchWriteItem or TransactWriteItems counts once). */
     dynamoCalls: sum(pipeline, (c) => (c.service === 'dynamodb' ? c.calls : 0)),
     invocations,
@@ -188,6 +192,10 @@ async function main(): Promise<void> {
       '$/1M ckpt': (usd / checkpoints) * 1e6,
       '$/1M tx': (usd / transfers) * 1e6,
       '$/1M tx x86': (dollars(p, 'x86') / transfers) * 1e6,
+      // Requests and units only (no Lambda duration): independent of the machine's speed and load.
+      '$/1M tx counted': (dollars({ ...p, gbSeconds: 0 }) / transfers) * 1e6,
+      'DDB WRU/tx': p.writeUnits / transfers,
+      'tree WRU/tx': p.treeWriteUnits / transfers,
       'tx/ckpt': transfers / checkpoints,
       'empty receives/s': p.emptyReceives / r.windowSeconds,
       'estimated units %': (100 * p.estimatedUnits) / Math.max(1, p.writeUnits + p.readUnits),

@@ -32,11 +32,14 @@ describe('pipelineCost', () => {
         op('api', 'dynamodb', 'UpdateItem', { calls: 10, writeUnits: 10 }),
         op('api', 'dynamodb', 'GetItem', { calls: 50, readUnits: 50 }),
         op('state-function', 'dynamodb', 'BatchWriteItem', { calls: 2, writeUnits: 40 }),
+        op('state-function', 'dynamodb', 'PutItem', { calls: 1, writeUnits: 1 }), // the applied pointer, not the tree
       ]),
     );
-    expect(p.writeUnits).toBe(70);
+    expect(p.writeUnits).toBe(71);
     expect(p.readUnits).toBe(0);
-    expect(p.dynamoCalls).toBe(22);
+    expect(p.dynamoCalls).toBe(23);
+    // The state tree's share: the state function's node batches only.
+    expect(p.treeWriteUnits).toBe(40);
   });
 
   it('bills the ingress sends and the pipeline requests, not the idle empty receives', () => {
