@@ -218,7 +218,12 @@ function program(defaultPort: number): Command {
       drillStep('--kill-region'),
       [] as DrillStep[],
     )
-    .option('--revive-region <region@s>', 'failure drill: bring a killed region back at s seconds (repeatable)', drillStep('--revive-region'), [] as DrillStep[])
+    .option(
+      '--revive-region <region@s>',
+      'failure drill: bring a killed region back at s seconds (repeatable)',
+      drillStep('--revive-region'),
+      [] as DrillStep[],
+    )
     .option(
       '--view-timeout <s>',
       'seconds without finality progress, work pending, before a validator asks for the next view (default 10)',
@@ -335,13 +340,11 @@ function finish(o: Record<string, unknown>): StartOptions {
  */
 function drillFlags(o: Record<string, unknown>, regions: readonly string[]): DrillEvent[] {
   const steps = (flag: string, action: DrillEvent['action']) =>
-    (o[flag === '--kill-region' ? 'killRegion' : 'reviveRegion'] as DrillStep[]).map(
-      (s) => {
-        if (!regions.includes(s.region))
-          throw new FlagError(flag, `"${s.region}" is not one of the validator regions (${regions.join(', ')})`);
-        return { action, region: s.region, atSeconds: s.atSeconds };
-      },
-    );
+    (o[flag === '--kill-region' ? 'killRegion' : 'reviveRegion'] as DrillStep[]).map((s) => {
+      if (!regions.includes(s.region))
+        throw new FlagError(flag, `"${s.region}" is not one of the validator regions (${regions.join(', ')})`);
+      return { action, region: s.region, atSeconds: s.atSeconds };
+    });
   const all = [...steps('--kill-region', 'kill'), ...steps('--revive-region', 'revive')].sort((a, b) => a.atSeconds - b.atSeconds);
   for (const region of new Set(all.map((e) => e.region))) {
     const mine = all.filter((e) => e.region === region);

@@ -21,7 +21,10 @@ export function regionDownError(region: string): Error {
 
 interface Stacked {
   middlewareStack: {
-    add(mw: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>, o: { step: 'initialize'; name: string }): void;
+    add(
+      mw: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>,
+      o: { step: 'initialize'; name: string },
+    ): void;
   };
 }
 
