@@ -77,6 +77,16 @@ export class TransferLoad {
     return { answers: { ...this.answers }, accepted, signed };
   }
 
+  /** How many of `sender`'s transfers were accepted. */
+  acceptedCount(sender: number): number {
+    return (this.sent.get(sender) ?? []).filter((t) => t.accepted).length;
+  }
+
+  /** The account of dev sender `i`, hex (for GET /v1/accounts). */
+  publicKeyHex(i: number): string {
+    return devHex(i);
+  }
+
   private async loop(sender: number, offset: number): Promise<void> {
     let cursor = offset;
     while (this.running) {
