@@ -202,6 +202,9 @@ describe('parseStartFlags', () => {
         '--load',
         '--endpoint',
         '--duration',
+        '--kill-region',
+        '--revive-region',
+        '--view-timeout',
         '--no-view',
       ])
         expect(r.text).toContain(f);
