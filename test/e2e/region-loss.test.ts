@@ -148,18 +148,19 @@ describe(`region loss: ${HOME} killed under load (--kill-region, real process)`,
     expect(drill.recoverySeconds).not.toBeNull();
 
     // Reported, not asserted: what the home region took with it (issue 16 item 3).
-    const lostBefore = await Promise.all(
+    const beforeBySender = await Promise.all(
       [0, 1, 2].map(async (i) => {
-        const pub = before.publicKeyHex(i);
-        const a = await getJson<{ nonce: string }>(`${survivors[0]}/v1/accounts/${pub}`).catch(() => ({ nonce: '0' }));
-        return before.acceptedCount(i) - Number(a.nonce);
+        const a = await getJson<{ nonce: string }>(`${survivors[0]}/v1/accounts/${before.publicKeyHex(i)}`).catch((e: Error) => e.message);
+        return { sender: i, accepted: before.acceptedCount(i), applied: typeof a === 'string' ? a : Number(a.nonce) };
       }),
     );
+    const lostBefore = beforeBySender.map((b) => (typeof b.applied === 'number' ? b.accepted - b.applied : 0));
     console.info(
       `[region-loss] killed ${HOME} at ${KILL_AT} s (highest head ${top}); recovery ${drill.recoverySeconds} s (drill summary); ` +
         `survivors finalized ${resumed.map((f) => f.finalized.height).join('/')} and agree up to ${common}; ` +
         `${after.counts().accepted} transfers accepted after the kill, all final; ` +
-        `accepted before the kill and lost with ${HOME}: ${lostBefore.reduce((a, b) => a + b, 0)} of ${before.counts().accepted}; ` +
+        `accepted before the kill and lost with ${HOME}: ${lostBefore.reduce((a, b) => a + b, 0)} of ${before.counts().accepted} ` +
+        `(per sender ${JSON.stringify(beforeBySender)}); ` +
         `survivors' health ${JSON.stringify(views.map((v) => ({ status: v.status, view: v.view, failing: v.failing })))}`,
     );
   }, 600_000);
