@@ -106,10 +106,10 @@ export class DrillRunner {
     for (const e of this.events)
       this.timers.push(
         setTimeout(() => {
-          this.running = this.running.then(() => this.step(e));
+          this.running = this.running.then(() => this.runStep(e));
         }, e.atSeconds * 1000),
       );
-    if (this.events.some((e) => e.action === 'kill')) this.poller = setInterval(() => void this.poll(), POLL_MS);
+    if (this.events.some((e) => e.action === 'kill')) this.poller = setInterval(() => void this.observe(), POLL_MS);
   }
 
   /** Cancels the steps not yet due, waits for a step under way, and reports. */
@@ -117,7 +117,7 @@ export class DrillRunner {
     for (const t of this.timers) clearTimeout(t);
     clearInterval(this.poller);
     await this.running;
-    await this.poll();
+    await this.observe();
     return { ...(await this.agreement()), steps: this.steps };
   }
 
@@ -125,7 +125,8 @@ export class DrillRunner {
     return Math.round(ms) / 1000;
   }
 
-  private async step(e: DrillEvent): Promise<void> {
+  /** Runs one drill step now (start() schedules them; public for tests). */
+  async runStep(e: DrillEvent): Promise<void> {
     const report: DrillStepReport = { action: e.action, region: e.region, atSeconds: this.seconds(this.now() - this.startedAt) };
     this.steps.push(report);
     try {
@@ -157,8 +158,8 @@ export class DrillRunner {
     }
   }
 
-  /** One look at every watched survivor's finality (skipped while the previous look is under way). */
-  private async poll(): Promise<void> {
+  /** One look at every watched survivor's finality (skipped while the previous look is under way; public for tests). */
+  async observe(): Promise<void> {
     const open = this.watches.filter((w) => w.report.allSurvivorsSeconds === null);
     if (this.polling || open.length === 0) return;
     this.polling = true;
