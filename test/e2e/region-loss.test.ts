@@ -128,6 +128,14 @@ describe(`region loss: ${HOME} killed under load (--kill-region, real process)`,
       ),
     );
 
+    // Reported, not asserted: what the home region took with it (issue 16 item 3). Read while the survivors still serve.
+    const beforeBySender = await Promise.all(
+      [0, 1, 2].map(async (i) => {
+        const a = await getJson<{ nonce: string }>(`${survivors[0]}/v1/accounts/${before.publicKeyHex(i)}`).catch((e: Error) => e.message);
+        return { sender: i, accepted: before.acceptedCount(i), applied: typeof a === 'string' ? a : Number(a.nonce) };
+      }),
+    );
+    const lostBefore = beforeBySender.map((b) => (typeof b.applied === 'number' ? b.accepted - b.applied : 0));
     // A clean stop prints the drill's summary line.
     cluster.child.kill('SIGTERM');
     const exit = await cluster.exited;
@@ -147,14 +155,6 @@ describe(`region loss: ${HOME} killed under load (--kill-region, real process)`,
     for (const r of ['eu-west-1', 'ap-northeast-1', 'sa-east-1']) expect(drill.finalizedByRegion[r]).toBeGreaterThan(top);
     expect(drill.recoverySeconds).not.toBeNull();
 
-    // Reported, not asserted: what the home region took with it (issue 16 item 3).
-    const beforeBySender = await Promise.all(
-      [0, 1, 2].map(async (i) => {
-        const a = await getJson<{ nonce: string }>(`${survivors[0]}/v1/accounts/${before.publicKeyHex(i)}`).catch((e: Error) => e.message);
-        return { sender: i, accepted: before.acceptedCount(i), applied: typeof a === 'string' ? a : Number(a.nonce) };
-      }),
-    );
-    const lostBefore = beforeBySender.map((b) => (typeof b.applied === 'number' ? b.accepted - b.applied : 0));
     console.info(
       `[region-loss] killed ${HOME} at ${KILL_AT} s (highest head ${top}); recovery ${drill.recoverySeconds} s (drill summary); ` +
         `survivors finalized ${resumed.map((f) => f.finalized.height).join('/')} and agree up to ${common}; ` +
