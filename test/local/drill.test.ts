@@ -5,7 +5,7 @@
  * region that is down reports no height.
  */
 import { describe, expect, it } from 'vitest';
-import { type DrillCluster, DrillRunner } from '../../lib/local/drill.js';
+import { type DrillCluster, DrillRunner, MAX_COMPARED } from '../../lib/local/drill.js';
 
 /** A cluster whose heights and hashes the test sets; kill/revive only flip the down set. */
 function scripted(names: string[]) {
@@ -114,5 +114,14 @@ describe('DrillRunner', () => {
     expect(report.finalizedAgree).toBe(false);
     expect(report.disagreements).toEqual([3]);
     expect(report.finalizedByRegion['us-east-1']).toBe(4);
+  });
+
+  it('compares at most the last MAX_COMPARED checkpoints of a long run', async () => {
+    const { cluster, state } = scripted(['us-east-1', 'eu-west-1']);
+    for (const s of state.values()) s.finalized = MAX_COMPARED + 500;
+    state.get('us-east-1')!.hashes.set(10, 'old difference, outside the range');
+    const report = await new DrillRunner(cluster, []).stop();
+    expect([report.agreementCheckedFrom, report.agreementCheckedUpTo]).toEqual([501, MAX_COMPARED + 500]);
+    expect(report.finalizedAgree).toBe(true);
   });
 });
