@@ -21,6 +21,13 @@ import { type NpmStart, startNpm } from '../helpers/npm-start.js';
 import { TransferLoad } from '../helpers/transfers.js';
 
 const KILL_AT = 25;
+/**
+ * AFG_DRILL_REVIVE=1 also revives the old home region REVIVE_AT s after ready and asserts it catches
+ * up and agrees. Not in `npm test` yet: on 2026-12-01 (load average 15) the revived us-east-1 had not
+ * finalized up to the survivors' height (15) 180 s after its revive; an open finding, see the report.
+ */
+const REVIVE = process.env.AFG_DRILL_REVIVE === '1';
+const REVIVE_AT = 90;
 const HOME = 'us-east-1';
 const SETTLE_MS = 180_000;
 
@@ -63,7 +70,14 @@ describe(`region loss: ${HOME} killed under load (--kill-region, real process)`,
 
   it('finality resumes in every survivor, they agree, and every transfer accepted after the kill is final', async () => {
     dir = mkdtempSync(join(tmpdir(), 'afg-region-loss-'));
-    npm = await startNpm(dir, ['--fresh', '--view-timeout', '2', '--kill-region', `${HOME}@${KILL_AT}`]);
+    npm = await startNpm(dir, [
+      '--fresh',
+      '--view-timeout',
+      '2',
+      '--kill-region',
+      `${HOME}@${KILL_AT}`,
+      ...(REVIVE ? ['--revive-region', `${HOME}@${REVIVE_AT}`] : []),
+    ]);
     const cluster = npm;
     const urls = cluster.urls;
     expect(urls).toHaveLength(4); // us-east-1 (home) first, then eu-west-1, ap-northeast-1, sa-east-1
@@ -128,6 +142,30 @@ describe(`region loss: ${HOME} killed under load (--kill-region, real process)`,
       ),
     );
 
+    // The old home region comes back: it catches up with the view and the finalized chain, and agrees.
+    if (REVIVE) {
+      await until('the revive', () => (/drill: us-east-1 revived at/.test(cluster.out() + cluster.err()) ? true : undefined), SETTLE_MS);
+      const target = Math.max(
+        ...(await Promise.all(survivors.map((u) => getJson<Finality>(`${u}/v1/finality`)))).map((f) => f.finalized.height),
+      );
+      await until(
+        `${HOME} to finalize up to ${target} again`,
+        async () => {
+          const f = await getJson<Finality>(`${urls[0]}/v1/finality`);
+          if (f.finalized.height < target) throw new Error(`${HOME} at head ${f.head.height}, finalized ${f.finalized.height}`);
+          return true;
+        },
+        SETTLE_MS,
+      );
+      for (let h = 1; h <= target; h++) {
+        const [home, other] = await Promise.all(
+          [urls[0]!, survivors[0]!].map((u) => getJson<{ hash: string; finalized: boolean }>(`${u}/v1/blocks/${h}`)),
+        );
+        expect(home!.finalized && other!.finalized, `block ${h} final in both`).toBe(true);
+        expect(home!.hash, `block ${h} in ${HOME} after the revive`).toBe(other!.hash);
+      }
+    }
+
     // Reported, not asserted: what the home region took with it (issue 16 item 3). Read while the survivors still serve.
     const beforeBySender = await Promise.all(
       [0, 1, 2].map(async (i) => {
@@ -151,8 +189,9 @@ describe(`region loss: ${HOME} killed under load (--kill-region, real process)`,
       recoverySeconds: number | null;
     };
     expect(drill.finalizedAgree).toBe(true);
-    expect(drill.finalizedByRegion[HOME]).toBeNull();
-    for (const r of ['eu-west-1', 'ap-northeast-1', 'sa-east-1']) expect(drill.finalizedByRegion[r]).toBeGreaterThan(top);
+    if (!REVIVE) expect(drill.finalizedByRegion[HOME]).toBeNull();
+    for (const r of [...(REVIVE ? [HOME] : []), 'eu-west-1', 'ap-northeast-1', 'sa-east-1'])
+      expect(drill.finalizedByRegion[r]).toBeGreaterThan(top);
     expect(drill.recoverySeconds).not.toBeNull();
 
     console.info(
