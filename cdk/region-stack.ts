@@ -392,7 +392,7 @@ export class RegionStack extends Stack {
     for (const action of alarmActions) lagAlarm.addAlarmAction(action);
 
     // The API function checks its own region every minute (lib/handlers/health-check.ts): the same
-    // checks as GET /v1/health (tables, queues, home ingress, finality lag). The alarm covers an
+    // checks as GET /v1/health (tables, queues, its ingress, finality lag). The alarm covers an
     // unreachable table or queue, a lag beyond AFG_MAX_LAG_BLOCKS, and finality that stopped completely
     // (which FinalityLag, emitted only when something finalizes, cannot see). Missing data breaches:
     // if the check does not run at all, the API function itself is failing.

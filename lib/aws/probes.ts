@@ -2,7 +2,7 @@
  * Dependency checks for /v1/health: can this region reach what it needs to make progress? One
  * cheap request per resource: a GetItem of a key that never exists on each of the region's tables
  * (blocks, finality, state; half a read unit each on AWS), and GetQueueAttributes on each queue it
- * consumes plus the home region's ingress queue (where POST /v1/transactions sends).
+ * consumes, its ingress queue included (every member region runs a sequencer).
  *
  * Results are kept for `cacheMs` (one round shared by concurrent callers), so a load balancer,
  * the dashboard and a person polling every second cost one round per second per API instance.
@@ -44,8 +44,9 @@ export interface RegionProbeOptions {
 const PROBE_KEY = { [PK]: 'afg-health-probe', [SK]: '-' };
 
 /**
- * What `region` needs to make progress: its three tables, its vote and finality queues, its
- * members' inboxes, and the ingress queue of the home region (consumed there, sent to from every API).
+ * What `region` needs to make progress: its three tables, its vote, finality and ingress queues, and
+ * its members' inboxes. Another region being down (the home region included) is not this region's
+ * problem to report: the view changes away from it.
  */
 export function regionDependencies(config: ClusterConfig, region: string): Dependency[] {
   const names = resourceNames(config.prefix);
@@ -59,7 +60,8 @@ export function regionDependencies(config: ClusterConfig, region: string): Depen
     names.finalizedQueue,
     ...config.members.filter((m) => m.region === region).map((m) => inboxQueue(config.prefix, m.index)),
   ].map((resource) => ({ kind: 'queue' as const, region, resource }));
-  queues.push({ kind: 'queue', region: config.homeRegion, resource: names.ingressQueue });
+  // Every member region runs a sequencer (views): its own ingress, not the home region's, is what it needs.
+  if (config.members.some((m) => m.region === region)) queues.push({ kind: 'queue', region, resource: names.ingressQueue });
   return [...tables, ...queues];
 }
 

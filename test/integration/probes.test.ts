@@ -11,8 +11,6 @@ import { regionDependencies, regionProbes } from '../../lib/aws/probes.js';
 import { resolveQueueUrl } from '../../lib/aws/queues.js';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
 import { deal } from '../../lib/core/bls.js';
-import { toHex } from '../../lib/core/bytes.js';
-import { LOCAL_CHAIN_ID } from '../../lib/core/chain.js';
 import { provision } from '../../lib/local/cluster.js';
 import { freePort } from '../../lib/local/services.js';
 import { uniqueName, useEmbeddedServices } from '../helpers/embedded.js';
@@ -27,7 +25,7 @@ function config(prefix: string): ClusterConfig {
 }
 
 describe('regionProbes', () => {
-  it("checks the region's tables, its queues and the home ingress queue; all pass when provisioned", async () => {
+  it("checks the region's tables and its queues, its own ingress included (not the home region's); all pass when provisioned", async () => {
     const c = config(uniqueName('probe'));
     for (const r of REGIONS) await provision(env().aws, c, r);
     expect(regionDependencies(c, 'eu-west-1').map((d) => `${d.kind} ${d.region} ${d.resource}`)).toEqual([
@@ -37,11 +35,12 @@ describe('regionProbes', () => {
       `queue eu-west-1 ${c.prefix}-votes`,
       `queue eu-west-1 ${c.prefix}-finalized`,
       `queue eu-west-1 ${c.prefix}-proposals-m2`,
-      `queue us-east-1 ${c.prefix}-ingress`,
+      `queue eu-west-1 ${c.prefix}-ingress`,
     ]);
     const checks = await regionProbes({ aws: env().aws, config: c, region: 'eu-west-1' })();
     expect(checks.filter((x) => !x.ok)).toEqual([]);
-    expect(checks.map((x) => x.name)).toContain(`sqs:us-east-1/${c.prefix}-ingress`);
+    expect(checks.map((x) => x.name)).toContain(`sqs:eu-west-1/${c.prefix}-ingress`);
+    expect(checks.some((x) => x.region === 'us-east-1')).toBe(false);
   });
 
   it('names a missing queue; reuses a round within cacheMs; a fresh round sees the change', async () => {
