@@ -177,6 +177,27 @@ describe('bugs found by the simulation (fixed)', () => {
       expect(Math.min(...r.finalized)).toBeGreaterThan(0);
     });
 
+  // Found by the fresh seed sweep (seed 560464609): Byzantine member 4 stalled view 0, and view 1
+  // (eu-west-1) was certified in the other regions first. The home region, still in view 0, took the
+  // liveness probe from its ingress and included it in a view-0 block that every member refused; its
+  // pool marked it included, and no one ever handed it to the active sequencer: finalized stayed at 8
+  // everywhere. A superseded sequencer now hands the transactions of its superseded blocks (and its
+  // pool) to the active one when its region enters the new view or its pacemaker fires.
+  it.fails('seed 560464609: a transfer a superseded sequencer included in a refused block is still finalized', async () => {
+    const r = await runScenario({
+      seed: 560464609,
+      checkpointInterval: 2,
+      transactions: 2,
+      faults: { duplicate: 1, concurrent: 0.3, crash: 0.08, delay: 0.3, outage: 0, yields: 5 },
+      faultSteps: 250,
+      byzantineMember: { member: 4, attacks: ['double', 'surround', 'garbage', 'twins'] },
+      maxSteps: 6000,
+      livenessSteps: 3000,
+    });
+    expect(r.violations).toEqual([]); // includes liveness: the probe transfer is finalized and applied in every region
+    expect(Math.min(...r.views)).toBeGreaterThan(0);
+  });
+
   // Controls: without the forged copy both behaviours are right, so the tests above fail for the stated reason only.
   it('control: the same votes without a forged copy certify and produce evidence', async () => {
     const { f, store, deps, link, ancestry } = await finalizerOnFixture();
