@@ -183,7 +183,7 @@ describe('bugs found by the simulation (fixed)', () => {
   // pool marked it included, and no one ever handed it to the active sequencer: finalized stayed at 8
   // everywhere. A superseded sequencer now hands the transactions of its superseded blocks (and its
   // pool) to the active one when its region enters the new view or its pacemaker fires.
-  it.fails('seed 560464609: a transfer a superseded sequencer included in a refused block is still finalized', async () => {
+  it('seed 560464609: a transfer a superseded sequencer included in a refused block is still finalized', async () => {
     const r = await runScenario({
       seed: 560464609,
       checkpointInterval: 2,
