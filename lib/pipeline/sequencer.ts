@@ -369,8 +369,9 @@ async function recoverOrphans(deps: SequencerDeps, from: Checkpoint): Promise<vo
  * What this superseded sequencer holds that the active view would never include by itself: the
  * transactions of the blocks it built on its head's chain in an older view (every member refuses
  * them; a region still in the older view may even have taken new transfers into them after the view
- * changed elsewhere) and the transactions still pending in its pool. The active sequencer's pool and
- * the application refuse any it has already (a used nonce), so handing over too much is harmless.
+ * changed elsewhere) and the transactions still pending in its pool, less those the region's applied
+ * state already refuses for good (final ones). The active sequencer's pool and the application refuse
+ * any it has already (a used nonce), so handing over too much is harmless.
  * Bounded: the walk stops at the view's base or the region's finalized height, at a block not stored
  * here, or after the view gap, and one pool page is read.
  */
@@ -396,7 +397,13 @@ async function supersededWork(deps: SequencerDeps, view: ProposerView): Promise<
   }
   const pool = await deps.store.pending(POOL_READ * deps.maxBlockTransactions);
   txs.push(...pool.map((p) => p.tx));
-  return txs.map((tx) => ({ kind: 'tx', tx }));
+  if (txs.length === 0) return [];
+  // Only what is not final yet: a transaction the region's applied state refuses for good (its nonce is
+  // used) needs nobody, and forwarding it on every notice would keep the validators' view timers busy.
+  const applied = (await deps.applied.applied()) ?? deps.chain.genesis;
+  const { rejected } = await deps.executor.execute(applied.stateRoot, txs);
+  const dead = new Set(rejected.filter((r) => !r.retryable).map((r) => r.index));
+  return txs.filter((_, i) => !dead.has(i)).map((tx) => ({ kind: 'tx', tx }));
 }
 
 /** Most blocks re-executed to rebuild the head's state (beyond it: not ready, the message comes back later). */

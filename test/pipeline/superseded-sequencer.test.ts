@@ -55,5 +55,12 @@ describe('a superseded sequencer', () => {
       const account = await node.query.state(ed25519PublicKey(devSecretKey(2)));
       expect(account.nonce, `${region}: the transfer is final and applied`).toBe('1');
     }
+    // Once the work is final, handing over costs nothing: a repeated notice forwards nothing and wakes no one.
+    expect(cluster.pending).toEqual([]);
+    const certificate = (await cluster.node('us-east-1').raw.finality.head()).viewCertificate!;
+    expect(await cluster.deliver({ queue: 'ingress:us-east-1', body: cluster.encode({ kind: 'view', certificate }), receives: 0 })).toBe(
+      true,
+    );
+    expect(cluster.pending.map((e) => e.queue)).toEqual([]);
   });
 });
