@@ -182,7 +182,10 @@ describe('bugs found by the simulation (fixed)', () => {
   // liveness probe from its ingress and included it in a view-0 block that every member refused; its
   // pool marked it included, and no one ever handed it to the active sequencer: finalized stayed at 8
   // everywhere. A superseded sequencer now hands the transactions of its superseded blocks (and its
-  // pool) to the active one when its region enters the new view or its pacemaker fires.
+  // pool) to the active one when its region enters the new view or its pacemaker fires. Since main's
+  // a3a5d5c and 5a581ed the seed's schedule no longer reaches a view change (same trace with and
+  // without the hand-over), so the seed stays as a run that must pass and the mechanism itself is
+  // pinned by test/pipeline/superseded-sequencer.test.ts, which fails without it.
   it('seed 560464609: a transfer a superseded sequencer included in a refused block is still finalized', async () => {
     const r = await runScenario({
       seed: 560464609,
@@ -195,7 +198,6 @@ describe('bugs found by the simulation (fixed)', () => {
       livenessSteps: 3000,
     });
     expect(r.violations).toEqual([]); // includes liveness: the probe transfer is finalized and applied in every region
-    expect(Math.min(...r.views)).toBeGreaterThan(0);
   });
 
   // Controls: without the forged copy both behaviours are right, so the tests above fail for the stated reason only.
