@@ -22,7 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { MetricName } from '../lib/handlers/telemetry.js';
 import { LocalCluster } from '../lib/local/cluster.js';
 import type { SqsBatchHandler } from '../lib/local/event-source.js';
-import { LoadGenerator, type LoadStats, type SenderKey } from '../lib/local/load.js';
+import { devSenders, fundedSenders, LoadGenerator, type LoadStats, type SenderKey } from '../lib/local/load.js';
 import { startMachineMeter } from '../lib/local/proc.js';
 import { AwsOpsCounter, instrumentClients, type OpCount, type OpTotals } from './aws-ops.js';
 
@@ -44,6 +44,11 @@ export interface BenchClusterOptions {
   readonly checkpointInterval: number;
   readonly dataDir: string;
   readonly maxBlockTransactions?: number;
+  /**
+   * Funded genesis accounts beyond the ten dev accounts (`npm start -- --accounts N`, lib/core/accounts.ts);
+   * the measured load spreads its transfers over them. Default 0: the dev accounts send.
+   */
+  readonly accounts?: number;
 }
 
 interface RoleCounters {
@@ -60,6 +65,8 @@ export class BenchCluster {
   private readonly scope = new AsyncLocalStorage<Role>();
   readonly counter: AwsOpsCounter;
   wrappedSources = 0;
+  /** Whether a run has sent from the funded accounts (their nonces are no longer all 0). */
+  private fundedUsed = false;
 
   private constructor(
     readonly cluster: LocalCluster,
@@ -87,6 +94,7 @@ export class BenchCluster {
       fresh: true,
       basePort: 0,
       ...(options.maxBlockTransactions === undefined ? {} : { maxBlockTransactions: options.maxBlockTransactions }),
+      ...(options.accounts ? { accounts: options.accounts } : {}),
     });
     const bench = new BenchCluster(cluster, options);
     instrumentClients(cluster.aws, cluster.config.regions, bench.counter);
@@ -115,6 +123,24 @@ export class BenchCluster {
         }
       });
     this.wrappedSources++;
+  }
+
+  /** Funded genesis accounts beyond the dev accounts (0 when none). */
+  get accounts(): number {
+    return this.options.accounts ?? 0;
+  }
+
+  /**
+   * Who sends in a measured run: the funded accounts when the cluster has them (lib/local/load.ts
+   * fundedSenders, as `npm start -- --accounts N --load R` does), else the dev accounts. The first
+   * run from the funded accounts knows their nonces (0 on the new chain); a later one reads them from
+   * the API (one GET per account). Warm-ups should send from `devSenders()` to keep the funded ones fresh.
+   */
+  loadSenders(): SenderKey[] {
+    if (this.accounts === 0) return devSenders();
+    const senders = fundedSenders(this.accounts, !this.fundedUsed);
+    this.fundedUsed = true;
+    return senders;
   }
 
   /** Copy of the per-role counters. */
@@ -147,7 +173,7 @@ export interface RunOptions {
   readonly maxInFlight?: number;
   /** Requests open at once per sender (default 1). */
   readonly maxInFlightPerSender?: number;
-  /** Who sends (default: the ten dev accounts). */
+  /** Who sends (default: bench.loadSenders(), the funded accounts when the cluster has them, else the dev accounts). */
   readonly senders?: readonly SenderKey[];
 }
 
@@ -168,6 +194,8 @@ export interface RunResult {
   regions: number;
   validators: number;
   checkpointInterval: number;
+  /** Funded genesis accounts beyond the ten dev accounts (the state holds accounts + 10 at genesis). */
+  accounts: number;
   load: LoadStats;
   /** Transfers that became final everywhere during the second half of the offer, per second (load.sustainedFinalizedPerSecond). */
   finalizedPerSecond: number;
@@ -211,7 +239,7 @@ export async function runLoad(bench: BenchCluster, o: RunOptions): Promise<RunRe
     pollMs: o.pollMs ?? 100,
     maxInFlight: o.maxInFlight ?? 256,
     ...(o.maxInFlightPerSender ? { maxInFlightPerSender: o.maxInFlightPerSender } : {}),
-    ...(o.senders ? { senders: o.senders } : {}),
+    senders: o.senders ?? bench.loadSenders(),
     onWarning: (m) => console.error(`bench: ${m}`),
   });
   const rolesBefore = bench.roleCounters();
@@ -265,6 +293,7 @@ export async function runLoad(bench: BenchCluster, o: RunOptions): Promise<RunRe
     regions: cluster.config.regions.length,
     validators: cluster.config.members.length,
     checkpointInterval: cluster.config.checkpointInterval,
+    accounts: bench.accounts,
     load: stats,
     finalizedPerSecond: stats.sustainedFinalizedPerSecond,
     acceptedPerSecond: (end.s.accepted - mid.s.accepted) / half,

@@ -4,7 +4,11 @@
  * AWS at list prices; measured at several validator counts and region counts.
  *
  *   npx tsx bench/cost.ts [--configs 4x4,4x7,4x10,2x4] [--rate 20] [--seconds 15] [--drain 30]
- *                         [--checkpoint-interval 1] [--data-dir $TMPDIR/afg-bench-cost]
+ *                         [--checkpoint-interval 1] [--accounts 0] [--data-dir $TMPDIR/afg-bench-cost]
+ *
+ * `--accounts N`: each cluster starts with N funded accounts beyond the ten dev accounts and the
+ * measured window spreads its transfers over them (see bench/e2e.ts), so the state tree, and the
+ * tree nodes each block writes, have a realistic size.
  *
  * A config `RxN` is R regions and N validators (round-robin over the regions). Each config gets a
  * fresh cluster and one window of `rate` transfers/s for `seconds`, drained until the accepted
@@ -17,7 +21,10 @@
  *   - Lambda invocations (handler batches) and GB-seconds (sum of handler durations rounded up to
  *     1 ms, times the role's configured memory in cdk/region-stack.ts ROLE_SETTINGS).
  * Pipeline operations only: the load generator's read polls (GET /v1/finality, /v1/blocks) are
- * counted under 'api' and excluded; the ingress SendMessage of each POST is included per transfer.
+ * counted under 'api' and excluded; what each POST costs is included per transfer: its ingress
+ * SendMessage and its admission writes into the pool (the API's only DynamoDB writes). The
+ * admission's reads (the sender's state, the pool) cannot be told apart from the generator's polls
+ * and stay excluded with them (read units are a fifth of the write price).
  *
  * Caveat on GB-seconds: handler durations here are wall times inside one shared, busy event loop
  * against emulators on a shared machine, so they overstate what a dedicated Lambda would take.
@@ -25,9 +32,10 @@
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { devSenders } from '../lib/local/load.js';
 import type { OpCount } from './aws-ops.js';
 import { BenchCluster, type Role, type RunResult, runLoad } from './cluster-run.js';
-import { parseFlags, positive, regionNames } from './e2e.js';
+import { accountCount, parseFlags, positive, regionNames } from './e2e.js';
 import { reportBench } from './report.js';
 
 /**
@@ -63,9 +71,16 @@ export function dollars(
   );
 }
 
-/** Pipeline totals of one run: ops not made by the API, minus idle pollers' empty receives. */
+/** DynamoDB operations that write (the API makes writes only to admit a POST into the pool). */
+const WRITE_OPERATIONS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
+
+/**
+ * Pipeline totals of one run: ops not made by the API, plus the API's per-POST ops (ingress sends,
+ * admission writes), minus idle pollers' empty receives.
+ */
 export function pipelineCost(r: RunResult) {
-  const pipeline = r.ops.filter((c: OpCount) => c.origin !== 'api');
+  const admission = r.ops.filter((c: OpCount) => c.origin === 'api' && c.service === 'dynamodb' && WRITE_OPERATIONS.has(c.operation));
+  const pipeline = [...r.ops.filter((c: OpCount) => c.origin !== 'api'), ...admission];
   const ingress = r.ops.filter((c: OpCount) => c.origin === 'api' && c.service === 'sqs');
   const sum = (list: OpCount[], f: (c: OpCount) => number) => list.reduce((s, c) => s + f(c), 0);
   const invocations = r.roles.reduce((s, x) => s + x.invocations, 0);
@@ -77,6 +92,10 @@ export function pipelineCost(r: RunResult) {
     writeUnits: sum(pipeline, (c) => c.writeUnits),
     readUnits: sum(pipeline, (c) => c.readUnits),
     estimatedUnits: sum(pipeline, (c) => c.estimatedUnits),
+    /** Write units of the state function's node writes (BatchWriteItem): the state tree, one item per node. */
+    treeWriteUnits: sum(pipeline, (c) =>
+      c.origin === 'state-function' && c.service === 'dynamodb' && c.operation === 'BatchWriteItem' ? c.writeUnits : 0,
+    ),
     /** DynamoDB requests of the pipeline (each BatchWriteItem or TransactWriteItems counts once). */
     dynamoCalls: sum(pipeline, (c) => (c.service === 'dynamodb' ? c.calls : 0)),
     invocations,
@@ -99,7 +118,7 @@ function byRole(r: RunResult, checkpoints: number) {
   return [...roles].map(([role, e]) => ({
     regions: r.regions,
     n: r.validators,
-    role: role === 'api' ? 'api (ingress sends; reads are the load generator polling)' : role,
+    role: role === 'api' ? 'api (ingress sends, admission writes; reads are mostly the load generator polling)' : role,
     'DDB calls/ckpt': e.ddb / checkpoints,
     'SQS req/ckpt': e.sqs / checkpoints,
     'DDB WRU/ckpt': e.wru / checkpoints,
@@ -115,6 +134,7 @@ async function main(): Promise<void> {
     seconds: '15',
     drain: '30',
     'checkpoint-interval': '1',
+    accounts: '0',
     'data-dir': join(tmpdir(), 'afg-bench-cost'),
   });
   const configs = f.configs!.split(',').map((c) => {
@@ -126,6 +146,7 @@ async function main(): Promise<void> {
   const seconds = positive(f.seconds!, 'seconds');
   const drain = positive(f.drain!, 'drain');
   const checkpointInterval = positive(f['checkpoint-interval']!, 'checkpoint-interval');
+  const accounts = accountCount(f.accounts!);
   const started = performance.now();
   const loadAtStart = loadavg();
   const rows: Record<string, unknown>[] = [];
@@ -133,17 +154,18 @@ async function main(): Promise<void> {
   const runs: unknown[] = [];
   for (const c of configs) {
     console.error(
-      `cost: ${c.regions.length} regions, ${c.validators} validators: ${rate}/s for ${seconds} s, load average ${loadavg()[0]!.toFixed(1)}`,
+      `cost: ${c.regions.length} regions, ${c.validators} validators, ${accounts} funded accounts: ${rate}/s for ${seconds} s, load average ${loadavg()[0]!.toFixed(1)}`,
     );
     const bench = await BenchCluster.start({
       regions: c.regions,
       validators: c.validators,
       checkpointInterval,
+      accounts,
       dataDir: join(f['data-dir']!, `${c.regions.length}x${c.validators}`),
     });
     let r: RunResult;
     try {
-      await runLoad(bench, { rate: 5, seconds: 2, drainSeconds: 20 }); // warm-up, not counted
+      await runLoad(bench, { rate: 5, seconds: 2, drainSeconds: 20, senders: devSenders() }); // warm-up, not counted
       r = await runLoad(bench, { rate, seconds, drainSeconds: drain });
     } finally {
       await bench.stop();
@@ -156,6 +178,7 @@ async function main(): Promise<void> {
       regions: r.regions,
       n: r.validators,
       t: bench.cluster.config.threshold,
+      accounts: r.accounts,
       checkpoints: r.checkpoints,
       transfers: r.load.finalized,
       pending: r.load.pending,
@@ -169,6 +192,10 @@ async function main(): Promise<void> {
       '$/1M ckpt': (usd / checkpoints) * 1e6,
       '$/1M tx': (usd / transfers) * 1e6,
       '$/1M tx x86': (dollars(p, 'x86') / transfers) * 1e6,
+      // Requests and units only (no Lambda duration): independent of the machine's speed and load.
+      '$/1M tx counted': (dollars({ ...p, gbSeconds: 0 }) / transfers) * 1e6,
+      'DDB WRU/tx': p.writeUnits / transfers,
+      'tree WRU/tx': p.treeWriteUnits / transfers,
       'tx/ckpt': transfers / checkpoints,
       'empty receives/s': p.emptyReceives / r.windowSeconds,
       'estimated units %': (100 * p.estimatedUnits) / Math.max(1, p.writeUnits + p.readUnits),
@@ -187,7 +214,7 @@ async function main(): Promise<void> {
       'local handler wall times (overstated on a busy shared machine).',
     prices: PRICES,
     roleMemoryMb: ROLE_MEMORY_MB,
-    setup: { rate, seconds, drainSeconds: drain, checkpointInterval },
+    setup: { rate, seconds, drainSeconds: drain, checkpointInterval, accounts },
     breakdown,
     runs,
     loadAverage: { start: loadAtStart, end: loadavg() },

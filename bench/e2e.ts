@@ -2,7 +2,11 @@
  * End-to-end benchmark on the local cluster (npm run bench:e2e): finality latency and throughput.
  *
  *   npx tsx bench/e2e.ts [--rates 10,100,1000] [--seconds 20] [--drain 20] [--regions 4] [--validators n]
- *                        [--checkpoint-interval 1] [--data-dir $TMPDIR/afg-bench-e2e]
+ *                        [--checkpoint-interval 1] [--accounts 0] [--data-dir $TMPDIR/afg-bench-e2e]
+ *
+ * `--accounts N` starts each cluster with N funded accounts beyond the ten dev accounts (keys
+ * sha256("afg-account-" + i), lib/core/accounts.ts) and spreads the measured load over them, as
+ * `npm start -- --accounts N --load R` does; the warm-up sends from the dev accounts.
  *
  * One cluster (default: 4 regions, one validator each, t = 3, every block a checkpoint) with real
  * DynamoDB Local and the fauxqs SQS emulator, all on loopback. For each offered load, the load
@@ -23,6 +27,8 @@
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MAX_GENESIS_ACCOUNTS } from '../lib/core/accounts.js';
+import { devSenders } from '../lib/local/load.js';
 import { BenchCluster, type RunResult, runLoad } from './cluster-run.js';
 import { reportBench } from './report.js';
 
@@ -53,6 +59,14 @@ export function positive(value: string, flag: string): number {
   return n;
 }
 
+/** `--accounts`: funded genesis accounts beyond the dev accounts, an integer in 0..MAX_GENESIS_ACCOUNTS; throws naming the flag. */
+export function accountCount(value: string): number {
+  const n = /^\d+$/.test(value.trim()) ? Number(value.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n > MAX_GENESIS_ACCOUNTS)
+    throw new Error(`--accounts: expected an integer in 0..${MAX_GENESIS_ACCOUNTS}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 export const regionNames = (count: number) => {
   if (!Number.isInteger(count) || count < 1 || count > REGIONS.length) throw new Error(`--regions: expected 1..${REGIONS.length}`);
   return REGIONS.slice(0, count);
@@ -63,6 +77,7 @@ export function e2eRow(r: RunResult): Record<string, unknown> {
   const finalized = Math.max(1, r.load.finalized);
   const perTx = (ms: number | null) => (ms === null ? null : ms / finalized);
   return {
+    accounts: r.accounts,
     'offered/s': r.rate,
     offered: r.load.offered,
     sent: r.load.sent,
@@ -117,6 +132,7 @@ async function main(): Promise<void> {
     regions: '4',
     validators: '',
     'checkpoint-interval': '1',
+    accounts: '0',
     'data-dir': join(tmpdir(), 'afg-bench-e2e'),
   });
   const rates = f.rates!.split(',').map((v) => positive(v, 'rates'));
@@ -125,6 +141,7 @@ async function main(): Promise<void> {
   const regions = regionNames(positive(f.regions!, 'regions'));
   const validators = f.validators === '' ? regions.length : positive(f.validators!, 'validators');
   const checkpointInterval = positive(f['checkpoint-interval']!, 'checkpoint-interval');
+  const accounts = accountCount(f.accounts!);
   const started = performance.now();
   const loadAtStart = loadavg();
   const runs: RunResult[] = [];
@@ -133,12 +150,18 @@ async function main(): Promise<void> {
   // A fresh cluster per load level: a backlog left by one level must not slow the next one down.
   for (const rate of rates) {
     console.error(
-      `e2e: ${regions.length} regions, ${validators} validators: ${rate} transfers/s for ${seconds} s (+ up to ${drain} s drain), load average ${loadavg()[0]!.toFixed(1)}`,
+      `e2e: ${regions.length} regions, ${validators} validators, ${accounts} funded accounts: ${rate} transfers/s for ${seconds} s (+ up to ${drain} s drain), load average ${loadavg()[0]!.toFixed(1)}`,
     );
-    const bench = await BenchCluster.start({ regions, validators, checkpointInterval, dataDir: join(f['data-dir']!, String(rate)) });
+    const bench = await BenchCluster.start({
+      regions,
+      validators,
+      checkpointInterval,
+      accounts,
+      dataDir: join(f['data-dir']!, String(rate)),
+    });
     threshold = bench.cluster.config.threshold;
     try {
-      await runLoad(bench, { rate: 5, seconds: 3, drainSeconds: 20 }); // warm-up (JIT, caches, first blocks); not reported
+      await runLoad(bench, { rate: 5, seconds: 3, drainSeconds: 20, senders: devSenders() }); // warm-up (JIT, caches, first blocks); not reported
       const r = await runLoad(bench, { rate, seconds, drainSeconds: drain });
       runs.push(r);
       console.error(
@@ -168,7 +191,7 @@ async function main(): Promise<void> {
       'transfers that became final during the second half of the offer, per second. node cores / ELU: this process ' +
       '(roles, API, load generator); ddb cores: the DynamoDB Local JVM; sqs cores: the SQS emulator process. ' +
       'cpu ms/tx: CPU time per finalized transfer over the whole window (independent of other load on the machine).',
-    setup: { regions, validators, threshold, checkpointInterval, seconds, drainSeconds: drain, pollMs: 100 },
+    setup: { regions, validators, threshold, checkpointInterval, accounts, seconds, drainSeconds: drain, pollMs: 100 },
     failures,
     targets: [
       {

@@ -8,6 +8,10 @@
  *   - mean path depth of a touched key, to show written ~= touched x (depth + 1) with depth ~ log2 N;
  *   - proof size and single-account read/prove+verify latency.
  * A second table varies the number of touched keys at the largest size (writes grow linearly).
+ * A third, `smallBlocks`, gives at every size the nodes and node bytes written per block of 1, 10 and 30
+ * transfers between random accounts (2 touched keys each, what the cost bench's blocks hold): the
+ * input of the state-layout cost figures in docs/benchmarks.md (one DynamoDB item, 1 write unit, per
+ * node today; bytes per transfer is what a layout packing a block's nodes into few items would pay).
  */
 import { loadavg } from 'node:os';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -15,7 +19,7 @@ import { ascii, concatBytes, u64 } from '../lib/core/bytes.js';
 import { LOCAL_CHAIN_ID } from '../lib/core/chain.js';
 import { ed25519PublicKey } from '../lib/core/ed25519.js';
 import { accountKey, encodeAccount, type GenesisAccount, signTransfer, TransferLedger } from '../lib/core/ledger.js';
-import { MemoryNodeStore, SparseMerkleTree, verifyProof } from '../lib/core/smt.js';
+import { type Hash, MemoryNodeStore, type NodeStore, SparseMerkleTree, verifyProof } from '../lib/core/smt.js';
 import type { Transaction } from '../lib/core/types.js';
 import { reportBench } from './report.js';
 
@@ -47,9 +51,26 @@ function rng(s: number) {
 
 const rows: Record<string, unknown>[] = [];
 const touchedRows: Record<string, unknown>[] = [];
+const smallBlockRows: Record<string, unknown>[] = [];
+
+/** A MemoryNodeStore that also counts the encoded bytes written (node bytes only, no keys). */
+class CountingStore implements NodeStore {
+  readonly inner = new MemoryNodeStore();
+  bytes = 0;
+  get size(): number {
+    return this.inner.size;
+  }
+  get(hash: Hash): Promise<Uint8Array | undefined> {
+    return this.inner.get(hash);
+  }
+  async putMany(nodes: { hash: Hash; bytes: Uint8Array }[]): Promise<void> {
+    for (const n of nodes) this.bytes += n.bytes.length;
+    await this.inner.putMany(nodes);
+  }
+}
 
 for (const n of SIZES) {
-  const store = new MemoryNodeStore();
+  const store = new CountingStore();
   const tree = new SparseMerkleTree(store);
   // Accounts: the senders (known keys) plus n - SENDERS arbitrary 32-byte recipients.
   const others = Array.from({ length: n - SENDERS }, (_, i) => seed('bench-account', i));
@@ -146,6 +167,30 @@ for (const n of SIZES) {
     readUs,
     proveVerifyUs,
   });
+  // Small blocks: T transfers between random accounts (2 T touched keys), tree writes only.
+  const smallPick = rng(n * 13 + 5);
+  for (const perBlock of [1, 10, 30]) {
+    let nodesWritten = 0;
+    let bytesWritten = 0;
+    for (let b = 0; b < BLOCKS; b++) {
+      const changes = Array.from({ length: 2 * perBlock }, (_, i) => ({
+        key: accountKey(others[smallPick(others.length)]!),
+        value: encodeAccount({ balance: BigInt(b * 100 + i + 7), nonce: 3n }),
+      }));
+      const before = store.bytes;
+      const out = await tree.update(root, changes);
+      nodesWritten += out.written;
+      bytesWritten += store.bytes - before;
+      root = out.root;
+    }
+    smallBlockRows.push({
+      accounts: n,
+      transfersPerBlock: perBlock,
+      nodesPerBlock: nodesWritten / BLOCKS,
+      nodesPerTransfer: nodesWritten / BLOCKS / perBlock,
+      nodeBytesPerTransfer: bytesWritten / BLOCKS / perBlock,
+    });
+  }
   console.error(`n=${n} done at ${((performance.now() - started) / 1000).toFixed(1)}s`);
 
   if (n === SIZES.at(-1)) {
@@ -177,6 +222,7 @@ reportBench('state', rows, {
     '(100 senders -> random existing accounts, ~200 touched keys); blockExecMs includes 100 native ed25519 verifications. ' +
     'update200 = tree-only batch update of 200 keys. meanDepth = mean proof length of a touched key (~log2 N + 1.3).',
   byTouchedKeys: touchedRows,
+  smallBlocks: smallBlockRows,
   totalSeconds: (performance.now() - started) / 1000,
   loadAverage: loadavg(),
 });

@@ -110,6 +110,8 @@ export class RegionStack extends Stack {
     if (props.env?.region !== undefined && props.env.region !== region) {
       throw new Error(`RegionStack.env.region: ${props.env.region} disagrees with region ${region}`);
     }
+    /** Seconds finality may stand still while a proposed block waits before a minute counts as stalled. */
+    const FINALITY_STALL_SECONDS = 60;
     const lagThreshold = props.finalityLagThreshold ?? 3 * config.checkpointInterval;
     if (!Number.isInteger(lagThreshold) || lagThreshold < 1) {
       throw new Error(`RegionStack.finalityLagThreshold: expected a positive integer, got ${lagThreshold}`);
@@ -351,21 +353,40 @@ export class RegionStack extends Stack {
       description: `afg API in ${region} behind a streaming function URL: GET <url>v1/finality/stream`,
     });
 
-    // Finality lag, emitted by the finalizer (Powertools EMF). Silence (no votes at all) is not a breach:
-    // the DLQ alarms and GET /v1/health cover a stalled pipeline.
+    // Finality lag, emitted by the finalizer (Powertools EMF) each time something finalizes, so a
+    // total stall (fewer than t validators alive) emits nothing and the lag alone stays silent; head
+    // minus finalized cannot even exceed 3K then (pacing). The heartbeat FinalityStalledSeconds, sent
+    // by the API's health check every minute (lib/handlers/health-check.ts), says how long finality
+    // has not moved while a proposed block waits for it (0 when idle), so the alarm breaches on either.
+    const lagMetric = new cloudwatch.Metric({
+      namespace: FINALITY_LAG_METRIC.namespace,
+      metricName: FINALITY_LAG_METRIC.metricName,
+      dimensionsMap: { service: FINALITY_LAG_METRIC.service, region },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
+    const stalledMetric = new cloudwatch.Metric({
+      namespace: HEALTH_CHECK_METRICS.namespace,
+      metricName: HEALTH_CHECK_METRICS.stalled,
+      dimensionsMap: { service: HEALTH_CHECK_METRICS.service, region },
+      statistic: 'Maximum',
+      period: Duration.minutes(1),
+    });
     const lagAlarm = new cloudwatch.Alarm(this, 'FinalityLagAlarm', {
       alarmName: `${prefix}-finality-lag-${region}`,
-      alarmDescription: `Head minus finalized height above ${lagThreshold} blocks for 5 minutes in ${region}`,
-      metric: new cloudwatch.Metric({
-        namespace: FINALITY_LAG_METRIC.namespace,
-        metricName: FINALITY_LAG_METRIC.metricName,
-        dimensionsMap: { service: FINALITY_LAG_METRIC.service, region },
-        statistic: 'Maximum',
+      alarmDescription:
+        `Finality lagging or stalled in ${region} for 5 minutes: head minus finalized above ${lagThreshold} blocks, or finality ` +
+        `not moving for ${FINALITY_STALL_SECONDS} s or more while a proposed block waits (FinalityStalledSeconds, from the health check)`,
+      metric: new cloudwatch.MathExpression({
+        expression: `IF(FILL(lag, 0) > ${lagThreshold} OR FILL(stalled, 0) >= ${FINALITY_STALL_SECONDS}, 1, 0)`,
+        usingMetrics: { lag: lagMetric, stalled: stalledMetric },
         period: Duration.minutes(1),
+        label: 'finality lagging or stalled (1) or not (0)',
       }),
-      threshold: lagThreshold,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 5,
+      // No data at all means the health check is not running: the health alarm below covers that.
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     for (const action of alarmActions) lagAlarm.addAlarmAction(action);

@@ -54,7 +54,15 @@ export interface ClusterConfig {
    * lib/core/accounts.ts). Part of the chain's genesis: every region must have the same. Default 0.
    */
   readonly genesisAccounts?: number;
+  /**
+   * Seconds without finality progress, work pending, before a validator asks for the next view
+   * (optional, 1..900: the timer is a delayed SQS message; default DEFAULT_VIEW_TIMEOUT_SECONDS).
+   */
+  readonly viewTimeoutSeconds?: number;
 }
+
+/** Bounds of ClusterConfig.viewTimeoutSeconds: SQS delays a message by at most 900 s. */
+export const VIEW_TIMEOUT_BOUNDS = { min: 1, max: 900 } as const;
 
 /** The transaction pool of a cluster: admission limits and the lanes senders are spread over. */
 export interface PoolSettings extends PoolLimits {
@@ -141,6 +149,7 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     'application',
     'pool',
     'genesisAccounts',
+    'viewTimeoutSeconds',
   ]);
   for (const key of Object.keys(r)) if (!known.has(key)) throw new ConfigError(key, 'unknown key');
   const int = (key: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
@@ -214,6 +223,9 @@ export function parseClusterConfig(raw: unknown): ClusterConfig {
     application,
     ...(r.pool === undefined ? {} : { pool: parsePool(r.pool) }),
     ...(r.genesisAccounts === undefined ? {} : { genesisAccounts: parseGenesisAccounts(r.genesisAccounts, application) }),
+    ...(r.viewTimeoutSeconds === undefined
+      ? {}
+      : { viewTimeoutSeconds: int('viewTimeoutSeconds', VIEW_TIMEOUT_BOUNDS.min, VIEW_TIMEOUT_BOUNDS.max) }),
   };
 }
 
@@ -280,5 +292,6 @@ export function regionConfig(config: ClusterConfig, region: string): RegionConfi
         : applicationNamed(config.application)!,
     maxBlockTransactions: config.maxBlockTransactions,
     maxBlockBytes: config.maxBlockBytes,
+    ...(config.viewTimeoutSeconds === undefined ? {} : { viewTimeoutSeconds: config.viewTimeoutSeconds }),
   };
 }

@@ -131,3 +131,14 @@ describe('genesisAccounts (optional: funded accounts beyond the dev accounts)', 
     expectConfigError({ ...base(), application: 'registry', genesisAccounts: 5 }, 'genesisAccounts', /transfer application only/);
   });
 });
+
+describe('viewTimeoutSeconds (optional: the validators view timer)', () => {
+  it('reaches every region config; absent leaves the default to the region; refuses a value SQS cannot delay', () => {
+    const config = parseClusterConfig({ ...base(), viewTimeoutSeconds: 3 });
+    for (const region of config.regions) expect(regionConfig(config, region).viewTimeoutSeconds).toBe(3);
+    expect(regionConfig(parseClusterConfig(base()), config.regions[0]!).viewTimeoutSeconds).toBeUndefined();
+    expectConfigError({ ...base(), viewTimeoutSeconds: 0 }, 'viewTimeoutSeconds', /expected an integer in \[1, 900\]/);
+    expectConfigError({ ...base(), viewTimeoutSeconds: 901 }, 'viewTimeoutSeconds', /expected an integer in \[1, 900\]/);
+    expectConfigError({ ...base(), viewTimeoutSeconds: 2.5 }, 'viewTimeoutSeconds', /expected an integer/);
+  });
+});

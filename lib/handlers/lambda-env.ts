@@ -114,7 +114,8 @@ export const runtime: () => Promise<Region> = once(async () => {
     memberKey: memberKeyOf,
     writesState: writesStateFromEnv(),
     telemetry,
-    health: { probes: regionProbes({ aws: probeAws, config, region }) },
+    // The local clock feeds lag.seconds only (informational, and the FinalityStalledSeconds heartbeat of the health check).
+    health: { now: () => Date.now(), probes: regionProbes({ aws: probeAws, config, region }) },
   });
 });
 

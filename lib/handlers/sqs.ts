@@ -21,7 +21,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { InputError } from '../core/errors.js';
-import { auditAll, auditHeights } from '../pipeline/audit.js';
+import { type AuditDeps, auditAll, auditHeights, auditRange } from '../pipeline/audit.js';
 import { isRetryLater } from '../pipeline/errors.js';
 import { handleViewChange, handleVote } from '../pipeline/finalizer.js';
 import { decodeMessage, type MessageKind, type QueueMessage } from '../pipeline/messages.js';
@@ -325,9 +325,10 @@ function finalizerHandler(provider: Provider<Region>, telemetry: Telemetry, opti
 }
 
 /**
- * A region's state function: any number of notices coalesce into one catch-up pass, then the
- * checkpoints the notices name are audited against the peers' tallies (audit.ts). A failure of
- * either fails the batch, so the notices come back and both run again (each is idempotent).
+ * A region's state function: any number of notices coalesce into one catch-up pass, which audits the
+ * checkpoint heights it is about to apply against the peers' tallies (audit.ts auditRange) before
+ * applying them; then the checkpoints the notices name are audited, unless the pass just did. A
+ * failure of either fails the batch, so the notices come back and both run again (each is idempotent).
  */
 function stateFunctionHandler(provider: Provider<Region>, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
   return async (event) => {
@@ -335,15 +336,25 @@ function stateFunctionHandler(provider: Provider<Region>, telemetry: Telemetry, 
     const { ok, failures } = decodeAll(region, event, ['finalized'], telemetry, options);
     let result: Awaited<ReturnType<typeof applyFinalized>>;
     try {
-      result = await applyFinalized(region.stateFunction());
+      const auditor = region.auditor();
+      const audited = new Set<number>();
+      result = await applyFinalized({
+        ...region.stateFunction(),
+        ...(auditor ? { beforeApply: (from, to) => audit(auditor, auditRange(auditor, from, to), audited, telemetry) } : {}),
+      });
       telemetry.metric('BlocksApplied', result.applied.length);
       if (result.applied.length) telemetry.metric('AppliedHeight', result.applied[result.applied.length - 1]!);
-      await audit(
-        region,
-        ok.map((o) => o.message.height),
-        result.to,
-        telemetry,
-      );
+      if (auditor)
+        await audit(
+          auditor,
+          auditHeights(
+            auditor,
+            ok.map((o) => o.message.height),
+            result.to,
+          ),
+          audited,
+          telemetry,
+        );
     } catch (error) {
       for (const o of ok) options.observe?.(o.record, { ok: false, error });
       await retrySoonIfNotReady(region, event.Records, error);
@@ -356,15 +367,17 @@ function stateFunctionHandler(provider: Provider<Region>, telemetry: Telemetry, 
 }
 
 /**
- * The cross-region evidence audit asked for by a batch of finality notices (`notices`: their
- * heights), within this region's finalized height. Unreadable peers are logged and counted, not
- * thrown (a region that is down must not send notices to the DLQ); this region's own store failing
- * throws.
+ * The cross-region evidence audit of `heights` (those of a pass, or those a batch of finality notices
+ * names), leaving out the ones in `audited` (this invocation's earlier audits), which it extends.
+ * Unreadable peers are logged and counted, not thrown (a region that is down must not send notices
+ * to the DLQ); this region's own store failing throws.
  */
-async function audit(region: Region, notices: readonly number[], finalized: number, telemetry: Telemetry): Promise<void> {
-  const deps = region.auditor();
-  if (!deps) return;
-  const reports = await auditAll(deps, auditHeights(deps, notices, finalized));
+async function audit(deps: AuditDeps, heights: readonly number[], audited: Set<number>, telemetry: Telemetry): Promise<void> {
+  const reports = await auditAll(
+    deps,
+    heights.filter((h) => !audited.has(h)),
+  );
+  for (const r of reports) audited.add(r.height);
   if (reports.length === 0) return;
   telemetry.metric('CheckpointsAudited', reports.length);
   const evidence = reports.flatMap((r) => r.evidence.map((e) => ({ height: r.height, member: e.member, kind: e.kind })));

@@ -38,6 +38,7 @@ export type MetricName =
   | 'AuditBadSignatures'
   | 'PoisonMessages'
   | 'HealthCheckFailed'
+  | 'FinalityStalledSeconds'
   | 'DependenciesFailing';
 
 export interface Telemetry {

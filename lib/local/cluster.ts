@@ -41,6 +41,7 @@ import { HttpPeer, HttpPeerBlocks } from '../pipeline/peers.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
+import { Reachability } from './reachability.js';
 import { type EmbeddedServices, type ServiceStartError, type ServiceStatus, startEmbeddedServices } from './services.js';
 
 export interface LocalClusterOptions {
@@ -77,6 +78,8 @@ export interface LocalClusterOptions {
   readonly maxLagBlocks?: number;
   /** Told about each follower's steps (snapshot, checkpoints, peers left). */
   readonly onFollowerEvent?: (region: string, event: FollowerEvent) => void;
+  /** Seconds without finality progress, work pending, before a validator asks for the next view (default lib/pipeline/region.ts). */
+  readonly viewTimeoutSeconds?: number;
 }
 
 export interface LocalRegion {
@@ -98,6 +101,8 @@ export class LocalCluster {
   /** Ends the follower runs; each run's promise settles once it stopped. */
   private readonly following = new AbortController();
   private readonly followers: Promise<void>[] = [];
+  /** API handlers by region index (a killed region's server is closed and later reopened on the same port). */
+  private readonly routes: Api[] = [];
   private constructor(
     readonly config: ClusterConfig,
     readonly regions: LocalRegion[],
@@ -105,8 +110,60 @@ export class LocalCluster {
     /** Clients for the health probes: one attempt each, so an outage shows at once. */
     private readonly probeAws: ClientFactory,
     private readonly services: EmbeddedServices | undefined,
-    private readonly servers: ApiServer[],
+    private readonly servers: (ApiServer | undefined)[],
+    /** The failure drills' switch: a region that is down cannot be reached by anyone. */
+    private readonly reach: Reachability,
   ) {}
+
+  /** Regions stopped by kill() and not revived. */
+  get downRegions(): string[] {
+    return this.reach.downRegions();
+  }
+
+  /**
+   * Failure drill: stops every role and the API of `region` and cuts it off. Its tables and
+   * queues become unreachable first (any request to them fails like a refused connection, so
+   * in-flight work ends at once), then its event sources stop and its API server closes (peers'
+   * calls are refused). Data stays where it is: revive() brings the region back as it was.
+   * @throws ConfigError for a region that is not a validator region of this cluster, or is already down.
+   */
+  async kill(region: string): Promise<void> {
+    const r = this.drillRegion(region);
+    if (this.reach.isDown(region)) throw new ConfigError('kill-region', `${region} is already down`);
+    this.reach.setDown(region, true);
+    await Promise.allSettled(r.sources.map((s) => s.stop()));
+    const i = this.regions.indexOf(r);
+    const server = this.servers[i];
+    this.servers[i] = undefined;
+    await server?.close().catch(() => {});
+  }
+
+  /**
+   * Brings a killed region back: reachable again, its API listening on the same address, its roles
+   * running (they resume from its tables and queues as they were, like a restarted region).
+   * @throws ConfigError for a region that is not down.
+   */
+  async revive(region: string): Promise<void> {
+    const r = this.drillRegion(region);
+    if (!this.reach.isDown(region)) throw new ConfigError('revive-region', `${region} is not down`);
+    const i = this.regions.indexOf(r);
+    this.servers[i] = await startApiServer((req) => this.routes[i]!(req), { port: Number(new URL(r.url).port), host: '127.0.0.1' });
+    this.reach.setDown(region, false);
+    for (const s of r.sources) s.start();
+  }
+
+  private drillRegion(region: string): LocalRegion {
+    const r = this.regions.find((x) => x.region === region);
+    if (!r || r.follower)
+      throw new ConfigError(
+        'region',
+        `${region} is not a validator region of this cluster (${this.regions
+          .filter((x) => !x.follower)
+          .map((x) => x.region)
+          .join(', ')})`,
+      );
+    return r;
+  }
 
   get urls(): string[] {
     return this.regions.map((r) => r.url);
@@ -154,6 +211,7 @@ export class LocalCluster {
       commitments: keys.commitments.map(toHex),
       maxBlockTransactions: opts.maxBlockTransactions ?? 500,
       maxBlockBytes: 200_000,
+      ...(opts.viewTimeoutSeconds === undefined ? {} : { viewTimeoutSeconds: opts.viewTimeoutSeconds }),
       ...(opts.pool ? { pool: opts.pool } : {}),
       ...(opts.accounts ? { genesisAccounts: opts.accounts } : {}),
     });
@@ -170,14 +228,15 @@ export class LocalCluster {
       sqs: services!.sqsEndpoint,
       sqsByRegion: services!.sqsEndpoints,
     };
-    const aws = createClientFactory({ endpoints });
-    const probeAws = createClientFactory({ endpoints, maxAttempts: 1 });
-    const servers: ApiServer[] = [];
+    const reach = new Reachability();
+    const aws = reach.guard(createClientFactory({ endpoints }));
+    const probeAws = reach.guard(createClientFactory({ endpoints, maxAttempts: 1 }));
+    const servers: (ApiServer | undefined)[] = [];
     const regions: LocalRegion[] = [];
-    const cluster = new LocalCluster(config, regions, aws, probeAws, services, servers);
+    const cluster = new LocalCluster(config, regions, aws, probeAws, services, servers, reach);
     try {
       // Listen first (port 0 picks a free port), so every region knows its peers' real URLs.
-      const routes: Api[] = [];
+      const routes = cluster.routes;
       for (const [i] of config.regions.entries()) {
         const server = await startApiServer((req) => routes[i]!(req), {
           port: opts.basePort === 0 ? 0 : opts.basePort + i,
@@ -185,7 +244,7 @@ export class LocalCluster {
         });
         servers.push(server);
       }
-      const urls = servers.map((s) => s.url);
+      const urls = servers.map((s) => s!.url);
       const dashboard = await dashboardHtml({ peers: urls, groupPublicKey: config.groupPublicKey });
       const followers = followerRegions(config);
       // Every region's API admits into (and reads statuses from) the pool of the current view's sequencer region.
@@ -303,7 +362,7 @@ export class LocalCluster {
     this.following.abort();
     await Promise.allSettled(this.followers);
     await Promise.allSettled(this.regions.flatMap((r) => r.sources.map((s) => s.stop())));
-    await Promise.allSettled(this.servers.map((s) => s.close()));
+    await Promise.allSettled(this.servers.map((s) => s?.close()));
     this.aws.destroy();
     this.probeAws.destroy();
     await this.services?.stop();

@@ -4,7 +4,7 @@
  * result to an exit code (2 for bad usage).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { type PoolSettings, poolSettings } from '../config.js';
+import { type PoolSettings, poolSettings, VIEW_TIMEOUT_BOUNDS } from '../config.js';
 import { defaultThreshold } from '../core/ffg.js';
 import { DEFAULT_POOL_LANES, DEFAULT_POOL_LIMITS, poolLimitsProblem } from '../pipeline/pool.js';
 
@@ -52,6 +52,17 @@ export interface StartOptions {
   readonly accounts?: number;
   /** Transaction pool settings given on the command line (the rest keep their defaults). */
   readonly pool?: Partial<PoolSettings>;
+  /** Failure drills (--kill-region / --revive-region), in time order. */
+  readonly drills: readonly DrillEvent[];
+  /** Seconds without finality progress, work pending, before a validator asks for the next view. */
+  readonly viewTimeoutSeconds?: number;
+}
+
+/** One step of a failure drill: at `atSeconds` after the cluster is ready (and the load started), kill or revive `region`. */
+export interface DrillEvent {
+  readonly action: 'kill' | 'revive';
+  readonly region: string;
+  readonly atSeconds: number;
 }
 
 export type FlagsResult =
@@ -100,6 +111,20 @@ const regionList =
       if (!REGION_RE.test(r)) throw new InvalidArgumentError(`${flag}: "${r}" is not a region name (e.g. us-east-1)`);
     if (new Set(regions).size !== regions.length) throw new InvalidArgumentError(`${flag}: a region is listed twice`);
     return regions;
+  };
+
+type DrillStep = { readonly region: string; readonly atSeconds: number };
+
+/** Parses one REGION@SECONDS value of --kill-region / --revive-region (the region is checked against --regions later). */
+const drillStep =
+  (flag: string) =>
+  (value: string, previous: DrillStep[]): DrillStep[] => {
+    const m = /^([^@\s]+)@(\d+(?:\.\d+)?)$/.exec(value.trim());
+    if (!m) throw new InvalidArgumentError(`${flag}: expected REGION@SECONDS (e.g. us-east-1@20), got "${value}"`);
+    const atSeconds = Number(m[2]);
+    if (!Number.isFinite(atSeconds) || atSeconds > MAX_DURATION_S)
+      throw new InvalidArgumentError(`${flag}: seconds must be at most ${MAX_DURATION_S}, got "${m[2]}"`);
+    return [...previous, { region: m[1]!, atSeconds }];
   };
 
 function endpointUrl(value: string): string {
@@ -186,6 +211,24 @@ function program(defaultPort: number): Command {
       intIn('--nonce-window', 1, MAX_POOL),
     )
     .option('--pool-lanes <n>', `partitions the pool spreads senders over (default ${DEFAULT_POOL_LANES})`, intIn('--pool-lanes', 1, 256))
+    .option(
+      '--kill-region <region@s>',
+      'failure drill: s seconds after the cluster is ready (and the load started), stop every role and the API of the region ' +
+        'and make its tables and queues unreachable (repeatable)',
+      drillStep('--kill-region'),
+      [] as DrillStep[],
+    )
+    .option(
+      '--revive-region <region@s>',
+      'failure drill: bring a killed region back at s seconds (repeatable)',
+      drillStep('--revive-region'),
+      [] as DrillStep[],
+    )
+    .option(
+      '--view-timeout <s>',
+      'seconds without finality progress, work pending, before a validator asks for the next view (default 10)',
+      intIn('--view-timeout', VIEW_TIMEOUT_BOUNDS.min, VIEW_TIMEOUT_BOUNDS.max),
+    )
     .option('--no-view', 'print plain status lines instead of the live view');
 }
 
@@ -285,5 +328,38 @@ function finish(o: Record<string, unknown>): StartOptions {
     view: o.view !== false,
     ...(o.accounts === undefined ? {} : { accounts: o.accounts as number }),
     ...poolFlags(o),
+    drills: drillFlags(o, regions),
+    ...(o.viewTimeout === undefined ? {} : { viewTimeoutSeconds: o.viewTimeout as number }),
   };
+}
+
+/**
+ * The drill flags as one time-ordered list, checked: each region is a validator region (a
+ * follower has no roles to kill), and per region the steps alternate kill, revive, kill... at
+ * strictly increasing times (a revive needs an earlier kill of that region).
+ */
+function drillFlags(o: Record<string, unknown>, regions: readonly string[]): DrillEvent[] {
+  const steps = (flag: string, action: DrillEvent['action']) =>
+    (o[flag === '--kill-region' ? 'killRegion' : 'reviveRegion'] as DrillStep[]).map((s) => {
+      if (!regions.includes(s.region))
+        throw new FlagError(flag, `"${s.region}" is not one of the validator regions (${regions.join(', ')})`);
+      return { action, region: s.region, atSeconds: s.atSeconds };
+    });
+  const all = [...steps('--kill-region', 'kill'), ...steps('--revive-region', 'revive')].sort((a, b) => a.atSeconds - b.atSeconds);
+  for (const region of new Set(all.map((e) => e.region))) {
+    const mine = all.filter((e) => e.region === region);
+    mine.forEach((e, i) => {
+      const want = i % 2 === 0 ? 'kill' : 'revive';
+      if (i > 0 && e.atSeconds === mine[i - 1]!.atSeconds)
+        throw new FlagError(`--${e.action}-region`, `${region} has two steps at ${e.atSeconds} s`);
+      if (e.action !== want)
+        throw new FlagError(
+          `--${e.action}-region`,
+          e.action === 'revive'
+            ? `${region}@${e.atSeconds}: revive needs an earlier --kill-region of ${region}`
+            : `${region}@${e.atSeconds}: ${region} is already killed then (revive it first)`,
+        );
+    });
+  }
+  return all;
 }

@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { AfgError, ConfigError } from '../core/errors.js';
 import type { Log } from '../handlers/telemetry.js';
 import type { LocalCluster } from './cluster.js';
+import { type DrillReport, DrillRunner } from './drill.js';
 import { parseStartFlags, type StartOptions } from './flags.js';
 import { devSenders, formatLoadSummary, fundedSenders, LoadGenerator, type LoadStats, loadSummaryJson } from './load.js';
 import { type MachineFigures, startMachineMeter } from './proc.js';
@@ -114,6 +115,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests, newChain: bo
     basePort: o.port,
     ...(o.accounts ? { accounts: o.accounts } : {}),
     ...(o.pool ? { pool: o.pool } : {}),
+    ...(o.viewTimeoutSeconds === undefined ? {} : { viewTimeoutSeconds: o.viewTimeoutSeconds }),
     ...(o.endpoint ? { endpoints: { dynamodb: o.endpoint, sqs: o.endpoint } } : {}),
     log,
     // Never rate-limited: an operator must see every exit and restart of a service.
@@ -152,6 +154,8 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests, newChain: bo
   let load: LoadGenerator | undefined;
   let view: ClusterView | undefined;
   let loadStats: LoadStats | undefined;
+  let drill: DrillRunner | undefined;
+  let drillReport: DrillReport | undefined;
   let machine: MachineFigures | undefined;
   let meter: ReturnType<typeof startMachineMeter> | undefined;
   let reason = 'signal';
@@ -182,6 +186,11 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests, newChain: bo
           'a transfer that cannot be sent on time is skipped and reported\n',
       );
     }
+    // Drill times count from here: the cluster is ready and the load (if any) has just started.
+    if (!stop.requested && (o.load > 0 || o.drills.length > 0)) {
+      drill = new DrillRunner(cluster, o.drills, (m) => (view ? view.note(m) : io.err(`${m}\n`)));
+      drill.start();
+    }
     const current = load;
     view = new ClusterView({
       regions: cluster.regions.map((r) => (r.follower ? { ...r, region: `${r.region} (f)` } : r)),
@@ -205,6 +214,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests, newChain: bo
       loadStats = await load.stop({ drainMs });
       machine = meter?.read();
     }
+    drillReport = await drill?.stop();
   } catch (e) {
     io.err(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     reason = 'error';
@@ -242,10 +252,28 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests, newChain: bo
   if (loadStats) {
     for (const w of loadStats.warnings) io.err(`WARNING ${w}\n`);
     // The last line of stdout: the fixed interface scripts read (DESIGN.md section 7).
-    io.out(`${JSON.stringify(loadSummaryJson(loadStats, machine))}\n`);
-  }
+    const summary = loadSummaryJson(loadStats, machine);
+    io.out(`${JSON.stringify(drillReport ? { load: { ...summary.load, ...drillSummaryJson(drillReport) } } : summary)}\n`);
+  } else if (drillReport && o.drills.length > 0) io.out(`${JSON.stringify({ drill: drillSummaryJson(drillReport) })}\n`);
   if (serviceFailure) io.err(`error: stopped because ${serviceFailure.message.split('\n')[0]}\n`);
   return reason === 'error' || serviceFailure !== undefined ? EXIT.failed : EXIT.ok;
+}
+
+/**
+ * The drill's part of the summary line: each region's finalized height, whether the regions up agree
+ * on every checkpoint finalized in the run, and per kill the recovery figures (lib/local/drill.ts);
+ * `recoverySeconds` at the top is the first kill's (null when finality did not resume).
+ */
+function drillSummaryJson(r: DrillReport): Record<string, unknown> {
+  const firstKill = r.steps.find((s) => s.action === 'kill');
+  return {
+    finalizedByRegion: r.finalizedByRegion,
+    finalizedAgree: r.finalizedAgree,
+    agreementCheckedHeights: [r.agreementCheckedFrom, r.agreementCheckedUpTo],
+    ...(r.disagreements.length > 0 ? { disagreements: r.disagreements } : {}),
+    ...(firstKill ? { recoverySeconds: firstKill.recoverySeconds ?? null } : {}),
+    ...(r.steps.length > 0 ? { drills: r.steps } : {}),
+  };
 }
 
 /**

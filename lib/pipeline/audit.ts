@@ -19,11 +19,15 @@
  * paired with a span note (the finalizer notes a non-adjacent link at every height strictly inside
  * it, within MAX_SPAN_CHECKPOINTS).
  *
- * When: each finality notice for checkpoint F (the state function's queue) audits F, and again the
- * height `horizon` checkpoints below F. The first audit finds what was recorded by the time F became
- * final; the second, at the horizon where finalizers start refusing votes on that height as stale
- * (STALE_CHECKPOINTS), finds votes that arrived late. So each checkpoint height costs at most
- * 2 x (regions - 1) peer reads in its life (more only when its notice is delivered again).
+ * When: before the state function applies a checkpoint height h, it audits h, and the height
+ * `horizon` checkpoints below h (auditRange); each finality notice for checkpoint F also audits F and
+ * F - horizon (auditHeights) when the pass did not. The first audit finds what was recorded by the
+ * time h became final; the second, at the horizon where finalizers start refusing votes on that
+ * height as stale (STALE_CHECKPOINTS), finds votes that arrived late. Auditing what a pass applies,
+ * not only what notices name, covers the heights that became final as ancestors only (a jump link
+ * skips them and no notice names them), and auditing before applying means a crash after the apply
+ * cannot skip an audit. So each checkpoint height costs at most 2 x (regions - 1) peer reads in its
+ * life (more only when a pass or a notice is run again).
  */
 import { asafeUint, toHex } from '../core/bytes.js';
 import { voteSigningBytes } from '../core/codec.js';
@@ -81,6 +85,21 @@ export function auditHeights(deps: Pick<AuditDeps, 'chain' | 'horizon'>, notices
   for (const F of notices)
     for (const h of [F, F - deps.horizon * K])
       if (h > deps.chain.genesis.height && h <= finalized && isCheckpointHeight(h, K)) heights.add(h);
+  return [...heights].sort((a, b) => a - b);
+}
+
+/**
+ * The heights a state function pass audits before it applies the blocks above `from` up to `to`: every
+ * checkpoint height in (from, to], and each one `horizon` checkpoints below it, leaving out genesis.
+ * A pass covers the heights no notice names: after a jump link (S -> F with F > S + K, as a fork or a
+ * view change leaves) the checkpoints between S and F become final only as ancestors of F, and no
+ * finality notice is ever sent for them. Sorted, without repeats; at most 2 per checkpoint applied.
+ */
+export function auditRange(deps: Pick<AuditDeps, 'chain' | 'horizon'>, from: number, to: number): number[] {
+  const K = deps.chain.set.checkpointInterval;
+  const heights = new Set<number>();
+  for (let h = from + K - (from % K); h <= to; h += K)
+    for (const x of [h, h - deps.horizon * K]) if (x > deps.chain.genesis.height) heights.add(x);
   return [...heights].sort((a, b) => a - b);
 }
 

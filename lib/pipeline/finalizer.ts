@@ -227,11 +227,18 @@ async function storeCertificate(
   deps: FinalizerDeps,
   c: Certificate,
   progress: Progress,
+  sourceJustified?: true,
 ): Promise<{ certificate: Certificate; created: boolean }> {
-  const stored = await deps.store.certify(c, await isJustified(deps, c.source));
+  const stored = await deps.store.certify(c, sourceJustified ?? (await isJustified(deps, c.source)));
   if (stored.justifiedNow)
     await afterJustified(deps, stored.certificate, stored.tally ?? (await deps.store.tally(c.target.height))!, progress);
   else if (stored.created) await whenSourceJustified(deps, stored.certificate, progress);
+  else if (sourceJustified && checkpointEquals(stored.certificate.target, c.target)) {
+    // This height's certificate (made here, waiting for its source) certifies the same checkpoint, which
+    // `c` shows justified: the stored one's signers saw its source justified just as well.
+    const justified = await deps.store.markJustified(stored.certificate);
+    if (justified) await afterJustified(deps, stored.certificate, justified, progress);
+  }
   return stored;
 }
 
@@ -345,7 +352,8 @@ async function resume(deps: FinalizerDeps, c: Certificate, tally: HeightTally, p
 /**
  * A vote whose source this region has not justified may carry the source's justification: checked
  * here with the group key alone, then stored like a certificate made locally (when this height has
- * none), so a region that lost shares of that link catches up instead of stalling.
+ * none), justified, so a region that lost shares of that link, or was cut off for a while, catches up
+ * instead of stalling.
  */
 async function importJustification(
   deps: FinalizerDeps,
@@ -357,15 +365,19 @@ async function importJustification(
   const { chain } = deps;
   const { set } = chain;
   if (!checkpointEquals(c.target, source) || c.era !== set.era || (await isJustified(deps, source))) return;
-  // Like a vote, an imported link must prove its target descends from its source.
-  if (!provesAncestry(set.chainId, c.source, c.target, ancestry)) return;
+  // No ancestry proof is needed: the honest signers among t checked that the target descends from the
+  // source before signing. Headers, when sent, are only checked to be the right ones.
+  if (ancestry.length > 0 && !provesAncestry(set.chainId, c.source, c.target, ancestry)) return;
   const signers = new Set(c.signers);
   if (signers.size !== c.signers.length || !quorum(signers.size, set.threshold) || c.signers.some((i) => i < 1 || i > set.n)) return;
   if (c.source.height >= c.target.height || !isCheckpointHeight(c.source.height, set.checkpointInterval)) return;
   const message = voteSigningBytes(set.chainId, c);
   if (!deps.cache.verify(`group|${linkId(c)}|${toHex(c.signature)}`, () => chain.crypto.verify(set.groupPublicKey, message, c.signature)))
     return;
-  await storeCertificate(deps, c, progress);
+  // t members signed this link, so at least one honest member saw its source justified: the source is
+  // justified whether or not this region recorded it (a region back from a partition missed every
+  // certificate in between, and importing them one level per vote would never catch up).
+  await storeCertificate(deps, c, progress, true);
 }
 
 /**

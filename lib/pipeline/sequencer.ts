@@ -130,14 +130,15 @@ export async function sequence(
     const txs: QueueMessage[] = messages.filter((m) => m.kind === 'tx');
     if (noticed !== undefined || pacemaker !== undefined) txs.push(...(await supersededWork(deps, view)));
     if (txs.length > 0) {
-      await deps.transport.send({ queue: 'ingress', region: active }, txs);
       // Every validator watches that the active view makes progress with this work (its view timer); a
-      // region that cannot be reached is skipped (the others are enough to change the view).
+      // region that cannot be reached is skipped (the others are enough to change the view). Told first:
+      // when the active region is the one lost, the hand-over below fails, and only a view change helps.
       await Promise.allSettled(
         chain.set.members.map((m) =>
           deps.transport.send({ queue: 'inbox', region: m.region, member: m.index }, [{ kind: 'pending', view: view.view }]),
         ),
       );
+      await deps.transport.send({ queue: 'ingress', region: active }, txs);
     }
     return { blocks: [], rejected: [], waiting: 0, rebroadcast: 0, forwardedTo: active };
   }

@@ -29,6 +29,13 @@ export interface StateFunctionDeps {
   /** For the notice that continues a pass cut at MAX_BLOCKS_PER_PASS. */
   readonly transport: Transport;
   readonly region: string;
+  /**
+   * Called with each pass's range (the applied height, the height it applies up to) before the pass
+   * applies any block of it (the handler audits those heights for evidence: audit.ts auditRange). A
+   * failure stops the pass before the applied pointer moves, so a retry runs it again: no height is
+   * applied unaudited, even when the invocation crashes after applying.
+   */
+  readonly beforeApply?: (from: number, to: number) => Promise<void>;
 }
 
 export interface ApplyResult {
@@ -54,6 +61,7 @@ export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResu
   const finalized = await passTarget(deps, applied.height, head.finalized);
 
   const chainBlocks = await finalizedSegment(deps, applied, finalized.height, finalized.hash, result.fetched);
+  await deps.beforeApply?.(applied.height, finalized.height);
   // The height index answers GET /v1/blocks/{h} and peers' catch-up in O(1). The finalized tip needs
   // none (the finality tallies name it); a checkpoint below it in the same segment may have been
   // finalized only as an ancestor (after a view change its link was not adjacent), so it is indexed

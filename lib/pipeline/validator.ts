@@ -261,8 +261,15 @@ async function armViewTimer(deps: ValidatorDeps, view: number, force: boolean): 
   if (memory.timerView >= view) return;
   const head = await deps.finality.head();
   if (!force && memory.workHeight <= head.finalized.height) return;
+  const before = memory.timerView;
   memory.timerView = view;
-  await sendViewTimer(deps, view, head.finalized.height);
+  try {
+    await sendViewTimer(deps, view, head.finalized.height);
+  } catch (e) {
+    // No timer may be in flight: let the next message that brings work arm it again (a lost wake-up otherwise).
+    if (memory.timerView === view) memory.timerView = before;
+    throw e;
+  }
 }
 
 function sendViewTimer(deps: ValidatorDeps, view: number, finalizedAt: number): Promise<void> {
@@ -524,12 +531,14 @@ async function sendVote(
   justification: Certificate | undefined,
   resent: boolean,
 ): Promise<void> {
-  // The justification travels with the vote (with its own headers), so a region that lost shares of it catches up.
+  // The justification travels with the vote (with its own headers when this validator has them: a long
+  // link of a new view may reach below what it executed), so a region that lost shares of it, or was cut
+  // off for a while, catches up.
   let carried: { certificate: Certificate; ancestry: BlockHeader[] } | undefined;
   if (justification && checkpointEquals(justification.target, vote.source)) {
     const target = await executedAt(deps, justification.target.height, justification.target.hash);
     const headers = target && (await ancestryOf(deps, target, justification.source));
-    if (headers) carried = { certificate: justification, ancestry: headers };
+    carried = { certificate: justification, ancestry: headers ?? [] };
   }
   await sendToEveryRegion(deps, 'votes', {
     kind: 'vote',

@@ -113,6 +113,9 @@ export class InvariantChecker {
     return this.lastApplied.get(region) ?? 0;
   }
 
+  /** Every checkpoint any region has marked justified so far. */
+  private readonly justifiedAnywhere = new Set<string>();
+
   /** Agreement and certificate checks over every region's finality table. */
   async check(): Promise<void> {
     const K = this.cluster.set.checkpointInterval;
@@ -128,15 +131,19 @@ export class InvariantChecker {
         if (!t.certificate) continue;
         this.certificate(t.certificate, `${node.region}: certificate at ${h}`);
         if (!t.justified) continue;
-        // A link is justified only once its source is: genesis or the justified checkpoint at its height.
+        this.justifiedAnywhere.add(idOf(t.certificate.target));
+        // A link is justified only once its source is: genesis or the justified checkpoint at its height,
+        // here or (an imported certificate: its signers saw the source justified) in some region before.
         const source = t.certificate.source;
         const sourceTally = tallies.get(source.height);
         const sourceJustified =
           source.height === 0 ||
           (sourceTally?.justified === true &&
             sourceTally.certificate !== undefined &&
-            idOf(sourceTally.certificate.target) === idOf(source));
-        if (!sourceJustified) this.report('bad-certificate', `${node.region}: ${h} is justified but its source ${source.height} is not`);
+            idOf(sourceTally.certificate.target) === idOf(source)) ||
+          this.justifiedAnywhere.has(idOf(source));
+        if (!sourceJustified)
+          this.report('bad-certificate', `${node.region}: ${h} is justified but its source ${source.height} is not, in any region`);
         const finalization = finalizationOf(tallies.get(h - K), t, K);
         if (finalization && finalization.source.height > 0) this.finalized(node.region, finalization.source);
       }
@@ -202,8 +209,9 @@ export class InvariantChecker {
   /**
    * Cross-region evidence (issue 15, item 6): every slashable pair among the Byzantine member's signed
    * votes meets at one height h (a double vote at its target height, a surround at the inner vote's
-   * target, where the outer one is noted as a span). A region audits h when its notice for h arrives,
-   * after it applied h, and again after it applied h + horizon (the notice of that height). So once
+   * target, where the outer one is noted as a span). A region audits h as it applies h (whether or not
+   * a notice names h: a jump link finalizes heights only as ancestors), and again as it applies
+   * h + horizon. So once
    * both votes were recorded at h in any regions before a region applied h or h + horizon, that region
    * must end the run holding evidence against the member, whether or not it holds either vote (unless
    * its finality notices are still pending or dead-lettered when the run ends). Returns how many

@@ -20,7 +20,7 @@ import type { ChainContext } from '../pipeline/context.js';
 import { genesisCheckpoint } from '../pipeline/context.js';
 import { memoryRegionStores } from '../pipeline/memory.js';
 import { encodeMessage, type QueueMessage } from '../pipeline/messages.js';
-import type { Destination, PeerBlocks, PeerVotes, RegionStores, Transport } from '../pipeline/ports.js';
+import type { BlockStore, Destination, PeerBlocks, PeerVotes, RegionStores, Transport } from '../pipeline/ports.js';
 import { NotFound, type QueryService } from '../pipeline/query.js';
 import { createRegion, type Region, type RegionHooks, type RegionQueue } from '../pipeline/region.js';
 
@@ -142,8 +142,18 @@ export function parseQueueId(queue: string, homeRegion: string): { region: strin
   }
 }
 
+/** A call into a region that is cut off (its queues, tables and API), as a network error would surface. */
+export class RegionUnreachableError extends Error {
+  override readonly name = 'RegionUnreachableError';
+  constructor(readonly region: string) {
+    super(`region ${region} is unreachable (simulated partition)`);
+  }
+}
+
 export class MemoryCluster {
   readonly nodes = new Map<string, RegionNode>();
+  /** Regions cut off from the others: sends to their queues and reads of their blocks and API throw. */
+  readonly unreachable = new Set<string>();
   readonly pending: Envelope[] = [];
   readonly errors: { queue: string; error: unknown }[] = [];
   /** Messages dropped after `maxReceives` deliveries (a DLQ). */
@@ -216,7 +226,7 @@ export class MemoryCluster {
           viewTimeoutSeconds: opts.viewTimeoutSeconds ?? SIM_VIEW_TIMEOUT_SECONDS,
         },
         stores,
-        blocksOf: (other) => cluster.node(other).stores.blocks,
+        blocksOf: (other) => cluster.reachableBlocks(other),
         transport: cluster.wrappedTransport,
         crypto,
         peers: hooks.wrapPeers ? hooks.wrapPeers(region, cluster.peersOf(region)) : cluster.peersOf(region),
@@ -235,9 +245,30 @@ export class MemoryCluster {
     return node;
   }
 
+  /** Throws when `region` is cut off. */
+  checkReachable(region: string): void {
+    if (this.unreachable.has(region)) throw new RegionUnreachableError(region);
+  }
+
+  /** Another region's block store as a role reads it across regions: each call fails while that region is cut off. */
+  reachableBlocks(region: string): BlockStore {
+    const blocks = this.node(region).stores.blocks;
+    return new Proxy(blocks, {
+      get: (obj, prop, receiver) => {
+        const value = Reflect.get(obj, prop, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          this.checkReachable(region);
+          return value.apply(obj, args);
+        };
+      },
+    });
+  }
+
   /** The transport every role sends through: bodies are encoded, as on a real queue. */
   readonly transport: Transport = {
     send: async (to, messages, options = {}) => {
+      this.checkReachable(to.region ?? this.homeRegion);
       const delaySteps = (options.delaySeconds ?? 0) * STEPS_PER_SECOND;
       for (const m of messages)
         this.pending.push({
@@ -314,8 +345,14 @@ export class MemoryCluster {
       .filter((r) => r !== region)
       .map((peer) => ({
         name: peer,
-        fetchBlock: async (height: number) => blockAt(this.node(peer), height),
-        votesAt: async (height: number) => heightVotesFromJson(heightVotesToJson(height, await this.node(peer).raw.finality.tally(height))),
+        fetchBlock: async (height: number) => {
+          this.checkReachable(peer);
+          return blockAt(this.node(peer), height);
+        },
+        votesAt: async (height: number) => {
+          this.checkReachable(peer);
+          return heightVotesFromJson(heightVotesToJson(height, await this.node(peer).raw.finality.tally(height)));
+        },
       }));
   }
 }

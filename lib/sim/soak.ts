@@ -21,7 +21,7 @@ import { InputError } from '../core/errors.js';
 import { memoStats } from './crypto-memo.js';
 import { PLANTED_BUGS, type PlantedBug } from './planted.js';
 import { currentCommit, freshStart, seedNumber, slice } from './seed-policy.js';
-import { runScenario, type Scenario, scenarioForSeed } from './simulation.js';
+import { runScenario, type Scenario, sweepScenarioForSeed } from './simulation.js';
 import { TRUST_SCENARIOS, type TrustScenario, trustScenarioForSeed } from './trust-scenarios.js';
 
 /** Seeds of a run without --seeds. */
@@ -75,7 +75,7 @@ function parse() {
 type Overrides = { planted?: PlantedBug; trust?: TrustScenario };
 
 const scenarioOf = (seed: number, { trust, ...overrides }: Overrides): Scenario =>
-  trust ? trustScenarioForSeed(trust, seed, overrides) : scenarioForSeed(seed, overrides);
+  trust ? trustScenarioForSeed(trust, seed, overrides) : sweepScenarioForSeed(seed, overrides);
 
 async function replay(seed: number, overrides: Overrides): Promise<number> {
   const result = await runScenario(scenarioOf(seed, overrides));

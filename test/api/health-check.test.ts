@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApi } from '../../lib/api/app.js';
 import { dependencyFailure } from '../../lib/aws/errors.js';
-import { HEALTH_CHECK_EVENT, isHealthCheckEvent, runHealthCheck } from '../../lib/handlers/health-check.js';
+import { finalityStalledSeconds, HEALTH_CHECK_EVENT, isHealthCheckEvent, runHealthCheck } from '../../lib/handlers/health-check.js';
 import type { Log } from '../../lib/handlers/telemetry.js';
 import { type DependencyStatus, QueryService } from '../../lib/pipeline/query.js';
 import { buildFixture, type Fixture } from '../helpers/fixture.js';
@@ -62,16 +62,16 @@ describe('scheduled health check', () => {
   it('reports 0 failed when every check passes', async () => {
     const r = recorder();
     const report = await runHealthCheck(async () => api(async () => [table(true)]), r.out);
-    expect(report).toEqual({ status: 'ok', failing: [], dependenciesFailing: 0 });
-    expect(r.metrics).toEqual({ HealthCheckFailed: 0, DependenciesFailing: 0 });
+    expect(report).toEqual({ status: 'ok', failing: [], dependenciesFailing: 0, stalledSeconds: 0 });
+    expect(r.metrics).toEqual({ HealthCheckFailed: 0, DependenciesFailing: 0, FinalityStalledSeconds: 0 });
     expect(r.lines.map((l) => l.level)).toEqual(['info']);
   });
 
   it('reports a failing table: HealthCheckFailed 1, DependenciesFailing 1, named in a warning', async () => {
     const r = recorder();
     const report = await runHealthCheck(async () => api(async () => [table(false)]), r.out);
-    expect(report).toEqual({ status: 'down', failing: ['dynamodb:eu-west-1/afg-finality'], dependenciesFailing: 1 });
-    expect(r.metrics).toEqual({ HealthCheckFailed: 1, DependenciesFailing: 1 });
+    expect(report).toEqual({ status: 'down', failing: ['dynamodb:eu-west-1/afg-finality'], dependenciesFailing: 1, stalledSeconds: 0 });
+    expect(r.metrics).toEqual({ HealthCheckFailed: 1, DependenciesFailing: 1, FinalityStalledSeconds: 0 });
     expect(r.lines).toEqual([
       { level: 'warn', message: 'health check failed', extra: [{ status: 'down', failing: ['dynamodb:eu-west-1/afg-finality'] }] },
     ]);
@@ -84,5 +84,28 @@ describe('scheduled health check', () => {
     }, r.out);
     expect(report.status).toMatch(/^check failed: connect ECONNREFUSED/);
     expect(r.metrics.HealthCheckFailed).toBe(1);
+  });
+
+  /** An API whose /v1/health answers `body` (the heights and lag a stalled or idle region reports). */
+  const answering = (body: Record<string, unknown>) => async () => async () => ({ status: 200, headers: {}, body: JSON.stringify(body) });
+
+  it('sends the FinalityStalledSeconds heartbeat: lag.seconds while a proposed block is not justified', async () => {
+    const r = recorder();
+    // Fewer than t validators: the head stays above justified and finality does not move.
+    const report = await runHealthCheck(
+      answering({ status: 'ok', head: 12, justified: 10, finalized: 9, lag: { blocks: 3, seconds: 240 }, failing: [] }),
+      r.out,
+    );
+    expect(report.stalledSeconds).toBe(240);
+    expect(r.metrics.FinalityStalledSeconds).toBe(240);
+  });
+
+  it('an idle chain is not stalled, however long its finalized height stays', () => {
+    // Idle: the last checkpoint is justified (it finalized the one before), nothing proposed above it.
+    expect(finalityStalledSeconds({ head: 10, justified: 10, finalized: 9, lag: { seconds: 86_400 } })).toBe(0);
+    // Unknown heights (tables down) or no clock: 0, the health alarm covers those.
+    expect(finalityStalledSeconds({ head: null, justified: null, lag: { seconds: null } })).toBe(0);
+    expect(finalityStalledSeconds({ head: 12, justified: 10, lag: { seconds: null } })).toBe(0);
+    expect(finalityStalledSeconds({ head: 12, justified: 10, lag: { seconds: 30 } })).toBe(30);
   });
 });

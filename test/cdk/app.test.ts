@@ -24,6 +24,7 @@ import { RoleFunction, RUNTIME } from '../../cdk/constructs/role-function.js';
 import { StreamEndpoint } from '../../cdk/constructs/stream-endpoint.js';
 import { RegionStack } from '../../cdk/region-stack.js';
 import { type ClusterConfig, parseClusterConfig } from '../../lib/config.js';
+import { HEALTH_CHECK_METRICS } from '../../lib/handlers/health-check.js';
 import { globMatch, policyAllows, policyContext, roleStatements, WRITE_ACTIONS } from '../helpers/iam-policy.js';
 
 // Synthesized CloudFormation is untyped JSON; the assertions below check the shapes they read.
@@ -645,18 +646,51 @@ describe('HTTP API and alarms', () => {
     });
   });
 
-  it('alarms on FinalityLag (namespace afg) with the dimensions Powertools emits: service and region', () => {
+  it('alarms on FinalityLag (namespace afg, the dimensions Powertools emits) or on the FinalityStalledSeconds heartbeat', () => {
     forEachRegion((region) => {
-      templates.get(region)!.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        Namespace: 'afg',
-        MetricName: 'FinalityLag',
-        Dimensions: Match.arrayWith([
-          { Name: 'region', Value: region },
-          { Name: 'service', Value: FINALITY_LAG_METRIC.service },
-        ]),
-        Threshold: 3 * config.checkpointInterval,
-        ComparisonOperator: 'GreaterThanThreshold',
+      const alarms = templates.get(region)!.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { AlarmName: Match.stringLikeRegexp('finality-lag') },
       });
+      const [alarm] = Object.values(alarms) as Json[];
+      expect(Object.keys(alarms)).toHaveLength(1);
+      const p = alarm!.Properties;
+      expect(p).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 5 });
+      const byId = new Map((p.Metrics as Json[]).map((m) => [m.Id, m]));
+      // One expression, returned; breaching on a lag above 3K blocks or on a stall of 60 s or more.
+      expect(byId.get('expr_1')).toMatchObject({
+        Expression: `IF(FILL(lag, 0) > ${3 * config.checkpointInterval} OR FILL(stalled, 0) >= 60, 1, 0)`,
+      });
+      expect(byId.get('expr_1')!.ReturnData).not.toBe(false);
+      expect(byId.get('lag')).toMatchObject({
+        ReturnData: false,
+        MetricStat: {
+          Metric: {
+            Namespace: 'afg',
+            MetricName: 'FinalityLag',
+            Dimensions: expect.arrayContaining([
+              { Name: 'region', Value: region },
+              { Name: 'service', Value: FINALITY_LAG_METRIC.service },
+            ]),
+          },
+          Stat: 'Maximum',
+        },
+      });
+      expect(byId.get('stalled')).toMatchObject({
+        ReturnData: false,
+        MetricStat: {
+          Metric: {
+            Namespace: 'afg',
+            MetricName: HEALTH_CHECK_METRICS.stalled,
+            Dimensions: expect.arrayContaining([
+              { Name: 'region', Value: region },
+              { Name: 'service', Value: HEALTH_CHECK_METRICS.service },
+            ]),
+          },
+          Stat: 'Maximum',
+        },
+      });
+      // A total stall emits no FinalityLag: the heartbeat must come from the scheduled health check.
+      templates.get(region)!.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
     });
   });
 });

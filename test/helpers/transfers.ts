@@ -1,7 +1,7 @@
 /**
  * A client load for drills that kill things: each sender submits its transfers one nonce at a time
  * over HTTP, as a careful client would. A transfer answered 202 is accepted; any other answer (503,
- * a refused connection, a timeout) leaves it uncertain, and the same signed transfer is submitted
+ * 429, a refused connection, a timeout) leaves it uncertain, and the same signed transfer is submitted
  * again (same hash) until it is accepted, or refused as STALE_NONCE (an earlier attempt got through
  * and is already final). So no sender ever leaves a gap, and the test knows every transfer that may
  * have reached the cluster.
@@ -77,6 +77,16 @@ export class TransferLoad {
     return { answers: { ...this.answers }, accepted, signed };
   }
 
+  /** How many of `sender`'s transfers were accepted. */
+  acceptedCount(sender: number): number {
+    return (this.sent.get(sender) ?? []).filter((t) => t.accepted).length;
+  }
+
+  /** The account of dev sender `i`, hex (for GET /v1/accounts). */
+  publicKeyHex(i: number): string {
+    return devHex(i);
+  }
+
   private async loop(sender: number, offset: number): Promise<void> {
     let cursor = offset;
     while (this.running) {
@@ -124,7 +134,8 @@ export class TransferLoad {
     }
     this.answers[status] = (this.answers[status] ?? 0) + 1;
     if (status === '202' || code === 'STALE_NONCE') transfer.accepted = true;
-    else if (status.startsWith('4')) throw new Error(`transfer ${sender}:${transfer.nonce} refused: ${status} ${code}`);
+    // 429 asks to come back later (Retry-After): uncertain, like a 503.
+    else if (status.startsWith('4') && status !== '429') throw new Error(`transfer ${sender}:${transfer.nonce} refused: ${status} ${code}`);
     return transfer.accepted;
   }
 

@@ -24,6 +24,7 @@ const defaults: StartOptions = {
   maxInFlight: 256,
   maxInFlightPerSender: 1,
   view: true,
+  drills: [],
 };
 
 const valid: { name: string; argv: string[]; env?: Record<string, string>; expect: Partial<StartOptions> }[] = [
@@ -69,6 +70,29 @@ const valid: { name: string; argv: string[]; env?: Record<string, string>; expec
       threshold: 3,
     },
   },
+  {
+    name: '--kill-region and --revive-region become one drill in time order',
+    argv: ['--revive-region', 'us-east-1@40', '--kill-region', 'us-east-1@20', '--kill-region', 'eu-west-1@30.5'],
+    expect: {
+      drills: [
+        { action: 'kill', region: 'us-east-1', atSeconds: 20 },
+        { action: 'kill', region: 'eu-west-1', atSeconds: 30.5 },
+        { action: 'revive', region: 'us-east-1', atSeconds: 40 },
+      ],
+    },
+  },
+  {
+    name: 'a region killed, revived and killed again',
+    argv: ['--kill-region', 'eu-west-1@1', '--revive-region', 'eu-west-1@2', '--kill-region', 'eu-west-1@3'],
+    expect: {
+      drills: [
+        { action: 'kill', region: 'eu-west-1', atSeconds: 1 },
+        { action: 'revive', region: 'eu-west-1', atSeconds: 2 },
+        { action: 'kill', region: 'eu-west-1', atSeconds: 3 },
+      ],
+    },
+  },
+  { name: '--view-timeout', argv: ['--view-timeout', '3'], expect: { viewTimeoutSeconds: 3 } },
   { name: '--flag=value form', argv: ['--validators=5', '--threshold=4'], expect: { validators: 5, threshold: 4 } },
 ];
 
@@ -111,6 +135,40 @@ const invalid: { name: string; argv: string[]; env?: Record<string, string>; fla
   { name: '--duration 0', argv: ['--duration', '0'], flag: /^--duration:/ },
   { name: '--endpoint not a URL', argv: ['--endpoint', 'localhost'], flag: /^--endpoint: not a URL/ },
   { name: '--endpoint not http', argv: ['--endpoint', 'ftp://x'], flag: /^--endpoint: expected http/ },
+  { name: '--kill-region without @', argv: ['--kill-region', 'us-east-1'], flag: /^--kill-region: expected REGION@SECONDS/ },
+  { name: '--kill-region bad seconds', argv: ['--kill-region', 'us-east-1@-5'], flag: /^--kill-region: expected REGION@SECONDS/ },
+  {
+    name: '--kill-region of an unknown region',
+    argv: ['--kill-region', 'eu-central-1@5'],
+    flag: /^--kill-region: "eu-central-1" is not one of the validator regions/,
+  },
+  {
+    name: '--kill-region of a follower',
+    argv: ['--followers', 'eu-central-1', '--kill-region', 'eu-central-1@5'],
+    flag: /^--kill-region: "eu-central-1" is not one of the validator regions/,
+  },
+  {
+    name: '--revive-region before its kill',
+    argv: ['--kill-region', 'us-east-1@20', '--revive-region', 'us-east-1@10'],
+    flag: /^--revive-region: us-east-1@10: revive needs an earlier --kill-region of us-east-1/,
+  },
+  {
+    name: '--revive-region with no kill',
+    argv: ['--revive-region', 'us-east-1@10'],
+    flag: /^--revive-region: us-east-1@10: revive needs an earlier --kill-region/,
+  },
+  {
+    name: '--kill-region twice without a revive',
+    argv: ['--kill-region', 'us-east-1@10', '--kill-region', 'us-east-1@20'],
+    flag: /^--kill-region: us-east-1@20: us-east-1 is already killed then/,
+  },
+  {
+    name: '--kill-region and --revive-region at the same second',
+    argv: ['--kill-region', 'us-east-1@10', '--revive-region', 'us-east-1@10'],
+    flag: /^--revive-region: us-east-1 has two steps at 10 s/,
+  },
+  { name: '--view-timeout 0', argv: ['--view-timeout', '0'], flag: /^--view-timeout: expected an integer in 1\.\.900/ },
+  { name: '--view-timeout above the SQS delay limit', argv: ['--view-timeout', '901'], flag: /^--view-timeout:/ },
   { name: 'missing value', argv: ['--validators'], flag: /--validators <n>' argument missing/ },
   { name: 'unknown flag', argv: ['--bogus'], flag: /unknown option '--bogus'/ },
   { name: 'stray argument', argv: ['extra'], flag: /too many arguments/ },
@@ -144,6 +202,9 @@ describe('parseStartFlags', () => {
         '--load',
         '--endpoint',
         '--duration',
+        '--kill-region',
+        '--revive-region',
+        '--view-timeout',
         '--no-view',
       ])
         expect(r.text).toContain(f);

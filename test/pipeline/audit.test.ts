@@ -8,7 +8,7 @@ import { deal } from '../../lib/core/bls.js';
 import { wasmBlsCrypto } from '../../lib/core/bls-wasm.js';
 import { voteSigningBytes } from '../../lib/core/codec.js';
 import type { Checkpoint, Link, Vote } from '../../lib/core/types.js';
-import { type AuditDeps, auditHeight, auditHeights, foreignVotes } from '../../lib/pipeline/audit.js';
+import { type AuditDeps, auditHeight, auditHeights, auditRange, foreignVotes } from '../../lib/pipeline/audit.js';
 import type { ChainContext } from '../../lib/pipeline/context.js';
 import { FinalizerCache } from '../../lib/pipeline/finalizer.js';
 import { MemoryFinalityStore } from '../../lib/pipeline/memory.js';
@@ -201,5 +201,25 @@ describe('auditHeights', () => {
   it('skips genesis, heights off the checkpoint grid, and (forged) notices above the finalized height', () => {
     expect(auditHeights(deps(2, 1), [2, 3, 0], 10)).toEqual([2]);
     expect(auditHeights(deps(1, 2), [1_000_000], 12)).toEqual([]);
+  });
+});
+
+describe('auditRange', () => {
+  const deps = (K: number, horizon: number) => ({
+    chain: { ...chain, set: { ...chain.set, checkpointInterval: K } },
+    horizon,
+  });
+
+  it('audits every checkpoint height a pass applies, including those no notice names (a jump), and each one `horizon` below', () => {
+    // Finality jumped from 0 to 2 (the link 0 -> 2): height 1 is final only as an ancestor of 2.
+    expect(auditRange(deps(1, 64), 0, 2)).toEqual([1, 2]);
+    expect(auditRange(deps(1, 64), 64, 66)).toEqual([1, 2, 65, 66]);
+    expect(auditRange(deps(2, 3), 4, 11)).toEqual([2, 4, 6, 8, 10]);
+    expect(auditRange(deps(2, 3), 10, 16)).toEqual([6, 8, 10, 12, 14, 16]);
+  });
+
+  it('audits nothing for an empty pass, and never genesis', () => {
+    expect(auditRange(deps(1, 64), 5, 5)).toEqual([]);
+    expect(auditRange(deps(1, 2), 0, 3)).toEqual([1, 2, 3]);
   });
 });

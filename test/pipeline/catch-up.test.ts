@@ -80,6 +80,57 @@ describe('catch-up from a peer region', () => {
     }
   });
 
+  it('hands each pass to beforeApply (the evidence audit) before it applies any block of it', async () => {
+    const cluster = await finalizedCluster();
+    const source = cluster.node('ap-northeast-1');
+    const head = await source.raw.finality.head();
+    // A region with every block (the source's block store) whose state function has applied nothing yet.
+    const lagging = { applied: new MemoryAppliedStore() };
+    const calls: { from: number; to: number; applied: number | undefined }[] = [];
+    const result = await applyFinalized({
+      chain: source.chain,
+      blocks: source.raw.blocks,
+      finality: source.raw.finality,
+      applied: lagging.applied,
+      peers: [],
+      transport: cluster.transport,
+      region: 'lagging',
+      beforeApply: async (from, to) => {
+        calls.push({ from, to, applied: (await lagging.applied.applied())?.height });
+      },
+    });
+    expect(result.applied.length).toBe(head.finalized.height);
+    expect(calls).toEqual([{ from: 0, to: head.finalized.height, applied: undefined }]);
+  });
+
+  it('applies nothing when beforeApply fails (the retried pass audits again before applying)', async () => {
+    const cluster = await finalizedCluster();
+    const source = cluster.node('us-east-1');
+    const applied = new MemoryAppliedStore();
+    const deps = {
+      chain: source.chain,
+      blocks: source.raw.blocks,
+      finality: source.raw.finality,
+      applied,
+      peers: [],
+      transport: cluster.transport,
+      region: 'lagging',
+    };
+    await expect(
+      applyFinalized({
+        ...deps,
+        beforeApply: async () => {
+          throw new Error('tally table unavailable');
+        },
+      }),
+    ).rejects.toThrow(/tally table unavailable/);
+    expect(await applied.applied()).toBeUndefined();
+    const ranges: [number, number][] = [];
+    const result = await applyFinalized({ ...deps, beforeApply: async (from, to) => void ranges.push([from, to]) });
+    expect(ranges).toEqual([[0, result.to]]);
+    expect(result.applied.length).toBe(result.to);
+  });
+
   it('stops with a clear error when no peer serves a matching block', async () => {
     const cluster = await finalizedCluster();
     const source = cluster.node('sa-east-1');

@@ -200,6 +200,32 @@ describe('bugs found by the simulation (fixed)', () => {
     expect(r.violations).toEqual([]); // includes liveness: the probe transfer is finalized and applied in every region
   });
 
+  // Found by the fresh seed sweep on 2026-12-01 (seed 560464982): a confusing sequencer forked at
+  // height 1 and Byzantine member 3 signed both sides, one per region group. Neither block at 1 got t
+  // shares, so the chain went on by the jump link 0 -> 2: height 1 became final only as an ancestor of
+  // checkpoint 2, and no finality notice ever named it. The audit read only the heights notices named
+  // (F and F - horizon), so us-east-1, whose finalizer held one of the two votes, never compared
+  // height 1 with its peers and ended without evidence (audit-missed-evidence). The state function
+  // now audits every checkpoint height a pass is about to apply (and the one a horizon below it).
+  it('seed 560464982: a split double vote at a height finality jumped over is evidence in every region', async () => {
+    // Pinned as scenarioForSeed drew it then (a change to the draw must not change what this tests).
+    const scenario: Scenario = {
+      seed: 560464982,
+      checkpointInterval: 1,
+      transactions: 1,
+      faults: { duplicate: 0, concurrent: 0.3, crash: 0.08, delay: 0.1, outage: 0.01, yields: 5 },
+      faultSteps: 250,
+      byzantineMember: { member: 3, attacks: ['garbage', 'forge', 'twins'] },
+      sequencer: { mode: 'confuse', forkHeight: 1, invalid: 'overspend', altMembers: [4] },
+      maxSteps: 6000,
+      livenessSteps: 3000,
+    };
+    expect(scenario).toEqual(scenarioForSeed(560464982));
+    const r = await runScenario(scenario);
+    expect(r.violations).toEqual([]);
+    expect(Math.min(...r.finalized)).toBeGreaterThanOrEqual(2);
+  });
+
   // Controls: without the forged copy both behaviours are right, so the tests above fail for the stated reason only.
   it('control: the same votes without a forged copy certify and produce evidence', async () => {
     const { f, store, deps, link, ancestry } = await finalizerOnFixture();

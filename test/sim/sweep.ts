@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { runScenario, scenarioForSeed } from '../../lib/sim/simulation.js';
+import { runScenario, sweepScenarioForSeed } from '../../lib/sim/simulation.js';
 
 /**
  * Runs every seed of `ranges` (each [from, from + count)) and fails listing every failing seed with
@@ -12,7 +12,7 @@ export async function sweep(ranges: readonly { from: number; count: number }[]):
   const started = performance.now();
   for (const { from, count } of ranges)
     for (let seed = from; seed < from + count; seed++) {
-      const result = await runScenario(scenarioForSeed(seed));
+      const result = await runScenario(sweepScenarioForSeed(seed));
       steps += result.steps;
       seeds++;
       const v = result.violations[0];
