@@ -503,9 +503,10 @@ function combineViewChanges(chain: ChainContext, changes: ViewChange[]): ViewCer
 }
 
 /**
- * Moves the region's head to the certificate's view and tells the new view's sequencer and this
- * region's validators. The new sequencer's region may be down too (its validators' timers then ask
- * for the next view): a send there that fails does not fail this call.
+ * Moves the region's head to the certificate's view and tells the new view's sequencer, this
+ * region's validators, and this region's sequencer when it is not the new one (superseded, it hands
+ * its unfinal work over). The new sequencer's region may be down too (its validators' timers then
+ * ask for the next view): a send there that fails does not fail this call.
  */
 async function enterView(deps: FinalizerDeps, certificate: ViewCertificate): Promise<void> {
   const { store, cache, transport, region } = deps;
@@ -513,5 +514,8 @@ async function enterView(deps: FinalizerDeps, certificate: ViewCertificate): Pro
   cache.view = Math.max(cache.view ?? 0, certificate.view);
   const notice = { kind: 'view' as const, certificate };
   await Promise.all(deps.members.map((member) => transport.send({ queue: 'inbox', region, member }, [notice])));
-  await transport.send({ queue: 'ingress', region: activeRegion(deps, certificate.view) }, [notice]).catch(() => {});
+  const active = activeRegion(deps, certificate.view);
+  await transport.send({ queue: 'ingress', region: active }, [notice]).catch(() => {});
+  // This region's own sequencer, superseded, hands its unfinal work to the active one (sequencer.ts).
+  if (active !== region) await transport.send({ queue: 'ingress', region }, [notice]);
 }

@@ -65,7 +65,7 @@ export type QueueMessage =
     }
   /** A member asks to move to `change.view` (vote queue of every region). */
   | { kind: 'view-change'; change: ViewChange }
-  /** t members moved to `certificate.view` (validator inbox; ingress of the new view's region). */
+  /** t members moved to `certificate.view` (validator inbox; ingress of the new view's region and of the certifying region). */
   | { kind: 'view'; certificate: ViewCertificate }
   /**
    * A validator's own delayed check (its inbox): has its region finalized above `finalizedAt` since

@@ -23,6 +23,9 @@
  * or a higher one this region knows) and builds, with empty blocks if need be, up to the view's
  * floor, the first height every signer of the view change may vote for. Proposals carry the view and
  * its certificate, so validators adopt the view from the proposal and refuse older views' proposals.
+ * A superseded sequencer hands its unfinal work (the transactions of its older view's blocks and of
+ * its pool) to the active one when its region enters the view and when its pacemaker fires: a region
+ * that learned the view late may have taken transfers into blocks every member refuses.
  *
  * Single writer by compare-and-set on the head: an invocation that lost the race re-reads the head
  * and tries again; transactions already in a block are refused by the application (a used nonce)
@@ -121,8 +124,11 @@ export async function sequence(
   const view = await currentView(deps, noticed);
   const active = proposerRegion(chain.set, deps.homeRegion, view.view);
   if (active !== deps.region) {
-    // Not this region's turn: hand the transactions to the active sequencer (ticks are for it alone).
-    const txs = messages.filter((m) => m.kind === 'tx');
+    // Not this region's turn: hand the transactions to the active sequencer (ticks are for it alone). When
+    // this region entered the view (its finalizer's notice) or its pacemaker fired, hand over its own
+    // unfinal work too: nothing else ever would.
+    const txs: QueueMessage[] = messages.filter((m) => m.kind === 'tx');
+    if (noticed !== undefined || pacemaker !== undefined) txs.push(...(await supersededWork(deps, view)));
     if (txs.length > 0) {
       // Every validator watches that the active view makes progress with this work (its view timer); a
       // region that cannot be reached is skipped (the others are enough to change the view). Told first:
@@ -356,6 +362,47 @@ async function recoverOrphans(deps: SequencerDeps, from: Checkpoint): Promise<vo
       if (block && block.transactions.length > 0) await deps.store.addPending(block.transactions.map((tx) => pendingOf(app, tx)));
     }
   }
+}
+
+/**
+ * What this superseded sequencer holds that the active view would never include by itself: the
+ * transactions of the blocks it built on its head's chain in an older view (every member refuses
+ * them; a region still in the older view may even have taken new transfers into them after the view
+ * changed elsewhere) and the transactions still pending in its pool, less those the region's applied
+ * state already refuses for good (final ones). The active sequencer's pool and the application refuse
+ * any it has already (a used nonce), so handing over too much is harmless.
+ * Bounded: the walk stops at the view's base or the region's finalized height, at a block not stored
+ * here, or after the view gap, and one pool page is read.
+ */
+async function supersededWork(deps: SequencerDeps, view: ProposerView): Promise<QueueMessage[]> {
+  const K = deps.chain.set.checkpointInterval;
+  const txs: unknown[] = [];
+  const head = await deps.store.head();
+  if (head && (head.view ?? 0) < view.view && view.certificate) {
+    const finalized = (await deps.finality.head()).finalized.height;
+    const stop = Math.max(
+      Math.min(viewBase(view.certificate).justified.height, finalized),
+      head.height - (MAX_VIEW_GAP_CHECKPOINTS + 1) * K,
+    );
+    const blocks: Block[] = [];
+    let hash = head.hash;
+    for (let h = head.height; h > stop; h--) {
+      const block = await deps.blocks.getBlock(h, hash);
+      if (!block) break;
+      blocks.push(block);
+      hash = block.parentHash;
+    }
+    for (const block of blocks.reverse()) txs.push(...block.transactions);
+  }
+  const pool = await deps.store.pending(POOL_READ * deps.maxBlockTransactions);
+  txs.push(...pool.map((p) => p.tx));
+  if (txs.length === 0) return [];
+  // Only what is not final yet: a transaction the region's applied state refuses for good (its nonce is
+  // used) needs nobody, and forwarding it on every notice would keep the validators' view timers busy.
+  const applied = (await deps.applied.applied()) ?? deps.chain.genesis;
+  const { rejected } = await deps.executor.execute(applied.stateRoot, txs);
+  const dead = new Set(rejected.filter((r) => !r.retryable).map((r) => r.index));
+  return txs.filter((_, i) => !dead.has(i)).map((tx) => ({ kind: 'tx', tx }));
 }
 
 /** Most blocks re-executed to rebuild the head's state (beyond it: not ready, the message comes back later). */

@@ -1,0 +1,66 @@
+/**
+ * A sequencer whose view was superseded hands its unfinal work to the active one (found by the seed
+ * sweep, seed 560464609: see test/sim/findings.test.ts). The home region, still in view 0, includes a
+ * transfer in a block; view 1 is certified before any member votes on it, so the block is never
+ * final; once the home region enters view 1 its sequencer must hand the transfer to view 1's region,
+ * or the transfer, marked included in the home pool, waits for good.
+ */
+import { describe, expect, it } from 'vitest';
+import { devSecretKey } from '../../lib/core/chain.js';
+import { ed25519PublicKey } from '../../lib/core/ed25519.js';
+import { signTransfer } from '../../lib/core/ledger.js';
+import { type ViewChange, viewSigningBytes, viewStateSigningBytes } from '../../lib/core/views.js';
+import { MemoryCluster } from '../../lib/sim/memory-cluster.js';
+import { simDealing } from '../../lib/sim/simulation.js';
+
+const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
+
+/** Member `member`'s view change to view 1, stating genesis as its justified checkpoint and no signed target. */
+function viewChange(cluster: MemoryCluster, member: number): ViewChange {
+  const { set, crypto } = cluster;
+  const secretKey = cluster.dealing.shares[member - 1]!.secretKey;
+  const state = { justified: cluster.node(REGIONS[0]!).chain.genesis, lastTarget: 0 };
+  return {
+    era: set.era,
+    view: 1,
+    member,
+    signature: crypto.signShare(secretKey, viewSigningBytes(set.chainId, set.era, 1)),
+    state,
+    stateSignature: crypto.signShare(secretKey, viewStateSigningBytes(set.chainId, set.era, 1, state)),
+  };
+}
+
+describe('a superseded sequencer', () => {
+  it('hands a transfer it included in a block of the old view to the active sequencer, which makes it final', async () => {
+    const cluster = await MemoryCluster.create({ regions: REGIONS, checkpointInterval: 1, seed: 5, dealing: simDealing() });
+    const tx = signTransfer(cluster.set.chainId, devSecretKey(2), { to: ed25519PublicKey(devSecretKey(3)), amount: 7n, nonce: 0n });
+    cluster.submit(tx);
+    // The home sequencer (view 0) takes the transfer into block 1.
+    expect(await cluster.deliver(cluster.pending.shift()!)).toBe(true);
+    const head = await cluster.node('us-east-1').raw.sequencer.head();
+    expect(head?.height).toBeGreaterThanOrEqual(1);
+    // Its proposals never reach a validator: view 1 was certified first (the members refuse view 0 from then on).
+    cluster.pending.splice(0, cluster.pending.length, ...cluster.pending.filter((e) => !e.queue.startsWith('inbox:')));
+    for (const region of REGIONS)
+      for (const member of [2, 3, 4])
+        cluster.pending.push({
+          queue: `votes:${region}`,
+          body: cluster.encode({ kind: 'view-change', change: viewChange(cluster, member) }),
+          receives: 0,
+        });
+    await cluster.run(5_000);
+    for (const region of REGIONS) {
+      const node = cluster.node(region);
+      expect((await node.raw.finality.head()).view, region).toBe(1);
+      const account = await node.query.state(ed25519PublicKey(devSecretKey(2)));
+      expect(account.nonce, `${region}: the transfer is final and applied`).toBe('1');
+    }
+    // Once the work is final, handing over costs nothing: a repeated notice forwards nothing and wakes no one.
+    expect(cluster.pending).toEqual([]);
+    const certificate = (await cluster.node('us-east-1').raw.finality.head()).viewCertificate!;
+    expect(await cluster.deliver({ queue: 'ingress:us-east-1', body: cluster.encode({ kind: 'view', certificate }), receives: 0 })).toBe(
+      true,
+    );
+    expect(cluster.pending.map((e) => e.queue)).toEqual([]);
+  });
+});
