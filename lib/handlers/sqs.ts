@@ -23,7 +23,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { InputError } from '../core/errors.js';
 import { type AuditDeps, auditAll, auditHeights, auditRange } from '../pipeline/audit.js';
 import { isRetryLater } from '../pipeline/errors.js';
-import { handleViewChange, handleVote } from '../pipeline/finalizer.js';
+import { handleViewChange, handleViewNotice, handleVote } from '../pipeline/finalizer.js';
 import { decodeMessage, type MessageKind, type QueueMessage } from '../pipeline/messages.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { sequence } from '../pipeline/sequencer.js';
@@ -273,8 +273,17 @@ function validatorHandler(provider: Provider<Region>, member: number, telemetry:
 function finalizerHandler(provider: Provider<Region>, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
   return async (event, context) => {
     const region = await provider();
-    const { ok, failures } = decodeAll(region, event, ['vote', 'view-change'], telemetry, options);
-    const handle = async (message: Extract<QueueMessage, { kind: 'vote' | 'view-change' }>, record: SQSRecord) => {
+    const { ok, failures } = decodeAll(region, event, ['vote', 'view-change', 'view'], telemetry, options);
+    const handle = async (message: Extract<QueueMessage, { kind: 'vote' | 'view-change' | 'view' }>, record: SQSRecord) => {
+      if (message.kind === 'view') {
+        const result = await handleViewNotice(region.finalizer(), message.certificate);
+        if (result.kind === 'refused') {
+          telemetry.metric('ViewChangesRefused', 1);
+          telemetry.log.warn('view certificate refused', { view: message.certificate.view, message: result.message });
+        }
+        if (result.kind === 'entered') telemetry.log.info('view entered from a member', { view: result.view });
+        return result;
+      }
       if (message.kind === 'view-change') {
         const result = await handleViewChange(region.finalizer(), message.change, { repeat: isRedelivery(record) });
         if (result.kind === 'refused') {

@@ -35,6 +35,7 @@ import {
   justifies,
   type ViewCertificate,
   type ViewChange,
+  viewCertificateProblem,
   viewChangeProblem,
   viewSigningBytes,
   viewStateSigningBytes,
@@ -467,6 +468,31 @@ export async function handleViewChange(
   }
   if (certificate && (certifiedNow || !fresh || (options.repeat ?? true))) await enterView(deps, certificate);
   return { kind: 'counted', fresh, changes: tally.changes.size, certified: certificate !== undefined, certifiedNow };
+}
+
+export type ViewNoticeResult =
+  | { kind: 'stale'; view: number }
+  | { kind: 'refused'; reason: 'BAD_VIEW_CERTIFICATE'; message: string }
+  | { kind: 'entered'; view: number };
+
+/**
+ * A view certificate a member of this region adopted from a proposal, which this region's finalizer
+ * may have missed (it was cut off while the others certified it): verified, then entered like a view
+ * certified here. One verification per certificate per process; a view not above the region's costs
+ * nothing.
+ */
+export async function handleViewNotice(deps: FinalizerDeps, certificate: ViewCertificate): Promise<ViewNoticeResult> {
+  const { chain, cache } = deps;
+  const current = await currentView(deps);
+  if (certificate.view <= current) return { kind: 'stale', view: current };
+  const key = `view-cert|${certificate.view}|${toHex(certificate.signature)}`;
+  let problem: string | undefined;
+  if (!cache.verify(key, () => (problem = viewCertificateProblem(chain.set, chain.crypto, chain.genesis, certificate)) === undefined)) {
+    await deps.store.countInvalidVote();
+    return { kind: 'refused', reason: 'BAD_VIEW_CERTIFICATE', message: problem ?? 'the view certificate did not verify' };
+  }
+  await enterView(deps, certificate);
+  return { kind: 'entered', view: certificate.view };
 }
 
 /** Both partials verify under the member's key, and the stated J is genesis or carries the certificate that justified it. */

@@ -216,8 +216,13 @@ async function handle(deps: ValidatorDeps, message: InboxMessage, repeat: boolea
     return voteAfter(deps, repeat);
   }
   const view = message.view ?? 0;
-  if (view > deps.memory.view && !(message.viewCertificate?.view === view && adoptView(deps, message.viewCertificate)))
-    return { kind: 'ignored', reason: `proposal of view ${view} without a valid certificate of that view` };
+  if (view > deps.memory.view) {
+    if (!(message.viewCertificate?.view === view && adoptView(deps, message.viewCertificate)))
+      return { kind: 'ignored', reason: `proposal of view ${view} without a valid certificate of that view` };
+    // This member learned the view from a proposal: its region's finalizer may have missed the view's
+    // certification (it was cut off), and its region's sequencer and API would go on in the old view.
+    await deps.transport.send({ queue: 'votes', region: deps.region }, [{ kind: 'view', certificate: message.viewCertificate }]);
+  }
   const proposer = proposerRegion(deps.chain.set, deps.homeRegion, view);
   const block = message.block ?? (await deps.blocksOf(proposer).getBlock(message.height, message.hash));
   if (!block) throw new NotReadyError(message.height, `block sent by reference is not readable in ${proposer} yet`);
