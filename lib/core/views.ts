@@ -77,6 +77,17 @@ export function sequencerRegion(view: number, regions: readonly string[]): strin
   return regions[view % regions.length]!;
 }
 
+/**
+ * Where an accepted transaction is stored before the API answers 202: the pool of the active
+ * sequencer's region (view v) and a backup copy in the region of view v + 1, where the sequencer
+ * goes when the active one stops making progress. No backup with one region (v + 1 is v's region).
+ */
+export function poolRegions(view: number, regions: readonly string[]): { readonly active: string; readonly backup?: string } {
+  const active = sequencerRegion(view, regions);
+  const next = sequencerRegion(view + 1, regions);
+  return next === active ? { active } : { active, backup: next };
+}
+
 /** "AFG-VIEW-V1" || chainId || era || view: what t members sign to move to `view`. */
 export function viewSigningBytes(chainId: Uint8Array, era: bigint, view: number): Uint8Array {
   return concatBytes(VIEW_TAG, abytes(chainId, 32, 'chainId'), u64(era, 'era'), u64(view, 'view'));

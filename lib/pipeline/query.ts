@@ -9,7 +9,7 @@ import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import type { Evidence } from '../core/slashing.js';
 import { encodeProof, hexOf, type NodeStore, storedChildren } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
-import { sequencerRegion } from '../core/views.js';
+import { poolRegions, sequencerRegion } from '../core/views.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import { heightVotesToJson } from './audit.js';
 import { type ChainContext, sequencerRegions } from './context.js';
@@ -119,6 +119,17 @@ export class QueryService {
     if (!deps.homeRegion) return undefined;
     const head = await deps.finality.head();
     return sequencerRegion(head.view, sequencerRegions(deps.chain.set, deps.homeRegion));
+  }
+
+  /**
+   * The regions whose pools hold a transaction before POST answers 202 (core/views.ts poolRegions:
+   * the current view's sequencer region and the next view's); undefined without `homeRegion`.
+   */
+  async poolRegions(): Promise<{ readonly view: number; readonly active: string; readonly backup?: string } | undefined> {
+    const { deps } = this;
+    if (!deps.homeRegion) return undefined;
+    const head = await deps.finality.head();
+    return { view: head.view, ...poolRegions(head.view, sequencerRegions(deps.chain.set, deps.homeRegion)) };
   }
 
   async finality() {
