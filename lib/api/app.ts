@@ -297,6 +297,8 @@ export function createApi(deps: ApiDeps): Api {
         );
       } catch (cause) {
         if (!(cause instanceof BackupWriteError)) throw cause;
+        // The active pool holds it (it may be included all the same): its sequencer hears of it as usual.
+        if (cause.meta.admitted) await wake(cause.meta.active);
         // Held by the active pool only: not accepted. Sending the same transaction again is idempotent.
         throw new ApiError(
           503,

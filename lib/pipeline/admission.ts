@@ -49,14 +49,21 @@ export type Admission =
  * (the API answers 503). The same transaction sent again is idempotent: the active pool answers
  * `known` and the copy is written again.
  */
-export class BackupWriteError extends AfgError<'BACKUP_UNAVAILABLE', { region: string }> {
-  constructor(region: string, cause: unknown) {
-    super('BACKUP_UNAVAILABLE', `the backup copy in ${region}'s pool could not be written`, { region }, { cause });
+export class BackupWriteError extends AfgError<'BACKUP_UNAVAILABLE', { region: string; active: string; admitted: boolean }> {
+  /**
+   * @param region the backup region
+   * @param active the active region, whose pool holds the transaction
+   * @param admitted whether this call put it there (its sequencer has not been told yet)
+   */
+  constructor(region: string, active: string, admitted: boolean, cause: unknown) {
+    super('BACKUP_UNAVAILABLE', `the backup copy in ${region}'s pool could not be written`, { region, active, admitted }, { cause });
   }
 }
 
 /**
- * Runs admission for `tx` (already decoded by the application).
+ * Runs admission for `tx` (already decoded by the application). A 503 after a BackupWriteError
+ * promises nothing either way: the active pool holds the transaction, so it may still be included
+ * (GET /v1/transactions/{hash} tells); sending it again completes the pair or finds it included.
  * @throws BackupWriteError when the backup copy could not be written; store errors of the active pool pass through.
  */
 export async function admitTransaction(deps: AdmissionDeps, tx: unknown): Promise<Admission> {
@@ -76,7 +83,7 @@ export async function admitTransaction(deps: AdmissionDeps, tx: unknown): Promis
     try {
       await deps.storeOf(regions.backup).addPending([entry]);
     } catch (cause) {
-      throw new BackupWriteError(regions.backup, cause);
+      throw new BackupWriteError(regions.backup, regions.active, outcome.kind === 'admitted', cause);
     }
   }
   return { kind: outcome.kind, hash: entry.hash, ...where };
