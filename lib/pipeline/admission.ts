@@ -6,9 +6,11 @@
  * (core/views.ts poolRegions). Only when both writes are done may the caller answer 202: losing
  * either region then loses no accepted transaction.
  *
- * The backup copy is written without admission limits (PoolStore.addPending: idempotent by hash, a
- * transaction with a status there is left as it is): the active pool decided; the copy only has to
- * exist. A transaction the active pool knows already (a retry) gets its copy written again while it
+ * The backup copy is written without admission limits (PoolStore.addPending, as an admitted one:
+ * idempotent by hash, a transaction with a status there is left as it is): the active pool decided;
+ * the copy only has to exist. Each region's state function settles the copies it holds as it
+ * applies their finalized blocks (PoolStore.settle), so a sequencer that takes over later finds
+ * them included, not pending. A transaction the active pool knows already (a retry) gets its copy written again while it
  * is pending, so a retry after a failed backup write completes the pair; an included one needs no
  * copy (its block is in every region).
  */
@@ -81,7 +83,7 @@ export async function admitTransaction(deps: AdmissionDeps, tx: unknown): Promis
   const needsCopy = outcome.kind === 'admitted' || outcome.status.status === 'pending';
   if (regions?.backup && deps.storeOf && needsCopy) {
     try {
-      await deps.storeOf(regions.backup).addPending([entry]);
+      await deps.storeOf(regions.backup).addPending([entry], { admitted: true });
     } catch (cause) {
       throw new BackupWriteError(regions.backup, regions.active, outcome.kind === 'admitted', cause);
     }
