@@ -329,14 +329,14 @@ export function createApi(deps: ApiDeps): Api {
 
   /**
    * The status of a transaction in the pool of the current view's sequencer region (the home
-   * region's without `storeOf`), or when that pool does not know it, in the backup pool (the next
-   * view's region), which holds a copy of every accepted transaction.
+   * region's without `storeOf`), or when that pool does not know it, in the next view's region's
+   * pool, which holds the backup copy of what was accepted in the view before.
    */
   async function poolStatus(hash: Uint8Array): Promise<PoolStatus | undefined> {
     const regions = pool?.storeOf ? await query.poolRegions() : undefined;
     if (!regions || !pool?.storeOf) return pool!.store.status(hash);
     const known = await pool.storeOf(regions.active).status(hash);
-    return known ?? (regions.backup ? pool.storeOf(regions.backup).status(hash) : undefined);
+    return known ?? (regions.backups[0] ? pool.storeOf(regions.backups[0]).status(hash) : undefined);
   }
 
   /** Tells the sequencer the pool has work (a tick at height 0 justifies nothing). The transaction is durable already: a lost wake-up only delays it to the next one. */

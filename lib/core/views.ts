@@ -79,13 +79,20 @@ export function sequencerRegion(view: number, regions: readonly string[]): strin
 
 /**
  * Where an accepted transaction is stored before the API answers 202: the pool of the active
- * sequencer's region (view v) and a backup copy in the region of view v + 1, where the sequencer
- * goes when the active one stops making progress. No backup with one region (v + 1 is v's region).
+ * sequencer's region (view v) and a backup copy in another member region's, preferably the region
+ * of view v + 1, where the sequencer goes when the active one stops making progress; when that one
+ * cannot be written, the next in view order (v + 2, ...), which is where the view goes when v + 1
+ * cannot take over either. `backups` lists the other member regions in that order (empty with one
+ * region).
  */
-export function poolRegions(view: number, regions: readonly string[]): { readonly active: string; readonly backup?: string } {
+export function poolRegions(view: number, regions: readonly string[]): { readonly active: string; readonly backups: readonly string[] } {
   const active = sequencerRegion(view, regions);
-  const next = sequencerRegion(view + 1, regions);
-  return next === active ? { active } : { active, backup: next };
+  const backups: string[] = [];
+  for (let k = 1; k < regions.length; k++) {
+    const r = sequencerRegion(view + k, regions);
+    if (r !== active && !backups.includes(r)) backups.push(r);
+  }
+  return { active, backups };
 }
 
 /** "AFG-VIEW-V1" || chainId || era || view: what t members sign to move to `view`. */

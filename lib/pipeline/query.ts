@@ -123,9 +123,10 @@ export class QueryService {
 
   /**
    * The regions whose pools hold a transaction before POST answers 202 (core/views.ts poolRegions:
-   * the current view's sequencer region and the next view's); undefined without `homeRegion`.
+   * the current view's sequencer region, and the others in view order for the backup copy);
+   * undefined without `homeRegion`.
    */
-  async poolRegions(): Promise<{ readonly view: number; readonly active: string; readonly backup?: string } | undefined> {
+  async poolRegions(): Promise<{ readonly view: number; readonly active: string; readonly backups: readonly string[] } | undefined> {
     const { deps } = this;
     if (!deps.homeRegion) return undefined;
     const head = await deps.finality.head();
