@@ -133,12 +133,11 @@ export function oldItem(e: unknown): Record<string, unknown> | undefined {
  * Runs one conditional write. Resolves `{ ok: true }` when it was applied, and `{ ok: false, old }`
  * (the existing item, if any) when its condition failed; every other error is rethrown unchanged.
  */
-export async function conditional(
-  write: () => Promise<unknown>,
-): Promise<{ ok: true } | { ok: false; old: Record<string, unknown> | undefined }> {
+export async function conditional<T>(
+  write: () => Promise<T>,
+): Promise<{ ok: true; value: T } | { ok: false; old: Record<string, unknown> | undefined }> {
   try {
-    await write();
-    return { ok: true };
+    return { ok: true, value: await write() };
   } catch (e) {
     if (!isConditionFailed(e)) throw e;
     return { ok: false, old: oldItem(e) };

@@ -480,22 +480,22 @@ export class DynamoFinalityStore implements FinalityStore {
     finalization?: Certificate;
     view?: ViewCertificate;
   }) {
-    if (u.view) await this.raiseView(u.view);
+    const viewSeen = u.view ? await this.raiseView(u.view) : undefined;
     const g = this.genesis.height;
     const justified = u.justified && u.justified.height > g ? u.justified : undefined;
     const finalized = u.finalized && u.finalized.height > g ? u.finalized : undefined;
-    if (!justified && !finalized) return;
+    if (!justified && !finalized) return viewSeen;
     // Common case, one request: both raised together when both move up.
     if (justified && finalized) {
       const both = await this.raise([
         { field: 'justified', height: 'jh', certField: 'justification', c: justified, cert: u.justification },
         { field: 'finalized', height: 'fh', certField: 'finalization', c: finalized, cert: u.finalization },
       ]);
-      if (both) return;
+      if (both.ok) return maxView(viewSeen, both.view);
     }
     // Otherwise each independently: concurrent raises land in any order and the head ends at the highest
     // of each (a lower or equal one fails its condition and is ignored).
-    await Promise.all([
+    const each = await Promise.all([
       justified
         ? this.raise([{ field: 'justified', height: 'jh', certField: 'justification', c: justified, cert: u.justification }])
         : undefined,
@@ -503,11 +503,12 @@ export class DynamoFinalityStore implements FinalityStore {
         ? this.raise([{ field: 'finalized', height: 'fh', certField: 'finalization', c: finalized, cert: u.finalization }])
         : undefined,
     ]);
+    return maxView(viewSeen, ...each.map((r) => r?.view));
   }
 
   /** Raises the head's view to the certificate's, when higher (a lower or equal one fails its condition and is ignored). */
-  private async raiseView(c: ViewCertificate): Promise<void> {
-    await conditional(() =>
+  private async raiseView(c: ViewCertificate): Promise<number | undefined> {
+    const result = await conditional(() =>
       this.db.send(
         new UpdateCommand({
           TableName: this.table,
@@ -515,9 +516,11 @@ export class DynamoFinalityStore implements FinalityStore {
           UpdateExpression: 'SET vh = :v, viewCert = :c',
           ConditionExpression: 'attribute_not_exists(vh) OR vh < :v',
           ExpressionAttributeValues: { ':v': c.view, ':c': JSON.stringify(viewCertificateToJson(c)) },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     );
+    return result.ok ? c.view : viewOf(result.old);
   }
 
   // -------------------------------------------------------------- views
@@ -578,7 +581,7 @@ export class DynamoFinalityStore implements FinalityStore {
   /** One conditional update raising each listed head field (and its certificate, which travels with it, never alone). */
   private async raise(
     parts: { field: string; height: string; certField: string; c: Checkpoint; cert: Certificate | undefined }[],
-  ): Promise<boolean> {
+  ): Promise<{ ok: boolean; view: number | undefined }> {
     const sets: string[] = [];
     const removes: string[] = [];
     const conditions: string[] = [];
@@ -601,11 +604,23 @@ export class DynamoFinalityStore implements FinalityStore {
           UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
           ConditionExpression: conditions.join(' AND '),
           ExpressionAttributeValues: values,
+          // The view comes back with either outcome, at no extra cost (see HeadStore.raiseHead).
+          ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       ),
     );
-    return result.ok;
+    return result.ok ? { ok: true, view: viewOf(result.value.Attributes) } : { ok: false, view: viewOf(result.old) };
   }
 }
+
+/** The view recorded in a head item (0 before any view change), or undefined without the item. */
+const viewOf = (item: Record<string, unknown> | undefined): number | undefined =>
+  item === undefined ? undefined : typeof item.vh === 'number' ? item.vh : 0;
+
+const maxView = (...views: (number | undefined)[]): number | undefined => {
+  const seen = views.filter((v): v is number => v !== undefined);
+  return seen.length > 0 ? Math.max(...seen) : undefined;
+};
 
 const heightOfKey = (pk: unknown): number => Number(String(pk).slice(2));

@@ -8,6 +8,7 @@ import type { ThresholdCrypto } from '../core/crypto.js';
 import { MemoryNodeStore, SparseMerkleTree } from '../core/smt.js';
 import type { Application, ApplicationDefinition } from '../core/state-machine.js';
 import type { Block, Checkpoint, ValidatorSet } from '../core/types.js';
+import { sequencerRegion } from '../core/views.js';
 
 export interface ChainContext {
   readonly set: ValidatorSet;
@@ -53,3 +54,7 @@ export const sequencerRegions = (set: ValidatorSet, homeRegion: string): string[
   homeRegion,
   ...regionsOf(set).filter((r) => r !== homeRegion),
 ];
+
+/** The region whose sequencer proposes in `view`. */
+export const proposerRegion = (set: ValidatorSet, homeRegion: string, view: number): string =>
+  sequencerRegion(view, sequencerRegions(set, homeRegion));

@@ -33,14 +33,13 @@ import { checkSlashing, type Evidence, evidenceOf, sameLink } from '../core/slas
 import type { Certificate, Checkpoint, Vote } from '../core/types.js';
 import {
   justifies,
-  sequencerRegion,
   type ViewCertificate,
   type ViewChange,
   viewChangeProblem,
   viewSigningBytes,
   viewStateSigningBytes,
 } from '../core/views.js';
-import { type ChainContext, sequencerRegions } from './context.js';
+import { type ChainContext, proposerRegion } from './context.js';
 import type { FinalityStore, HeightTally, Transport } from './ports.js';
 
 export interface FinalizerDeps {
@@ -292,7 +291,13 @@ function finalizesSource(chain: ChainContext, c: Certificate): boolean {
 
 /** Raises the head, then sends the notices: a role woken by a notice must see the head it announces. */
 async function announce(deps: FinalizerDeps, c: Certificate, finalizes: boolean): Promise<void> {
-  await deps.store.raiseHead({ justified: c.target, justification: c, ...(finalizes ? { finalized: c.source, finalization: c } : {}) });
+  const view = await deps.store.raiseHead({
+    justified: c.target,
+    justification: c,
+    ...(finalizes ? { finalized: c.source, finalization: c } : {}),
+  });
+  // Another invocation may have recorded a view change since this process cached its view.
+  if (view !== undefined) deps.cache.view = Math.max(deps.cache.view ?? 0, view);
   await sendNotices(deps, c, finalizes);
 }
 
@@ -409,7 +414,7 @@ async function currentView(deps: FinalizerDeps): Promise<number> {
   return deps.cache.view;
 }
 
-const activeRegion = (deps: FinalizerDeps, view: number) => sequencerRegion(view, sequencerRegions(deps.chain.set, deps.homeRegion));
+const activeRegion = (deps: FinalizerDeps, view: number) => proposerRegion(deps.chain.set, deps.homeRegion, view);
 
 export type ViewChangeResult =
   | { kind: 'refused'; reason: 'BAD_VIEW_CHANGE' | 'BAD_SIGNATURE'; message: string }

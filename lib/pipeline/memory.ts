@@ -377,7 +377,7 @@ export class MemoryFinalityStore implements FinalityStore {
     finalized?: Checkpoint;
     finalization?: Certificate;
     view?: ViewCertificate;
-  }): Promise<void> {
+  }): Promise<number | undefined> {
     const cur = this.current;
     const raiseView = u.view !== undefined && u.view.view > cur.view;
     const view = raiseView
@@ -393,6 +393,7 @@ export class MemoryFinalityStore implements FinalityStore {
       ? { finalized: u.finalized!, ...(u.finalization ? { finalization: u.finalization } : {}) }
       : { finalized: cur.finalized, ...(cur.finalization ? { finalization: cur.finalization } : {}) };
     this.current = { ...justified, ...finalized, ...view };
+    return this.current.view;
   }
 
   private readonly views = new Map<number, { changes: Map<number, ViewChange>; certificate?: ViewCertificate }>();

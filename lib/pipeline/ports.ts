@@ -326,14 +326,18 @@ export interface FinalityHead {
 
 export interface HeadStore {
   head(): Promise<FinalityHead>;
-  /** Monotone: each of justified/finalized/view only moves up, with its certificate. */
+  /**
+   * Monotone: each of justified/finalized/view only moves up, with its certificate. Returns the head's
+   * view as the write saw it (undefined when nothing was written): a process whose cached view is stale
+   * (another invocation recorded a view change) learns the current one at no extra call.
+   */
   raiseHead(update: {
     justified?: Checkpoint;
     justification?: Certificate;
     finalized?: Checkpoint;
     finalization?: Certificate;
     view?: ViewCertificate;
-  }): Promise<void>;
+  }): Promise<number | undefined>;
 }
 
 /** Everything one region's finalizer records about one view: each member's view change, and the certificate. */

@@ -9,10 +9,10 @@ import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import type { Evidence } from '../core/slashing.js';
 import { encodeProof, hexOf, type NodeStore, storedChildren } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
-import { poolRegions, sequencerRegion } from '../core/views.js';
+import { poolRegions } from '../core/views.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import { heightVotesToJson } from './audit.js';
-import { type ChainContext, sequencerRegions } from './context.js';
+import { type ChainContext, proposerRegion, sequencerRegions } from './context.js';
 import type { AppliedStore, BlockStore, FinalityStore } from './ports.js';
 import { finalizationAt, finalizationOf, tallyPair } from './tally.js';
 
@@ -118,7 +118,7 @@ export class QueryService {
     const { deps } = this;
     if (!deps.homeRegion) return undefined;
     const head = await deps.finality.head();
-    return sequencerRegion(head.view, sequencerRegions(deps.chain.set, deps.homeRegion));
+    return proposerRegion(deps.chain.set, deps.homeRegion, head.view);
   }
 
   /**

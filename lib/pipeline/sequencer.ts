@@ -36,16 +36,9 @@ import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import { StateError } from '../core/smt.js';
 import type { Application } from '../core/state-machine.js';
 import type { Block, Certificate, Checkpoint } from '../core/types.js';
-import {
-  MAX_VIEW_GAP_CHECKPOINTS,
-  sequencerRegion,
-  type ViewCertificate,
-  viewBase,
-  viewCertificateProblem,
-  viewTargetHeight,
-} from '../core/views.js';
+import { MAX_VIEW_GAP_CHECKPOINTS, type ViewCertificate, viewBase, viewCertificateProblem, viewTargetHeight } from '../core/views.js';
 import { blockToJson } from '../core/wire.js';
-import { type ChainContext, hashBlock, sequencerRegions } from './context.js';
+import { type ChainContext, hashBlock, proposerRegion } from './context.js';
 import { HeadMovedError, NotReadyError } from './errors.js';
 import { MAX_MESSAGE_BYTES, type QueueMessage } from './messages.js';
 import { pendingOf } from './pool.js';
@@ -126,7 +119,7 @@ export async function sequence(
       pacemaker = { generation: m.pacemaker, finalizedAt: m.height };
   }
   const view = await currentView(deps, noticed);
-  const active = sequencerRegion(view.view, sequencerRegions(chain.set, deps.homeRegion));
+  const active = proposerRegion(chain.set, deps.homeRegion, view.view);
   if (active !== deps.region) {
     // Not this region's turn: hand the transactions to the active sequencer (ticks are for it alone).
     const txs = messages.filter((m) => m.kind === 'tx');
@@ -210,8 +203,11 @@ async function build(
   // is a redelivery (an earlier attempt may have moved the head and crashed before its proposals left):
   // send the proposals above finality again.
   const stalled = pacemaker !== undefined && finality.finalized.height <= pacemaker.finalizedAt;
-  if ((stalled || redelivered) && (await unfinalizedWork(head)))
-    result.rebroadcast = await rebroadcast(deps, head, finality.finalized.height, justification, view);
+  // One walk down the unfinalized blocks answers both questions (is there work, what to send again).
+  const above = stalled || redelivered ? await unfinalizedBlocks(deps, head, finality.finalized.height) : undefined;
+  /** Whether the blocks above finality on the starting head carry transactions (undefined: not walked). */
+  const workAtStart = above?.some(({ block }) => block.transactions.length > 0);
+  if (above && workAtStart) result.rebroadcast = await rebroadcast(deps, above, justification, view);
 
   const limit = Math.max(finality.justified.height + MAX_CHECKPOINTS_AHEAD * K, floor + K);
   const perBlock = Math.max(1, Math.min(deps.maxBlockTransactions, Math.floor(deps.maxBlockBytes / TX_JSON_BYTES)));
@@ -281,10 +277,12 @@ async function build(
   // Keep one pacemaker chain live while blocks above finality carry transactions: a fired tick of the
   // live generation re-arms it; a batch that brings work to an idle chain, or a redelivered batch (its
   // first attempt may have crashed before arming), starts a new generation, which retires older ticks.
+  // Blocks proposed here extend `start` above finality, so work found at start or carried since is work at head.
+  const workAtHead = async () => workAtStart === true || carried || (await unfinalizedWork(head));
   const arm =
     pacemaker !== undefined
-      ? await unfinalizedWork(head)
-      : (carried && !(await unfinalizedWork(start))) || (redelivered && (await unfinalizedWork(head)));
+      ? await workAtHead()
+      : (carried && !(workAtStart ?? (await unfinalizedWork(start)))) || (redelivered && (await workAtHead()));
   if (arm) await armPacemaker(deps, finality.finalized.height, pacemaker?.generation);
   return result;
 }
@@ -436,14 +434,12 @@ async function announce(
   if (failedHere?.status === 'rejected') throw failedHere.reason;
 }
 
-/** Sends the proposals above `finalizedHeight` again (the pacemaker found finality stalled). Bounded by pacing. */
-async function rebroadcast(
+/** The blocks above `finalizedHeight` on the head's chain, lowest first (as far as this region holds them). Bounded by pacing. */
+async function unfinalizedBlocks(
   deps: SequencerDeps,
   head: SequencerHead,
   finalizedHeight: number,
-  justification: Certificate | undefined,
-  view: ProposerView,
-): Promise<number> {
+): Promise<{ block: Block; hash: Uint8Array }[]> {
   const chain: { block: Block; hash: Uint8Array }[] = [];
   let hash = head.hash;
   for (let h = head.height; h > finalizedHeight; h--) {
@@ -453,6 +449,16 @@ async function rebroadcast(
     chain.push({ block, hash });
     hash = block.parentHash;
   }
-  for (const { block, hash: h } of chain.reverse()) await announce(deps, block, h, justification, true, view);
-  return chain.length;
+  return chain.reverse();
+}
+
+/** Sends the given proposals again (the pacemaker found finality stalled, or the batch is a redelivery). */
+async function rebroadcast(
+  deps: SequencerDeps,
+  blocks: readonly { block: Block; hash: Uint8Array }[],
+  justification: Certificate | undefined,
+  view: ProposerView,
+): Promise<number> {
+  for (const { block, hash } of blocks) await announce(deps, block, hash, justification, true, view);
+  return blocks.length;
 }

@@ -27,13 +27,13 @@
  */
 import { equalBytes, toHex } from '../core/bytes.js';
 import { type BlockHeader, blockHeader, checkpointEquals, headerHash, voteSigningBytes } from '../core/codec.js';
-import { nextTargetHeight, quorum } from '../core/ffg.js';
+import { nextTargetHeight } from '../core/ffg.js';
 import { linkId } from '../core/ids.js';
 import { StateError } from '../core/smt.js';
 import type { Application } from '../core/state-machine.js';
 import type { Block, Certificate, Checkpoint, Link, Vote } from '../core/types.js';
 import {
-  sequencerRegion,
+  justifies,
   type ViewCertificate,
   type ViewChange,
   viewBase,
@@ -42,7 +42,7 @@ import {
   viewStateSigningBytes,
   viewTargetHeight,
 } from '../core/views.js';
-import { type ChainContext, regionsOf, sequencerRegions } from './context.js';
+import { type ChainContext, proposerRegion, regionsOf } from './context.js';
 import { NotReadyError } from './errors.js';
 import type { QueueMessage } from './messages.js';
 import type { AppliedStore, BlockStore, HeadStore, SlashingProtectionStore, Transport } from './ports.js';
@@ -218,7 +218,7 @@ async function handle(deps: ValidatorDeps, message: InboxMessage, repeat: boolea
   const view = message.view ?? 0;
   if (view > deps.memory.view && !(message.viewCertificate?.view === view && adoptView(deps, message.viewCertificate)))
     return { kind: 'ignored', reason: `proposal of view ${view} without a valid certificate of that view` };
-  const proposer = sequencerRegion(view, sequencerRegions(deps.chain.set, deps.homeRegion));
+  const proposer = proposerRegion(deps.chain.set, deps.homeRegion, view);
   const block = message.block ?? (await deps.blocksOf(proposer).getBlock(message.height, message.hash));
   if (!block) throw new NotReadyError(message.height, `block sent by reference is not readable in ${proposer} yet`);
   if (block.height !== message.height || !equalBytes(hashOf(deps, block), message.hash))
@@ -338,7 +338,7 @@ async function storeBlock(
   deps: ValidatorDeps,
   hash: Uint8Array,
   block: Block,
-  proposer = sequencerRegion(deps.memory.view, sequencerRegions(deps.chain.set, deps.homeRegion)),
+  proposer = proposerRegion(deps.chain.set, deps.homeRegion, deps.memory.view),
 ): Promise<void> {
   if (deps.memory.isStored(hash) || proposer === deps.region) return; // the proposer's region stored it first
   await deps.blocks.putBlock(hash, block);
@@ -356,14 +356,7 @@ function learnJustified(deps: ValidatorDeps, c: Certificate): boolean {
   if (known && c.target.height <= known.checkpoint.height) return true;
   const id = `${linkId(c)}|${toHex(c.signature)}`;
   if (!deps.memory.isVerified(id)) {
-    const signers = new Set(c.signers);
-    const wellFormed =
-      c.era === set.era &&
-      c.source.height < c.target.height &&
-      signers.size === c.signers.length &&
-      quorum(signers.size, set.threshold) &&
-      c.signers.every((i) => i >= 1 && i <= set.n);
-    if (!wellFormed || !deps.chain.crypto.verify(set.groupPublicKey, voteSigningBytes(set.chainId, c), c.signature)) return false;
+    if (!justifies(set, deps.chain.crypto, c, c.target)) return false;
     deps.memory.noteVerified(id);
   }
   deps.memory.justified = { checkpoint: c.target, certificate: c };
@@ -425,7 +418,7 @@ async function stateAt(deps: ValidatorDeps, height: number, hash: Uint8Array, de
 async function storedBlock(deps: ValidatorDeps, height: number, hash: Uint8Array): Promise<Block | undefined> {
   const local = await deps.blocks.getBlock(height, hash);
   if (local && equalBytes(hashOf(deps, local), hash)) return local;
-  const proposer = sequencerRegion(deps.memory.view, sequencerRegions(deps.chain.set, deps.homeRegion));
+  const proposer = proposerRegion(deps.chain.set, deps.homeRegion, deps.memory.view);
   if (proposer === deps.region) return undefined;
   const remote = await deps.blocksOf(proposer).getBlock(height, hash);
   if (!remote || !equalBytes(hashOf(deps, remote), hash)) return undefined;

@@ -12,6 +12,7 @@ import { blsCrypto, type ThresholdCrypto } from '../../lib/core/crypto.js';
 import { TransferLedger } from '../../lib/core/ledger.js';
 import { MemoryNodeStore, SparseMerkleTree } from '../../lib/core/smt.js';
 import type { Block, Certificate, Checkpoint, Link, ValidatorSet, Vote } from '../../lib/core/types.js';
+import type { ViewCertificate } from '../../lib/core/views.js';
 import { type ChainContext, createChainContext, hashBlock } from '../../lib/pipeline/context.js';
 import { FinalizerCache, type FinalizerDeps, handleVote, STALE_CHECKPOINTS } from '../../lib/pipeline/finalizer.js';
 import { MemoryFinalityStore } from '../../lib/pipeline/memory.js';
@@ -211,6 +212,23 @@ describe('finalizer work per vote does not grow with history', () => {
     // Notices: a justified notice per member hosted here, the finalized notice (not home: no tick).
     expect(results[2]!.sends).toBe(3);
     expect(results[0]!.sends + results[1]!.sends).toBe(0);
+  });
+
+  it("a process whose cached view is stale learns the head's view from its own raise and ticks the new active sequencer", async () => {
+    // eu-west-1 is the region of view 1 (home us-east-1 is view 0's). This process cached view 0; another
+    // invocation then recorded the certificate of view 1 in the head.
+    const h = await history(5);
+    const cache = new FinalizerCache();
+    cache.view = 0;
+    const deps = h.deps(cache);
+    await h.counted.store.raiseHead({ view: { view: 1 } as ViewCertificate });
+    for (const member of [1, 2, 3]) {
+      const { vote, ancestry } = h.vote(5, 6, member);
+      await handleVote(deps, vote, { ancestry, repeat: false });
+    }
+    expect(cache.view).toBe(1);
+    const ticks = h.transport.sent.filter((s) => s.to.queue === 'ingress' && s.to.region === 'eu-west-1');
+    expect(ticks.flatMap((s) => s.messages)).toEqual([{ kind: 'tick', height: 6 }]);
   });
 });
 

@@ -41,4 +41,22 @@ describe('work per message stays bounded', () => {
       ),
     );
   });
+
+  // Found by the seed sweep over a fresh range (2026-12-01): a stalled pacemaker tick, delivered twice
+  // at once, walked the unfinalized blocks once to see whether they carry transactions and again to
+  // send them, so two runs that crashed after rebroadcasting (no outcome, no progress counted) made 140
+  // calls against 120 allowed. One walk now serves both.
+  it('seed 560464942: a rebroadcast walks the unfinalized blocks once', { timeout: 300_000 }, async () => {
+    const r = await runScenario({
+      seed: 560464942,
+      checkpointInterval: 2,
+      transactions: 2,
+      faults: { duplicate: 0.3, concurrent: 0.3, crash: 0.08, delay: 0.3, outage: 0, yields: 5 },
+      faultSteps: 250,
+      maxSteps: 6000,
+      livenessSteps: 3000,
+    });
+    expect(r.violations).toEqual([]);
+    expect(Math.min(...r.finalized)).toBeGreaterThan(0);
+  });
 });

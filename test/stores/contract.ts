@@ -783,6 +783,26 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         expect(head.view).toBe(3);
         expect(head.viewCertificate).toEqual(a);
       });
+
+      it("answers a raise with the head's view as the write saw it, raised or refused", async () => {
+        const { finality } = await makeStores();
+        const c = certificate(link(checkpoint(2), checkpoint(4)));
+        expect(await finality.raiseHead({ justified: c.target, justification: c })).toBe(0);
+        const changes = [1, 2, 3].map((m) => change(2, m));
+        // Another invocation records view 2: a justification raised after it reports view 2.
+        expect(await finality.raiseHead({ view: viewCertificate(2, changes) })).toBe(2);
+        expect(
+          await finality.raiseHead({
+            view: viewCertificate(
+              1,
+              [1, 2, 3].map((m) => change(1, m)),
+            ),
+          }),
+        ).toBe(2);
+        expect(await finality.raiseHead({ justified: checkpoint(6), finalized: checkpoint(4) })).toBe(2);
+        // A raise refused by its condition (not higher) still reports the view it found.
+        expect(await finality.raiseHead({ justified: checkpoint(6) })).toBe(2);
+      });
     });
 
     describe('AppliedStore', () => {
