@@ -260,6 +260,11 @@ export class RegionStack extends Stack {
     // Where members are hosted, each finality notice also runs the cross-region evidence audit
     // (lib/pipeline/audit.ts), which stores the evidence it finds.
     if (hosted.length > 0) finality.grantWriteItems(stateFunction.fn, ['PutItem'], [K.finality.evidence]);
+    // A member region's pool holds backup copies of accepted transactions (lib/pipeline/admission.ts): the state
+    // function settles the ones it holds as it applies their blocks (included entries and statuses in batches,
+    // the lane counter by UpdateItem).
+    if (hosted.length > 0)
+      blocks.grantWriteItems(stateFunction.fn, ['UpdateItem', 'BatchWriteItem'], [K.blocks.poolLane, K.blocks.txStatus]);
 
     // Finalizer: tallies votes into certificates; notifies local validators (justified), the state function
     // (finalized) and, in the active view's region, the sequencer (tick). Reads the block tip for FinalityLag.

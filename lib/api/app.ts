@@ -9,9 +9,10 @@ import { AfgError, InputError } from '../core/errors.js';
 import { checkpointAtOrBelow } from '../core/ffg.js';
 import { transferApplication } from '../core/ledger.js';
 import type { ApplicationDefinition } from '../core/state-machine.js';
+import { type Admission, admitTransaction, BackupWriteError } from '../pipeline/admission.js';
 import type { ChainContext } from '../pipeline/context.js';
-import { DEFAULT_POOL_LIMITS, pendingOf } from '../pipeline/pool.js';
-import type { PoolLimits, PoolRefusal, PoolStore, Transport } from '../pipeline/ports.js';
+import { DEFAULT_POOL_LIMITS } from '../pipeline/pool.js';
+import type { PoolLimits, PoolRefusal, PoolStatus, PoolStore, Transport } from '../pipeline/ports.js';
 import { NotFound, NotHeld, type QueryService } from '../pipeline/query.js';
 import { ApiError } from './errors.js';
 import { MAX_BODY_BYTES, openapiDocumentFor } from './openapi.js';
@@ -287,19 +288,34 @@ export function createApi(deps: ApiDeps): Api {
    */
   async function submit(body: unknown): Promise<string> {
     const tx = chain.app.fromJson(body, '');
-    const { checkpoint } = await query.readableCheckpoint();
-    const admission = await chain.app.admit({ root: checkpoint.stateRoot, height: checkpoint.height }, tx);
-    if (!admission.ok) throw new ApiError(400, admission.code, admission.message);
-    const hash = toHex(chain.app.hash(tx));
     if (pool) {
-      const { store, region } = await activePool();
-      const entry = pendingOf(chain.app, tx);
-      const sender = await chain.app.senderState(checkpoint.stateRoot, entry.sender);
-      const outcome = await store.admit(entry, { ...sender, height: checkpoint.height }, poolLimits);
-      if (outcome.kind === 'refused') throw poolRefusal(outcome.refusal, entry.sequence, checkpoint.height);
-      if (outcome.kind === 'admitted') await wake(region);
-      return hash;
+      let admission: Admission;
+      try {
+        admission = await admitTransaction(
+          { chain, query, store: pool.store, limits: poolLimits, ...(pool.storeOf ? { storeOf: pool.storeOf } : {}) },
+          tx,
+        );
+      } catch (cause) {
+        if (!(cause instanceof BackupWriteError)) throw cause;
+        // The active pool holds it (it may be included all the same): its sequencer hears of it as usual.
+        if (cause.meta.admitted) await wake(cause.meta.active);
+        // Held by the active pool only: not accepted. Sending the same transaction again is idempotent.
+        throw new ApiError(
+          503,
+          'UNAVAILABLE',
+          `the transaction is not yet stored in two regions (${cause.message}); retry the same transaction (it keeps its hash)`,
+          { cause },
+        );
+      }
+      if (admission.kind === 'invalid') throw new ApiError(400, admission.code, admission.message);
+      if (admission.kind === 'refused') throw poolRefusal(admission.refusal, admission.sequence, admission.height);
+      if (admission.kind === 'admitted') await wake(admission.active);
+      return toHex(admission.hash);
     }
+    const { checkpoint } = await query.readableCheckpoint();
+    const verdict = await chain.app.admit({ root: checkpoint.stateRoot, height: checkpoint.height }, tx);
+    if (!verdict.ok) throw new ApiError(400, verdict.code, verdict.message);
+    const hash = toHex(chain.app.hash(tx));
     try {
       await transport.send({ queue: 'ingress' }, [{ kind: 'tx', tx }]);
     } catch (cause) {
@@ -311,13 +327,19 @@ export function createApi(deps: ApiDeps): Api {
     return hash;
   }
 
-  /** Tells the sequencer the pool has work (a tick at height 0 justifies nothing). The transaction is durable already: a lost wake-up only delays it to the next one. */
-  /** The pool of the current view's sequencer region (the home region's without `storeOf`). */
-  async function activePool(): Promise<{ store: PoolStore; region?: string }> {
-    const region = pool?.storeOf ? await query.activeRegion() : undefined;
-    return region && pool?.storeOf ? { store: pool.storeOf(region), region } : { store: pool!.store };
+  /**
+   * The status of a transaction in the pool of the current view's sequencer region (the home
+   * region's without `storeOf`), or when that pool does not know it, in the next view's region's
+   * pool, which holds the backup copy of what was accepted in the view before.
+   */
+  async function poolStatus(hash: Uint8Array): Promise<PoolStatus | undefined> {
+    const regions = pool?.storeOf ? await query.poolRegions() : undefined;
+    if (!regions || !pool?.storeOf) return pool!.store.status(hash);
+    const known = await pool.storeOf(regions.active).status(hash);
+    return known ?? (regions.backups[0] ? pool.storeOf(regions.backups[0]).status(hash) : undefined);
   }
 
+  /** Tells the sequencer the pool has work (a tick at height 0 justifies nothing). The transaction is durable already: a lost wake-up only delays it to the next one. */
   async function wake(region: string | undefined): Promise<void> {
     try {
       await transport.send({ queue: 'ingress', ...(region ? { region } : {}) }, [{ kind: 'tick', height: 0 }]);
@@ -373,7 +395,7 @@ export function createApi(deps: ApiDeps): Api {
   /** GET /v1/transactions/{hash}: the pool's status, `finalized` once its block is readable finalized state here. */
   async function transactionStatus(hash: Uint8Array) {
     const id = toHex(hash);
-    const known = pool ? await (await activePool()).store.status(hash) : undefined;
+    const known = pool ? await poolStatus(hash) : undefined;
     if (!known) return { hash: id, status: 'unknown' as const };
     if (known.status === 'pending') return { hash: id, status: 'pending' as const };
     if (known.status === 'rejected') return { hash: id, status: 'rejected' as const, reason: known.reason, message: known.message };

@@ -243,13 +243,17 @@ export class DynamoSequencerStore implements SequencerStore {
   status(hash: Uint8Array): Promise<PoolStatus | undefined> {
     return this.pool.status(hash);
   }
-  addPending(txs: readonly PendingTransaction[]): Promise<void> {
-    return this.pool.addPending(txs);
+  addPending(txs: readonly PendingTransaction[], options?: { readonly admitted?: boolean }): Promise<void> {
+    return this.pool.addPending(txs, options);
   }
   pending(limit: number, options?: { finalizedHeight?: number }): Promise<PendingTransaction[]> {
     return this.pool.pending(limit, options);
   }
   removePending(outcomes: readonly PoolOutcome[]): Promise<void> {
     return this.pool.removePending(outcomes);
+  }
+
+  settle(txs: readonly PendingTransaction[], height: number): Promise<void> {
+    return this.pool.settle(txs, height);
   }
 }

@@ -29,7 +29,9 @@
  * The counter drifts only when a step 3 is not followed by step 4 or its give-back (a crash in
  * between), or by a repeated decrement; `pending` reads every lane anyway and corrects it.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -51,7 +53,7 @@ import {
 } from '../pipeline/pool.js';
 import type { AdmissionView, AdmitOutcome, PendingTransaction, PoolLimits, PoolOutcome, PoolStatus, PoolStore } from '../pipeline/ports.js';
 import { batchWrite } from './batch.js';
-import { cancellationReasons, isConditionFailed, oldItem } from './errors.js';
+import { backoffMs, cancellationReasons, isConditionFailed, oldItem, StoreError } from './errors.js';
 import { queryAll } from './tables.js';
 
 export interface DynamoPoolOptions {
@@ -149,12 +151,12 @@ export class DynamoPoolStore implements PoolStore {
     return { status: 'pending' };
   }
 
-  async addPending(txs: readonly PendingTransaction[]): Promise<void> {
+  async addPending(txs: readonly PendingTransaction[], options: { readonly admitted?: boolean } = {}): Promise<void> {
     const added = new Map<number, number>();
     await mapLimited(txs, ADD_CONCURRENCY, async (t) => {
       const lane = laneOf(t.sender, this.lanes);
       try {
-        await this.db.send(new TransactWriteCommand(this.admission(lane, t, false, 'attribute_not_exists(pk)')));
+        await this.db.send(new TransactWriteCommand(this.admission(lane, t, options.admitted ?? false, 'attribute_not_exists(pk)')));
         added.set(lane, (added.get(lane) ?? 0) + 1);
       } catch (e) {
         if (!cancellationReasons(e)) throw e; // known already, or its sequence number is held: left as it is
@@ -233,6 +235,46 @@ export class DynamoPoolStore implements PoolStore {
     await Promise.all([...waiting, batchWrite(this.db, this.table, puts, deletes)]);
     for (const r of rejections) await this.reject(r);
     await Promise.all([...released].map(([lane, n]) => this.release(lane, n)));
+  }
+
+  /**
+   * Reads the statuses (consistent BatchGetItem, 100 keys a call: one read unit per transaction); a
+   * pending one becomes included as removePending does (entry, status, lane counter), any other
+   * status not already included at `height` gets its status corrected; unknown ones cost the read only.
+   */
+  async settle(txs: readonly PendingTransaction[], height: number): Promise<void> {
+    const statuses = await this.statuses(txs.map((t) => toHex(t.hash)));
+    const pending: PendingTransaction[] = [];
+    const corrected: Record<string, unknown>[] = [];
+    for (const t of txs) {
+      const s = statuses.get(toHex(t.hash));
+      if (!s || (s.st === 'included' && Number(s.ht) === height)) continue;
+      if (s.st === 'pending') pending.push(t);
+      else corrected.push({ ...statusKey(t.hash), st: 'included', ht: height });
+    }
+    if (pending.length > 0) await this.removePending(pending.map((entry) => ({ entry, status: 'included' as const, height })));
+    if (corrected.length > 0) await batchWrite(this.db, this.table, corrected, []);
+  }
+
+  /** The status items of `hashes` that exist, by hash (hex). */
+  private async statuses(hashes: readonly string[]): Promise<Map<string, Record<string, unknown>>> {
+    const out = new Map<string, Record<string, unknown>>();
+    const keys = [...new Set(hashes)];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Record<string, unknown>[] = keys.slice(i, i + 100).map(statusKey);
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt > 0) await sleep(backoffMs(attempt));
+        const res = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }));
+        for (const item of res.Responses?.[this.table] ?? []) out.set(String(item.pk).slice(3), item);
+        pending = (res.UnprocessedKeys?.[this.table]?.Keys ?? []) as Record<string, unknown>[];
+        if (attempt >= 8 && pending.length > 0)
+          throw new StoreError('UNPROCESSED_ITEMS', `${pending.length} pool status reads left unprocessed`, {
+            table: this.table,
+            unprocessed: pending.length,
+          });
+      }
+    }
+    return out;
   }
 
   /** One rejection: the status (never over an included one), the entry if it is still this pending one, then its gap followers. */

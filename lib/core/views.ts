@@ -77,6 +77,24 @@ export function sequencerRegion(view: number, regions: readonly string[]): strin
   return regions[view % regions.length]!;
 }
 
+/**
+ * Where an accepted transaction is stored before the API answers 202: the pool of the active
+ * sequencer's region (view v) and a backup copy in another member region's, preferably the region
+ * of view v + 1, where the sequencer goes when the active one stops making progress; when that one
+ * cannot be written, the next in view order (v + 2, ...), which is where the view goes when v + 1
+ * cannot take over either. `backups` lists the other member regions in that order (empty with one
+ * region).
+ */
+export function poolRegions(view: number, regions: readonly string[]): { readonly active: string; readonly backups: readonly string[] } {
+  const active = sequencerRegion(view, regions);
+  const backups: string[] = [];
+  for (let k = 1; k < regions.length; k++) {
+    const r = sequencerRegion(view + k, regions);
+    if (r !== active && !backups.includes(r)) backups.push(r);
+  }
+  return { active, backups };
+}
+
 /** "AFG-VIEW-V1" || chainId || era || view: what t members sign to move to `view`. */
 export function viewSigningBytes(chainId: Uint8Array, era: bigint, view: number): Uint8Array {
   return concatBytes(VIEW_TAG, abytes(chainId, 32, 'chainId'), u64(era, 'era'), u64(view, 'view'));

@@ -119,8 +119,16 @@ export class MemoryPoolStore implements PoolStore {
     return this.statuses.get(toHex(hash));
   }
 
-  async addPending(txs: readonly PendingTransaction[]): Promise<void> {
-    for (const t of txs) if (!this.statuses.has(toHex(t.hash))) this.insert(t, false);
+  async addPending(txs: readonly PendingTransaction[], options: { admitted?: boolean } = {}): Promise<void> {
+    for (const t of txs) if (!this.statuses.has(toHex(t.hash))) this.insert(t, options.admitted ?? false);
+  }
+
+  async settle(txs: readonly PendingTransaction[], height: number): Promise<void> {
+    const known = txs.filter((t) => {
+      const s = this.statuses.get(toHex(t.hash));
+      return s !== undefined && !(s.status === 'included' && s.height === height);
+    });
+    await this.removePending(known.map((entry) => ({ entry, status: 'included' as const, height })));
   }
 
   async pending(limit: number, options: { finalizedHeight?: number } = {}): Promise<PendingTransaction[]> {

@@ -117,8 +117,8 @@ export type AdmitOutcome =
   | { readonly kind: 'refused'; readonly refusal: PoolRefusal };
 
 /**
- * The transaction pool, in the home region (issue 16 will keep a copy in the next sequencer's region
- * too). Ingress admits into it before answering 202; the sequencer reads it in fair order and
+ * The transaction pool, in every member region: the current view's sequencer region holds what
+ * ingress admitted and the next view's a backup copy of it (lib/pipeline/admission.ts). Ingress admits into it before answering 202; the sequencer reads it in fair order and
  * reports what became of each transaction it took; every region's API reads statuses from it.
  * Entries are spread over lanes by sender (partitions on DynamoDB), each sender's in sequence order.
  */
@@ -134,11 +134,13 @@ export interface PoolStore {
   /** The status of a transaction the pool has seen; undefined when it has not (or no longer keeps it). */
   status(hash: Uint8Array): Promise<PoolStatus | undefined>;
   /**
-   * Adds transactions without admission limits (ingress `tx` messages from an API without a pool):
+   * Adds transactions without admission limits (ingress `tx` messages from an API without a pool,
+   * and the backup copies of transactions another region's pool admitted, lib/pipeline/admission.ts):
    * idempotent by hash, and a transaction with a status already (pending, included, rejected) is
-   * left as it is.
+   * left as it is. With `admitted`, they count as admitted ones (a rejection below them evicts them
+   * with NONCE_GAP, as in the pool that admitted them).
    */
-  addPending(txs: readonly PendingTransaction[]): Promise<void>;
+  addPending(txs: readonly PendingTransaction[], options?: { readonly admitted?: boolean }): Promise<void>;
   /**
    * Up to `limit` pending transactions in fair order (lib/pipeline/pool.ts fairOrder): each sender's
    * by sequence, senders round-robin, the one waiting longest first; never by hash. With
@@ -153,6 +155,14 @@ export interface PoolStore {
    * they can only follow it). A rejection never overwrites an included status. Idempotent.
    */
   removePending(outcomes: readonly PoolOutcome[]): Promise<void>;
+  /**
+   * The transactions of the finalized block at `height` (the state function calls it as it applies
+   * the block): each one this pool knows is marked included at `height` (a pending entry becomes an
+   * included one, as removePending does; a status that says otherwise, such as a backup copy rejected
+   * because another region's block used its sequence number first, is corrected). Transactions it
+   * does not know are left alone: nothing is written for them. Idempotent.
+   */
+  settle(txs: readonly PendingTransaction[], height: number): Promise<void>;
 }
 
 // ---------------------------------------------------------------- sequencer (home region)

@@ -9,9 +9,10 @@ import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import type { Evidence } from '../core/slashing.js';
 import { encodeProof, hexOf, type NodeStore, storedChildren } from '../core/smt.js';
 import type { Certificate, Checkpoint } from '../core/types.js';
+import { poolRegions } from '../core/views.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import { heightVotesToJson } from './audit.js';
-import { type ChainContext, proposerRegion } from './context.js';
+import { type ChainContext, proposerRegion, sequencerRegions } from './context.js';
 import type { AppliedStore, BlockStore, FinalityStore } from './ports.js';
 import { finalizationAt, finalizationOf, tallyPair } from './tally.js';
 
@@ -118,6 +119,18 @@ export class QueryService {
     if (!deps.homeRegion) return undefined;
     const head = await deps.finality.head();
     return proposerRegion(deps.chain.set, deps.homeRegion, head.view);
+  }
+
+  /**
+   * The regions whose pools hold a transaction before POST answers 202 (core/views.ts poolRegions:
+   * the current view's sequencer region, and the others in view order for the backup copy);
+   * undefined without `homeRegion`.
+   */
+  async poolRegions(): Promise<{ readonly view: number; readonly active: string; readonly backups: readonly string[] } | undefined> {
+    const { deps } = this;
+    if (!deps.homeRegion) return undefined;
+    const head = await deps.finality.head();
+    return { view: head.view, ...poolRegions(head.view, sequencerRegions(deps.chain.set, deps.homeRegion)) };
   }
 
   async finality() {

@@ -203,7 +203,17 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
       };
     },
     finalizer: () => ({ chain, region, homeRegion: config.homeRegion, store: stores.finality, transport, members, cache: finalizerCache }),
-    stateFunction: () => ({ chain, blocks: stores.blocks, finality: stores.finality, applied: stores.applied, peers, transport, region }),
+    stateFunction: () => ({
+      chain,
+      blocks: stores.blocks,
+      finality: stores.finality,
+      applied: stores.applied,
+      peers,
+      transport,
+      region,
+      // Member regions hold pools (the active view's, a backup copy in the next view's); followers none.
+      ...(members.length > 0 ? { pool: stores.sequencer } : {}),
+    }),
     auditor: () =>
       members.length > 0 && peerVotes.length > 0
         ? { chain, store: stores.finality, peers: peerVotes, cache: finalizerCache, horizon: opts.auditHorizon ?? STALE_CHECKPOINTS }

@@ -14,7 +14,8 @@ import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import type { Block, Checkpoint } from '../core/types.js';
 import { type ChainContext, hashBlock } from './context.js';
 import { BlockUnavailableError, ConflictingFinalityError } from './errors.js';
-import type { AppliedHead, AppliedStore, BlockStore, HeadStore, PeerBlocks, TallyStore, Transport } from './ports.js';
+import { pendingOf } from './pool.js';
+import type { AppliedHead, AppliedStore, BlockStore, HeadStore, PeerBlocks, PoolStore, TallyStore, Transport } from './ports.js';
 import { finalizationAt } from './tally.js';
 
 export interface StateFunctionDeps {
@@ -36,6 +37,12 @@ export interface StateFunctionDeps {
    * applied unaudited, even when the invocation crashes after applying.
    */
   readonly beforeApply?: (from: number, to: number) => Promise<void>;
+  /**
+   * The region's transaction pool (member regions): the transactions of each applied block are
+   * settled there (PoolStore.settle), so backup copies of accepted transactions (lib/pipeline/admission.ts)
+   * leave it once final.
+   */
+  readonly pool?: Pick<PoolStore, 'settle'>;
 }
 
 export interface ApplyResult {
@@ -78,6 +85,12 @@ export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResu
     const next: AppliedHead = { height: block.height, hash, stateRoot };
     if (block.height === finalized.height && !equalBytes(stateRoot, finalized.stateRoot))
       throw new ConflictingFinalityError(block.height, `state root at ${block.height} differs from the certified one`);
+    // Before the pointer moves, so a pass cut short settles again when it is retried (settle is idempotent).
+    if (deps.pool && block.transactions.length > 0)
+      await deps.pool.settle(
+        block.transactions.map((tx) => pendingOf(chain.app, tx)),
+        block.height,
+      );
     if (!(await deps.applied.advanceApplied(applied, next))) {
       // Someone else applied this height concurrently: continue from whatever they reached.
       const now = (await deps.applied.applied()) ?? chain.genesis;

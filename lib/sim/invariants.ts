@@ -29,7 +29,9 @@ export type ViolationKind =
   | 'watermark-ahead'
   | 'applied-not-final'
   | 'audit-missed-evidence'
-  | 'liveness';
+  | 'liveness'
+  /** A transfer answered as accepted (202) was not finalized in a live region after the faults. */
+  | 'accepted-lost';
 
 export interface Violation {
   readonly kind: ViolationKind;

@@ -15,11 +15,13 @@ import type { ApplicationDefinition } from '../core/state-machine.js';
 import type { ValidatorSet } from '../core/types.js';
 import { blockFromJson } from '../core/wire.js';
 import type { RecordResult } from '../handlers/sqs.js';
+import { type Admission, admitTransaction } from '../pipeline/admission.js';
 import { heightVotesFromJson, heightVotesToJson } from '../pipeline/audit.js';
 import type { ChainContext } from '../pipeline/context.js';
 import { genesisCheckpoint } from '../pipeline/context.js';
 import { memoryRegionStores } from '../pipeline/memory.js';
 import { encodeMessage, type QueueMessage } from '../pipeline/messages.js';
+import { DEFAULT_POOL_LIMITS } from '../pipeline/pool.js';
 import type { BlockStore, Destination, PeerBlocks, PeerVotes, RegionStores, Transport } from '../pipeline/ports.js';
 import { NotFound, type QueryService } from '../pipeline/query.js';
 import { createRegion, type Region, type RegionHooks, type RegionQueue } from '../pipeline/region.js';
@@ -288,6 +290,32 @@ export class MemoryCluster {
   /** Sends a transaction to a region's ingress (default: the home region's). */
   submit(tx: unknown, region?: string): void {
     this.pending.push({ queue: region ? `ingress:${region}` : 'ingress', body: this.encode({ kind: 'tx', tx }), receives: 0 });
+  }
+
+  /**
+   * Submits a transaction as POST /v1/transactions does in region `via` (default: the home region):
+   * admission into the active view's pool and a backup copy in the next view's
+   * (lib/pipeline/admission.ts), then a wake-up for the active sequencer. `admitted` or `known` is
+   * what the API answers 202 for.
+   * @throws BackupWriteError or a store's error when the API would answer 503.
+   */
+  async accept(tx: unknown, via: string = this.homeRegion): Promise<Admission> {
+    const node = this.node(via);
+    const admission = await admitTransaction(
+      {
+        chain: node.chain,
+        query: node.query,
+        store: this.node(this.homeRegion).stores.sequencer,
+        storeOf: (region) => this.node(region).stores.sequencer,
+        limits: DEFAULT_POOL_LIMITS,
+      },
+      tx,
+    );
+    if (admission.kind === 'admitted')
+      await this.transport.send({ queue: 'ingress', ...(admission.active ? { region: admission.active } : {}) }, [
+        { kind: 'tick', height: 0 },
+      ]);
+    return admission;
   }
 
   /**

@@ -145,6 +145,8 @@ export interface SimResult {
   readonly forgeries?: { readonly justified: number; readonly finalized: number };
   /** Per queue kind, the most store calls and sends one delivery made beyond its progress allowance. */
   readonly maxWork: Readonly<Record<string, number>>;
+  /** Transfers accepted as the API does (scenarios with a lost region), each checked to be final at the end. */
+  readonly accepted: number;
 }
 
 // ---------------------------------------------------------------- shared, deterministic inputs
@@ -398,7 +400,19 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
   let clock = 0;
   let deliveries = 0;
 
-  for (const tx of work.txs.slice(0, s.transactions * 2)) cluster.submit(tx);
+  // With a region to lose, the transfers are accepted as the API does (stored in the active view's
+  // pool and a backup in the next view's: what a 202 promises) and each one must be final at the end.
+  const accepted: Transaction[] = [];
+  for (const tx of work.txs.slice(0, s.transactions * 2)) {
+    if (!s.lostRegion) cluster.submit(tx);
+    else if (
+      await cluster.accept(tx).then(
+        (a) => a.kind !== 'invalid' && a.kind !== 'refused',
+        () => false,
+      )
+    )
+      accepted.push(tx);
+  }
 
   let revived = false;
   /** When the loss starts: its planned delivery, or the probe's start if the run got quiet before. */
@@ -577,6 +591,19 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     }
   }
 
+  if (expectsLiveness(s))
+    for (const node of live) {
+      const applied = await node.stores.applied.applied();
+      for (const tx of accepted) {
+        const account = applied ? await ledgerOf(node.chain).account(applied.stateRoot, tx.from) : undefined;
+        if ((account?.nonce ?? 0n) <= tx.nonce)
+          checker.report(
+            'accepted-lost',
+            `${node.region}: the accepted transfer ${Buffer.from(tx.from).toString('hex').slice(0, 8)}/${tx.nonce} is not finalized and applied (applied height ${applied?.height ?? 0})`,
+          );
+      }
+    }
+
   // Invalid transactions (from a Byzantine sequencer) never change state: their senders stay at genesis.
   for (const node of cluster.nodes.values()) {
     const applied = await node.stores.applied.applied();
@@ -620,6 +647,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     audit,
     ...(forger ? { forgeries: { ...forger.log } } : {}),
     maxWork,
+    accepted: accepted.length,
     ...(control.labels ? { callLabels: control.labels } : {}),
   };
 }

@@ -206,8 +206,18 @@ describe('GET /v1/transactions/{hash}', () => {
   });
 });
 
-describe('admission follows the view (issue 16)', () => {
-  it("admits into the pool of the current view's sequencer region and wakes that region's ingress", async () => {
+describe('admission follows the view, durable in two regions (issue 16)', () => {
+  /** A pool whose writes of backup copies (addPending) throw while `failing`. */
+  class FlakyPool extends MemoryPoolStore {
+    failing = false;
+    override async addPending(txs: Parameters<MemoryPoolStore['addPending']>[0]): Promise<void> {
+      if (this.failing) throw new Error('pool table unreachable (test)');
+      return super.addPending(txs);
+    }
+  }
+  let pools: Map<string, FlakyPool>;
+  let routed: Api;
+  beforeEach(() => {
     const query = new QueryService({
       chain: fx.chain,
       region: fx.region,
@@ -216,30 +226,91 @@ describe('admission follows the view (issue 16)', () => {
       applied: fx.applied,
       homeRegion: 'us-east-1',
     });
-    const pools = new Map([
-      ['us-east-1', new MemoryPoolStore()],
-      ['eu-west-1', new MemoryPoolStore()],
+    // The fixture's member regions in view order: us-east-1 (home, view 0), eu-west-1 (view 1).
+    pools = new Map([
+      ['us-east-1', new FlakyPool()],
+      ['eu-west-1', new FlakyPool()],
     ]);
-    const routed = createApi({
+    routed = createApi({
       query,
       transport: fx.transport,
       chain: fx.chain,
       maxLagBlocks: 8,
-      pool: { store: pools.get('us-east-1')!, storeOf: (r) => pools.get(r)!, limits: LIMITS },
+      pool: { store: pools.get('us-east-1')!, storeOf: (r) => pools.get(r)!, limits: LIMITS, retryAfterSeconds: 3 },
+      retryAfterSeconds: 2,
       log: (e) => logged.push(e),
     });
+  });
+  const pendingIn = async (region: string) => (await pools.get(region)!.pending(10)).map((p) => toHex(p.hash));
+  const id = (tx: Transaction) => toHex(fx.chain.app.hash(tx));
+
+  it("answers 202 once the current view's pool and the next view's both hold it, and wakes the current one's ingress", async () => {
+    const view = (await fx.finality.head()).view;
+    const [active, backup] = view % 2 === 0 ? ['us-east-1', 'eu-west-1'] : ['eu-west-1', 'us-east-1'];
+    const first = transfer(6, 10n, 0n);
+    const sentBefore = fx.transport.sent.length;
+    expectDocumented(await post(first, routed), 'postTransaction', 202);
+    expect(await pendingIn(active!)).toEqual([id(first)]);
+    expect(await pendingIn(backup!)).toEqual([id(first)]);
+    const ticks = fx.transport.sent.slice(sentBefore).filter((s) => s.to.queue === 'ingress');
+    expect(ticks.map((s) => (s.to as { region?: string }).region)).toEqual([active]);
+  });
+
+  it("after a view change, admits into the new view's region with the copy in the one after it", async () => {
     const first = transfer(6, 10n, 0n);
     expectDocumented(await post(first, routed), 'postTransaction', 202);
-    expect(await pools.get('us-east-1')!.pending(10)).toHaveLength(1);
-    // View 1 certified in this region: the member regions in view order are us-east-1 (home), eu-west-1.
-    await fx.finality.raiseHead({ view: { view: 1 } as ViewCertificate });
+    const view = (await fx.finality.head()).view;
+    await fx.finality.raiseHead({ view: { view: view + 1 } as ViewCertificate });
+    const [active, backup] = (view + 1) % 2 === 0 ? ['us-east-1', 'eu-west-1'] : ['eu-west-1', 'us-east-1'];
     const sentBefore = fx.transport.sent.length;
     const second = transfer(7, 10n, 0n);
     expectDocumented(await post(second, routed), 'postTransaction', 202);
-    expect((await pools.get('eu-west-1')!.pending(10)).map((p) => toHex(p.hash))).toEqual([toHex(fx.chain.app.hash(second))]);
-    expect(await pools.get('us-east-1')!.pending(10)).toHaveLength(1);
+    // Both regions held the first one already (one was its backup); a resubmission of it changes nothing.
+    expect((await pendingIn(active!)).sort()).toEqual([id(first), id(second)].sort());
+    expect((await pendingIn(backup!)).sort()).toEqual([id(first), id(second)].sort());
     const ticks = fx.transport.sent.slice(sentBefore).filter((s) => s.to.queue === 'ingress');
-    expect(ticks.map((s) => (s.to as { region?: string }).region)).toEqual(['eu-west-1']);
+    expect(ticks.map((s) => (s.to as { region?: string }).region)).toEqual([active]);
     expect(body(await statusOf(second, routed)).status).toBe('pending');
+  });
+
+  it('answers 503 when the copy cannot be written; the same transaction sent again gets 202 and the pair is complete', async () => {
+    const view = (await fx.finality.head()).view;
+    const [active, backup] = view % 2 === 0 ? ['us-east-1', 'eu-west-1'] : ['eu-west-1', 'us-east-1'];
+    pools.get(backup!)!.failing = true;
+    const tx = transfer(8, 10n, 0n);
+    const r = await post(tx, routed);
+    expectRefused(r, 503, 'UNAVAILABLE', new RegExp(`not yet stored in two regions.*${backup}`), '2');
+    // Not promised either way: the active pool holds it (and its sequencer was told), the backup does not.
+    expect(await pendingIn(active!)).toEqual([id(tx)]);
+    expect(await pendingIn(backup!)).toEqual([]);
+    expect(body(await statusOf(tx, routed)).status).toBe('pending');
+    // Still failing: 503 again, nothing doubled.
+    expect((await post(tx, routed)).status).toBe(503);
+    pools.get(backup!)!.failing = false;
+    const again = await post(tx, routed);
+    expectDocumented(again, 'postTransaction', 202);
+    expect(body(again).hash).toBe(id(tx));
+    expect(await pendingIn(active!)).toEqual([id(tx)]);
+    expect(await pendingIn(backup!)).toEqual([id(tx)]);
+  });
+
+  it('a retry of a transaction included meanwhile gets 202 without a new copy', async () => {
+    const view = (await fx.finality.head()).view;
+    const [active, backup] = view % 2 === 0 ? ['us-east-1', 'eu-west-1'] : ['eu-west-1', 'us-east-1'];
+    pools.get(backup!)!.failing = true;
+    const tx = transfer(8, 10n, 1n);
+    // Nonce 1 of dev 8 needs nonce 0 first (gap rule): admit it while the copy works.
+    pools.get(backup!)!.failing = false;
+    const zero = transfer(8, 10n, 0n);
+    expectDocumented(await post(zero, routed), 'postTransaction', 202);
+    pools.get(backup!)!.failing = true;
+    expect((await post(tx, routed)).status).toBe(503);
+    await pools.get(active!)!.removePending([
+      { entry: pendingOf(fx.chain.app, zero), status: 'included', height: 3 },
+      { entry: pendingOf(fx.chain.app, tx), status: 'included', height: 3 },
+    ]);
+    const again = await post(tx, routed);
+    expectDocumented(again, 'postTransaction', 202);
+    expect(await pendingIn(backup!)).toEqual([id(zero)]);
   });
 });

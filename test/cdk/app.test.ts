@@ -381,6 +381,10 @@ const expectedWrites = (role: string, hostsMembers: boolean): Write[] => {
         { table: 'afg-blocks', action: 'PutItem', keys: ['B#*'] },
         { table: 'afg-blocks', action: 'BatchWriteItem', keys: ['F#*'] },
         ...(hostsMembers ? [{ table: 'afg-finality' as const, action: 'PutItem', keys: ['E'] }] : []),
+        // Settling backup copies in the region's pool (lib/aws/pool-store.ts settle).
+        ...(hostsMembers
+          ? ['UpdateItem', 'BatchWriteItem'].map((action) => ({ table: 'afg-blocks' as const, action, keys: ['PL#*', 'TX#*'] }))
+          : []),
       ];
     case 'FollowerRole':
       return [

@@ -4,6 +4,7 @@ import { defaultThresholdCrypto } from '../../lib/core/bls-wasm.js';
 import { isCheckpointHeight } from '../../lib/core/ffg.js';
 import type { Checkpoint, ValidatorSet } from '../../lib/core/types.js';
 import {
+  poolRegions,
   sequencerRegion,
   VIEW_SIGNING_BYTES_LENGTH,
   VIEW_STATE_SIGNING_BYTES_LENGTH,
@@ -66,6 +67,22 @@ describe('sequencerRegion', () => {
       }),
     );
     expect(() => sequencerRegion(-1, ['a'])).toThrow(RangeError);
+  });
+});
+
+describe('poolRegions', () => {
+  it("is the view's sequencer region, then every other region in view order starting with the next view's", () => {
+    fc.assert(
+      fc.property(fc.nat(1_000_000), fc.integer({ min: 1, max: 8 }), (view, count) => {
+        const regions = Array.from({ length: count }, (_, i) => `r${i}`);
+        const { active, backups } = poolRegions(view, regions);
+        expect(active).toBe(sequencerRegion(view, regions));
+        expect(backups).toEqual(Array.from({ length: count - 1 }, (_, k) => sequencerRegion(view + 1 + k, regions)));
+        expect(new Set([active, ...backups]).size).toBe(count);
+      }),
+    );
+    expect(poolRegions(5, ['a', 'b', 'c'])).toEqual({ active: 'c', backups: ['a', 'b'] });
+    expect(poolRegions(0, ['a'])).toEqual({ active: 'a', backups: [] });
   });
 });
 

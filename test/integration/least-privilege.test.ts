@@ -188,8 +188,8 @@ async function cluster(prefix: string) {
         codec,
       ),
     });
-  /** The home region's pool as `region`'s API role reaches it (its requests recorded as that role's). */
-  const apiPool = (region: string) => regionPool(recordingFactory(`${region}/ApiRole`, log), config);
+  /** `target`'s pool (default the home region's) as `region`'s API role reaches it (its requests recorded as that role's). */
+  const apiPool = (region: string, target = config.homeRegion) => regionPool(recordingFactory(`${region}/ApiRole`, log), config, target);
   return { config, run, submit, runtime, log, apiPool };
 }
 
@@ -223,7 +223,8 @@ describe('IAM policies against the requests each role really makes (DynamoDB Loc
         transport: rt.transport,
         chain: rt.chain,
         maxLagBlocks: 50,
-        pool: { store: c.apiPool(region) },
+        // Admission into the current view's region's pool, with the backup copy in the next view's.
+        pool: { store: c.apiPool(region), storeOf: (r) => c.apiPool(region, r) },
       });
       const account = toHex(ed25519PublicKey(devSecretKey(1)));
       // Another sender per region: each admission is a new one (lane counter, entry and status writes).
@@ -255,6 +256,8 @@ describe('IAM policies against the requests each role really makes (DynamoDB Loc
       ];
       for (const a of answers) expect(a.status, a.body).toBeLessThan(500);
     }
+    // The API's transfers are finalized: the backup region's state function settles their copies.
+    await c.run();
   }, 300_000);
 
   it('finalizes the transfers in both regions (the run exercised every role)', async () => {
@@ -301,6 +304,11 @@ describe('IAM policies against the requests each role really makes (DynamoDB Loc
     }
     expect(writes('StateFunctionRole', 'BatchWriteItem', t('state')).every((k) => k.startsWith('N#'))).toBe(true);
     expect(writes('StateFunctionRole', 'PutItem', t('state'))).toContain('APPLIED');
+    // Backup copies of the API's admissions (in the next view's region) settled by that region's state function.
+    const settled = c.log.filter(
+      (r) => r.role === `${REGIONS[1]}/StateFunctionRole` && r.action === 'BatchWriteItem' && r.table === t('blocks'),
+    );
+    expect(settled.flatMap((r) => r.leadingKeys).some((k) => k.startsWith('TX#'))).toBe(true);
   });
 
   it('writes state nodes only from the state function: the other roles keep the genesis state in memory', () => {

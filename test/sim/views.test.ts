@@ -34,6 +34,25 @@ describe('the sequencer fails over to another region (views)', () => {
     await expectFailover([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => homeLost(seed, 30 + (seed % 5) * 10, false)));
   });
 
+  it('transfers accepted (both pools hold them) just before the home region is lost are finalized in view 1', {
+    timeout: 300_000,
+  }, async () => {
+    for (const [seed, atStep] of [
+      [31, 0],
+      [32, 1],
+      [33, 3],
+      [34, 0],
+    ] as const) {
+      const r = await runScenario(homeLost(seed, atStep, false));
+      expect(r.accepted, `seed ${seed}`).toBe(r.scenario.transactions * 2);
+      expect(r.violations, `seed ${seed}`).toEqual([]);
+      expect(
+        r.views.slice(1).every((v) => v >= 1),
+        `seed ${seed}: views ${r.views}`,
+      ).toBe(true);
+    }
+  });
+
   it('home region lost during crashes, duplicates, delays and outages', { timeout: 600_000 }, async () => {
     await expectFailover([11, 12, 13, 14, 15, 16, 17, 18, 19, 20].map((seed) => homeLost(seed, 60, true)));
   });

@@ -328,6 +328,37 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         expect(ids(await pool.pending(1000)).sort()).toEqual(ids(txs.slice(26)).sort());
         expect(await pool.status(txs[0]!.hash)).toEqual({ status: 'included', height: 1 });
       });
+
+      it('holds backup copies as admitted ones: a rejection below them evicts them with NONCE_GAP', async () => {
+        const { sequencer: pool } = await makeStores();
+        const s = sender();
+        const ts = [0n, 1n].map((n) => pendingTx(s, n));
+        await pool.addPending(ts, { admitted: true });
+        await pool.removePending([{ entry: ts[0]!, status: 'rejected', reason: 'INSUFFICIENT_BALANCE', message: 'balance 0 < amount 1' }]);
+        expect(await pool.status(ts[1]!.hash)).toMatchObject({ status: 'rejected', reason: 'NONCE_GAP' });
+        expect(await pool.pending(10)).toEqual([]);
+      });
+
+      it("settles a final block's transactions it knows as included there, correcting other statuses, and writes nothing for the rest", async () => {
+        const { sequencer: pool } = await makeStores();
+        const s = sender();
+        const [copy, stale, done, other] = [pendingTx(s, 0n), pendingTx(s, 1n), pendingTx(s, 2n), pendingTx(sender(), 0n)] as const;
+        await pool.addPending([copy, stale, done], { admitted: true });
+        // A sequencer that took over dropped one as stale before the block that used its sequence number was final here.
+        await pool.removePending([{ entry: stale, status: 'rejected', reason: 'BAD_NONCE', message: 'stale', sequenceUsed: true }]);
+        await pool.removePending([{ entry: done, status: 'included', height: 9 }]);
+        await pool.settle([copy, stale, done, other], 9);
+        for (const t of [copy, stale, done]) expect(await pool.status(t.hash)).toEqual({ status: 'included', height: 9 });
+        expect(await pool.status(other.hash)).toBeUndefined();
+        expect(await pool.pending(10)).toEqual([]);
+        await pool.settle([copy, stale, done, other], 9); // idempotent
+        expect(await pool.status(copy.hash)).toEqual({ status: 'included', height: 9 });
+        expect(await pool.status(other.hash)).toBeUndefined();
+        // The lane's room came back: a full lane of one admits again.
+        const tight: PoolLimits = { ...limits, capacity: DEFAULT_POOL_LANES };
+        const next = pendingTx(s, 3n);
+        expect(await pool.admit(next, view(3n), tight)).toEqual({ kind: 'admitted' });
+      });
     });
 
     describe('SlashingProtectionStore', () => {
