@@ -31,10 +31,12 @@ export interface StateFunctionDeps {
   readonly transport: Transport;
   readonly region: string;
   /**
-   * Called with each pass's range (the applied height, the height it applies up to) before the pass
-   * applies any block of it (the handler audits those heights for evidence: audit.ts auditRange). A
-   * failure stops the pass before the applied pointer moves, so a retry runs it again: no height is
-   * applied unaudited, even when the invocation crashes after applying.
+   * Called with each pass's range (the applied height, the height it applies up to) when the pass
+   * starts, and awaited before the applied pointer first moves (the handler audits those heights for
+   * evidence: audit.ts auditRange); it runs beside the pass's own reads and writes, so the audit's peer
+   * round trip is not added to the time a block takes to become readable. A failure stops the pass
+   * before the pointer moves, so a retry runs it again: no height is applied unaudited, even when the
+   * invocation crashes after applying.
    */
   readonly beforeApply?: (from: number, to: number) => Promise<void>;
   /**
@@ -68,7 +70,10 @@ export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResu
   const finalized = await passTarget(deps, applied.height, head.finalized);
 
   const chainBlocks = await finalizedSegment(deps, applied, finalized.height, finalized.hash, result.fetched);
-  await deps.beforeApply?.(applied.height, finalized.height);
+  // The audit runs beside the pass's reads and writes (it waits on peers; they on this region's tables),
+  // and the applied pointer moves only once it is done: a failure fails the pass first.
+  const audit = deps.beforeApply?.(applied.height, finalized.height);
+  audit?.catch(() => {}); // awaited below; a pass that fails earlier must not leave it unhandled
   // The height index answers GET /v1/blocks/{h} and peers' catch-up in O(1). The finalized tip needs
   // none (the finality tallies name it); a checkpoint below it in the same segment may have been
   // finalized only as an ancestor (after a view change its link was not adjacent), so it is indexed
@@ -91,6 +96,7 @@ export async function applyFinalized(deps: StateFunctionDeps): Promise<ApplyResu
         block.transactions.map((tx) => pendingOf(chain.app, tx)),
         block.height,
       );
+    if (audit) await audit;
     if (!(await deps.applied.advanceApplied(applied, next))) {
       // Someone else applied this height concurrently: continue from whatever they reached.
       const now = (await deps.applied.applied()) ?? chain.genesis;
