@@ -323,6 +323,12 @@ export class RegionStack extends Stack {
     const api = roleFunction('Api', 'api', `${prefix}-api`, { AFG_STREAM_URL: this.streamEndpoint.url });
     for (const reader of [api, stream]) for (const table of [blocks, finality, state]) table.grantRead(reader.fn);
     ProtocolQueue.grantSendByName(api.fn, this, ingress);
+    // When the active view's pool cannot be written, the API tells every member work is waiting (app.ts notifyStalledView).
+    ProtocolQueue.grantSendByName(
+      api.fn,
+      this,
+      config.members.map((m) => ({ region: m.region, name: inboxQueue(prefix, m.index) })),
+    );
     // The transaction pool lives in the active view's region's blocks table (lib/aws/pool-store.ts), any member
     // region: every region's API admits there (lane entries and counters, statuses) and the stream function
     // reads statuses from it.

@@ -113,6 +113,10 @@ type Params = Record<string, unknown>;
 type Handler = (params: Params, req: ApiRequest) => Promise<ApiResponse>;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Failed admissions on the active pool per `pending` notice to the members (see notifyStalledView). */
+export const STALLED_NOTICE_EVERY = 64;
+
 /** no-transform and X-Accel-Buffering keep proxies from buffering or compressing the event stream. */
 const EVENT_STREAM_HEADERS = {
   'content-type': 'text/event-stream; charset=utf-8',
@@ -296,7 +300,11 @@ export function createApi(deps: ApiDeps): Api {
           tx,
         );
       } catch (cause) {
-        if (!(cause instanceof BackupWriteError)) throw cause;
+        if (!(cause instanceof BackupWriteError)) {
+          // The active view's pool could not be written: its region may be lost (the 503 follows).
+          if (pool.storeOf) await notifyStalledView();
+          throw cause;
+        }
         // The active pool holds it (it may be included all the same): its sequencer hears of it as usual.
         if (cause.meta.admitted) await wake(cause.meta.active);
         // Held by the active pool only: not accepted. Sending the same transaction again is idempotent.
@@ -337,6 +345,27 @@ export function createApi(deps: ApiDeps): Api {
     if (!regions || !pool?.storeOf) return pool!.store.status(hash);
     const known = await pool.storeOf(regions.active).status(hash);
     return known ?? (regions.backups[0] ? pool.storeOf(regions.backups[0]).status(hash) : undefined);
+  }
+
+  /** Admissions that failed on the active pool since this process started (see notifyStalledView). */
+  let failedAdmissions = 0;
+
+  /**
+   * Tells every member that work is waiting in the current view (a `pending` notice: each arms its
+   * view timer, and asks for the next view if finality does not move): when the active region is lost,
+   * every POST is refused, nothing gets proposed, and nothing else would start the view change. Once
+   * per STALLED_NOTICE_EVERY failed admissions per process, so a flood of refused POSTs costs a
+   * bounded number of sends; best effort (a member's region may be the one lost).
+   */
+  async function notifyStalledView(): Promise<void> {
+    if (failedAdmissions++ % STALLED_NOTICE_EVERY !== 0) return;
+    const regions = await query.poolRegions().catch(() => undefined);
+    if (!regions) return;
+    await Promise.allSettled(
+      chain.set.members.map((m) =>
+        transport.send({ queue: 'inbox', region: m.region, member: m.index }, [{ kind: 'pending', view: regions.view }]),
+      ),
+    );
   }
 
   /** Tells the sequencer the pool has work (a tick at height 0 justifies nothing). The transaction is durable already: a lost wake-up only delays it to the next one. */

@@ -6,7 +6,7 @@
  * in-memory pool; the DynamoDB pool answers the same (test/stores/contract.ts).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { type Api, type ApiRequest, type ApiResponse, createApi } from '../../lib/api/app.js';
+import { type Api, type ApiRequest, type ApiResponse, createApi, STALLED_NOTICE_EVERY } from '../../lib/api/app.js';
 import { responseChecker } from '../../lib/api/validate.js';
 import { toHex } from '../../lib/core/bytes.js';
 import { signTransfer } from '../../lib/core/ledger.js';
@@ -210,9 +210,15 @@ describe('admission follows the view, durable in two regions (issue 16)', () => 
   /** A pool whose writes of backup copies (addPending) throw while `failing`. */
   class FlakyPool extends MemoryPoolStore {
     failing = false;
+    /** Admission itself fails (the whole region is unreachable). */
+    down = false;
     override async addPending(txs: Parameters<MemoryPoolStore['addPending']>[0]): Promise<void> {
       if (this.failing) throw new Error('pool table unreachable (test)');
       return super.addPending(txs);
+    }
+    override async admit(...args: Parameters<MemoryPoolStore['admit']>): ReturnType<MemoryPoolStore['admit']> {
+      if (this.down) throw new Error('pool table unreachable (test)');
+      return super.admit(...args);
     }
   }
   let pools: Map<string, FlakyPool>;
@@ -292,6 +298,24 @@ describe('admission follows the view, durable in two regions (issue 16)', () => 
     expect(body(again).hash).toBe(id(tx));
     expect(await pendingIn(active!)).toEqual([id(tx)]);
     expect(await pendingIn(backup!)).toEqual([id(tx)]);
+  });
+
+  it("tells every member work is waiting when the active view's pool cannot be written, once per STALLED_NOTICE_EVERY failures", async () => {
+    const view = (await fx.finality.head()).view;
+    const active = view % 2 === 0 ? 'us-east-1' : 'eu-west-1';
+    pools.get(active)!.down = true;
+    const notices = () =>
+      fx.transport.sent.filter((s) => s.to.queue === 'inbox' && s.messages.some((m) => m.kind === 'pending' && m.view === view));
+    const before = notices().length;
+    const refused = await post(transfer(6, 10n, 0n), routed);
+    expect(refused.status).not.toBe(202);
+    // One `pending` notice per member: each arms its view timer, so a lost active region gets replaced.
+    const first = notices().slice(before);
+    expect(first.map((s) => (s.to as { member: number }).member).sort()).toEqual(fx.chain.set.members.map((m) => m.index).sort());
+    for (let i = 1; i < STALLED_NOTICE_EVERY; i++) await post(transfer(6, 10n, 0n), routed);
+    expect(notices().length - before).toBe(fx.chain.set.members.length);
+    await post(transfer(6, 10n, 0n), routed);
+    expect(notices().length - before).toBe(2 * fx.chain.set.members.length);
   });
 
   it('a retry of a transaction included meanwhile gets 202 without a new copy', async () => {

@@ -120,14 +120,16 @@ describe('stacks and cross-region wiring', () => {
     });
   });
 
-  it('lets each validator send votes to every region and timers to its own inbox, the API and the finalizer to the ingress queues and local queues only', () => {
+  it('lets each validator send votes to every region and timers to its own inbox, the API to the ingress queues and every member inbox, the finalizer to the ingress queues and local queues only', () => {
     const ingress = config.regions.map((r) => `${r}:afg-ingress`).sort();
     forEachRegion((region) => {
       const member = config.members.find((m) => m.region === region)!;
       expect(sendTargets(region, `Validator${member.index}Role`).sort()).toEqual(
         [...config.regions.map((r) => `${r}:afg-votes`), `${region}:${inboxQueue(config.prefix, member.index)}`].sort(),
       );
-      expect(sendTargets(region, 'ApiRole').sort()).toEqual(ingress);
+      // And every member's inbox: a `pending` notice when the active view's pool cannot be written.
+      const inboxes = config.members.map((m) => `${m.region}:${inboxQueue(config.prefix, m.index)}`);
+      expect(sendTargets(region, 'ApiRole').sort()).toEqual([...ingress, ...inboxes].sort());
       // Local inbox and finalized queues are granted by reference; ticks and view certificates go to the active view's ingress.
       expect(sendTargets(region, 'FinalizerRole').sort()).toEqual(ingress);
       const local = sentByRef(region, 'FinalizerRole');
