@@ -487,7 +487,11 @@ export async function handleViewNotice(deps: FinalizerDeps, certificate: ViewCer
   if (certificate.view <= current) return { kind: 'stale', view: current };
   const key = `view-cert|${certificate.view}|${toHex(certificate.signature)}`;
   let problem: string | undefined;
-  if (!cache.verify(key, () => (problem = viewCertificateProblem(chain.set, chain.crypto, chain.genesis, certificate)) === undefined)) {
+  const verifies = () => {
+    problem = viewCertificateProblem(chain.set, chain.crypto, chain.genesis, certificate);
+    return problem === undefined;
+  };
+  if (!cache.verify(key, verifies)) {
     await deps.store.countInvalidVote();
     return { kind: 'refused', reason: 'BAD_VIEW_CERTIFICATE', message: problem ?? 'the view certificate did not verify' };
   }
