@@ -71,7 +71,7 @@ export type QueueMessage =
    * A validator's own delayed check (its inbox): has its region finalized above `finalizedAt` since
    * it saw work at `height` in `view`? If not, it asks for view + 1. Liveness only.
    */
-  | { kind: 'view-timer'; view: number; height: number; finalizedAt: number }
+  | { kind: 'view-timer'; view: number; height: number; finalizedAt: number; serial?: number }
   /** Work is waiting but the active sequencer's region did not take it (validator inbox): start the view timer. */
   | { kind: 'pending'; view: number }
   /** A certificate justified its target in the sender's region: validators may vote on the next link (validator inbox). */
@@ -125,7 +125,14 @@ export function encodeMessage(m: QueueMessage, codec: TxJsonCodec<unknown>): str
     case 'view':
       return JSON.stringify({ v: 1, kind: m.kind, certificate: viewCertificateToJson(m.certificate) });
     case 'view-timer':
-      return JSON.stringify({ v: 1, kind: m.kind, view: m.view, height: m.height, finalizedAt: m.finalizedAt });
+      return JSON.stringify({
+        v: 1,
+        kind: m.kind,
+        view: m.view,
+        height: m.height,
+        finalizedAt: m.finalizedAt,
+        ...(m.serial !== undefined ? { serial: m.serial } : {}),
+      });
     case 'pending':
       return JSON.stringify({ v: 1, kind: m.kind, view: m.view });
     case 'justified':
@@ -236,12 +243,13 @@ function decodeKind(kind: MessageKind, raw: unknown, codec: TxJsonCodec<unknown>
       return { kind, certificate: viewCertificateFromJson(o.certificate, 'certificate') };
     }
     case 'view-timer': {
-      const o = aobject(raw, '', ['v', 'kind', 'view', 'height', 'finalizedAt']);
+      const o = aobject(raw, '', ['v', 'kind', 'view', 'height', 'finalizedAt', 'serial']);
       return {
         kind,
         view: asafeUint(o.view, 'view'),
         height: asafeUint(o.height, 'height'),
         finalizedAt: asafeUint(o.finalizedAt, 'finalizedAt'),
+        ...(o.serial !== undefined ? { serial: asafeUint(o.serial, 'serial') } : {}),
       };
     }
     case 'pending': {

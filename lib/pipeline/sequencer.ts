@@ -290,7 +290,10 @@ async function build(
     pacemaker !== undefined
       ? await workAtHead()
       : (carried && !(workAtStart ?? (await unfinalizedWork(start)))) || (redelivered && (await workAtHead()));
-  if (arm) await armPacemaker(deps, finality.finalized.height, pacemaker?.generation);
+  // A redelivered tick may be one whose first attempt moved the live generation and crashed before its
+  // tick left: continuing only that generation would find it taken and end the chain for good, so a
+  // redelivery starts a new one (which retires any other).
+  if (arm) await armPacemaker(deps, finality.finalized.height, redelivered ? undefined : pacemaker?.generation);
   return result;
 }
 

@@ -114,6 +114,8 @@ export class ValidatorMemory {
   askedView = 0;
   /** The view whose timer this process has in flight (-1: none). */
   timerView = -1;
+  /** The serial of the last view timer this process sent: only that one may fire and re-arm. */
+  timerSerial = 0;
   /** Highest block with transactions executed here (work that must become final). */
   workHeight = 0;
 
@@ -280,7 +282,7 @@ async function armViewTimer(deps: ValidatorDeps, view: number, force: boolean): 
 function sendViewTimer(deps: ValidatorDeps, view: number, finalizedAt: number): Promise<void> {
   return deps.transport.send(
     { queue: 'inbox', region: deps.region, member: deps.member },
-    [{ kind: 'view-timer', view, height: deps.memory.workHeight, finalizedAt }],
+    [{ kind: 'view-timer', view, height: deps.memory.workHeight, finalizedAt, serial: ++deps.memory.timerSerial }],
     { delaySeconds: deps.viewTimeoutSeconds },
   );
 }
@@ -297,6 +299,10 @@ async function viewTimerFired(deps: ValidatorDeps, timer: Extract<InboxMessage, 
   const head = await deps.finality.head();
   if (head.viewCertificate) adoptView(deps, head.viewCertificate);
   if (memory.timerView !== timer.view) return { kind: 'timer' }; // a newer timer is in flight
+  // A copy of a timer that already fired (queues deliver at least once), or one a concurrent run
+  // superseded: re-arming from it too would double the chain of timers at every duplicate, and the
+  // chains would grow without bound while finality does not move.
+  if (timer.serial !== undefined && timer.serial !== memory.timerSerial) return { kind: 'timer' };
   if (head.finalized.height > timer.finalizedAt || memory.view > timer.view) {
     memory.timerView = -1;
     if (memory.workHeight > head.finalized.height) await armViewTimer(deps, memory.view, false);

@@ -236,4 +236,22 @@ describe('bugs found by the simulation (fixed)', () => {
     await handleVote(deps, voteOn(f.dealing, f.chain.set.chainId, other, 4), { ancestry: [] });
     expect(await store.listEvidence(10)).toHaveLength(1);
   });
+  // Found by the fresh sweep of 2026-12-01 (526336492..): the sequencer's pacemaker chain died when a
+  // fired tick's batch moved the live generation and crashed before its tick left (its redelivery then
+  // found the generation taken and stopped); and a member's view timer, delivered twice, re-armed twice,
+  // so timer chains doubled at each duplicate and flooded the queues while finality stood still.
+  it('seed 526337272: a redelivered pacemaker tick restarts the chain; a duplicate view timer does not re-arm', async () => {
+    const r = await runScenario({
+      seed: 526337272,
+      checkpointInterval: 1,
+      transactions: 1,
+      faults: { duplicate: 0.1, concurrent: 0.1, crash: 0.03, delay: 0, outage: 0, yields: 0 },
+      faultSteps: 250,
+      byzantineMember: { member: 3, attacks: ['surround', 'twins'] },
+      maxSteps: 6000,
+      livenessSteps: 3000,
+    });
+    expect(r.violations).toEqual([]);
+    expect(r.steps).toBeLessThan(6000);
+  }, 300_000);
 });
