@@ -22,7 +22,7 @@ const HEAD_PROBE = 8;
 export interface QueryDeps {
   readonly chain: ChainContext;
   readonly region: string;
-  /** The sequencer region of view 0; with it, activeRegion() names the current view's sequencer region. */
+  /** The sequencer region of view 0; with it, poolRegions() names the current view's sequencer region and the backups. */
   readonly homeRegion?: string;
   readonly blocks: BlockStore;
   readonly finality: FinalityStore;
@@ -108,17 +108,6 @@ export class QueryService {
       groupPublicKey: toHex(set.groupPublicKey),
       members: set.members.map((m) => ({ index: m.index, region: m.region, publicKey: toHex(m.publicKey) })),
     };
-  }
-
-  /**
-   * The region whose sequencer proposes in this region's current view (one head read), where new
-   * transactions go; undefined without `homeRegion`.
-   */
-  async activeRegion(): Promise<string | undefined> {
-    const { deps } = this;
-    if (!deps.homeRegion) return undefined;
-    const head = await deps.finality.head();
-    return proposerRegion(deps.chain.set, deps.homeRegion, head.view);
   }
 
   /**
