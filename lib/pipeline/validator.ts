@@ -279,12 +279,21 @@ async function armViewTimer(deps: ValidatorDeps, view: number, force: boolean): 
   }
 }
 
-function sendViewTimer(deps: ValidatorDeps, view: number, finalizedAt: number): Promise<void> {
-  return deps.transport.send(
+/**
+ * Sends a view timer with the next serial, and makes it the one that may re-arm only once the send
+ * succeeded: a serial taken by a send that failed names no message, and the timer in flight (or the
+ * one being handled, redelivered after the failure) would then be ignored as stale and the chain would
+ * end (seed 180: two concurrent runs armed the timer and the second one's send crashed).
+ */
+async function sendViewTimer(deps: ValidatorDeps, view: number, finalizedAt: number): Promise<void> {
+  const { memory } = deps;
+  const serial = memory.timerSerial + 1;
+  await deps.transport.send(
     { queue: 'inbox', region: deps.region, member: deps.member },
-    [{ kind: 'view-timer', view, height: deps.memory.workHeight, finalizedAt, serial: ++deps.memory.timerSerial }],
+    [{ kind: 'view-timer', view, height: memory.workHeight, finalizedAt, serial }],
     { delaySeconds: deps.viewTimeoutSeconds },
   );
+  memory.timerSerial = Math.max(memory.timerSerial, serial);
 }
 
 /**
@@ -310,7 +319,9 @@ async function viewTimerFired(deps: ValidatorDeps, timer: Extract<InboxMessage, 
   }
   const next = memory.view + 1;
   await askForView(deps, next);
-  await sendViewTimer(deps, memory.view, head.finalized.height);
+  // The chain keeps the view it watches (memory.timerView): a timer of another view would find a
+  // mismatch when it fires and end the chain (seed 180: armed for view 1 by a `pending` notice while in view 0).
+  await sendViewTimer(deps, timer.view, head.finalized.height);
   return { kind: 'timer', askedView: next };
 }
 

@@ -1,0 +1,63 @@
+/**
+ * A member's view timer (lib/pipeline/validator.ts) is one chain of delayed messages to its own inbox:
+ * only the timer with the last serial sent may ask for a view and re-arm. Two ways the chain ended for
+ * good were found by the sweep with Byzantine sequencers (seed 180, test/sim/findings.test.ts); the
+ * simulation's schedule no longer reaches them, so each is pinned here on one member's deps.
+ */
+import { describe, expect, it } from 'vitest';
+import type { QueueMessage } from '../../lib/pipeline/messages.js';
+import type { Transport } from '../../lib/pipeline/ports.js';
+import { handleInbox, type InboxMessage, type ValidatorDeps } from '../../lib/pipeline/validator.js';
+import { MemoryCluster } from '../../lib/sim/memory-cluster.js';
+import { simDealing } from '../../lib/sim/simulation.js';
+
+const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
+
+type Timer = Extract<InboxMessage, { kind: 'view-timer' }>;
+
+/** Member 1's deps with a transport that records what it sends and fails the sends `failing` names (1-based). */
+async function member(failing: ReadonlySet<number> = new Set()) {
+  const cluster = await MemoryCluster.create({ regions: REGIONS, checkpointInterval: 1, seed: 3, dealing: simDealing() });
+  const base = await cluster.node('us-east-1').runtime.validator(1);
+  const sent: QueueMessage[] = [];
+  let sends = 0;
+  const transport: Transport = {
+    async send(_to, messages) {
+      sends++;
+      if (failing.has(sends)) throw new Error(`send ${sends} failed`);
+      sent.push(...messages);
+    },
+  };
+  const deps: ValidatorDeps = { ...base, transport };
+  const timers = () => sent.filter((m): m is Timer => m.kind === 'view-timer');
+  return { deps, timers };
+}
+
+describe('the view timer chain', () => {
+  it('survives a concurrent arm whose send failed: the timer that did leave still asks for the next view', async () => {
+    const { deps, timers } = await member(new Set([2]));
+    const pending: InboxMessage = { kind: 'pending', view: 0 };
+    const [first, second] = await Promise.allSettled([handleInbox(deps, pending), handleInbox(deps, pending)]);
+    expect(first.status).toBe('fulfilled');
+    expect(second.status).toBe('rejected'); // its timer never left
+    const [timer] = timers();
+    expect(timer).toMatchObject({ view: 0, serial: 1 });
+    // Finality did not move: the timer in flight asks for view 1 (it was ignored as stale when the failed
+    // send had taken serial 2, and no timer was left to ask).
+    expect(await handleInbox(deps, timer!)).toEqual({ kind: 'timer', askedView: 1 });
+    expect(timers()).toHaveLength(2); // and it re-armed
+  });
+
+  it('keeps the view it watches when armed for a later view than the member is in', async () => {
+    const { deps, timers } = await member();
+    // The ingress says view 1 is active, which this member has not verified yet (it is in view 0).
+    await handleInbox(deps, { kind: 'pending', view: 1 });
+    expect(timers()).toEqual([expect.objectContaining({ view: 1 })]);
+    expect(await handleInbox(deps, timers()[0]!)).toEqual({ kind: 'timer', askedView: 1 });
+    // The re-armed timer watches view 1 too: one for view 0 would be ignored when it fired, ending the chain.
+    const rearmed = timers()[1]!;
+    expect(rearmed.view).toBe(1);
+    expect(await handleInbox(deps, rearmed)).toEqual({ kind: 'timer', askedView: 1 });
+    expect(timers()).toHaveLength(3);
+  });
+});
