@@ -189,6 +189,8 @@ export class RegionStack extends Stack {
       const sequencer = roleFunction('Sequencer', 'sequencer', `${prefix}-sequencer`);
       consumedQueue('Ingress', names.ingressQueue, 'sequencer', sequencer);
       for (const table of [blocks, finality, state]) table.grantRead(sequencer.fn);
+      // A new view's head may stand on blocks this region's validator never stored: read from the others.
+      for (const r of memberRegions) if (r !== region) ProtocolTable.grantReadByName(sequencer.fn, this, r, names.blocksTable);
       blocks.grantWriteItems(sequencer.fn, ['PutItem'], [K.blocks.block, K.blocks.sequencerHead, K.blocks.pacemaker]);
       // The pool: admits ingress transactions, records what became of each, sends waiting ones back, and
       // deletes entries that leave it (a rejected one by a conditional DeleteItem).

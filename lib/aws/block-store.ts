@@ -253,6 +253,9 @@ export class DynamoSequencerStore implements SequencerStore {
     return this.pool.removePending(outcomes);
   }
 
+  reopen(above: number): Promise<void> {
+    return this.pool.reopen(above);
+  }
   settle(txs: readonly PendingTransaction[], height: number): Promise<void> {
     return this.pool.settle(txs, height);
   }

@@ -238,6 +238,59 @@ export class DynamoPoolStore implements PoolStore {
   }
 
   /**
+   * Reads every lane (consistent Query, as `pending` does); each entry included above `above` becomes
+   * pending again in one transaction: the entry loses `ih` only if it still has that height, and the
+   * status goes back to pending only if it still says included at it; then the lane counts it again.
+   */
+  async reopen(above: number): Promise<void> {
+    const lanes = await Promise.all(
+      Array.from({ length: this.lanes }, (_, lane) =>
+        queryAll(this.db, {
+          TableName: this.table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': lanePk(lane) },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const reopened = new Map<number, number>();
+    for (const [lane, items] of lanes.entries())
+      for (const raw of items) {
+        const i = raw as unknown as EntryItem;
+        if (raw.sk === COUNTER_SK || i.ih === undefined || Number(i.ih) <= above) continue;
+        try {
+          await this.db.send(
+            new TransactWriteCommand({
+              TransactItems: [
+                {
+                  Update: {
+                    TableName: this.table,
+                    Key: { pk: i.pk, sk: i.sk },
+                    UpdateExpression: 'REMOVE ih',
+                    ConditionExpression: 'ih = :ih',
+                    ExpressionAttributeValues: { ':ih': Number(i.ih) },
+                  },
+                },
+                {
+                  Put: {
+                    TableName: this.table,
+                    Item: { ...statusKey(i.h), st: 'pending' },
+                    ConditionExpression: 'st = :included AND ht = :ih',
+                    ExpressionAttributeValues: { ':included': 'included', ':ih': Number(i.ih) },
+                  },
+                },
+              ],
+            }),
+          );
+          reopened.set(lane, (reopened.get(lane) ?? 0) + 1);
+        } catch (e) {
+          if (!cancellationReasons(e)) throw e; // changed meanwhile: left as it is
+        }
+      }
+    await Promise.all([...reopened].map(([lane, n]) => this.release(lane, -n)));
+  }
+
+  /**
    * Reads the statuses (consistent BatchGetItem, 100 keys a call: one read unit per transaction); a
    * pending one becomes included as removePending does (entry, status, lane counter), any other
    * status not already included at `height` gets its status corrected; unknown ones cost the read only.

@@ -123,6 +123,15 @@ export class MemoryPoolStore implements PoolStore {
     for (const t of txs) if (!this.statuses.has(toHex(t.hash))) this.insert(t, options.admitted ?? false);
   }
 
+  async reopen(above: number): Promise<void> {
+    for (const entries of this.bySender.values())
+      for (const e of entries.values()) {
+        if (e.included === undefined || e.included <= above) continue;
+        e.included = undefined;
+        this.statuses.set(toHex(e.hash), { status: 'pending' });
+      }
+  }
+
   async settle(txs: readonly PendingTransaction[], height: number): Promise<void> {
     const known = txs.filter((t) => {
       const s = this.statuses.get(toHex(t.hash));

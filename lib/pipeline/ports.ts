@@ -142,6 +142,14 @@ export interface PoolStore {
    */
   addPending(txs: readonly PendingTransaction[], options?: { readonly admitted?: boolean }): Promise<void>;
   /**
+   * Makes pending again every entry this pool marked included at a height above `above` (the region's
+   * finalized height when a new view restarts this region's sequencer): those blocks were this
+   * region's proposals in an older view (views come round to it again), and the new view's chain may
+   * not hold them. One still on the chain is refused by the application when proposed again, and
+   * settled as included at finality. A status that changed meanwhile is left as it is. Idempotent.
+   */
+  reopen(above: number): Promise<void>;
+  /**
    * Up to `limit` pending transactions in fair order (lib/pipeline/pool.ts fairOrder): each sender's
    * by sequence, senders round-robin, the one waiting longest first; never by hash. With
    * `finalizedHeight`, entries kept for the gap rule whose block is well below it are dropped.

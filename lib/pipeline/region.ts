@@ -171,6 +171,7 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
       region,
       homeRegion: config.homeRegion,
       blocks: stores.blocks,
+      blocksOf: (r) => (r === region ? stores.blocks : opts.blocksOf(r)),
       store: stores.sequencer,
       finality: stores.finality,
       transport,

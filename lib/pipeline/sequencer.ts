@@ -34,14 +34,14 @@
  * is persisted before finality).
  */
 
-import { toHex } from '../core/bytes.js';
+import { equalBytes, toHex } from '../core/bytes.js';
 import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
 import { StateError } from '../core/smt.js';
 import type { Application } from '../core/state-machine.js';
 import type { Block, Certificate, Checkpoint } from '../core/types.js';
 import { MAX_VIEW_GAP_CHECKPOINTS, type ViewCertificate, viewBase, viewCertificateProblem, viewTargetHeight } from '../core/views.js';
 import { blockToJson } from '../core/wire.js';
-import { type ChainContext, hashBlock, proposerRegion } from './context.js';
+import { type ChainContext, hashBlock, proposerRegion, sequencerRegions } from './context.js';
 import { HeadMovedError, NotReadyError } from './errors.js';
 import { MAX_MESSAGE_BYTES, type QueueMessage } from './messages.js';
 import { pendingOf } from './pool.js';
@@ -63,6 +63,11 @@ export interface SequencerDeps {
   readonly homeRegion: string;
   /** The home region's blocks (the sequencer stores every block it proposes). */
   readonly blocks: BlockStore;
+  /**
+   * Another member region's blocks: where the head's state is rebuilt from when this region lacks a block
+   * (its validator was down when that block was proposed). Absent: this region's blocks only.
+   */
+  readonly blocksOf?: (region: string) => BlockStore;
   readonly store: SequencerStore;
   /** The home region's finality head, for pacing and the pacemaker. */
   readonly finality: HeadStore;
@@ -127,9 +132,10 @@ export async function sequence(
     // Not this region's turn: hand the transactions to the active sequencer (ticks are for it alone). When
     // this region entered the view (its finalizer's notice) or its pacemaker fired, hand over its own
     // unfinal work too: nothing else ever would.
-    const txs: QueueMessage[] = messages.filter((m) => m.kind === 'tx');
-    if (noticed !== undefined || pacemaker !== undefined) txs.push(...(await supersededWork(deps, view)));
-    if (txs.length > 0) {
+    const handed = messages.flatMap((m) => (m.kind === 'tx' ? [m.tx] : []));
+    if (noticed !== undefined || pacemaker !== undefined) handed.push(...(await supersededWork(deps, view)));
+    const { live, includable } = await triage(deps, handed);
+    if (includable) {
       // Every validator watches that the active view makes progress with this work (its view timer); a
       // region that cannot be reached is skipped (the others are enough to change the view). Told first:
       // when the active region is the one lost, the hand-over below fails, and only a view change helps.
@@ -138,8 +144,12 @@ export async function sequence(
           deps.transport.send({ queue: 'inbox', region: m.region, member: m.index }, [{ kind: 'pending', view: view.view }]),
         ),
       );
-      await deps.transport.send({ queue: 'ingress', region: active }, txs);
     }
+    if (live.length > 0)
+      await deps.transport.send(
+        { queue: 'ingress', region: active },
+        live.map((tx) => ({ kind: 'tx', tx })),
+      );
     return { blocks: [], rejected: [], waiting: 0, rebroadcast: 0, forwardedTo: active };
   }
   if (incoming.length > 0) await deps.store.addPending(incoming);
@@ -195,6 +205,9 @@ async function build(
       if (!(await deps.store.swapHead(head, restarted))) throw new HeadMovedError(head.height);
       head = restarted;
       await recoverOrphans(deps, from);
+      // What this pool took into its own blocks in an older view of this region and is not final: those
+      // blocks may be off the new chain (seed 5044: the probe stayed "included" in a superseded block).
+      await deps.store.reopen(finality.finalized.height);
     }
   }
   const start = head;
@@ -362,7 +375,8 @@ async function recoverOrphans(deps: SequencerDeps, from: Checkpoint): Promise<vo
     if (hashes.length === 0) return;
     for (const hash of hashes) {
       const block = await deps.blocks.getBlock(h, hash);
-      if (block && block.transactions.length > 0) await deps.store.addPending(block.transactions.map((tx) => pendingOf(app, tx)));
+      if (!block || block.transactions.length === 0) continue;
+      await deps.store.addPending(block.transactions.map((tx) => pendingOf(app, tx)));
     }
   }
 }
@@ -371,13 +385,13 @@ async function recoverOrphans(deps: SequencerDeps, from: Checkpoint): Promise<vo
  * What this superseded sequencer holds that the active view would never include by itself: the
  * transactions of the blocks it built on its head's chain in an older view (every member refuses
  * them; a region still in the older view may even have taken new transfers into them after the view
- * changed elsewhere) and the transactions still pending in its pool, less those the region's applied
- * state already refuses for good (final ones). The active sequencer's pool and the application refuse
- * any it has already (a used nonce), so handing over too much is harmless.
+ * changed elsewhere) and the transactions still pending in its pool (triage drops the ones final
+ * already). The active sequencer's pool and the application refuse any it has already (a used nonce),
+ * so handing over too much is harmless.
  * Bounded: the walk stops at the view's base or the region's finalized height, at a block not stored
  * here, or after the view gap, and one pool page is read.
  */
-async function supersededWork(deps: SequencerDeps, view: ProposerView): Promise<QueueMessage[]> {
+async function supersededWork(deps: SequencerDeps, view: ProposerView): Promise<unknown[]> {
   const K = deps.chain.set.checkpointInterval;
   const txs: unknown[] = [];
   const head = await deps.store.head();
@@ -399,13 +413,24 @@ async function supersededWork(deps: SequencerDeps, view: ProposerView): Promise<
   }
   const pool = await deps.store.pending(POOL_READ * deps.maxBlockTransactions);
   txs.push(...pool.map((p) => p.tx));
-  if (txs.length === 0) return [];
-  // Only what is not final yet: a transaction the region's applied state refuses for good (its nonce is
-  // used) needs nobody, and forwarding it on every notice would keep the validators' view timers busy.
+  return txs;
+}
+
+/**
+ * What a sequencer that is not active hands over, judged on its region's applied (final) state in the
+ * order given: `live`, all but the transactions that state refuses for good (a used nonce, a bad
+ * signature: the active sequencer would drop them too); `includable`, whether any of them applies on
+ * that state as it stands. Only includable work is announced to the validators (`pending`, which arms
+ * their view timers): a transaction waiting for a nonce that never comes (junk a Byzantine sequencer
+ * put in a superseded block, taken back into a pool) would otherwise arm them at every hand-over,
+ * with finality unable to move for it, and change the view again and again.
+ */
+async function triage(deps: SequencerDeps, txs: unknown[]): Promise<{ live: unknown[]; includable: boolean }> {
+  if (txs.length === 0) return { live: [], includable: false };
   const applied = (await deps.applied.applied()) ?? deps.chain.genesis;
   const { rejected } = await deps.executor.execute(applied.stateRoot, txs);
   const dead = new Set(rejected.filter((r) => !r.retryable).map((r) => r.index));
-  return txs.filter((_, i) => !dead.has(i)).map((tx) => ({ kind: 'tx', tx }));
+  return { live: txs.filter((_, i) => !dead.has(i)), includable: rejected.length < txs.length };
 }
 
 /** Most blocks re-executed to rebuild the head's state (beyond it: not ready, the message comes back later). */
@@ -413,8 +438,10 @@ const MAX_REBUILD = 256;
 
 /**
  * Re-executes the head's chain from the region's applied state (or genesis) along this region's
- * blocks, so the speculative executor holds the head's state again. Every block on that stretch is
- * stored here: the sequencer stored its own, this region's validators the others.
+ * blocks, so the speculative executor holds the head's state again. The sequencer stored its own
+ * blocks and this region's validators the others; a block this region lacks (its validator was down
+ * when it was proposed: a new view's head is then a checkpoint other regions justified) is copied
+ * from another member region that holds it.
  */
 async function rebuildHeadState(deps: SequencerDeps): Promise<void> {
   const { chain } = deps;
@@ -423,13 +450,34 @@ async function rebuildHeadState(deps: SequencerDeps): Promise<void> {
   const path: Block[] = [];
   let hash = head.hash;
   for (let h = head.height; h > applied.height; h--) {
-    const block = await deps.blocks.getBlock(h, hash);
-    if (!block || path.length >= MAX_REBUILD) throw new NotReadyError(h, 'the sequencer cannot rebuild its head state yet');
+    const block = path.length < MAX_REBUILD ? await blockFromAnyRegion(deps, h, hash) : undefined;
+    if (!block) throw new NotReadyError(h, 'the sequencer cannot rebuild its head state yet');
     path.push(block);
     hash = block.parentHash;
   }
   let root = applied.stateRoot;
   for (const block of path.reverse()) root = (await deps.executor.execute(root, block.transactions)).root;
+}
+
+/**
+ * The block `hash` at `height`: this region's copy, or one read from the other member regions in view
+ * order (checked against the hash, then stored here). A region that cannot be reached is skipped.
+ */
+async function blockFromAnyRegion(deps: SequencerDeps, height: number, hash: Uint8Array): Promise<Block | undefined> {
+  const own = await deps.blocks.getBlock(height, hash);
+  if (own || !deps.blocksOf) return own;
+  for (const region of sequencerRegions(deps.chain.set, deps.homeRegion)) {
+    if (region === deps.region) continue;
+    const block = await deps
+      .blocksOf(region)
+      .getBlock(height, hash)
+      .catch(() => undefined);
+    if (block && block.height === height && equalBytes(hashBlock(deps.chain, block), hash)) {
+      await deps.blocks.putBlock(hash, block);
+      return block;
+    }
+  }
+  return undefined;
 }
 
 /** The view a proposal is made in, with its certificate (views above 0). */

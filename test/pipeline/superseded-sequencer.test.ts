@@ -15,18 +15,18 @@ import { simDealing } from '../../lib/sim/simulation.js';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
 
-/** Member `member`'s view change to view 1, stating genesis as its justified checkpoint and no signed target. */
-function viewChange(cluster: MemoryCluster, member: number): ViewChange {
+/** Member `member`'s view change to `view` (default 1), stating genesis as its justified checkpoint and no signed target. */
+function viewChange(cluster: MemoryCluster, member: number, view = 1): ViewChange {
   const { set, crypto } = cluster;
   const secretKey = cluster.dealing.shares[member - 1]!.secretKey;
   const state = { justified: cluster.node(REGIONS[0]!).chain.genesis, lastTarget: 0 };
   return {
     era: set.era,
-    view: 1,
+    view,
     member,
-    signature: crypto.signShare(secretKey, viewSigningBytes(set.chainId, set.era, 1)),
+    signature: crypto.signShare(secretKey, viewSigningBytes(set.chainId, set.era, view)),
     state,
-    stateSignature: crypto.signShare(secretKey, viewStateSigningBytes(set.chainId, set.era, 1, state)),
+    stateSignature: crypto.signShare(secretKey, viewStateSigningBytes(set.chainId, set.era, view, state)),
   };
 }
 
@@ -62,5 +62,77 @@ describe('a superseded sequencer', () => {
       true,
     );
     expect(cluster.pending.map((e) => e.queue)).toEqual([]);
+  });
+
+  // Found by the sweep with Byzantine sequencers (seed 5044, test/sim/findings.test.ts): views come round
+  // to a region again. Its pool still marked the transfer included in the block it proposed in its older
+  // view; the new view restarts below that block, and nobody else holds the transfer to hand it over.
+  it('proposes again, when a view comes round to its region, a transfer its pool marked included in a superseded block', async () => {
+    const cluster = await MemoryCluster.create({ regions: REGIONS, checkpointInterval: 1, seed: 6, dealing: simDealing() });
+    const tx = signTransfer(cluster.set.chainId, devSecretKey(2), { to: ed25519PublicKey(devSecretKey(3)), amount: 7n, nonce: 0n });
+    cluster.submit(tx);
+    expect(await cluster.deliver(cluster.pending.shift()!)).toBe(true);
+    const pool = cluster.node('us-east-1').raw.sequencer;
+    const hash = cluster.node('us-east-1').chain.app.hash(tx);
+    expect(await pool.status(hash)).toEqual({ status: 'included', height: 1 });
+    // Nobody votes on block 1; view 4 (the home region's again, REGIONS has four) is certified from genesis.
+    cluster.pending.splice(0, cluster.pending.length, ...cluster.pending.filter((e) => !e.queue.startsWith('inbox:')));
+    for (const region of REGIONS)
+      for (const member of [2, 3, 4])
+        cluster.pending.push({
+          queue: `votes:${region}`,
+          body: cluster.encode({ kind: 'view-change', change: viewChange(cluster, member, 4) }),
+          receives: 0,
+        });
+    await cluster.run(5_000);
+    for (const region of REGIONS) {
+      const node = cluster.node(region);
+      expect((await node.raw.finality.head()).view, region).toBe(4);
+      const account = await node.query.state(ed25519PublicKey(devSecretKey(2)));
+      expect(account.nonce, `${region}: the transfer is final and applied`).toBe('1');
+    }
+  });
+
+  // Found with seed 180 (test/sim/findings.test.ts): the member of eu-west-1 was silent, so no proposal
+  // was stored there. View 1's sequencer (eu-west-1) restarts on the justified checkpoint the view
+  // certificate shows and must rebuild that block's state: it could not (NotReadyError until the
+  // transfers handed to it were dead-lettered) and only a further view change helped.
+  it("rebuilds a new view's head state from the blocks of another region when its own region stored none", async () => {
+    const cluster = await MemoryCluster.create({
+      regions: REGIONS,
+      checkpointInterval: 1,
+      seed: 7,
+      dealing: simDealing(),
+      hooks: {
+        // Member 2 (eu-west-1) is down: it stores and votes on nothing.
+        region: { inbox: (ctx) => (ctx.member === 2 ? Promise.resolve({ kind: 'waiting', reason: 'down' } as const) : ctx.honest()) },
+        // View 0's sequencer stops after block 1: its later proposals never leave, so view 1 takes over.
+        wrapTransport: (t) => ({
+          send: (to, messages, options) =>
+            t.send(
+              to,
+              messages.filter((m) => !(m.kind === 'proposal' && (m.view ?? 0) === 0 && m.height > 1)),
+              options,
+            ),
+        }),
+      },
+    });
+    const to = ed25519PublicKey(devSecretKey(3));
+    cluster.submit(signTransfer(cluster.set.chainId, devSecretKey(2), { to, amount: 7n, nonce: 0n }));
+    expect(await cluster.deliver(cluster.pending.shift()!)).toBe(true); // block 1
+    // This one goes into block 2, which never leaves the home region: the home sequencer hands it to view
+    // 1's, which must execute it on block 1's state, a block eu-west-1 neither stored nor executed.
+    cluster.submit(signTransfer(cluster.set.chainId, devSecretKey(4), { to, amount: 7n, nonce: 0n }));
+    await cluster.run(20_000);
+    for (const region of REGIONS) {
+      const node = cluster.node(region);
+      expect((await node.raw.finality.head()).view, `${region}: view 1 finalized, no further view was needed`).toBe(1);
+      for (const sender of [2, 4])
+        expect(
+          (await node.query.state(ed25519PublicKey(devSecretKey(sender)))).nonce,
+          `${region}: sender ${sender}'s transfer is final`,
+        ).toBe('1');
+    }
+    expect(cluster.deadLetters).toEqual([]);
   });
 });

@@ -359,6 +359,37 @@ export function describeStoreContract(name: string, makeStores: () => Promise<St
         const next = pendingTx(s, 3n);
         expect(await pool.admit(next, view(3n), tight)).toEqual({ kind: 'admitted' });
       });
+
+      it('reopens what it marked included above a height (blocks a new view superseded), counting it in the lane again', async () => {
+        const { sequencer: pool } = await makeStores();
+        const s = sender();
+        const [final, superseded, later, rejected] = [
+          pendingTx(s, 0n),
+          pendingTx(s, 1n),
+          pendingTx(s, 2n),
+          pendingTx(sender(), 0n),
+        ] as const;
+        await pool.addPending([final, superseded, later, rejected]);
+        await pool.removePending([
+          { entry: final, status: 'included', height: 5 },
+          { entry: superseded, status: 'included', height: 6 },
+          { entry: later, status: 'included', height: 7 },
+          { entry: rejected, status: 'rejected', reason: 'BAD_SIGNATURE', message: 'bad' },
+        ]);
+        await pool.reopen(5);
+        expect(await pool.status(final.hash)).toEqual({ status: 'included', height: 5 });
+        for (const t of [superseded, later]) expect(await pool.status(t.hash)).toEqual({ status: 'pending' });
+        expect(await pool.status(rejected.hash)).toMatchObject({ status: 'rejected' });
+        expect(ids(await pool.pending(10))).toEqual(ids([superseded, later]));
+        await pool.reopen(5); // idempotent
+        expect(ids(await pool.pending(10))).toEqual(ids([superseded, later]));
+        // Both count against the lane again: a lane of one has no room for another sender's transfer there.
+        const tight: PoolLimits = { ...limits, capacity: DEFAULT_POOL_LANES };
+        expect(await pool.admit(pendingTx(s, 3n), view(0n), tight)).toEqual({
+          kind: 'refused',
+          refusal: { kind: 'full', capacity: DEFAULT_POOL_LANES },
+        });
+      });
     });
 
     describe('SlashingProtectionStore', () => {
