@@ -27,9 +27,13 @@ export class MissingBlockError extends AfgError<'MISSING_BLOCK', { hash: string 
 }
 
 /** A finalized block is missing here and no peer served one with the certified hash: retry later. */
-export class BlockUnavailableError extends AfgError<'BLOCK_UNAVAILABLE', { height: number }> {
-  constructor(height: number, hash: string) {
-    super('BLOCK_UNAVAILABLE', `finalized block ${height} (${hash}) is missing here and no peer served a matching one`, { height });
+export class BlockUnavailableError extends AfgError<'BLOCK_UNAVAILABLE', { height: number; fetched: number }> {
+  /** `fetched`: blocks this pass copied from peers and stored before it stopped (kept: a retry reads them here). */
+  constructor(height: number, hash: string, fetched = 0) {
+    super('BLOCK_UNAVAILABLE', `finalized block ${height} (${hash}) is missing here and no peer served a matching one`, {
+      height,
+      fetched,
+    });
   }
 }
 

@@ -163,5 +163,5 @@ async function fetchFromPeers(deps: StateFunctionDeps, height: number, expected:
       return block;
     }
   }
-  throw new BlockUnavailableError(height, toHex(expected));
+  throw new BlockUnavailableError(height, toHex(expected), fetched.length);
 }

@@ -3,7 +3,8 @@
  * member with the same key but its own watermark and view, plus crafted double and surround votes
  * and garbage, or a split member showing one face to half the regions and another to the rest), a
  * Byzantine sequencer (an alternative chain with an invalid transaction, sent to some or all
- * validators, optionally with forged "justified" notices), and a notice forger (anyone who can write
+ * validators, optionally with forged "justified" notices; once replaced by a view change it keeps
+ * proposing in view 0, a valid rival beside every block of the later views), and a notice forger (anyone who can write
  * to the queues: forged "justified" notices to validators and "finalized" notices to state functions).
  *
  * Everything they do is logged, so the invariants can check that each equivocation ends up as
@@ -14,7 +15,7 @@ import { voteSigningBytes } from '../core/codec.js';
 import { isCheckpointHeight } from '../core/ffg.js';
 import type { Block, Certificate, Checkpoint, Link, Transaction, Vote } from '../core/types.js';
 import { voteToJson } from '../core/wire.js';
-import { hashBlock } from '../pipeline/context.js';
+import { hashBlock, proposerRegion } from '../pipeline/context.js';
 import { MemoryBlockStore, MemorySlashingProtectionStore } from '../pipeline/memory.js';
 import { MAX_MESSAGE_BYTES, type QueueMessage } from '../pipeline/messages.js';
 import type { Transport } from '../pipeline/ports.js';
@@ -313,6 +314,11 @@ export class ByzantineSequencer {
         if (to.queue !== 'inbox') return inner.send(to, messages);
         const out: QueueMessage[] = [];
         for (const m of messages) {
+          // Replaced, it keeps proposing in view 0: a competing valid block beside each later view's.
+          if (m.kind === 'proposal' && (m.view ?? 0) > 0) {
+            const zombie = await this.staleRival(m.height, m.hash, m.view!, m.block);
+            if (zombie) out.push(zombie);
+          }
           // The Byzantine one is the sequencer of view 0 (the home region's); later views' sequencers are honest.
           if (m.kind !== 'proposal' || !m.block || m.height < this.forkHeight || (m.view ?? 0) > 0) {
             out.push(m);
@@ -349,6 +355,25 @@ export class ByzantineSequencer {
         await inner.send(to, out);
       },
     };
+  }
+
+  /** View-0 proposals sent after the sequencer was replaced (a validator must refuse each once it knows the view). */
+  readonly stale = { proposals: 0 };
+
+  /**
+   * The replaced sequencer's rival to a later view's block at `height`: same parent, all its transactions
+   * but the last, so it is valid on that parent and conflicts with the block; sent as a view-0 proposal.
+   * A member still in view 0 may vote for it (its watermark then rules out the later view's block at
+   * that height), and its transactions sit in a superseded block the new sequencer must not count as
+   * included. Nothing when the later block has no transaction to drop.
+   */
+  private async staleRival(height: number, hash: Uint8Array, view: number, sent: Block | undefined): Promise<QueueMessage | undefined> {
+    const { set } = this.cluster;
+    const block = sent ?? (await this.cluster.node(proposerRegion(set, this.cluster.homeRegion, view)).raw.blocks.getBlock(height, hash));
+    if (!block || block.transactions.length === 0) return undefined;
+    const rival: Block = { height, parentHash: block.parentHash, transactions: block.transactions.slice(0, -1) };
+    this.stale.proposals++;
+    return { kind: 'proposal', height, hash: hashBlock(this.cluster.node(this.cluster.homeRegion).chain, rival), block: rival };
   }
 
   private async alternative(block: Block, hash: Uint8Array): Promise<{ block: Block; hash: Uint8Array; stateRoot: Uint8Array }> {

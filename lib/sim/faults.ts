@@ -39,6 +39,11 @@ export class FaultControl {
   active = true;
   /** When set, calls run untouched and uncounted (the simulation's own reads after the run). */
   bypass = false;
+  /**
+   * Sequencer heads moved so far (a block proposed, or a new view's restart): progress that stays
+   * even when the run crashes later and has no outcome to count it (the work check).
+   */
+  headMoves = 0;
 
   constructor(
     private readonly random: () => number,
@@ -68,6 +73,7 @@ export class FaultControl {
       throw new SimulatedCrash(n, label, false);
     }
     const result = await effect();
+    if (label.endsWith('.swapHead') && result === true) this.headMoves++;
     if (crash === 'after') {
       this.crashes++;
       throw new SimulatedCrash(n, label, true);

@@ -19,7 +19,7 @@ import { InputError } from '../core/errors.js';
 import { defaultThreshold } from '../core/ffg.js';
 import { devGenesis, type GenesisAccount, signTransfer, type TransferLedger } from '../core/ledger.js';
 import type { Transaction } from '../core/types.js';
-import { isRetryLater } from '../pipeline/errors.js';
+import { BlockUnavailableError, isRetryLater } from '../pipeline/errors.js';
 import { STALE_CHECKPOINTS } from '../pipeline/finalizer.js';
 import { decodeMessage } from '../pipeline/messages.js';
 import { MAX_REEXECUTION } from '../pipeline/validator.js';
@@ -143,6 +143,8 @@ export interface SimResult {
   readonly audit: { readonly required: number; readonly uncovered: number };
   /** Forged notices sent, when the scenario has a forger. */
   readonly forgeries?: { readonly justified: number; readonly finalized: number };
+  /** View-0 proposals the Byzantine sequencer sent after it was replaced (each one a validator must refuse). */
+  readonly staleProposals?: number;
   /** Per queue kind, the most store calls and sends one delivery made beyond its progress allowance. */
   readonly maxWork: Readonly<Record<string, number>>;
   /** Transfers accepted as the API does (scenarios with a lost region), each checked to be final at the end. */
@@ -243,7 +245,9 @@ export function scenarioForSeed(seed: number, overrides: Partial<Scenario> = {})
         }
       : {}),
     maxSteps: 6000,
-    livenessSteps: 3000,
+    // A Byzantine sequencer is replaced by view changes, each one a view timeout (600 deliveries) at
+    // least, and it goes on proposing after it (stale rivals), so the probe may need several views.
+    livenessSteps: withSequencer ? 6000 : 3000,
     ...overrides,
   };
 }
@@ -264,13 +268,6 @@ export function sweepScenarioForSeed(seed: number, overrides: Partial<Scenario> 
   const revive = r() < 0.5 ? { reviveAtStep: atStep + 50 + Math.floor(r() * 400) } : {};
   return { ...s, lostRegion: { region: SIM_REGIONS[0], atStep, ...revive } };
 }
-
-/**
- * Liveness is only promised with an honest sequencer: a Byzantine one can split the validators for
- * good (even 'alt-chain' does, because the home region's validator also sees the block the
- * sequencer stored and votes for it).
- */
-export const expectsLiveness = (s: Scenario): boolean => !s.sequencer;
 
 // ---------------------------------------------------------------- the run
 
@@ -400,11 +397,12 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
   let clock = 0;
   let deliveries = 0;
 
-  // With a region to lose, the transfers are accepted as the API does (stored in the active view's
-  // pool and a backup in the next view's: what a 202 promises) and each one must be final at the end.
+  // With a region to lose or a Byzantine sequencer to replace, the transfers are accepted as the API
+  // does (stored in the active view's pool and a backup in the next view's: what a 202 promises) and
+  // each one must be final at the end.
   const accepted: Transaction[] = [];
   for (const tx of work.txs.slice(0, s.transactions * 2)) {
-    if (!s.lostRegion) cluster.submit(tx);
+    if (!s.lostRegion && !s.sequencer) cluster.submit(tx);
     else if (
       await cluster.accept(tx).then(
         (a) => a.kind !== 'invalid' && a.kind !== 'refused',
@@ -461,12 +459,19 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     if (envelope.queue.startsWith('votes:') && pastVotes.length < 10_000) pastVotes.push({ queue: envelope.queue, body: envelope.body });
     outcomes.length = 0;
     const callsBefore = control.calls;
+    const headMovesBefore = control.headMoves;
     const runs: Promise<boolean>[] = [cluster.deliver(envelope)];
     if (control.active && random() < s.faults.concurrent)
       runs.push(cluster.deliver({ queue: envelope.queue, body: envelope.body, receives: 0 }));
     const oks = await Promise.all(runs);
     deliveries++;
-    checkWork(envelope.queue, control.calls - callsBefore, runs.length);
+    // A catch-up that stopped at a block no peer holds yet kept the blocks it fetched: progress too.
+    const stored = cluster.errors
+      .slice(errorsBefore)
+      .reduce((n, { error }) => n + (error instanceof BlockUnavailableError ? error.meta.fetched : 0), 0);
+    // So did a sequencer run that moved its head before it crashed (its outcome, which counts blocks, is lost).
+    const kept = oks.every(Boolean) ? stored : Math.max(stored, control.headMoves - headMovesBefore);
+    checkWork(envelope.queue, control.calls - callsBefore, runs.length, kept);
     // Newly queued messages (and redeliveries, after a visibility timeout) may be held back; a message
     // sent with a delay (the pacemaker's) is held for its delay.
     for (const e of cluster.pending.slice(before)) {
@@ -499,9 +504,10 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
    * within a constant per run plus a constant per unit of progress it made (a justification mark, a
    * block applied or proposed), whatever the history and whatever came before.
    */
-  function checkWork(queue: string, calls: number, runs: number): void {
+  /** `kept`: units of progress a failed run left behind (blocks it fetched and stored, heads it moved). */
+  function checkWork(queue: string, calls: number, runs: number, kept: number): void {
     const kind = queue.split(':')[0]!;
-    const units = outcomes.reduce<number>((n, o) => n + progressUnits(o), 0);
+    const units = outcomes.reduce<number>((n, o) => n + progressUnits(o), kept);
     const allowed = runs * (WORK_PER_RUN[kind] ?? 0) + units * WORK_PER_UNIT;
     const excess = calls - units * WORK_PER_UNIT;
     maxWork[kind] = Math.max(maxWork[kind] ?? 0, excess);
@@ -552,57 +558,52 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     const account = applied ? await ledgerOf(node.chain).account(applied.stateRoot, work.liveness.from) : undefined;
     return (account?.nonce ?? 0n) === probes;
   };
-  if (expectsLiveness(s)) {
-    const limit = deliveries + s.livenessSteps;
-    if (s.lostRegion) {
-      // A client whose transfer is not final retries it (the same signed transfer) through another live region.
-      const probe = async (tx: unknown, regions: typeof live, until: number) => {
-        for (let attempt = 0; deliveries < until; attempt++) {
-          cluster.submit(tx, regions[attempt % regions.length]!.region);
-          await runUntilQuiet(Math.min(until, deliveries + Math.floor(s.livenessSteps / 6)));
-          if (await Promise.all(regions.map((n) => probeApplied(n))).then((all) => all.every(Boolean))) break;
-        }
-      };
-      await probe(work.liveness, live, limit);
-      if (s.lostRegion.reviveAtStep !== undefined && !revived) {
-        // The lost region comes back after the others moved on (a view change, most likely): its stale
-        // sequencer is fenced by the view (every safety invariant keeps being checked), it learns the view
-        // and the justifications it missed from the new view's proposals and votes, and a second transfer
-        // must be final everywhere, it included.
-        revived = true;
-        partition();
-        live = [...cluster.nodes.values()];
-        probes = 2n;
-        await probe(work.livenessAfterRevival, live, deliveries + s.livenessSteps);
+  // Liveness is promised in every scenario, a Byzantine sequencer's included (issue 16): the members it
+  // stalls or splits time out and certify a view whose sequencer is honest, and it goes on proposing in
+  // view 0 after that (ByzantineSequencer's stale rivals), fenced by the view.
+  const limit = deliveries + s.livenessSteps;
+  if (s.lostRegion) {
+    // A client whose transfer is not final retries it (the same signed transfer) through another live region.
+    const probe = async (tx: unknown, regions: typeof live, until: number) => {
+      for (let attempt = 0; deliveries < until; attempt++) {
+        cluster.submit(tx, regions[attempt % regions.length]!.region);
+        await runUntilQuiet(Math.min(until, deliveries + Math.floor(s.livenessSteps / 6)));
+        if (await Promise.all(regions.map((n) => probeApplied(n))).then((all) => all.every(Boolean))) break;
       }
-    } else {
-      cluster.submit(work.liveness);
-      await runUntilQuiet(limit);
+    };
+    await probe(work.liveness, live, limit);
+    if (s.lostRegion.reviveAtStep !== undefined && !revived) {
+      // The lost region comes back after the others moved on (a view change, most likely): its stale
+      // sequencer is fenced by the view (every safety invariant keeps being checked), it learns the view
+      // and the justifications it missed from the new view's proposals and votes, and a second transfer
+      // must be final everywhere, it included.
+      revived = true;
+      partition();
+      live = [...cluster.nodes.values()];
+      probes = 2n;
+      await probe(work.livenessAfterRevival, live, deliveries + s.livenessSteps);
     }
+  } else {
+    cluster.submit(work.liveness);
+    await runUntilQuiet(limit);
   }
   control.bypass = true; // the checks below read through the wrapped stores: no crash may hit them
-  if (expectsLiveness(s)) {
-    for (const node of live) {
-      const applied = await node.stores.applied.applied();
-      if (!(await probeApplied(node))) {
-        const message = `${node.region}: the probe transfer was not finalized and applied within ${s.livenessSteps} steps after faults stopped (applied height ${applied?.height ?? 0})`;
-        checker.report('liveness', message);
-      }
+  for (const node of live) {
+    const applied = await node.stores.applied.applied();
+    if (!(await probeApplied(node)))
+      checker.report(
+        'liveness',
+        `${node.region}: the probe transfer was not finalized and applied within ${s.livenessSteps} steps after faults stopped (applied height ${applied?.height ?? 0})`,
+      );
+    for (const tx of accepted) {
+      const account = applied ? await ledgerOf(node.chain).account(applied.stateRoot, tx.from) : undefined;
+      if ((account?.nonce ?? 0n) <= tx.nonce)
+        checker.report(
+          'accepted-lost',
+          `${node.region}: the accepted transfer ${Buffer.from(tx.from).toString('hex').slice(0, 8)}/${tx.nonce} is not finalized and applied (applied height ${applied?.height ?? 0})`,
+        );
     }
   }
-
-  if (expectsLiveness(s))
-    for (const node of live) {
-      const applied = await node.stores.applied.applied();
-      for (const tx of accepted) {
-        const account = applied ? await ledgerOf(node.chain).account(applied.stateRoot, tx.from) : undefined;
-        if ((account?.nonce ?? 0n) <= tx.nonce)
-          checker.report(
-            'accepted-lost',
-            `${node.region}: the accepted transfer ${Buffer.from(tx.from).toString('hex').slice(0, 8)}/${tx.nonce} is not finalized and applied (applied height ${applied?.height ?? 0})`,
-          );
-      }
-    }
 
   // Invalid transactions (from a Byzantine sequencer) never change state: their senders stay at genesis.
   for (const node of cluster.nodes.values()) {
@@ -646,6 +647,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     maskedEvidence,
     audit,
     ...(forger ? { forgeries: { ...forger.log } } : {}),
+    ...(sequencer ? { staleProposals: sequencer.stale.proposals } : {}),
     maxWork,
     accepted: accepted.length,
     ...(control.labels ? { callLabels: control.labels } : {}),

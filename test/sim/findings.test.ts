@@ -10,7 +10,7 @@ import type { Link } from '../../lib/core/types.js';
 import { FinalizerCache, handleVote } from '../../lib/pipeline/finalizer.js';
 import { MemoryFinalityStore } from '../../lib/pipeline/memory.js';
 import { MemoryCluster } from '../../lib/sim/memory-cluster.js';
-import { NO_FAULTS, runScenario, type Scenario, scenarioForSeed, simDealing } from '../../lib/sim/simulation.js';
+import { NO_FAULTS, runScenario, type Scenario, scenarioForSeed, simDealing, sweepScenarioForSeed } from '../../lib/sim/simulation.js';
 import { ancestryOf, buildFixture, RecordingTransport, voteOn } from '../helpers/fixture.js';
 
 async function finalizerOnFixture() {
@@ -218,7 +218,7 @@ describe('bugs found by the simulation (fixed)', () => {
       byzantineMember: { member: 3, attacks: ['garbage', 'forge', 'twins'] },
       sequencer: { mode: 'confuse', forkHeight: 1, invalid: 'overspend', altMembers: [4] },
       maxSteps: 6000,
-      livenessSteps: 3000,
+      livenessSteps: 6000,
     };
     expect(scenario).toEqual(scenarioForSeed(560464982));
     const r = await runScenario(scenario);
@@ -254,4 +254,93 @@ describe('bugs found by the simulation (fixed)', () => {
     expect(r.violations).toEqual([]);
     expect(r.steps).toBeLessThan(6000);
   }, 300_000);
+
+  // Issue 16: liveness is now checked with a Byzantine sequencer too (it is replaced by a view change,
+  // then goes on proposing in view 0: ByzantineSequencer's stale rivals). The first sweep of that found
+  // four holes, each pinned here as the sweep drew it (scenarioForSeed / sweepScenarioForSeed).
+  const byzantineSequencerSeeds: { name: string; scenario: Scenario; maxViews?: number }[] = [
+    {
+      // Two runs of member 4 armed its view timer concurrently; the second send crashed after the serial
+      // had moved on, so the timer in flight was ignored as stale when it fired and the chain ended. And a
+      // timer armed for view 1 by a `pending` notice (member still in view 0) re-armed itself for view 0,
+      // which the next firing ignored. No member asked for a view after that: finalized 0 for good. Once
+      // views changed, eu-west-1 (member 2 silent: no proposal stored there) could not rebuild its
+      // sequencer's head state and dead-lettered the transfers handed to it; it now copies the blocks
+      // it lacks from another member region.
+      name: 'seed 180: view timers outlive a crashed concurrent arm and a later view; a new view rebuilds from other regions',
+      scenario: {
+        seed: 180,
+        checkpointInterval: 1,
+        transactions: 2,
+        faults: { duplicate: 0.3, concurrent: 0.3, crash: 0.08, delay: 0, outage: 0.01, yields: 5 },
+        faultSteps: 250,
+        byzantineMember: { member: 2, attacks: ['silent'] },
+        sequencer: { mode: 'split', forkHeight: 2, invalid: 'future-nonce', altMembers: [4] },
+        maxSteps: 6000,
+        livenessSteps: 6000,
+      },
+    },
+    {
+      // The Byzantine sequencer's future-nonce transaction, stored in its refused blocks, was taken back
+      // into a new view's pool and handed from region to region at every view change, each hand-over
+      // announced to the validators as pending work: their timers fired with nothing includable and the
+      // view changed again and again (38 views, the probe never final). Only includable work is announced now.
+      name: 'seed 437: junk a Byzantine sequencer put in its blocks does not keep changing the view',
+      scenario: {
+        seed: 437,
+        checkpointInterval: 1,
+        transactions: 1,
+        faults: { duplicate: 0.1, concurrent: 0.1, crash: 0, delay: 0.3, outage: 0.01, yields: 5 },
+        faultSteps: 250,
+        sequencer: { mode: 'confuse', forkHeight: 2, invalid: 'future-nonce', altMembers: [2, 3, 4] },
+        maxSteps: 6000,
+        livenessSteps: 6000,
+      },
+      maxViews: 15, // 10 now; 51 while every hand-over of the junk armed the view timers
+    },
+    {
+      // Views came round to a region a second time: its pool still marked the probe included in a block
+      // it had proposed in an older view, which the new view's chain did not hold, so nobody proposed it
+      // again. A restarting sequencer now reopens what its pool marked included above finality.
+      name: 'seed 5044: a transfer included in a superseded block of an earlier view of the same region is proposed again',
+      scenario: {
+        seed: 5044,
+        checkpointInterval: 1,
+        transactions: 1,
+        faults: { duplicate: 1, concurrent: 0.3, crash: 0.03, delay: 0.1, outage: 0.01, yields: 2 },
+        faultSteps: 250,
+        sequencer: { mode: 'split', forkHeight: 2, invalid: 'overspend', altMembers: [4] },
+        maxSteps: 6000,
+        livenessSteps: 6000,
+      },
+    },
+    {
+      // Member 4 silent, so sa-east-1 stored no proposal and its state function fetches every block of a
+      // catch-up from peers. A catch-up stopped at a block no peer held yet after storing six others: the
+      // work check saw 38 calls and no progress (an error has no outcome). Blocks fetched, and heads a
+      // crashed sequencer run moved, now count as the progress they are.
+      name: 'seed 5526: a catch-up that stops at a block no peer holds yet keeps (and is credited with) the blocks it fetched',
+      scenario: {
+        seed: 5526,
+        checkpointInterval: 2,
+        transactions: 1,
+        faults: { duplicate: 0.1, concurrent: 0.3, crash: 0.03, delay: 0.3, outage: 0.01, yields: 2 },
+        faultSteps: 250,
+        byzantineMember: { member: 4, attacks: ['silent'] },
+        sequencer: { mode: 'split', forkHeight: 1, invalid: 'future-nonce', altMembers: [3] },
+        maxSteps: 6000,
+        livenessSteps: 6000,
+      },
+    },
+  ];
+  for (const { name, scenario, maxViews } of byzantineSequencerSeeds)
+    it(name, async () => {
+      expect(scenario).toEqual(sweepScenarioForSeed(scenario.seed));
+      const r = await runScenario(scenario);
+      expect(r.violations).toEqual([]); // liveness and accepted-lost included
+      expect(Math.min(...r.views)).toBeGreaterThanOrEqual(1); // the Byzantine sequencer was replaced
+      expect(r.staleProposals).toBeGreaterThan(0); // and kept proposing in view 0 afterwards
+      expect(r.deadLetters).toBe(0);
+      if (maxViews !== undefined) expect(Math.max(...r.views)).toBeLessThanOrEqual(maxViews);
+    }, 300_000);
 });
