@@ -192,6 +192,7 @@ async function build(
   // A new view: restart from its base (never on a block of the superseded view above it).
   let floor = 0;
   let viewBaseHeight = 0;
+  let restarted = false;
   if (view.certificate) {
     const base = viewBase(view.certificate);
     viewBaseHeight = base.justified.height;
@@ -201,9 +202,10 @@ async function build(
     if ((head.view ?? 0) < view.view) {
       const from: Checkpoint = finality.justified.height > base.justified.height ? finality.justified : base.justified;
       floor = Math.max(floor, from.height + K);
-      const restarted: SequencerHead = { height: from.height, hash: from.hash, stateRoot: from.stateRoot, view: view.view };
-      if (!(await deps.store.swapHead(head, restarted))) throw new HeadMovedError(head.height);
-      head = restarted;
+      const restart: SequencerHead = { height: from.height, hash: from.hash, stateRoot: from.stateRoot, view: view.view };
+      if (!(await deps.store.swapHead(head, restart))) throw new HeadMovedError(head.height);
+      head = restart;
+      restarted = true;
       await recoverOrphans(deps, from);
       // What this pool took into its own blocks in an older view of this region and is not final: those
       // blocks may be off the new chain (seed 5044: the probe stayed "included" in a superseded block).
@@ -302,11 +304,13 @@ async function build(
   const arm =
     pacemaker !== undefined
       ? await workAtHead()
-      : (carried && !(workAtStart ?? (await unfinalizedWork(start)))) || (redelivered && (await workAtHead()));
+      : (carried && !(workAtStart ?? (await unfinalizedWork(start)))) || ((redelivered || restarted) && (await workAtHead()));
   // A redelivered tick may be one whose first attempt moved the live generation and crashed before its
   // tick left: continuing only that generation would find it taken and end the chain for good, so a
-  // redelivery starts a new one (which retires any other).
-  if (arm) await armPacemaker(deps, finality.finalized.height, redelivered ? undefined : pacemaker?.generation);
+  // redelivery starts a new one (which retires any other). So does a new view's restart: its floor blocks
+  // may be empty above unfinal work of the old view, and when its own region lacks the floor's
+  // certificate no tick comes; only the pacemaker's extra checkpoint brings it (seed 903939012).
+  if (arm) await armPacemaker(deps, finality.finalized.height, redelivered || restarted ? undefined : pacemaker?.generation);
   return result;
 }
 

@@ -30,6 +30,17 @@ function viewChange(cluster: MemoryCluster, member: number, view = 1): ViewChang
   };
 }
 
+/** Members 2, 3 and 4 ask every region's finalizer for `view` (t of them: the view is certified). */
+function sendViewChanges(cluster: MemoryCluster, view: number): void {
+  for (const region of REGIONS)
+    for (const member of [2, 3, 4])
+      cluster.pending.push({
+        queue: `votes:${region}`,
+        body: cluster.encode({ kind: 'view-change', change: viewChange(cluster, member, view) }),
+        receives: 0,
+      });
+}
+
 describe('a superseded sequencer', () => {
   it('hands a transfer it included in a block of the old view to the active sequencer, which makes it final', async () => {
     const cluster = await MemoryCluster.create({ regions: REGIONS, checkpointInterval: 1, seed: 5, dealing: simDealing() });
@@ -41,13 +52,7 @@ describe('a superseded sequencer', () => {
     expect(head?.height).toBeGreaterThanOrEqual(1);
     // Its proposals never reach a validator: view 1 was certified first (the members refuse view 0 from then on).
     cluster.pending.splice(0, cluster.pending.length, ...cluster.pending.filter((e) => !e.queue.startsWith('inbox:')));
-    for (const region of REGIONS)
-      for (const member of [2, 3, 4])
-        cluster.pending.push({
-          queue: `votes:${region}`,
-          body: cluster.encode({ kind: 'view-change', change: viewChange(cluster, member) }),
-          receives: 0,
-        });
+    sendViewChanges(cluster, 1);
     await cluster.run(5_000);
     for (const region of REGIONS) {
       const node = cluster.node(region);
@@ -77,13 +82,7 @@ describe('a superseded sequencer', () => {
     expect(await pool.status(hash)).toEqual({ status: 'included', height: 1 });
     // Nobody votes on block 1; view 4 (the home region's again, REGIONS has four) is certified from genesis.
     cluster.pending.splice(0, cluster.pending.length, ...cluster.pending.filter((e) => !e.queue.startsWith('inbox:')));
-    for (const region of REGIONS)
-      for (const member of [2, 3, 4])
-        cluster.pending.push({
-          queue: `votes:${region}`,
-          body: cluster.encode({ kind: 'view-change', change: viewChange(cluster, member, 4) }),
-          receives: 0,
-        });
+    sendViewChanges(cluster, 4);
     await cluster.run(5_000);
     for (const region of REGIONS) {
       const node = cluster.node(region);
@@ -132,6 +131,48 @@ describe('a superseded sequencer', () => {
           (await node.query.state(ed25519PublicKey(devSecretKey(sender)))).nonce,
           `${region}: sender ${sender}'s transfer is final`,
         ).toBe('1');
+    }
+    expect(cluster.deadLetters).toEqual([]);
+  });
+});
+
+// Found by the soak (seed 903939012): a new view's sequencer restarted above a block with transactions
+// that its own region had not finalized, and proposed only the empty floor block. Its region could not
+// certify the floor link (a Byzantine member's equivocation took a slot there), so no tick came, and it
+// kept no pacemaker, which starts only with blocks that carry transactions: nobody proposed the block
+// whose votes would have brought that region the certificate, while the other regions' members, all
+// final, never joined the view change the lagging one asked for.
+describe('a new view whose sequencer proposes only its empty floor', () => {
+  it('keeps a pacemaker while the blocks below carry unfinal transactions, so its own lagging region catches up', async () => {
+    const cluster = await MemoryCluster.create({
+      regions: REGIONS,
+      checkpointInterval: 1,
+      seed: 11,
+      dealing: simDealing(),
+      hooks: {
+        wrapTransport: (t) => ({
+          send: (to, messages, options) =>
+            t.send(
+              to,
+              messages.filter(
+                (m) =>
+                  // View 0's sequencer stops after block 1 (the transfer): view 1 takes over above it.
+                  !(m.kind === 'proposal' && (m.view ?? 0) === 0 && m.height > 1) &&
+                  // eu-west-1, view 1's region, never counts a vote on the floor link (its slots were taken).
+                  !(to.queue === 'votes' && to.region === 'eu-west-1' && m.kind === 'vote' && m.vote.target.height === 2),
+              ),
+              options,
+            ),
+        }),
+      },
+    });
+    const sender = devSecretKey(2);
+    cluster.submit(signTransfer(cluster.set.chainId, sender, { to: ed25519PublicKey(devSecretKey(3)), amount: 7n, nonce: 0n }));
+    await cluster.run(20_000);
+    for (const region of REGIONS) {
+      const node = cluster.node(region);
+      expect((await node.raw.finality.head()).view, `${region}: view 1 finalized the transfer, no further view was needed`).toBe(1);
+      expect((await node.query.state(ed25519PublicKey(sender))).nonce, `${region}: the transfer is final and applied`).toBe('1');
     }
     expect(cluster.deadLetters).toEqual([]);
   });

@@ -332,6 +332,25 @@ describe('bugs found by the simulation (fixed)', () => {
         livenessSteps: 6000,
       },
     },
+    {
+      // Member 1 equivocates: in us-east-1 and eu-west-1 its vote on the floor link of view 4 (empty
+      // block 7, above the probe's block 6) took the slot, so those regions never certified that link.
+      // View 4's sequencer was us-east-1's: no tick came, and a restart that proposes only empty floor
+      // blocks kept no pacemaker, so block 8, whose votes carry the missing certificate, was never
+      // proposed; the members of the two final regions never joined the view change the others asked for.
+      name: "seed 903939012: a new view's sequencer whose own region lacks the floor's certificate proposes the next checkpoint",
+      scenario: {
+        seed: 903939012,
+        checkpointInterval: 1,
+        transactions: 2,
+        faults: { duplicate: 0.1, concurrent: 0, crash: 0, delay: 0, outage: 0.03, yields: 5 },
+        faultSteps: 250,
+        byzantineMember: { member: 1, attacks: ['double', 'surround'] },
+        sequencer: { mode: 'alt-chain', forkHeight: 1, invalid: 'future-nonce', altMembers: [1, 2] },
+        maxSteps: 6000,
+        livenessSteps: 6000,
+      },
+    },
   ];
   for (const { name, scenario, maxViews } of byzantineSequencerSeeds)
     it(name, async () => {
