@@ -165,8 +165,9 @@ export class DynamoPoolStore implements PoolStore {
     await Promise.all([...added].map(([lane, n]) => this.release(lane, -n)));
   }
 
-  async pending(limit: number, options: { finalizedHeight?: number } = {}): Promise<PendingTransaction[]> {
-    const lanes = await Promise.all(
+  /** Every lane's items, counter included (consistent Query per lane), indexed by lane. */
+  private readLanes(): Promise<Record<string, unknown>[][]> {
+    return Promise.all(
       Array.from({ length: this.lanes }, (_, lane) =>
         queryAll(this.db, {
           TableName: this.table,
@@ -176,6 +177,10 @@ export class DynamoPoolStore implements PoolStore {
         }),
       ),
     );
+  }
+
+  async pending(limit: number, options: { finalizedHeight?: number } = {}): Promise<PendingTransaction[]> {
+    const lanes = await this.readLanes();
     const open: (EntryItem & { sender: Uint8Array; sequence: bigint; arrival: number })[] = [];
     const stale: { pk: string; sk: string }[] = [];
     const repairs: Promise<void>[] = [];
@@ -243,16 +248,7 @@ export class DynamoPoolStore implements PoolStore {
    * status goes back to pending only if it still says included at it; then the lane counts it again.
    */
   async reopen(above: number): Promise<void> {
-    const lanes = await Promise.all(
-      Array.from({ length: this.lanes }, (_, lane) =>
-        queryAll(this.db, {
-          TableName: this.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': lanePk(lane) },
-          ConsistentRead: true,
-        }),
-      ),
-    );
+    const lanes = await this.readLanes();
     const reopened = new Map<number, number>();
     for (const [lane, items] of lanes.entries())
       for (const raw of items) {

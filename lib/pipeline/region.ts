@@ -155,6 +155,8 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
     ...opts.health,
   });
   const telemetry = opts.telemetry ?? silentTelemetry;
+  /** A member region's blocks: this region's own store, or a peer's (proposals sent by reference, state rebuilt from another region). */
+  const blocksOf = (r: string): BlockStore => (r === region ? stores.blocks : opts.blocksOf(r));
   const self: Region = {
     name: region,
     config,
@@ -171,7 +173,7 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
       region,
       homeRegion: config.homeRegion,
       blocks: stores.blocks,
-      blocksOf: (r) => (r === region ? stores.blocks : opts.blocksOf(r)),
+      blocksOf,
       store: stores.sequencer,
       finality: stores.finality,
       transport,
@@ -193,7 +195,7 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
         region,
         homeRegion: config.homeRegion,
         blocks: stores.blocks,
-        blocksOf: (r) => (r === region ? stores.blocks : opts.blocksOf(r)),
+        blocksOf,
         viewTimeoutSeconds: config.viewTimeoutSeconds ?? DEFAULT_VIEW_TIMEOUT_SECONDS,
         finality: stores.finality,
         applied: stores.applied,
