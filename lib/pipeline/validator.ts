@@ -116,6 +116,8 @@ export class ValidatorMemory {
   timerView = -1;
   /** The serial of the last view timer this process sent: only that one may fire and re-arm. */
   timerSerial = 0;
+  /** The finalized height the live timer (timerSerial) was sent at: what it checks progress against. */
+  timerFinalizedAt = 0;
   /** Highest block with transactions executed here (work that must become final). */
   workHeight = 0;
 
@@ -211,6 +213,7 @@ async function handle(deps: ValidatorDeps, message: InboxMessage, repeat: boolea
   }
   if (message.kind === 'justified') {
     if (!learnJustified(deps, message.certificate)) return { kind: 'ignored', reason: 'the notice certificate does not verify' };
+    await restartViewTimer(deps, message.certificate);
     return voteAfter(deps, repeat);
   }
   if (message.kind === 'view') {
@@ -293,7 +296,25 @@ async function sendViewTimer(deps: ValidatorDeps, view: number, finalizedAt: num
     [{ kind: 'view-timer', view, height: memory.workHeight, finalizedAt, serial }],
     { delaySeconds: deps.viewTimeoutSeconds },
   );
-  memory.timerSerial = Math.max(memory.timerSerial, serial);
+  if (serial > memory.timerSerial) {
+    memory.timerSerial = serial;
+    memory.timerFinalizedAt = finalizedAt;
+  }
+}
+
+/**
+ * The notice's link finalizes its source: when that is progress past what the live timer watches and
+ * work above it is still not final, restart the timer from here. A timer that fires after progress
+ * only re-arms, so without this a stall right after progress was noticed up to two timeouts later
+ * instead of one (the region-loss drill waited 20 s for the view change). The timer this replaces is
+ * ignored when it fires (its serial is no longer the live one).
+ */
+async function restartViewTimer(deps: ValidatorDeps, c: Certificate): Promise<void> {
+  const { memory } = deps;
+  const finalized = c.source.height;
+  if (memory.timerView < 0 || c.target.height !== finalized + deps.chain.set.checkpointInterval) return;
+  if (finalized <= memory.timerFinalizedAt || memory.workHeight <= finalized) return;
+  await sendViewTimer(deps, memory.timerView, finalized);
 }
 
 /**

@@ -5,10 +5,13 @@
  * simulation's schedule no longer reaches them, so each is pinned here on one member's deps.
  */
 import { describe, expect, it } from 'vitest';
+import { devSecretKey } from '../../lib/core/chain.js';
+import { ed25519PublicKey } from '../../lib/core/ed25519.js';
+import { signTransfer } from '../../lib/core/ledger.js';
 import type { QueueMessage } from '../../lib/pipeline/messages.js';
 import type { Transport } from '../../lib/pipeline/ports.js';
 import { handleInbox, type InboxMessage, type ValidatorDeps } from '../../lib/pipeline/validator.js';
-import { MemoryCluster } from '../../lib/sim/memory-cluster.js';
+import { MemoryCluster, SIM_VIEW_TIMEOUT_SECONDS, STEPS_PER_SECOND } from '../../lib/sim/memory-cluster.js';
 import { simDealing } from '../../lib/sim/simulation.js';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
@@ -59,5 +62,65 @@ describe('the view timer chain', () => {
     expect(rearmed.view).toBe(1);
     expect(await handleInbox(deps, rearmed)).toEqual({ kind: 'timer', askedView: 1 });
     expect(timers()).toHaveLength(3);
+  });
+});
+
+// The region-loss drill (issue 16) waited about 20 s for the view change with a 10 s timeout: the timer
+// armed with the first unfinal block fired after finality had moved, so it only re-armed, and the stall
+// that began just after that progress was noticed a second timeout later. Finality moving now restarts it.
+describe('a stall right after progress', () => {
+  it('is noticed one view timeout after the last finalization, not two', async () => {
+    let cluster: MemoryCluster | undefined;
+    /** When us-east-1 first told member 1 that each height was finalized (notices repeat on re-sent votes). */
+    const progressAt = new Map<number, number>();
+    let askedAt: number | undefined;
+    cluster = await MemoryCluster.create({
+      regions: REGIONS,
+      checkpointInterval: 1,
+      seed: 9,
+      dealing: simDealing(),
+      hooks: {
+        wrapTransport: (t) => ({
+          send: (to, messages, options) => {
+            const now = cluster?.delivered ?? 0;
+            for (const m of messages) {
+              if (to.queue === 'inbox' && to.region === 'us-east-1' && m.kind === 'justified')
+                if (m.certificate.target.height === m.certificate.source.height + 1 && !progressAt.has(m.certificate.source.height))
+                  progressAt.set(m.certificate.source.height, now);
+              if (m.kind === 'view-change' && m.change.member === 1) askedAt ??= now;
+            }
+            // The sequencer stalls after block 3: block 4, which would finalize it, never reaches a validator.
+            return t.send(
+              to,
+              messages.filter((m) => !(m.kind === 'proposal' && m.height >= 4)),
+              options,
+            );
+          },
+        }),
+      },
+    });
+    const to = ed25519PublicKey(devSecretKey(3));
+    cluster.submit(signTransfer(cluster.set.chainId, devSecretKey(2), { to, amount: 7n, nonce: 0n }));
+    expect(await cluster.deliver(cluster.pending.shift()!)).toBe(true); // blocks 1 (the transfer) and 2
+    cluster.submit(signTransfer(cluster.set.chainId, devSecretKey(4), { to, amount: 7n, nonce: 0n })); // block 3, once 1 is justified
+    // Delayed messages wait for their time: `delivered` is the clock (a step per delivery, jumps when idle).
+    while (askedAt === undefined && cluster.pending.length > 0) {
+      const due = (e: (typeof cluster.pending)[number]) => e.delaySteps ?? 0;
+      let ready = cluster.pending.filter((e) => due(e) <= cluster!.delivered);
+      if (ready.length === 0) {
+        cluster.delivered = Math.min(...cluster.pending.map(due));
+        ready = cluster.pending.filter((e) => due(e) <= cluster!.delivered);
+      }
+      const next = ready[0]!;
+      cluster.pending.splice(cluster.pending.indexOf(next), 1);
+      await cluster.deliver(next);
+    }
+    expect(askedAt).toBeDefined();
+    const head = await cluster.node('us-east-1').raw.finality.head();
+    expect(head.finalized.height).toBe(2); // block 3's transfer is the work left unfinal
+    const lastProgress = progressAt.get(2)!;
+    const timeout = SIM_VIEW_TIMEOUT_SECONDS * STEPS_PER_SECOND;
+    expect(askedAt! - lastProgress).toBeGreaterThanOrEqual(timeout);
+    expect(askedAt! - lastProgress, 'steps from the last finalization to the request for view 1').toBeLessThan(timeout + 200);
   });
 });
