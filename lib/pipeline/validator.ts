@@ -268,8 +268,15 @@ function adoptView(deps: ValidatorDeps, cert: ViewCertificate): boolean {
  */
 async function armViewTimer(deps: ValidatorDeps, view: number, force: boolean): Promise<void> {
   const { memory } = deps;
-  if (memory.timerView >= view) return;
+  if (memory.timerView >= view && !force) return;
   const head = await deps.finality.head();
+  if (memory.timerView >= view) {
+    // Work waits, and the timer in flight was sent before finality last moved: when it fires it would
+    // only re-arm (or end, with no unfinal block executed here), so restart it from this notice. Without
+    // progress the timer in flight already watches the stall: a flood of notices cannot postpone it.
+    if (head.finalized.height > memory.timerFinalizedAt) await sendViewTimer(deps, memory.timerView, head.finalized.height);
+    return;
+  }
   if (!force && memory.workHeight <= head.finalized.height) return;
   const before = memory.timerView;
   memory.timerView = view;

@@ -38,15 +38,17 @@ async function member(failing: ReadonlySet<number> = new Set()) {
 
 describe('the view timer chain', () => {
   it('survives a concurrent arm whose send failed: the timer that did leave still asks for the next view', async () => {
-    const { deps, timers } = await member(new Set([2]));
+    const { deps, timers } = await member(new Set([1]));
     const pending: InboxMessage = { kind: 'pending', view: 0 };
     const [first, second] = await Promise.allSettled([handleInbox(deps, pending), handleInbox(deps, pending)]);
-    expect(first.status).toBe('fulfilled');
-    expect(second.status).toBe('rejected'); // its timer never left
+    expect(first.status).toBe('rejected'); // its timer never left (the notice comes back: SQS redelivers it)
+    expect(second.status).toBe('fulfilled'); // it found the first one's timer in flight, and no progress to restart it for
+    expect(timers()).toEqual([]);
+    // The redelivered notice arms the timer; the failed send took no serial, so this one is live.
+    await handleInbox(deps, pending);
     const [timer] = timers();
     expect(timer).toMatchObject({ view: 0, serial: 1 });
-    // Finality did not move: the timer in flight asks for view 1 (it was ignored as stale when the failed
-    // send had taken serial 2, and no timer was left to ask).
+    // Finality did not move: the timer asks for view 1 (a serial taken by the failed send would have made it stale).
     expect(await handleInbox(deps, timer!)).toEqual({ kind: 'timer', askedView: 1 });
     expect(timers()).toHaveLength(2); // and it re-armed
   });
@@ -122,5 +124,33 @@ describe('a stall right after progress', () => {
     const timeout = SIM_VIEW_TIMEOUT_SECONDS * STEPS_PER_SECOND;
     expect(askedAt! - lastProgress).toBeGreaterThanOrEqual(timeout);
     expect(askedAt! - lastProgress, 'steps from the last finalization to the request for view 1').toBeLessThan(timeout + 200);
+  });
+});
+
+// The region-loss drill again: the home region died right after every block was final, with accepted
+// transfers waiting in its pool. The API's `pending` notice reached members whose timer, sent before the
+// last finalization, was in flight; the notice changed nothing, that timer fired after the progress,
+// found no unfinal block executed and ended the chain, and the view change waited for the next notice
+// (64 refused POSTs later).
+describe('a pending notice while a timer is in flight', () => {
+  it('restarts the timer when finality moved since it was sent, so the waiting work is watched from the notice', async () => {
+    const { deps, timers } = await member();
+    await handleInbox(deps, { kind: 'pending', view: 0 });
+    const [first] = timers();
+    expect(first).toMatchObject({ view: 0, finalizedAt: 0 });
+    // Finality moves (the last blocks of the old sequencer become final), then the work waits.
+    const head = await deps.finality.head();
+    const next = { ...head.justified, height: 1 };
+    await deps.finality.raiseHead({ justified: next, finalized: next });
+    await handleInbox(deps, { kind: 'pending', view: 0 });
+    expect(timers()).toHaveLength(2);
+    const restarted = timers()[1]!;
+    expect(restarted).toMatchObject({ view: 0, finalizedAt: 1 });
+    // The first timer is superseded; the restarted one finds nothing moved since the notice and asks.
+    expect(await handleInbox(deps, first!)).toEqual({ kind: 'timer' });
+    expect(await handleInbox(deps, restarted)).toEqual({ kind: 'timer', askedView: 1 });
+    // A flood of notices while nothing moves does not postpone the request: no restart without progress.
+    await handleInbox(deps, { kind: 'pending', view: 0 });
+    expect(timers()).toHaveLength(3); // only the re-arm of the request above
   });
 });
