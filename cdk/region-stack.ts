@@ -192,6 +192,9 @@ export class RegionStack extends Stack {
       // A new view's head may stand on blocks this region's validator never stored: read from the others.
       for (const r of memberRegions) if (r !== region) ProtocolTable.grantReadByName(sequencer.fn, this, r, names.blocksTable);
       blocks.grantWriteItems(sequencer.fn, ['PutItem'], [K.blocks.block, K.blocks.sequencerHead, K.blocks.pacemaker]);
+      // A view another region's finalizer told it of is recorded in this region's head (the view fields only,
+      // by HeadStore.raiseHead's monotone update), so its later batches act in that view.
+      finality.grantWriteItems(sequencer.fn, ['UpdateItem'], [K.finality.head]);
       // The pool: admits ingress transactions, records what became of each, sends waiting ones back, and
       // deletes entries that leave it (a rejected one by a conditional DeleteItem).
       blocks.grantWriteItems(

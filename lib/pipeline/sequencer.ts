@@ -173,8 +173,13 @@ export async function sequence(
 async function currentView(deps: SequencerDeps, noticed: ViewCertificate | undefined): Promise<ProposerView> {
   const head = await deps.finality.head();
   const { chain } = deps;
-  if (noticed && noticed.view > head.view && !viewCertificateProblem(chain.set, chain.crypto, chain.genesis, noticed))
+  if (noticed && noticed.view > head.view && !viewCertificateProblem(chain.set, chain.crypto, chain.genesis, noticed)) {
+    // Recorded in the region's head (monotone): this region may not have certified the view yet (another
+    // region's finalizer told this sequencer), and its later batches, such as its pacemaker's tick, must
+    // act in the view it restarted in, not hand their work away (seed 861520141 lost its pacemaker so).
+    await deps.finality.raiseHead({ view: noticed });
     return { view: noticed.view, certificate: noticed };
+  }
   return { view: head.view, ...(head.viewCertificate ? { certificate: head.viewCertificate } : {}) };
 }
 
@@ -227,8 +232,11 @@ async function build(
   const stalled = pacemaker !== undefined && finality.finalized.height <= pacemaker.finalizedAt;
   // One walk down the unfinalized blocks answers both questions (is there work, what to send again).
   const above = stalled || redelivered ? await unfinalizedBlocks(deps, head, finality.finalized.height) : undefined;
-  /** Whether the blocks above finality on the starting head carry transactions (undefined: not walked). */
-  const workAtStart = above?.some(({ block }) => block.transactions.length > 0);
+  /**
+   * Whether the blocks above finality on the starting head carry transactions (undefined: not walked).
+   * Blocks below a new view's base may be held only in other regions (seed 861520141): looked up there.
+   */
+  const workAtStart = above && (above.some(({ block }) => block.transactions.length > 0) || (await unfinalizedWork(head)));
   if (above && workAtStart) result.rebroadcast = await rebroadcast(deps, above, justification, view);
 
   const limit = Math.max(finality.justified.height + MAX_CHECKPOINTS_AHEAD * K, floor + K);
@@ -282,7 +290,7 @@ async function build(
   // A stall may be a region short of one certificate that other regions have: votes on the next link
   // carry it (as their source's justification). Extend the chain by one checkpoint when pacing allows,
   // so those votes exist.
-  if (stalled && result.rebroadcast > 0 && head.height + K <= limit)
+  if (stalled && workAtStart && head.height + K <= limit)
     for (let i = 0; i < K; i++) head = await propose(deps, head, [], justification, result, view);
 
   // A tick says checkpoint `tickTo` was justified: it becomes final once the next checkpoint is
@@ -354,11 +362,14 @@ async function selectValid(deps: SequencerDeps, head: SequencerHead, pool: Pendi
   return { valid: pool.filter((_, i) => !bad.has(i)), drop, waiting };
 }
 
-/** Whether any block on the head's chain at height >= `fromHeight` has transactions. */
+/**
+ * Whether any block on the head's chain at height >= `fromHeight` has transactions. A block this region
+ * lacks (below a new view's base, proposed while its validator was down) is read from another member region.
+ */
 async function carriesTransactions(deps: SequencerDeps, head: SequencerHead, fromHeight: number): Promise<boolean> {
   let hash = head.hash;
   for (let h = head.height; h >= Math.max(1, fromHeight); h--) {
-    const block = await deps.blocks.getBlock(h, hash);
+    const block = await blockFromAnyRegion(deps, h, hash);
     if (!block) return false;
     if (block.transactions.length > 0) return true;
     hash = block.parentHash;

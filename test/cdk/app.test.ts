@@ -370,6 +370,8 @@ const expectedWrites = (role: string, hostsMembers: boolean): Write[] => {
           action,
           keys: ['PL#*', 'TX#*'],
         })),
+        // A view another region told it of, recorded in the region's head (lib/pipeline/sequencer.ts currentView).
+        { table: 'afg-finality', action: 'UpdateItem', keys: ['HEAD'] },
       ];
     case 'FinalizerRole':
       return [

@@ -143,11 +143,16 @@ describe('a superseded sequencer', () => {
 // whose votes would have brought that region the certificate, while the other regions' members, all
 // final, never joined the view change the lagging one asked for.
 describe('a new view whose sequencer proposes only its empty floor', () => {
-  it('keeps a pacemaker while the blocks below carry unfinal transactions, so its own lagging region catches up', async () => {
+  /**
+   * View 0's sequencer stops after block 1 (the transfer), so view 1 (eu-west-1) takes over above it,
+   * and eu-west-1 never counts a vote on the floor link (its slots were taken). With `unstored`, no
+   * proposal of view 0 reaches eu-west-1 either: its region holds none of the old view's blocks.
+   */
+  async function floorOnly(seed: number, unstored: boolean) {
     const cluster = await MemoryCluster.create({
       regions: REGIONS,
       checkpointInterval: 1,
-      seed: 11,
+      seed,
       dealing: simDealing(),
       hooks: {
         wrapTransport: (t) => ({
@@ -156,9 +161,7 @@ describe('a new view whose sequencer proposes only its empty floor', () => {
               to,
               messages.filter(
                 (m) =>
-                  // View 0's sequencer stops after block 1 (the transfer): view 1 takes over above it.
-                  !(m.kind === 'proposal' && (m.view ?? 0) === 0 && m.height > 1) &&
-                  // eu-west-1, view 1's region, never counts a vote on the floor link (its slots were taken).
+                  !(m.kind === 'proposal' && (m.view ?? 0) === 0 && (m.height > 1 || (unstored && to.region === 'eu-west-1'))) &&
                   !(to.queue === 'votes' && to.region === 'eu-west-1' && m.kind === 'vote' && m.vote.target.height === 2),
               ),
               options,
@@ -175,5 +178,64 @@ describe('a new view whose sequencer proposes only its empty floor', () => {
       expect((await node.query.state(ed25519PublicKey(sender))).nonce, `${region}: the transfer is final and applied`).toBe('1');
     }
     expect(cluster.deadLetters).toEqual([]);
+  }
+
+  it('keeps a pacemaker while the blocks below carry unfinal transactions, so its own lagging region catches up', async () => {
+    await floorOnly(11, false);
+  });
+
+  // Seed 861520141: the new view's region had stored none of the old view's blocks (its member is the
+  // Byzantine one), so the sequencer found no work below its floor and kept no pacemaker.
+  it("finds that work in another region's blocks when its own region stored none of them", async () => {
+    await floorOnly(11, true);
+  });
+});
+
+// Seed 861520141 again: view 6's sequencer learned its view from another region's finalizer (a `view`
+// notice on its ingress) before its own region certified it. It restarted and armed its pacemaker, but
+// when the tick came back the region's head still said view 5: the tick went down the hand-over path and
+// the pacemaker chain ended. The sequencer now records the view it acts in.
+describe("a new view's sequencer told of its view by another region", () => {
+  it('records the view in its region, so its pacemaker ticks are handled in that view', async () => {
+    const outcomes: { queue: string; result: unknown }[] = [];
+    const cluster = await MemoryCluster.create({
+      regions: REGIONS,
+      checkpointInterval: 1,
+      seed: 12,
+      dealing: simDealing(),
+      hooks: { onDelivered: (o) => outcomes.push(o) },
+    });
+    cluster.submit(signTransfer(cluster.set.chainId, devSecretKey(2), { to: ed25519PublicKey(devSecretKey(3)), amount: 7n, nonce: 0n }));
+    expect(await cluster.deliver(cluster.pending.shift()!)).toBe(true); // block 1, never voted on
+    cluster.pending.splice(0, cluster.pending.length);
+    // Only us-east-1's finalizer certifies view 1; it tells view 1's sequencer (eu-west-1).
+    for (const member of [2, 3, 4])
+      expect(
+        await cluster.deliver({
+          queue: 'votes:us-east-1',
+          body: cluster.encode({ kind: 'view-change', change: viewChange(cluster, member) }),
+          receives: 0,
+        }),
+      ).toBe(true);
+    const notice = cluster.pending.find((e) => e.queue === 'ingress:eu-west-1' && e.body.includes('"kind":"view"'))!;
+    const handOver = cluster.pending.find((e) => e.queue === 'ingress:us-east-1' && e.body.includes('"kind":"view"'))!;
+    expect(notice && handOver).toBeDefined();
+    cluster.pending.splice(0, cluster.pending.length);
+    expect(await cluster.deliver(notice)).toBe(true);
+    expect((await cluster.node('eu-west-1').raw.finality.head()).view).toBe(1);
+    // The superseded home sequencer hands the transfer over; view 1's sequencer proposes it (a batch with
+    // no notice in it: it acts in the recorded view) and keeps a pacemaker, whose tick is handled in view 1.
+    expect(await cluster.deliver(handOver)).toBe(true);
+    const handed = cluster.pending.find((e) => e.queue === 'ingress:eu-west-1' && e.body.includes('"kind":"tx"'))!;
+    cluster.pending.splice(0, cluster.pending.length);
+    expect(await cluster.deliver(handed)).toBe(true);
+    expect(outcomes.at(-1)!.queue).toBe('ingress:eu-west-1');
+    expect(outcomes.at(-1)!.result).not.toHaveProperty('forwardedTo');
+    expect(outcomes.at(-1)!.result).toMatchObject({ blocks: [expect.objectContaining({ transactions: 1 })] });
+    const tick = cluster.pending.find((e) => e.queue === 'ingress:eu-west-1' && e.body.includes('"pacemaker"'));
+    expect(tick).toBeDefined();
+    expect(await cluster.deliver(tick!)).toBe(true);
+    expect(outcomes.at(-1)!.queue).toBe('ingress:eu-west-1');
+    expect(outcomes.at(-1)!.result).not.toHaveProperty('forwardedTo');
   });
 });

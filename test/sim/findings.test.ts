@@ -351,6 +351,25 @@ describe('bugs found by the simulation (fixed)', () => {
         livenessSteps: 6000,
       },
     },
+    {
+      // Member 3 (ap-northeast-1) is Byzantine. View 6's sequencer (ap-northeast-1) learned its view from
+      // another region's finalizer before its own region certified it, restarted above the probe's block
+      // (which its region never stored) and proposed only empty floor blocks; its region lacked the floor's
+      // certificate. It found no work below (its own blocks only) and kept no pacemaker; and the tick it
+      // did arm came back while its region still said view 5, so it went down the hand-over path.
+      name: "seed 861520141: a new view's sequencer finds work in other regions' blocks and records the view it was told of",
+      scenario: {
+        seed: 861520141,
+        checkpointInterval: 2,
+        transactions: 2,
+        faults: { duplicate: 0.3, concurrent: 0.3, crash: 0.08, delay: 0.1, outage: 0.01, yields: 2 },
+        faultSteps: 250,
+        byzantineMember: { member: 3, attacks: ['double', 'garbage', 'twins'] },
+        sequencer: { mode: 'confuse', forkHeight: 1, invalid: 'overspend', altMembers: [2, 4] },
+        maxSteps: 6000,
+        livenessSteps: 6000,
+      },
+    },
   ];
   for (const { name, scenario, maxViews } of byzantineSequencerSeeds)
     it(name, async () => {
@@ -359,7 +378,9 @@ describe('bugs found by the simulation (fixed)', () => {
       expect(r.violations).toEqual([]); // liveness and accepted-lost included
       expect(Math.min(...r.views)).toBeGreaterThanOrEqual(1); // the Byzantine sequencer was replaced
       expect(r.staleProposals).toBeGreaterThan(0); // and kept proposing in view 0 afterwards
-      expect(r.deadLetters).toBe(0);
+      // Malformed votes from a member that sends garbage are dead-lettered by design (any other handler
+      // error is an unexpected-error violation above).
+      if (!scenario.byzantineMember?.attacks.includes('garbage')) expect(r.deadLetters).toBe(0);
       if (maxViews !== undefined) expect(Math.max(...r.views)).toBeLessThanOrEqual(maxViews);
     }, 300_000);
 });
