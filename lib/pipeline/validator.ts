@@ -120,6 +120,8 @@ export class ValidatorMemory {
   timerFinalizedAt = 0;
   /** Highest block with transactions executed here (work that must become final). */
   workHeight = 0;
+  /** Per superseded proposer region, the highest view this process told it of (see tellSuperseded). */
+  readonly toldSuperseded = new Map<string, number>();
 
   constructor(private readonly max = 4096) {}
 
@@ -239,11 +241,30 @@ async function handle(deps: ValidatorDeps, message: InboxMessage, repeat: boolea
   // until t members certified it: a member that asked alone must keep voting, or it could stall the
   // view the others still make progress in.
   const current = deps.memory.view;
-  if (view < current) return { kind: 'refused', reason: `proposal of view ${view}, this member is in view ${current}` };
+  if (view < current) {
+    await tellSuperseded(deps, proposer);
+    return { kind: 'refused', reason: `proposal of view ${view}, this member is in view ${current}` };
+  }
   if (message.justification) learnJustified(deps, message.justification);
   const executed = await execute(deps, message.hash, block, 0, view);
   if (block.transactions.length > 0) await armViewTimer(deps, view, false);
   return voteAfter(deps, repeat, executed);
+}
+
+/**
+ * Tells a superseded proposer's region of the current view (a `view` notice to its sequencer, which
+ * records it and hands its unfinal work to the active sequencer). A region whose finalizer missed the
+ * view would otherwise keep proposing in the old one the transfers it takes in, which nobody executes,
+ * so no timer watches them (seed 567128643: the probe waited there for good). Once per region and view
+ * per process; best effort (that region may be the one lost).
+ */
+async function tellSuperseded(deps: ValidatorDeps, proposer: string): Promise<void> {
+  const { memory } = deps;
+  if (!memory.viewCertificate || (memory.toldSuperseded.get(proposer) ?? -1) >= memory.view) return;
+  memory.toldSuperseded.set(proposer, memory.view);
+  await deps.transport
+    .send({ queue: 'ingress', region: proposer }, [{ kind: 'view', certificate: memory.viewCertificate }])
+    .catch(() => {});
 }
 
 /**

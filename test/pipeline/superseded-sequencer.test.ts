@@ -239,3 +239,44 @@ describe("a new view's sequencer told of its view by another region", () => {
     expect(outcomes.at(-1)!.result).not.toHaveProperty('forwardedTo');
   });
 });
+
+// Seed 567128643: member 1 (us-east-1) was silent and us-east-1's finalizer never certified view 1, so
+// its sequencer went on in view 0 and took the probe into a block of view 0. Every member refused that
+// proposal before executing it, so no view timer watched the probe and it waited for good.
+describe('a region that missed the view change', () => {
+  it('is told of the view by the members that refuse its proposals, and hands its transfers over', async () => {
+    const cluster = await MemoryCluster.create({
+      regions: REGIONS,
+      checkpointInterval: 1,
+      seed: 13,
+      dealing: simDealing(),
+      hooks: {
+        region: { inbox: (ctx) => (ctx.member === 1 ? Promise.resolve({ kind: 'waiting', reason: 'silent' } as const) : ctx.honest()) },
+        // us-east-1's finalizer hears of no view change and no view certificate.
+        wrapTransport: (t) => ({
+          send: (to, messages, options) =>
+            t.send(
+              to,
+              messages.filter(
+                (m) => !(to.queue === 'votes' && to.region === 'us-east-1' && (m.kind === 'view-change' || m.kind === 'view')),
+              ),
+              options,
+            ),
+        }),
+      },
+    });
+    sendViewChanges(cluster, 1);
+    cluster.pending.splice(0, cluster.pending.length, ...cluster.pending.filter((e) => e.queue !== 'votes:us-east-1'));
+    await cluster.run(5_000);
+    expect((await cluster.node('eu-west-1').raw.finality.head()).view).toBe(1);
+    expect((await cluster.node('us-east-1').raw.finality.head()).view).toBe(0);
+    // A transfer reaches the home region's ingress, which still believes it is view 0's sequencer.
+    const sender = devSecretKey(2);
+    cluster.submit(signTransfer(cluster.set.chainId, sender, { to: ed25519PublicKey(devSecretKey(3)), amount: 7n, nonce: 0n }));
+    await cluster.run(20_000);
+    for (const region of REGIONS)
+      expect((await cluster.node(region).query.state(ed25519PublicKey(sender))).nonce, `${region}: the transfer is final and applied`).toBe(
+        '1',
+      );
+  });
+});

@@ -370,6 +370,23 @@ describe('bugs found by the simulation (fixed)', () => {
         livenessSteps: 6000,
       },
     },
+    {
+      // Member 1 silent: us-east-1's finalizer never certified view 1, so its sequencer took the probe into
+      // a block of view 0, which every member refused before executing it (no view timer watched it). The
+      // members that refuse a superseded proposal now tell its region of the view, which hands its work over.
+      name: 'seed 567128643: a region that missed the view change is told of it by the members that refuse its proposals',
+      scenario: {
+        seed: 567128643,
+        checkpointInterval: 1,
+        transactions: 1,
+        faults: { duplicate: 0.3, concurrent: 0, crash: 0.08, delay: 0, outage: 0.01, yields: 2 },
+        faultSteps: 250,
+        byzantineMember: { member: 1, attacks: ['silent'] },
+        sequencer: { mode: 'split', forkHeight: 2, invalid: 'bad-signature', altMembers: [] },
+        maxSteps: 6000,
+        livenessSteps: 6000,
+      },
+    },
   ];
   for (const { name, scenario, maxViews } of byzantineSequencerSeeds)
     it(name, async () => {
