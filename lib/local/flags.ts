@@ -226,7 +226,7 @@ function program(defaultPort: number): Command {
     )
     .option(
       '--view-timeout <s>',
-      'seconds without finality progress, work pending, before a validator asks for the next view (default 10)',
+      'seconds without finality progress, work pending, before a validator asks for the next view (default 5; doubled per view given up on, up to 8x)',
       intIn('--view-timeout', VIEW_TIMEOUT_BOUNDS.min, VIEW_TIMEOUT_BOUNDS.max),
     )
     .option('--no-view', 'print plain status lines instead of the live view');

@@ -45,14 +45,22 @@ export interface RegionConfig {
   readonly maxBlockBytes: number;
   /** Seconds between the sequencer's liveness checks while work is unfinalized (default 3). */
   readonly pacemakerSeconds?: number;
-  /** Seconds without finality progress, work pending, before a validator asks for the next view (default 10). */
+  /**
+   * Seconds without finality progress, work pending, before a validator asks for the next view
+   * (default 5; doubled per view given up on in a row, up to 8x: pipeline/view-backoff.ts).
+   */
   readonly viewTimeoutSeconds?: number;
 }
 
 /** Default of RegionConfig.pacemakerSeconds. */
 export const DEFAULT_PACEMAKER_SECONDS = 3;
-/** Default of RegionConfig.viewTimeoutSeconds: well above a normal round, so a slow round never changes the view. */
-export const DEFAULT_VIEW_TIMEOUT_SECONDS = 10;
+/**
+ * Default of RegionConfig.viewTimeoutSeconds: several rounds on AWS (sub-second) and short enough that
+ * losing the active region stalls finality for well under 10 s. Where a round takes longer (a slow
+ * local machine), the backoff lengthens the timer after a view change or two instead of changing the
+ * view at every round.
+ */
+export const DEFAULT_VIEW_TIMEOUT_SECONDS = 5;
 
 /**
  * Seams for the deterministic simulation (a Byzantine member replaces one validator's handling).

@@ -46,6 +46,7 @@ import { type ChainContext, proposerRegion, regionsOf } from './context.js';
 import { NotReadyError } from './errors.js';
 import type { QueueMessage } from './messages.js';
 import type { AppliedStore, BlockStore, HeadStore, SlashingProtectionStore, Transport } from './ports.js';
+import { ViewBackoff } from './view-backoff.js';
 
 export interface ValidatorDeps {
   readonly chain: ChainContext;
@@ -59,7 +60,10 @@ export interface ValidatorDeps {
   readonly blocks: BlockStore;
   /** A region's blocks: proposals sent by reference are read from their sequencer's region. */
   readonly blocksOf: (region: string) => BlockStore;
-  /** Seconds of no finality progress, with work pending, before this member asks for the next view. */
+  /**
+   * Seconds of no finality progress, with work pending, before this member asks for the next view
+   * (doubled per view given up on in a row: see view-backoff.ts).
+   */
   readonly viewTimeoutSeconds: number;
   /** This region's finality head: where J comes from after a restart. */
   readonly finality: HeadStore;
@@ -118,6 +122,8 @@ export class ValidatorMemory {
   timerSerial = 0;
   /** The finalized height the live timer (timerSerial) was sent at: what it checks progress against. */
   timerFinalizedAt = 0;
+  /** How long the next view timer waits (the configured timeout, backed off after views given up on). */
+  readonly backoff = new ViewBackoff();
   /** Highest block with transactions executed here (work that must become final). */
   workHeight = 0;
   /** Per superseded proposer region, the highest view this process told it of (see tellSuperseded). */
@@ -316,13 +322,18 @@ async function armViewTimer(deps: ValidatorDeps, view: number, force: boolean): 
  * one being handled, redelivered after the failure) would then be ignored as stale and the chain would
  * end (seed 180: two concurrent runs armed the timer and the second one's send crashed).
  */
-async function sendViewTimer(deps: ValidatorDeps, view: number, finalizedAt: number): Promise<void> {
+async function sendViewTimer(
+  deps: ValidatorDeps,
+  view: number,
+  finalizedAt: number,
+  delaySeconds = deps.memory.backoff.delaySeconds(deps.viewTimeoutSeconds),
+): Promise<void> {
   const { memory } = deps;
   const serial = memory.timerSerial + 1;
   await deps.transport.send(
     { queue: 'inbox', region: deps.region, member: deps.member },
     [{ kind: 'view-timer', view, height: memory.workHeight, finalizedAt, serial }],
-    { delaySeconds: deps.viewTimeoutSeconds },
+    { delaySeconds },
   );
   if (serial > memory.timerSerial) {
     memory.timerSerial = serial;
@@ -331,17 +342,18 @@ async function sendViewTimer(deps: ValidatorDeps, view: number, finalizedAt: num
 }
 
 /**
- * The notice's link finalizes its source: when that is progress past what the live timer watches and
- * work above it is still not final, restart the timer from here. A timer that fires after progress
- * only re-arms, so without this a stall right after progress was noticed up to two timeouts later
- * instead of one (the region-loss drill waited 20 s for the view change). The timer this replaces is
- * ignored when it fires (its serial is no longer the live one).
+ * The notice's link finalizes its source: progress, which the backoff counts. When that is past what
+ * the live timer watches and work above it is still not final, restart the timer from here. A timer
+ * that fires after progress only re-arms, so without this a stall right after progress was noticed
+ * up to two timeouts later instead of one (the region-loss drill waited 20 s for the view change).
+ * The timer this replaces is ignored when it fires (its serial is no longer the live one).
  */
 async function restartViewTimer(deps: ValidatorDeps, c: Certificate): Promise<void> {
   const { memory } = deps;
   const finalized = c.source.height;
-  if (memory.timerView < 0 || c.target.height !== finalized + deps.chain.set.checkpointInterval) return;
-  if (finalized <= memory.timerFinalizedAt || memory.workHeight <= finalized) return;
+  if (c.target.height !== finalized + deps.chain.set.checkpointInterval) return;
+  memory.backoff.finalized(finalized);
+  if (memory.timerView < 0 || finalized <= memory.timerFinalizedAt || memory.workHeight <= finalized) return;
   await sendViewTimer(deps, memory.timerView, finalized);
 }
 
@@ -362,15 +374,23 @@ async function viewTimerFired(deps: ValidatorDeps, timer: Extract<InboxMessage, 
   // chains would grow without bound while finality does not move.
   if (timer.serial !== undefined && timer.serial !== memory.timerSerial) return { kind: 'timer' };
   if (head.finalized.height > timer.finalizedAt || memory.view > timer.view) {
+    memory.backoff.finalized(head.finalized.height);
     memory.timerView = -1;
     if (memory.workHeight > head.finalized.height) await armViewTimer(deps, memory.view, false);
     return { kind: 'timer' };
   }
   const next = memory.view + 1;
+  // Giving up on a view backs off the timers of the views after it: the timeout is how long a view may
+  // take to make progress.
+  if (next > memory.askedView) memory.backoff.viewGivenUp();
   await askForView(deps, next);
   // The chain keeps the view it watches (memory.timerView): a timer of another view would find a
   // mismatch when it fires and end the chain (seed 180: armed for view 1 by a `pending` notice while in view 0).
-  await sendViewTimer(deps, timer.view, head.finalized.height);
+  // Asking again waits the configured timeout, not the backed-off one: until t members asked, the view
+  // is not certified, and a member whose timer was armed late (the region-loss drill: the last proposal
+  // never reached it, so only the API's `pending` notice armed it) completes the t only with the
+  // others' repeated requests (each 1 message per member per timeout, only while nothing moves).
+  await sendViewTimer(deps, timer.view, head.finalized.height, deps.viewTimeoutSeconds);
   return { kind: 'timer', askedView: next };
 }
 

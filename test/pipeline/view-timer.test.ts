@@ -23,17 +23,20 @@ async function member(failing: ReadonlySet<number> = new Set()) {
   const cluster = await MemoryCluster.create({ regions: REGIONS, checkpointInterval: 1, seed: 3, dealing: simDealing() });
   const base = await cluster.node('us-east-1').runtime.validator(1);
   const sent: QueueMessage[] = [];
+  /** The delay of each view timer sent, in order. */
+  const delays: number[] = [];
   let sends = 0;
   const transport: Transport = {
-    async send(_to, messages) {
+    async send(_to, messages, options) {
       sends++;
       if (failing.has(sends)) throw new Error(`send ${sends} failed`);
       sent.push(...messages);
+      for (const m of messages) if (m.kind === 'view-timer') delays.push(options?.delaySeconds ?? 0);
     },
   };
   const deps: ValidatorDeps = { ...base, transport };
   const timers = () => sent.filter((m): m is Timer => m.kind === 'view-timer');
-  return { deps, timers };
+  return { deps, timers, delays };
 }
 
 describe('the view timer chain', () => {
@@ -64,6 +67,21 @@ describe('the view timer chain', () => {
     expect(rearmed.view).toBe(1);
     expect(await handleInbox(deps, rearmed)).toEqual({ kind: 'timer', askedView: 1 });
     expect(timers()).toHaveLength(3);
+  });
+});
+
+describe('the view timer backs off', () => {
+  it('gives the views after one it gave up on twice as long, and asks again for an uncertified view at the configured timeout', async () => {
+    const { deps, timers, delays } = await member();
+    await handleInbox(deps, { kind: 'pending', view: 0 });
+    expect(await handleInbox(deps, timers().at(-1)!)).toEqual({ kind: 'timer', askedView: 1 }); // gives up on view 0
+    // View 1 is not certified yet (no other member asked): the request is repeated one timeout later.
+    expect(await handleInbox(deps, timers().at(-1)!)).toEqual({ kind: 'timer', askedView: 1 });
+    // Work waits for view 1 (the ingress could not hand it over): that view gets twice the timeout.
+    await handleInbox(deps, { kind: 'pending', view: 1 });
+    expect(timers().at(-1)).toMatchObject({ view: 1 });
+    const base = SIM_VIEW_TIMEOUT_SECONDS;
+    expect(delays).toEqual([base, base, base, 2 * base]);
   });
 });
 
