@@ -7,9 +7,9 @@
  * hash comparison in the summary line, and the test's own from the public API), and every transfer
  * a surviving region accepted after the kill is final in every survivor.
  *
- * Transfers the home region held when it died (accepted before the kill) may be lost until issue 16
- * item 3 (202 only when durable in two regions) is done: they are counted and printed, never asserted.
- * Senders before and after the kill are different accounts, so a lost transfer cannot hold the
+ * Transfers accepted before the kill must not be lost with the home region (a 202 means durable in
+ * two regions, issue 16 item 3). Then the old home region is revived and must catch up and agree.
+ * Senders before and after the kill are different accounts, so a lost transfer would not hold the
  * later ones behind its nonce. Waits poll with bounded deadlines; nothing asserts on timing.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,11 +22,10 @@ import { TransferLoad } from '../helpers/transfers.js';
 
 const KILL_AT = 25;
 /**
- * AFG_DRILL_REVIVE=1 also revives the old home region REVIVE_AT s after ready and asserts it catches
- * up and agrees. Not in `npm test` yet: on 2026-12-01 (load average 15) the revived us-east-1 had not
- * finalized up to the survivors' height (15) 180 s after its revive; an open finding, see the report.
+ * The old home region is revived REVIVE_AT s after ready, and the test asserts it catches up and
+ * agrees block by block (AFG_DRILL_REVIVE=0 leaves the revive out, for a quicker kill-only drill).
  */
-const REVIVE = process.env.AFG_DRILL_REVIVE === '1';
+const REVIVE = process.env.AFG_DRILL_REVIVE !== '0';
 const REVIVE_AT = 90;
 const HOME = 'us-east-1';
 const SETTLE_MS = 180_000;
@@ -166,14 +165,18 @@ describe(`region loss: ${HOME} killed under load (--kill-region, real process)`,
       }
     }
 
-    // Reported, not asserted: what the home region took with it (issue 16 item 3). Read while the survivors still serve.
+    // Nothing accepted before the kill is lost with the home region: a 202 means durable in two regions
+    // (issue 16 item 3). Read while the survivors still serve.
     const beforeBySender = await Promise.all(
       [0, 1, 2].map(async (i) => {
         const a = await getJson<{ nonce: string }>(`${survivors[0]}/v1/accounts/${before.publicKeyHex(i)}`).catch((e: Error) => e.message);
         return { sender: i, accepted: before.acceptedCount(i), applied: typeof a === 'string' ? a : Number(a.nonce) };
       }),
     );
-    const lostBefore = beforeBySender.map((b) => (typeof b.applied === 'number' ? b.accepted - b.applied : 0));
+    // Applied may exceed accepted: a transfer whose answer was lost is resent and refused as already final.
+    // A read that failed stays its error message, so the assertion below fails with it.
+    const lostBefore = beforeBySender.map((b) => (typeof b.applied === 'number' ? Math.max(0, b.accepted - b.applied) : b.applied));
+    expect(lostBefore, `accepted before the kill but never applied, per sender: ${JSON.stringify(beforeBySender)}`).toEqual([0, 0, 0]);
     // A clean stop prints the drill's summary line.
     cluster.child.kill('SIGTERM');
     const exit = await cluster.exited;
@@ -198,7 +201,7 @@ describe(`region loss: ${HOME} killed under load (--kill-region, real process)`,
       `[region-loss] killed ${HOME} at ${KILL_AT} s (highest head ${top}); recovery ${drill.recoverySeconds} s (drill summary); ` +
         `survivors finalized ${resumed.map((f) => f.finalized.height).join('/')} and agree up to ${common}; ` +
         `${after.counts().accepted} transfers accepted after the kill, all final; ` +
-        `accepted before the kill and lost with ${HOME}: ${lostBefore.reduce((a, b) => a + b, 0)} of ${before.counts().accepted} ` +
+        `accepted before the kill and lost with ${HOME}: ${lostBefore.reduce<number>((a, b) => a + Number(b), 0)} of ${before.counts().accepted} ` +
         `(per sender ${JSON.stringify(beforeBySender)}); ` +
         `survivors' health ${JSON.stringify(views.map((v) => ({ status: v.status, view: v.view, failing: v.failing })))}`,
     );
