@@ -10,10 +10,42 @@ import { devSecretKey } from '../../lib/core/chain.js';
 import { ed25519PublicKey } from '../../lib/core/ed25519.js';
 import { signTransfer } from '../../lib/core/ledger.js';
 import { type ViewChange, viewSigningBytes, viewStateSigningBytes } from '../../lib/core/views.js';
+import type { QueueMessage } from '../../lib/pipeline/messages.js';
+import type { Destination } from '../../lib/pipeline/ports.js';
 import { MemoryCluster } from '../../lib/sim/memory-cluster.js';
 import { simDealing } from '../../lib/sim/simulation.js';
 
 const REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'];
+
+/**
+ * A four-region cluster (K = 1) whose transport never sends what `drop` names, and whose member
+ * `silent` (if any) stores and votes on nothing.
+ */
+function clusterDropping(seed: number, drop: (to: Destination, m: QueueMessage) => boolean, silent?: number): Promise<MemoryCluster> {
+  return MemoryCluster.create({
+    regions: REGIONS,
+    checkpointInterval: 1,
+    seed,
+    dealing: simDealing(),
+    hooks: {
+      ...(silent === undefined
+        ? {}
+        : {
+            region: {
+              inbox: (ctx) => (ctx.member === silent ? Promise.resolve({ kind: 'waiting', reason: 'silent' } as const) : ctx.honest()),
+            },
+          }),
+      wrapTransport: (t) => ({
+        send: (to, messages, options) =>
+          t.send(
+            to,
+            messages.filter((m) => !drop(to, m)),
+            options,
+          ),
+      }),
+    },
+  });
+}
 
 /** Member `member`'s view change to `view` (default 1), stating genesis as its justified checkpoint and no signed target. */
 function viewChange(cluster: MemoryCluster, member: number, view = 1): ViewChange {
@@ -97,25 +129,9 @@ describe('a superseded sequencer', () => {
   // certificate shows and must rebuild that block's state: it could not (NotReadyError until the
   // transfers handed to it were dead-lettered) and only a further view change helped.
   it("rebuilds a new view's head state from the blocks of another region when its own region stored none", async () => {
-    const cluster = await MemoryCluster.create({
-      regions: REGIONS,
-      checkpointInterval: 1,
-      seed: 7,
-      dealing: simDealing(),
-      hooks: {
-        // Member 2 (eu-west-1) is down: it stores and votes on nothing.
-        region: { inbox: (ctx) => (ctx.member === 2 ? Promise.resolve({ kind: 'waiting', reason: 'down' } as const) : ctx.honest()) },
-        // View 0's sequencer stops after block 1: its later proposals never leave, so view 1 takes over.
-        wrapTransport: (t) => ({
-          send: (to, messages, options) =>
-            t.send(
-              to,
-              messages.filter((m) => !(m.kind === 'proposal' && (m.view ?? 0) === 0 && m.height > 1)),
-              options,
-            ),
-        }),
-      },
-    });
+    // Member 2 (eu-west-1) is down: it stores and votes on nothing. View 0's sequencer stops after
+    // block 1: its later proposals never leave, so view 1 takes over.
+    const cluster = await clusterDropping(7, (_to, m) => m.kind === 'proposal' && (m.view ?? 0) === 0 && m.height > 1, 2);
     const to = ed25519PublicKey(devSecretKey(3));
     cluster.submit(signTransfer(cluster.set.chainId, devSecretKey(2), { to, amount: 7n, nonce: 0n }));
     expect(await cluster.deliver(cluster.pending.shift()!)).toBe(true); // block 1
@@ -149,26 +165,12 @@ describe('a new view whose sequencer proposes only its empty floor', () => {
    * proposal of view 0 reaches eu-west-1 either: its region holds none of the old view's blocks.
    */
   async function floorOnly(seed: number, unstored: boolean) {
-    const cluster = await MemoryCluster.create({
-      regions: REGIONS,
-      checkpointInterval: 1,
+    const cluster = await clusterDropping(
       seed,
-      dealing: simDealing(),
-      hooks: {
-        wrapTransport: (t) => ({
-          send: (to, messages, options) =>
-            t.send(
-              to,
-              messages.filter(
-                (m) =>
-                  !(m.kind === 'proposal' && (m.view ?? 0) === 0 && (m.height > 1 || (unstored && to.region === 'eu-west-1'))) &&
-                  !(to.queue === 'votes' && to.region === 'eu-west-1' && m.kind === 'vote' && m.vote.target.height === 2),
-              ),
-              options,
-            ),
-        }),
-      },
-    });
+      (to, m) =>
+        (m.kind === 'proposal' && (m.view ?? 0) === 0 && (m.height > 1 || (unstored && to.region === 'eu-west-1'))) ||
+        (to.queue === 'votes' && to.region === 'eu-west-1' && m.kind === 'vote' && m.vote.target.height === 2),
+    );
     const sender = devSecretKey(2);
     cluster.submit(signTransfer(cluster.set.chainId, sender, { to: ed25519PublicKey(devSecretKey(3)), amount: 7n, nonce: 0n }));
     await cluster.run(20_000);
@@ -245,26 +247,12 @@ describe("a new view's sequencer told of its view by another region", () => {
 // proposal before executing it, so no view timer watched the probe and it waited for good.
 describe('a region that missed the view change', () => {
   it('is told of the view by the members that refuse its proposals, and hands its transfers over', async () => {
-    const cluster = await MemoryCluster.create({
-      regions: REGIONS,
-      checkpointInterval: 1,
-      seed: 13,
-      dealing: simDealing(),
-      hooks: {
-        region: { inbox: (ctx) => (ctx.member === 1 ? Promise.resolve({ kind: 'waiting', reason: 'silent' } as const) : ctx.honest()) },
-        // us-east-1's finalizer hears of no view change and no view certificate.
-        wrapTransport: (t) => ({
-          send: (to, messages, options) =>
-            t.send(
-              to,
-              messages.filter(
-                (m) => !(to.queue === 'votes' && to.region === 'us-east-1' && (m.kind === 'view-change' || m.kind === 'view')),
-              ),
-              options,
-            ),
-        }),
-      },
-    });
+    // Member 1 is silent; us-east-1's finalizer hears of no view change and no view certificate.
+    const cluster = await clusterDropping(
+      13,
+      (to, m) => to.queue === 'votes' && to.region === 'us-east-1' && (m.kind === 'view-change' || m.kind === 'view'),
+      1,
+    );
     sendViewChanges(cluster, 1);
     cluster.pending.splice(0, cluster.pending.length, ...cluster.pending.filter((e) => e.queue !== 'votes:us-east-1'));
     await cluster.run(5_000);
