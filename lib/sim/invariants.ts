@@ -9,7 +9,7 @@ import { voteSigningBytes } from '../core/codec.js';
 import { checkpointId, linkId } from '../core/ids.js';
 import { evidenceOf } from '../core/slashing.js';
 import type { Certificate, Vote } from '../core/types.js';
-import { viewBase, viewTargetHeight } from '../core/views.js';
+import { type ViewCertificate, viewBase, viewCertificateProblem, viewTargetHeight } from '../core/views.js';
 import type { AppliedHead, AppliedStore, HeightTally } from '../pipeline/ports.js';
 import { finalizationOf } from '../pipeline/tally.js';
 import type { MemoryCluster } from './memory-cluster.js';
@@ -167,6 +167,25 @@ export class InvariantChecker {
    *   ahead of justification would refuse the real votes for good.
    */
   private viewFloor = 0;
+  /** View certificates already noted (a view's group signature is one for every signer set: the statements tell them apart). */
+  private readonly notedViewCertificates = new Set<string>();
+
+  /**
+   * A view certificate on its way to a member (a `view` notice, or a proposal that carries one). Regions
+   * may certify one view from different statements (each combines the first t changes it received, and a
+   * member that asks again restates what it signed since), and a region's head keeps the first it
+   * recorded, so heads alone miss floors that members legitimately adopt. Invalid ones are ignored: no
+   * member adopts them.
+   */
+  noteViewCertificate(certificate: ViewCertificate): void {
+    const id = `${certificate.view}|${certificate.states.map((s) => toHex(s.signature)).join(',')}`;
+    if (this.notedViewCertificates.has(id)) return;
+    this.notedViewCertificates.add(id);
+    const { chain } = this.cluster.nodes.values().next().value!;
+    if (viewCertificateProblem(this.cluster.set, this.cluster.crypto, chain.genesis, certificate)) return;
+    const base = viewBase(certificate);
+    this.viewFloor = Math.max(this.viewFloor, viewTargetHeight(base.justified, base.lastTarget, this.cluster.set.checkpointInterval));
+  }
 
   private async checkTrust(): Promise<void> {
     const K = this.cluster.set.checkpointInterval;

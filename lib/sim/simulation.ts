@@ -19,6 +19,8 @@ import { InputError } from '../core/errors.js';
 import { defaultThreshold } from '../core/ffg.js';
 import { devGenesis, type GenesisAccount, signTransfer, type TransferLedger } from '../core/ledger.js';
 import type { Transaction } from '../core/types.js';
+import type { ViewCertificate } from '../core/views.js';
+import { viewCertificateFromJson } from '../core/wire.js';
 import { BlockUnavailableError, isRetryLater } from '../pipeline/errors.js';
 import { STALE_CHECKPOINTS } from '../pipeline/finalizer.js';
 import { decodeMessage } from '../pipeline/messages.js';
@@ -289,6 +291,21 @@ function progressUnits(outcome: unknown): number {
   return (o?.justified?.length ?? 0) + (o?.applied?.length ?? 0) + (o?.blocks?.length ?? 0) + (o?.rebroadcast ?? 0);
 }
 
+/** Hands the checker the view certificate a delivered body carries (a `view` notice, a proposal), if any. */
+function noteViewCertificate(checker: InvariantChecker, body: string): void {
+  if (!body.includes('ertificate"')) return;
+  let certificate: ViewCertificate;
+  try {
+    const o = JSON.parse(body) as { kind?: unknown; certificate?: unknown; viewCertificate?: unknown };
+    if (o.kind === 'view') certificate = viewCertificateFromJson(o.certificate);
+    else if (o.kind === 'proposal' && o.viewCertificate !== undefined) certificate = viewCertificateFromJson(o.viewCertificate);
+    else return;
+  } catch {
+    return; // garbage: no member adopts it either
+  }
+  checker.noteViewCertificate(certificate);
+}
+
 /** Errors a correct system may throw (the message is redelivered); anything else is a violation. */
 function expectedError(error: unknown, garbage: boolean): boolean {
   if (error instanceof SimulatedCrash || error instanceof RegionUnreachableError || isRetryLater(error)) return true;
@@ -458,6 +475,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     }
     if (envelope.queue.startsWith('votes:') && pastVotes.length < 10_000) pastVotes.push({ queue: envelope.queue, body: envelope.body });
     outcomes.length = 0;
+    noteViewCertificate(checker, envelope.body);
     const callsBefore = control.calls;
     const headMovesBefore = control.headMoves;
     const runs: Promise<boolean>[] = [cluster.deliver(envelope)];

@@ -387,6 +387,23 @@ describe('bugs found by the simulation (fixed)', () => {
         livenessSteps: 6000,
       },
     },
+    {
+      // Two regions certified view 3 from different view changes of member 4 (it asked again after signing
+      // target 5 in view 2, so its second statement says so): one certificate's floor is 5, the other's 6.
+      // Member 1 adopted the second and signed 4 -> 6, a legitimate floor no region's head recorded. The
+      // checker now takes the floor of every valid view certificate that reaches a member.
+      name: 'seed 696807880: regions may certify one view from different statements; each valid floor is legitimate',
+      scenario: {
+        seed: 696807880,
+        checkpointInterval: 1,
+        transactions: 1,
+        faults: { duplicate: 0, concurrent: 0.3, crash: 0.08, delay: 0.1, outage: 0.01, yields: 5 },
+        faultSteps: 250,
+        sequencer: { mode: 'confuse', forkHeight: 2, invalid: 'bad-signature', altMembers: [4] },
+        maxSteps: 6000,
+        livenessSteps: 6000,
+      },
+    },
   ];
   for (const { name, scenario, maxViews } of byzantineSequencerSeeds)
     it(name, async () => {
