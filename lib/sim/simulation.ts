@@ -273,8 +273,6 @@ export function sweepScenarioForSeed(seed: number, overrides: Partial<Scenario> 
 
 // ---------------------------------------------------------------- the run
 
-const regionOf = (queue: string, home: string): string => parseQueueId(queue, home).region;
-
 /**
  * Store calls and sends one delivery may make without progress, per run, by queue kind (see
  * checkWork): a validator may re-execute up to MAX_REEXECUTION ancestors to rebuild a state, the
@@ -440,8 +438,18 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     if (lost(s.lostRegion.region)) cluster.unreachable.add(s.lostRegion.region);
     else cluster.unreachable.delete(s.lostRegion.region);
   };
+  /** Region of each queue id: every pending message is looked at each step. */
+  const regionByQueue = new Map<string, string>();
+  const regionOf = (queue: string): string => {
+    let region = regionByQueue.get(queue);
+    if (region === undefined) {
+      region = parseQueueId(queue, cluster.homeRegion).region;
+      regionByQueue.set(queue, region);
+    }
+    return region;
+  };
   const eligible = (e: Envelope) => {
-    const region = regionOf(e.queue, cluster.homeRegion);
+    const region = regionOf(e.queue);
     return !down.has(region) && !lost(region) && (delayed.get(e) ?? 0) <= clock;
   };
 
