@@ -253,7 +253,7 @@ async function isJustified(deps: FinalizerDeps, c: Checkpoint): Promise<boolean>
 function justifiedIn(deps: FinalizerDeps, c: Checkpoint, tally: HeightTally | undefined): boolean {
   const justified =
     checkpointEquals(c, deps.chain.genesis) ||
-    (tally !== undefined && tally.justified && tally.certificate !== undefined && checkpointEquals(tally.certificate.target, c));
+    (tally?.justified === true && tally.certificate !== undefined && checkpointEquals(tally.certificate.target, c));
   if (justified) deps.cache.noteJustified(checkpointKey(c));
   return justified;
 }
@@ -448,7 +448,7 @@ export async function handleViewChange(
   options: { repeat?: boolean } = {},
 ): Promise<ViewChangeResult> {
   const { chain, store, cache } = deps;
-  const { set, crypto } = chain;
+  const { set } = chain;
   const problem = viewChangeProblem(set, change);
   if (problem) return { kind: 'refused', reason: 'BAD_VIEW_CHANGE', message: problem };
   const view = await currentView(deps);

@@ -12,7 +12,7 @@ import type { Certificate, Checkpoint } from '../core/types.js';
 import { poolRegions } from '../core/views.js';
 import { type BlockJson, blockToJson, type CertificateJson, certificateToJson, checkpointToJson, voteToJson } from '../core/wire.js';
 import { heightVotesToJson } from './audit.js';
-import { type ChainContext, proposerRegion, sequencerRegions } from './context.js';
+import { type ChainContext, sequencerRegions } from './context.js';
 import type { AppliedStore, BlockStore, FinalityStore } from './ports.js';
 import { finalizationAt, finalizationOf, tallyPair } from './tally.js';
 

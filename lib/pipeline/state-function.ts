@@ -10,7 +10,7 @@
  * chain names (the finalized checkpoint's hash, then each child's parent hash).
  */
 import { equalBytes, toHex } from '../core/bytes.js';
-import { checkpointAtOrBelow, isCheckpointHeight } from '../core/ffg.js';
+import { checkpointAtOrBelow } from '../core/ffg.js';
 import type { Block, Checkpoint } from '../core/types.js';
 import { type ChainContext, hashBlock } from './context.js';
 import { BlockUnavailableError, ConflictingFinalityError } from './errors.js';
