@@ -44,6 +44,8 @@ export class FaultControl {
    * even when the run crashes later and has no outcome to count it (the work check).
    */
   headMoves = 0;
+  /** Heights applied so far (a state function's compare-and-set that succeeded): progress kept the same way. */
+  applies = 0;
 
   constructor(
     private readonly random: () => number,
@@ -74,6 +76,7 @@ export class FaultControl {
     }
     const result = await effect();
     if (label.endsWith('.swapHead') && result === true) this.headMoves++;
+    if (label.endsWith('.advanceApplied') && result === true) this.applies++;
     if (crash === 'after') {
       this.crashes++;
       throw new SimulatedCrash(n, label, true);

@@ -166,6 +166,28 @@ describe('bugs found by the simulation (fixed)', () => {
       expect(Math.min(...r.finalized)).toBeGreaterThan(0);
     });
 
+  // Found by the 20,000-seed soak of 3708ac8 (range 729664437..): member 4 silent, so sa-east-1's state
+  // function fetches every block from peers. One run fetched 4 blocks, applied 3 heights and crashed:
+  // 32 store calls and sends, and no outcome, so no progress counted (30 allowed). Heights that a
+  // crashed run applied now count, like the head moves of a crashed sequencer run.
+  it('seed 729676991: a state function run that applied heights before it crashed is credited with them', async () => {
+    const scenario: Scenario = {
+      seed: 729676991,
+      checkpointInterval: 2,
+      transactions: 2,
+      faults: { duplicate: 0.1, concurrent: 0, crash: 0.03, delay: 0.1, outage: 0, yields: 0 },
+      faultSteps: 250,
+      byzantineMember: { member: 4, attacks: ['silent'] },
+      maxSteps: 6000,
+      livenessSteps: 3000,
+    };
+    expect(scenario).toEqual(sweepScenarioForSeed(scenario.seed));
+    const r = await runScenario(scenario);
+    expect(r.crashes).toBeGreaterThan(0);
+    expect(r.violations).toEqual([]);
+    expect(Math.min(...r.finalized)).toBeGreaterThan(0);
+  });
+
   // Found by the seed sweep on 2026-12-01 (fresh range 848300526..): a member that asked for a view
   // change alone refused the current view's proposals from then on, so with one member silent the
   // view its peers still made progress in stalled for good (848300543 and 848300582 failed the sweep
