@@ -325,9 +325,15 @@ export class RegionStack extends Stack {
     // Query API: reads the region's tables; POST /v1/transactions admits into the pool of the current view's
     // sequencer region (the home region in view 0) and wakes its ingress.
     // GET /v1/finality/stream is redirected to the stream function's URL (API Gateway buffers responses).
-    const api = roleFunction('Api', 'api', `${prefix}-api`, { AFG_STREAM_URL: this.streamEndpoint.url });
+    // In a member region its scheduled health check also runs the finality sync (lib/pipeline/finality-sync.ts):
+    // it reads the peers' finalized heads (AFG_PEERS) and hands a higher certificate to its own vote queue.
+    const api = roleFunction('Api', 'api', `${prefix}-api`, {
+      AFG_STREAM_URL: this.streamEndpoint.url,
+      ...(peerUrls.length && !this.follower ? { AFG_PEERS: peerUrls.join(',') } : {}),
+    });
     for (const reader of [api, stream]) for (const table of [blocks, finality, state]) table.grantRead(reader.fn);
     ProtocolQueue.grantSendByName(api.fn, this, ingress);
+    if (!this.follower) ProtocolQueue.grantSendByName(api.fn, this, [{ region, name: names.voteQueue }]);
     // When the active view's pool cannot be written, the API tells every member work is waiting (app.ts notifyStalledView).
     ProtocolQueue.grantSendByName(
       api.fn,

@@ -5,6 +5,7 @@ import { type Api, createApi, errorResponse } from '../lib/api/app.js';
 import { ApiError } from '../lib/api/errors.js';
 import { lambdaHandler, type ProxyEvent } from '../lib/api/lambda.js';
 import { dependencyFailure } from '../lib/aws/errors.js';
+import { runFinalitySync } from '../lib/handlers/finality-sync.js';
 import { isHealthCheckEvent, runHealthCheck } from '../lib/handlers/health-check.js';
 import { logger, maxLagBlocksFromEnv, poolFromEnv, publishMetrics, runtime, telemetry } from '../lib/handlers/lambda-env.js';
 
@@ -34,6 +35,12 @@ async function serve(event: ProxyEvent | { afg: string }) {
   if (isHealthCheckEvent(event)) {
     const report = await runHealthCheck(routes, telemetry);
     publishMetrics();
+    // The same schedule runs the finality sync: a region back from an outage catches up on an idle chain.
+    const region = await runtime().catch((e: unknown) => {
+      logger.warn('finality sync skipped: the region runtime is unavailable', { error: String(e) });
+      return undefined;
+    });
+    if (region) await runFinalitySync(region, telemetry.log);
     return report;
   }
   let ready: Api;

@@ -23,7 +23,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { InputError } from '../core/errors.js';
 import { type AuditDeps, auditAll, auditHeights, auditRange } from '../pipeline/audit.js';
 import { isRetryLater } from '../pipeline/errors.js';
-import { handleViewChange, handleViewNotice, handleVote } from '../pipeline/finalizer.js';
+import { handleCertified, handleViewChange, handleViewNotice, handleVote } from '../pipeline/finalizer.js';
 import { decodeMessage, type MessageKind, type QueueMessage } from '../pipeline/messages.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { sequence } from '../pipeline/sequencer.js';
@@ -273,8 +273,15 @@ function validatorHandler(provider: Provider<Region>, member: number, telemetry:
 function finalizerHandler(provider: Provider<Region>, telemetry: Telemetry, options: HandlerOptions): SqsHandler {
   return async (event, context) => {
     const region = await provider();
-    const { ok, failures } = decodeAll(region, event, ['vote', 'view-change', 'view'], telemetry, options);
-    const handle = async (message: Extract<QueueMessage, { kind: 'vote' | 'view-change' | 'view' }>, record: SQSRecord) => {
+    const { ok, failures } = decodeAll(region, event, ['vote', 'view-change', 'view', 'certified'], telemetry, options);
+    const handle = async (message: Extract<QueueMessage, { kind: 'vote' | 'view-change' | 'view' | 'certified' }>, record: SQSRecord) => {
+      if (message.kind === 'certified') {
+        const result = await handleCertified(region.finalizer(), message.certificate);
+        if (result.kind === 'refused') telemetry.log.warn('synced certificate refused', { message: result.message });
+        if (result.kind === 'imported')
+          telemetry.log.info('caught up from a peer certificate', { justified: result.justified, finalized: result.finalized });
+        return result;
+      }
       if (message.kind === 'view') {
         const result = await handleViewNotice(region.finalizer(), message.certificate);
         if (result.kind === 'refused') {

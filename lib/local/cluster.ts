@@ -10,6 +10,7 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type Api, createApi } from '../api/app.js';
 import { type ApiServer, startApiServer } from '../api/node-server.js';
 import { type AwsEndpoints, type ClientFactory, createClientFactory } from '../aws/clients.js';
@@ -34,10 +35,11 @@ import { LOCAL_CHAIN_ID } from '../core/chain.js';
 import { ConfigError } from '../core/errors.js';
 import { defaultThreshold } from '../core/ffg.js';
 import { dashboardHtml } from '../dashboard/index.js';
+import { DEFAULT_FINALITY_SYNC_SECONDS, runFinalitySync } from '../handlers/finality-sync.js';
 import { type FollowerEvent, follow } from '../handlers/follower.js';
 import type { SqsHandler } from '../handlers/sqs.js';
 import { CounterTelemetry, type Log } from '../handlers/telemetry.js';
-import { HttpPeer, HttpPeerBlocks } from '../pipeline/peers.js';
+import { HttpPeer } from '../pipeline/peers.js';
 import type { Region, RegionQueue } from '../pipeline/region.js';
 import { SqsEventSource } from './event-source.js';
 import { loadOrDealKeys } from './keys.js';
@@ -80,6 +82,11 @@ export interface LocalClusterOptions {
   readonly onFollowerEvent?: (region: string, event: FollowerEvent) => void;
   /** Seconds without finality progress, work pending, before a validator asks for the next view (default lib/pipeline/region.ts). */
   readonly viewTimeoutSeconds?: number;
+  /**
+   * Seconds between each member region's finality syncs (lib/pipeline/finality-sync.ts; default
+   * DEFAULT_FINALITY_SYNC_SECONDS, 0 = none): how a region back from an outage catches up on an idle chain.
+   */
+  readonly finalitySyncSeconds?: number;
 }
 
 export interface LocalRegion {
@@ -259,7 +266,7 @@ export class LocalCluster {
         others.sort((a, b) => Number(followers.includes(a.r)) - Number(followers.includes(b.r)));
         const snapshotPeers = others.map(({ url }) => new HttpPeer(url, codec));
         if (follower) followerPeers.set(region, snapshotPeers);
-        const peers = follower ? snapshotPeers : urls.filter((_, j) => j !== i).map((u) => new HttpPeerBlocks(u, codec));
+        const peers = follower ? snapshotPeers : urls.filter((_, j) => j !== i).map((u) => new HttpPeer(u, codec));
         const telemetry = new CounterTelemetry(opts.log);
         const secretKeys = new Map(keys.members.map((m) => [m.index, m.secretKey]));
         const runtime = await createAwsRegion({
@@ -302,10 +309,25 @@ export class LocalCluster {
               ...(opts.onFollowerEvent ? { onEvent: (e: FollowerEvent) => opts.onFollowerEvent!(r.region, e) } : {}),
             }),
           );
+      const syncSeconds = opts.finalitySyncSeconds ?? DEFAULT_FINALITY_SYNC_SECONDS;
+      if (syncSeconds > 0) for (const r of regions) if (!r.follower) cluster.followers.push(cluster.syncFinalityEvery(r, syncSeconds));
       return cluster;
     } catch (e) {
       await cluster.stop();
       throw e;
+    }
+  }
+
+  /**
+   * The local stand-in for the API function's scheduled health check on AWS: the region's finality
+   * sync every `seconds` while it is up, until the cluster stops.
+   */
+  private async syncFinalityEvery(r: LocalRegion, seconds: number): Promise<void> {
+    const signal = this.following.signal;
+    while (!signal.aborted) {
+      await sleep(seconds * 1000, undefined, { signal }).catch(() => {});
+      if (signal.aborted) return;
+      if (!this.reach.isDown(r.region)) await runFinalitySync(r.runtime, r.telemetry.log);
     }
   }
 

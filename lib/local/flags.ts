@@ -56,6 +56,8 @@ export interface StartOptions {
   readonly drills: readonly DrillEvent[];
   /** Seconds without finality progress, work pending, before a validator asks for the next view. */
   readonly viewTimeoutSeconds?: number;
+  /** Seconds between each member region's finality syncs (0 = none). */
+  readonly finalitySyncSeconds?: number;
 }
 
 /** One step of a failure drill: at `atSeconds` after the cluster is ready (and the load started), kill or revive `region`. */
@@ -229,6 +231,11 @@ function program(defaultPort: number): Command {
       'seconds without finality progress, work pending, before a validator asks for the next view (default 5; doubled per view given up on, up to 8x)',
       intIn('--view-timeout', VIEW_TIMEOUT_BOUNDS.min, VIEW_TIMEOUT_BOUNDS.max),
     )
+    .option(
+      '--finality-sync <s>',
+      "seconds between each region's look at its peers' finalized heads, to catch up after an outage on an idle chain (default 10; 0 = never)",
+      intIn('--finality-sync', 0, 3600),
+    )
     .option('--no-view', 'print plain status lines instead of the live view');
 }
 
@@ -330,6 +337,7 @@ function finish(o: Record<string, unknown>): StartOptions {
     ...poolFlags(o),
     drills: drillFlags(o, regions),
     ...(o.viewTimeout === undefined ? {} : { viewTimeoutSeconds: o.viewTimeout as number }),
+    ...(o.finalitySync === undefined ? {} : { finalitySyncSeconds: o.finalitySync as number }),
   };
 }
 

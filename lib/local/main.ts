@@ -116,6 +116,7 @@ async function run(o: StartOptions, io: MainIo, stop: StopRequests, newChain: bo
     ...(o.accounts ? { accounts: o.accounts } : {}),
     ...(o.pool ? { pool: o.pool } : {}),
     ...(o.viewTimeoutSeconds === undefined ? {} : { viewTimeoutSeconds: o.viewTimeoutSeconds }),
+    ...(o.finalitySyncSeconds === undefined ? {} : { finalitySyncSeconds: o.finalitySyncSeconds }),
     ...(o.endpoint ? { endpoints: { dynamodb: o.endpoint, sqs: o.endpoint } } : {}),
     log,
     // Never rate-limited: an operator must see every exit and restart of a service.

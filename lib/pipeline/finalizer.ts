@@ -351,10 +351,9 @@ async function resume(deps: FinalizerDeps, c: Certificate, tally: HeightTally, p
 }
 
 /**
- * A vote whose source this region has not justified may carry the source's justification: checked
- * here with the group key alone, then stored like a certificate made locally (when this height has
- * none), justified, so a region that lost shares of that link, or was cut off for a while, catches up
- * instead of stalling.
+ * A vote whose source this region has not justified may carry the source's justification: imported
+ * (importCertificate), so a region that lost shares of that link, or was cut off for a while, catches
+ * up instead of stalling.
  */
 async function importJustification(
   deps: FinalizerDeps,
@@ -363,22 +362,66 @@ async function importJustification(
   ancestry: readonly BlockHeader[],
   progress: Progress,
 ): Promise<void> {
+  if (!checkpointEquals(c.target, source) || c.era !== deps.chain.set.era || (await isJustified(deps, source))) return;
+  await importCertificate(deps, c, ancestry, progress);
+}
+
+/**
+ * Checks a certificate made elsewhere with the group key alone, then stores it like a certificate made
+ * locally (when its height has none), justified. Returns why it was not imported, or undefined.
+ */
+async function importCertificate(
+  deps: FinalizerDeps,
+  c: Certificate,
+  ancestry: readonly BlockHeader[],
+  progress: Progress,
+): Promise<string | undefined> {
   const { chain } = deps;
   const { set } = chain;
-  if (!checkpointEquals(c.target, source) || c.era !== set.era || (await isJustified(deps, source))) return;
+  if (c.era !== set.era) return `era ${c.era}, expected ${set.era}`;
   // No ancestry proof is needed: the honest signers among t checked that the target descends from the
   // source before signing. Headers, when sent, are only checked to be the right ones.
-  if (ancestry.length > 0 && !provesAncestry(set.chainId, c.source, c.target, ancestry)) return;
+  if (ancestry.length > 0 && !provesAncestry(set.chainId, c.source, c.target, ancestry))
+    return 'the headers do not link its source to its target';
   const signers = new Set(c.signers);
-  if (signers.size !== c.signers.length || !quorum(signers.size, set.threshold) || c.signers.some((i) => i < 1 || i > set.n)) return;
-  if (c.source.height >= c.target.height || !isCheckpointHeight(c.source.height, set.checkpointInterval)) return;
+  if (signers.size !== c.signers.length || !quorum(signers.size, set.threshold) || c.signers.some((i) => i < 1 || i > set.n))
+    return `signers ${JSON.stringify(c.signers)} are not ${set.threshold} distinct members of the set`;
+  if (c.source.height >= c.target.height || !isCheckpointHeight(c.source.height, set.checkpointInterval))
+    return `not a link between checkpoints (${c.source.height} -> ${c.target.height})`;
   const message = voteSigningBytes(set.chainId, c);
   if (!deps.cache.verify(`group|${linkId(c)}|${toHex(c.signature)}`, () => chain.crypto.verify(set.groupPublicKey, message, c.signature)))
-    return;
+    return 'the group signature does not verify';
   // t members signed this link, so at least one honest member saw its source justified: the source is
   // justified whether or not this region recorded it (a region back from a partition missed every
   // certificate in between, and importing them one level per vote would never catch up).
   await storeCertificate(deps, c, progress, true);
+  return undefined;
+}
+
+export type CertifiedResult =
+  | { kind: 'imported'; justified: number[]; finalized: number[] }
+  /** This region already finalized the certificate's source: nothing to do. */
+  | { kind: 'known'; finalized: number }
+  | { kind: 'refused'; reason: 'BAD_CERTIFICATE'; message: string };
+
+/**
+ * A certificate a peer region holds, handed over by this region's finality sync (finality-sync.ts)
+ * because this region was behind: a region that missed votes while it was cut off, on a chain that
+ * then went idle, gets no vote that would carry it. Imported like a vote's justification; costs one
+ * head read when this region already finalized its source, else one pairing (cached) and the writes
+ * of one certificate.
+ */
+export async function handleCertified(deps: FinalizerDeps, c: Certificate): Promise<CertifiedResult> {
+  const head = await deps.store.head();
+  deps.cache.noteFinalized(head.finalized.height);
+  if (c.source.height <= head.finalized.height) return { kind: 'known', finalized: head.finalized.height };
+  const progress: Progress = { justified: [], finalized: [] };
+  const problem = await importCertificate(deps, c, [], progress);
+  if (problem) {
+    await deps.store.countInvalidVote();
+    return { kind: 'refused', reason: 'BAD_CERTIFICATE', message: `certificate ${c.source.height} -> ${c.target.height}: ${problem}` };
+  }
+  return { kind: 'imported', ...progress };
 }
 
 /**

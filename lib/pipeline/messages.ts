@@ -87,6 +87,12 @@ export type QueueMessage =
       justification?: { certificate: Certificate; ancestry: readonly BlockHeader[] };
       resent?: boolean;
     }
+  /**
+   * A certificate another region holds, verified by the sender with the group key (vote queue): the
+   * finality sync found this region behind a peer (lib/pipeline/finality-sync.ts). The finalizer checks
+   * it again and imports it as it imports a vote's justification.
+   */
+  | { kind: 'certified'; certificate: Certificate }
   /** Finality advanced in this region to `height`, finalized by `certificate` (finalized queue). */
   | { kind: 'finalized'; height: number; certificate?: Certificate };
 
@@ -134,6 +140,7 @@ export function encodeMessage(m: QueueMessage, codec: TxJsonCodec<unknown>): str
     case 'pending':
       return JSON.stringify({ v: 1, kind: m.kind, view: m.view });
     case 'justified':
+    case 'certified':
       return JSON.stringify({ v: 1, kind: m.kind, certificate: certificateToWire(m.certificate) });
     case 'vote':
       return JSON.stringify({
@@ -254,7 +261,8 @@ function decodeKind(kind: MessageKind, raw: unknown, codec: TxJsonCodec<unknown>
       const o = aobject(raw, '', ['v', 'kind', 'view']);
       return { kind, view: asafeUint(o.view, 'view') };
     }
-    case 'justified': {
+    case 'justified':
+    case 'certified': {
       const o = aobject(raw, '', ['v', 'kind', 'certificate']);
       return { kind, certificate: certificateFromWire(o.certificate, 'certificate') };
     }

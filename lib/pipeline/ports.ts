@@ -436,11 +436,15 @@ export interface PeerVotes {
  * A peer region as a snapshot source (its HTTP API: lib/pipeline/peers.ts HttpPeer). Untrusted: the
  * caller verifies the certificate with the group key and every node against its hash.
  */
-export interface SnapshotPeer {
+/** A peer region's finalized head (its API's `GET /v1/finality`): snapshots and the finality sync read it. */
+export interface PeerFinality {
   /** How the peer is named in reports (its URL). */
   readonly name: string;
   /** Its `GET /v1/finality` answer, unverified. */
   finality(): Promise<unknown>;
+}
+
+export interface SnapshotPeer extends PeerFinality {
   /**
    * For each of `roots` in order, the node stored under it and its descendants breadth-first, one
    * subtree after the other, cut anywhere (the `POST /v1/state/nodes` answer), unverified;

@@ -19,8 +19,9 @@ import type { Telemetry } from '../handlers/telemetry.js';
 import type { AuditDeps } from './audit.js';
 import type { ChainContext } from './context.js';
 import { createChainContext, membersIn } from './context.js';
+import type { FinalitySyncDeps } from './finality-sync.js';
 import { FinalizerCache, type FinalizerDeps, STALE_CHECKPOINTS } from './finalizer.js';
-import type { BlockStore, PeerBlocks, PeerVotes, RegionStores, Transport } from './ports.js';
+import type { BlockStore, PeerBlocks, PeerFinality, PeerVotes, RegionStores, Transport } from './ports.js';
 import { type QueryDeps, QueryService } from './query.js';
 import type { SequencerDeps } from './sequencer.js';
 import type { StateFunctionDeps } from './state-function.js';
@@ -129,6 +130,11 @@ export interface Region {
   stateFunction(): StateFunctionDeps;
   /** The cross-region evidence audit's dependencies; undefined where it does not run (no member hosted here, or no peer serves votes). */
   auditor(): AuditDeps | undefined;
+  /**
+   * The finality sync's dependencies (lib/pipeline/finality-sync.ts); undefined where it does not run
+   * (a follower region follows its peers instead, and a region without peers that serve finality).
+   */
+  finalitySync(): FinalitySyncDeps | undefined;
   /** The SQS batch handler of one of this region's queues (what Lambda and the local event sources invoke). */
   handler(queue: RegionQueue, options?: HandlerOptions): SqsHandler;
   /** Delivers one message body to one of this region's queues through its handler; never throws for a failed record. */
@@ -229,11 +235,20 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
       members.length > 0 && peerVotes.length > 0
         ? { chain, store: stores.finality, peers: peerVotes, cache: finalizerCache, horizon: opts.auditHorizon ?? STALE_CHECKPOINTS }
         : undefined,
+    finalitySync: () => {
+      const finalityPeers = peers.filter(servesFinality);
+      return members.length > 0 && finalityPeers.length > 0
+        ? { chain, region, finality: stores.finality, transport, peers: finalityPeers }
+        : undefined;
+    },
     handler: (queue, options) => regionHandler(async () => self, queue, telemetry, options),
     dispatch: (queue, body, options = {}) => dispatch(self, queue, body, { ...options, telemetry }),
   };
   return self;
 }
+
+/** Whether a peer also serves its finalized head (PeerFinality). */
+const servesFinality = (p: PeerBlocks): p is PeerBlocks & PeerFinality => typeof (p as Partial<PeerFinality>).finality === 'function';
 
 /** Whether a peer also serves its recorded votes (PeerVotes). */
 const servesVotes = (p: PeerBlocks): p is PeerBlocks & PeerVotes => typeof (p as Partial<PeerVotes>).votesAt === 'function';

@@ -20,7 +20,7 @@ import type { Certificate, Checkpoint } from '../core/types.js';
 import { verifyFinalityAnswer } from '../core/verifier.js';
 import { certificateFromJson } from '../core/wire.js';
 import { type ChainContext, hashBlock } from './context.js';
-import type { AppliedHead, FinalityStore, PeerBlocks, RegionStores, SnapshotPeer } from './ports.js';
+import type { AppliedHead, FinalityStore, PeerBlocks, PeerFinality, RegionStores, SnapshotPeer } from './ports.js';
 import { MAX_STATE_ROOTS } from './query.js';
 
 /** A certificate refused by recordFinalized, or a bootstrap that found no usable snapshot. */
@@ -102,8 +102,9 @@ export type SnapshotResult =
       readonly problems: readonly PeerProblem[];
     };
 
-interface Candidate {
-  readonly peer: SnapshotPeer;
+/** A peer's finalized checkpoint and the certificate that finalized it, verified with the group key. */
+export interface Candidate<P extends PeerFinality = SnapshotPeer> {
+  readonly peer: P;
   readonly checkpoint: Checkpoint;
   readonly certificate: Certificate;
 }
@@ -159,7 +160,11 @@ export async function bootstrapFromSnapshot(
 }
 
 /** The peer's finalized checkpoint with its certificate, verified with the chain's own group key; undefined (and a problem) otherwise. */
-async function verifiedHead(chain: ChainContext, peer: SnapshotPeer, problems: PeerProblem[]): Promise<Candidate | undefined> {
+export async function verifiedHead<P extends PeerFinality>(
+  chain: ChainContext,
+  peer: P,
+  problems: PeerProblem[],
+): Promise<Candidate<P> | undefined> {
   let answer: unknown;
   try {
     answer = await peer.finality();

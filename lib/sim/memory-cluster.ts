@@ -22,7 +22,7 @@ import { genesisCheckpoint } from '../pipeline/context.js';
 import { memoryRegionStores } from '../pipeline/memory.js';
 import { encodeMessage, type QueueMessage } from '../pipeline/messages.js';
 import { DEFAULT_POOL_LIMITS } from '../pipeline/pool.js';
-import type { BlockStore, Destination, PeerBlocks, PeerVotes, RegionStores, Transport } from '../pipeline/ports.js';
+import type { BlockStore, Destination, PeerBlocks, PeerFinality, PeerVotes, RegionStores, Transport } from '../pipeline/ports.js';
 import { NotFound, type QueryService } from '../pipeline/query.js';
 import { createRegion, type Region, type RegionHooks, type RegionQueue } from '../pipeline/region.js';
 
@@ -368,7 +368,7 @@ export class MemoryCluster {
    * time; votes go through the same JSON answer and parser as over HTTP). A peer's answer is read from
    * its stores as created, so the simulation's faults hit the region that audits, not its peers.
    */
-  peersOf(region: string): (PeerBlocks & PeerVotes)[] {
+  peersOf(region: string): (PeerBlocks & PeerVotes & PeerFinality)[] {
     return this.regions
       .filter((r) => r !== region)
       .map((peer) => ({
@@ -376,6 +376,10 @@ export class MemoryCluster {
         fetchBlock: async (height: number) => {
           this.checkReachable(peer);
           return blockAt(this.node(peer), height);
+        },
+        finality: async () => {
+          this.checkReachable(peer);
+          return JSON.parse(JSON.stringify(await this.node(peer).query.finality())) as unknown;
         },
         votesAt: async (height: number) => {
           this.checkReachable(peer);

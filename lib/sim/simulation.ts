@@ -22,6 +22,7 @@ import type { Transaction } from '../core/types.js';
 import type { ViewCertificate } from '../core/views.js';
 import { viewCertificateFromJson } from '../core/wire.js';
 import { BlockUnavailableError, isRetryLater } from '../pipeline/errors.js';
+import { syncFinality } from '../pipeline/finality-sync.js';
 import { STALE_CHECKPOINTS } from '../pipeline/finalizer.js';
 import { decodeMessage } from '../pipeline/messages.js';
 import { MAX_REEXECUTION } from '../pipeline/validator.js';
@@ -38,7 +39,15 @@ import {
 import { memoizedCrypto } from './crypto-memo.js';
 import { FaultControl, faultyTransport, instrument, SimulatedCrash } from './faults.js';
 import { InvariantChecker, type Violation, voteKey } from './invariants.js';
-import { type ClusterHooks, type Envelope, MemoryCluster, mulberry32, parseQueueId, RegionUnreachableError } from './memory-cluster.js';
+import {
+  type ClusterHooks,
+  type Envelope,
+  MemoryCluster,
+  mulberry32,
+  parseQueueId,
+  type RegionNode,
+  RegionUnreachableError,
+} from './memory-cluster.js';
 import { AlwaysSignProtection, NoCasAppliedStore, noDedupTally, type PlantedBug, thresholdMinusOne, trustingInbox } from './planted.js';
 
 export const SIM_REGIONS = ['us-east-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'] as const;
@@ -548,7 +557,11 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
   }
 
   function recordVote(envelope: Envelope, garbage: string | undefined): void {
-    const message = decodeMessage(envelope.body, ['vote', 'view-change', 'view'], cluster.application.codec(cluster.set.chainId));
+    const message = decodeMessage(
+      envelope.body,
+      ['vote', 'view-change', 'view', 'certified'],
+      cluster.application.codec(cluster.set.chainId),
+    );
     if (message.kind !== 'vote') return;
     const { vote } = message;
     const region = envelope.queue.split(':')[1]!;
@@ -564,6 +577,29 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
 
   async function runUntilQuiet(limit: number): Promise<void> {
     while (deliveries < limit && (await deliverOne()));
+  }
+
+  /**
+   * A region back from an outage on an idle chain (nothing new submitted) catches up by its finality
+   * sync alone: run here once when the run is quiet, as its schedule would. It must reach the highest
+   * height the others finalized, the first probe applied.
+   */
+  async function catchUpWhileIdle(node: RegionNode): Promise<void> {
+    await runUntilQuiet(deliveries + Math.floor(s.livenessSteps / 2));
+    const heads = await Promise.all([...cluster.nodes.values()].map((n) => n.raw.finality.head()));
+    const target = Math.max(...heads.map((h) => h.finalized.height));
+    const sync = node.runtime.finalitySync();
+    if (!sync) throw new Error(`${node.region} runs no finality sync`);
+    control.bypass = true; // the sync is a timer, not a delivery: no crash hits it, and its calls count in no delivery's work
+    await syncFinality(sync);
+    control.bypass = false;
+    await runUntilQuiet(deliveries + Math.floor(s.livenessSteps / 2));
+    const finalized = (await node.raw.finality.head()).finalized.height;
+    if (finalized < target || !(await probeApplied(node)))
+      checker.report(
+        'liveness',
+        `${node.region}: back on an idle chain, its finality sync did not bring it up to finalized ${target} with the probe applied (finalized ${finalized})`,
+      );
   }
 
   // Fault phase, then healing: no new faults, outages end, held messages are released.
@@ -609,6 +645,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
       revived = true;
       partition();
       live = [...cluster.nodes.values()];
+      await catchUpWhileIdle(cluster.node(s.lostRegion.region));
       probes = 2n;
       await probe(work.livenessAfterRevival, live, deliveries + s.livenessSteps);
     }

@@ -120,16 +120,17 @@ describe('stacks and cross-region wiring', () => {
     });
   });
 
-  it('lets each validator send votes to every region and timers to its own inbox, the API to the ingress queues and every member inbox, the finalizer to the ingress queues and local queues only', () => {
+  it('lets each validator send votes to every region and timers to its own inbox, the API to the ingress queues, every member inbox and its own vote queue, the finalizer to the ingress queues and local queues only', () => {
     const ingress = config.regions.map((r) => `${r}:afg-ingress`).sort();
     forEachRegion((region) => {
       const member = config.members.find((m) => m.region === region)!;
       expect(sendTargets(region, `Validator${member.index}Role`).sort()).toEqual(
         [...config.regions.map((r) => `${r}:afg-votes`), `${region}:${inboxQueue(config.prefix, member.index)}`].sort(),
       );
-      // And every member's inbox: a `pending` notice when the active view's pool cannot be written.
+      // And every member's inbox: a `pending` notice when the active view's pool cannot be written; and its own
+      // vote queue: the scheduled finality sync hands a peer's higher certificate to its finalizer.
       const inboxes = config.members.map((m) => `${m.region}:${inboxQueue(config.prefix, m.index)}`);
-      expect(sendTargets(region, 'ApiRole').sort()).toEqual([...ingress, ...inboxes].sort());
+      expect(sendTargets(region, 'ApiRole').sort()).toEqual([...ingress, ...inboxes, `${region}:afg-votes`].sort());
       // Local inbox and finalized queues are granted by reference; ticks and view certificates go to the active view's ingress.
       expect(sendTargets(region, 'FinalizerRole').sort()).toEqual(ingress);
       const local = sentByRef(region, 'FinalizerRole');
@@ -855,6 +856,11 @@ describe('another topology: two members in one region, a follower region (no mem
     expect(votes.some((r) => r.includes('ap-southeast-2'))).toBe(false);
     expect(votes.some((r) => r.includes('eu-west-1'))).toBe(true);
     expect(built.get('us-east-1')!.follower).toBe(false);
+    // A member region's API runs the finality sync on its health-check schedule: it reads the peers' heads.
+    home.hasResourceProperties('AWS::Lambda::Function', {
+      FunctionName: 'afg-api',
+      Environment: { Variables: Match.objectLike({ AFG_PEERS: 'https://b.example/,https://c.example/' }) },
+    });
   });
 
   it('deploys the member-less region as a follower: no key share, no finalizer or vote queue; a scheduled follower run', () => {

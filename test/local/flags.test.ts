@@ -93,6 +93,8 @@ const valid: { name: string; argv: string[]; env?: Record<string, string>; expec
     },
   },
   { name: '--view-timeout', argv: ['--view-timeout', '3'], expect: { viewTimeoutSeconds: 3 } },
+  { name: '--finality-sync', argv: ['--finality-sync', '30'], expect: { finalitySyncSeconds: 30 } },
+  { name: '--finality-sync 0 (never)', argv: ['--finality-sync', '0'], expect: { finalitySyncSeconds: 0 } },
   { name: '--flag=value form', argv: ['--validators=5', '--threshold=4'], expect: { validators: 5, threshold: 4 } },
 ];
 
@@ -168,6 +170,7 @@ const invalid: { name: string; argv: string[]; env?: Record<string, string>; fla
     flag: /^--revive-region: us-east-1 has two steps at 10 s/,
   },
   { name: '--view-timeout 0', argv: ['--view-timeout', '0'], flag: /^--view-timeout: expected an integer in 1\.\.900/ },
+  { name: '--finality-sync above an hour', argv: ['--finality-sync', '3601'], flag: /^--finality-sync: expected an integer in 0\.\.3600/ },
   { name: '--view-timeout above the SQS delay limit', argv: ['--view-timeout', '901'], flag: /^--view-timeout:/ },
   { name: 'missing value', argv: ['--validators'], flag: /--validators <n>' argument missing/ },
   { name: 'unknown flag', argv: ['--bogus'], flag: /unknown option '--bogus'/ },
