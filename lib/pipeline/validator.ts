@@ -128,6 +128,8 @@ export class ValidatorMemory {
   workHeight = 0;
   /** Per superseded proposer region, the highest view this process told it of (see tellSuperseded). */
   readonly toldSuperseded = new Map<string, number>();
+  /** Per proposer region, the highest rebroadcast round this process re-sent its last vote for (handleInbox). */
+  readonly rebroadcastRounds = new Map<string, number>();
 
   constructor(private readonly max = 4096) {}
 
@@ -172,6 +174,8 @@ export interface InboxOptions {
    * (proposal and justification notice both lead to it), which already sent it.
    */
   readonly repeat?: boolean;
+  /** This delivery is a redelivery (it may follow a crash mid fan-out): a repeat whatever its round. */
+  readonly redelivered?: boolean;
 }
 
 /** Most blocks re-executed to rebuild one state after a restart (beyond it: not ready, retry later). */
@@ -179,9 +183,16 @@ export const MAX_REEXECUTION = 256;
 
 /** Handles one inbox message. Throws NotReadyError when the message must be redelivered later. */
 export async function handleInbox(deps: ValidatorDeps, message: InboxMessage, options: InboxOptions = {}): Promise<ValidatorOutcome> {
-  const repeat = options.repeat ?? true;
+  const round = rebroadcastRound(deps, message);
+  // A rebroadcast round is a repeat once per member process. It sends every block above finality, and
+  // each copy would re-send the last vote to every region (seed 729666329: with duplicated deliveries,
+  // a backlog of 2,500 messages that drained too slowly for the probe).
+  const seenRound = round !== undefined && !options.redelivered && round.round <= (deps.memory.rebroadcastRounds.get(round.proposer) ?? -1);
+  const repeat = (options.repeat ?? true) && !seenRound;
   try {
-    return await handle(deps, message, repeat);
+    const outcome = await handle(deps, message, repeat);
+    if (round && !seenRound) deps.memory.rebroadcastRounds.set(round.proposer, round.round);
+    return outcome;
   } catch (e) {
     // A speculative node evicted from memory: forget executions so the retry rebuilds from the applied state.
     if (e instanceof StateError) {
@@ -190,6 +201,12 @@ export async function handleInbox(deps: ValidatorDeps, message: InboxMessage, op
     }
     throw e;
   }
+}
+
+/** The proposer region and pacemaker round of a rebroadcast proposal (undefined for anything else). */
+function rebroadcastRound(deps: ValidatorDeps, message: InboxMessage): { proposer: string; round: number } | undefined {
+  if (message.kind !== 'proposal' || !message.rebroadcast || message.round === undefined) return undefined;
+  return { proposer: proposerRegion(deps.chain.set, deps.homeRegion, message.view ?? 0), round: message.round };
 }
 
 /** The height an inbox message is about (its processing order within a batch). */
