@@ -72,7 +72,8 @@ export interface RegionStackProps extends StackProps {
   readonly finalityLagThreshold?: number;
   /**
    * API URLs of the regions (as output by each stack's ApiUrl), given to this region's state function as
-   * AFG_PEERS for catch-up, and to a follower region's follower function as the regions it follows.
+   * AFG_PEERS for catch-up, to a member region's API function for its scheduled finality sync, and to a
+   * follower region's follower function as the regions it follows.
    * Known only after a first deploy, so a second deploy passes them.
    * Default: none (no catch-up from peers; a follower region then follows nobody, with a warning).
    * Keys must be config regions; values https URLs.
@@ -367,7 +368,7 @@ export class RegionStack extends Stack {
     new ssm.StringParameter(this, 'ApiUrlParameter', {
       parameterName: apiUrlParameterName(prefix),
       stringValue: this.endpoint.url,
-      description: `URL of the ${prefix} API in ${region}; peers' state functions take it as AFG_PEERS (context peerApiUrls)`,
+      description: `URL of the ${prefix} API in ${region}; peers' state functions and API functions (finality sync) take it as AFG_PEERS (context peerApiUrls)`,
     });
     new CfnOutput(this, 'ApiUrl', { value: this.endpoint.url, description: `afg API in ${region} (REST API stage behind WAF)` });
     new CfnOutput(this, 'StreamUrl', {

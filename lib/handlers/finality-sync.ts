@@ -26,6 +26,11 @@ export async function runFinalitySync(region: Region, log: Log): Promise<Finalit
         peerFinalized: result.height,
         peer: result.peer,
       });
+    if (result.kind === 'applying')
+      log.info('finality sync: state applied below finality, the state function reminded', {
+        finalized: result.finalized,
+        applied: result.applied,
+      });
     for (const p of result.problems) if (p.lied) log.warn('finality sync: a peer answered a head that does not verify', { ...p });
     return result;
   } catch (e) {

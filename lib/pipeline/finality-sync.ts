@@ -13,25 +13,34 @@
  * state function is told and fetches the missing blocks from peers, checked against the certified
  * hash chain.
  *
+ * The same pass reminds the state function when the region's state is applied below its finalized
+ * height (a lost notice would otherwise leave it there on an idle chain).
+ *
  * Bounded: one request per peer (answers capped by the peer client), one verification per answer,
  * at most one message sent. An idle, final, current region sends nothing.
  */
 import type { Certificate } from '../core/types.js';
 import type { ChainContext } from './context.js';
-import type { HeadStore, PeerFinality, Transport } from './ports.js';
+import type { AppliedStore, HeadStore, PeerFinality, Transport } from './ports.js';
 import { type PeerProblem, verifiedHead } from './snapshot.js';
 
 export interface FinalitySyncDeps {
   readonly chain: ChainContext;
   readonly region: string;
   readonly finality: Pick<HeadStore, 'head'>;
+  readonly applied: Pick<AppliedStore, 'applied'>;
   readonly transport: Transport;
   readonly peers: readonly PeerFinality[];
 }
 
 export type FinalitySyncResult =
-  /** No peer proves a finalized height above this region's. */
+  /** No peer proves a finalized height above this region's, and its state is applied up to it. */
   | { readonly kind: 'current'; readonly finalized: number; readonly problems: readonly PeerProblem[] }
+  /**
+   * Current with its peers, but its state is applied only up to `applied`: the state function was sent
+   * the finality notice again (idempotent), in case the one that should have woken it was lost.
+   */
+  | { readonly kind: 'applying'; readonly finalized: number; readonly applied: number; readonly problems: readonly PeerProblem[] }
   /** `peer` proves `height` finalized, above this region's `finalized`: its certificate was sent to the finalizer. */
   | {
       readonly kind: 'behind';
@@ -52,10 +61,16 @@ export async function syncFinality(deps: FinalitySyncDeps): Promise<FinalitySync
   const { chain, region } = deps;
   const problems: PeerProblem[] = [];
   const heads = await Promise.all(deps.peers.map((peer) => verifiedHead(chain, peer, problems)));
-  const finalized = (await deps.finality.head()).finalized.height;
+  const head = await deps.finality.head();
+  const finalized = head.finalized.height;
   let best: (typeof heads)[number];
   for (const h of heads) if (h && h.checkpoint.height > (best?.checkpoint.height ?? finalized)) best = h;
-  if (!best) return { kind: 'current', finalized, problems };
+  if (!best) {
+    const applied = (await deps.applied.applied())?.height ?? 0;
+    if (applied >= finalized || !head.finalization) return { kind: 'current', finalized, problems };
+    await deps.transport.send({ queue: 'finalized', region }, [{ kind: 'finalized', height: finalized, certificate: head.finalization }]);
+    return { kind: 'applying', finalized, applied, problems };
+  }
   await deps.transport.send({ queue: 'votes', region }, [{ kind: 'certified', certificate: best.certificate }]);
   return { kind: 'behind', finalized, height: best.checkpoint.height, peer: best.peer.name, certificate: best.certificate, problems };
 }

@@ -414,12 +414,20 @@ export type CertifiedResult =
 export async function handleCertified(deps: FinalizerDeps, c: Certificate): Promise<CertifiedResult> {
   const head = await deps.store.head();
   deps.cache.noteFinalized(head.finalized.height);
-  if (c.source.height <= head.finalized.height) return { kind: 'known', finalized: head.finalized.height };
+  // Strictly below: everything its notices would wake has moved on. At the region's own finalized height it
+  // may repeat an import that a crash stopped between its head and its notices.
+  if (c.source.height < head.finalized.height) return { kind: 'known', finalized: head.finalized.height };
   const progress: Progress = { justified: [], finalized: [] };
   const problem = await importCertificate(deps, c, [], progress);
   if (problem) {
     await deps.store.countInvalidVote();
     return { kind: 'refused', reason: 'BAD_CERTIFICATE', message: `certificate ${c.source.height} -> ${c.target.height}: ${problem}` };
+  }
+  if (progress.justified.length === 0) {
+    // Nothing newly justified: an earlier import (a redelivery, or the sync sending again while the head
+    // stayed below) stopped between its marks and its notices. Resume as a repeated vote does.
+    const tally = await deps.store.tally(c.target.height);
+    if (tally) await resume(deps, c, tally, progress);
   }
   return { kind: 'imported', ...progress };
 }

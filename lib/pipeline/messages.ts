@@ -57,7 +57,10 @@ export type QueueMessage =
       block?: Block;
       justification?: Certificate;
       rebroadcast?: boolean;
-      /** The proposer region's pacemaker generation that rebroadcast it (absent: a redelivered batch did). */
+      /**
+       * The proposer region's pacemaker generation that rebroadcast it (absent: a redelivered batch without a
+       * pacemaker tick did; a redelivered batch that holds one carries that tick's generation).
+       */
       round?: number;
       view?: number;
       /** The certificate of `view` (views above 0), so a validator adopts the view from the proposal itself. */

@@ -238,7 +238,7 @@ export async function createRegion(opts: CreateRegionOptions): Promise<Region> {
     finalitySync: () => {
       const finalityPeers = peers.filter(servesFinality);
       return members.length > 0 && finalityPeers.length > 0
-        ? { chain, region, finality: stores.finality, transport, peers: finalityPeers }
+        ? { chain, region, finality: stores.finality, applied: stores.applied, transport, peers: finalityPeers }
         : undefined;
     },
     handler: (queue, options) => regionHandler(async () => self, queue, telemetry, options),

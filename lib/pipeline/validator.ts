@@ -128,8 +128,8 @@ export class ValidatorMemory {
   workHeight = 0;
   /** Per superseded proposer region, the highest view this process told it of (see tellSuperseded). */
   readonly toldSuperseded = new Map<string, number>();
-  /** Per proposer region, the highest rebroadcast round this process re-sent its last vote for (handleInbox). */
-  readonly rebroadcastRounds = new Map<string, number>();
+  /** Per proposer region, the last REBROADCAST_ROUNDS_KEPT rebroadcast rounds this process re-sent its last vote for (handleInbox). */
+  private readonly rebroadcastRounds = new Map<string, number[]>();
 
   constructor(private readonly max = 4096) {}
 
@@ -149,6 +149,15 @@ export class ValidatorMemory {
   }
   forgetExecutions(): void {
     this.executed.clear();
+  }
+  sawRebroadcastRound(proposer: string, round: number): boolean {
+    return this.rebroadcastRounds.get(proposer)?.includes(round) ?? false;
+  }
+  noteRebroadcastRound(proposer: string, round: number): void {
+    const rounds = this.rebroadcastRounds.get(proposer) ?? [];
+    rounds.push(round);
+    if (rounds.length > REBROADCAST_ROUNDS_KEPT) rounds.shift();
+    this.rebroadcastRounds.set(proposer, rounds);
   }
   isStored(hash: Uint8Array): boolean {
     return this.stored.has(toHex(hash));
@@ -178,6 +187,9 @@ export interface InboxOptions {
   readonly redelivered?: boolean;
 }
 
+/** Rebroadcast rounds remembered per proposer: late copies of a recent round are not re-sent for again. */
+const REBROADCAST_ROUNDS_KEPT = 8;
+
 /** Most blocks re-executed to rebuild one state after a restart (beyond it: not ready, retry later). */
 export const MAX_REEXECUTION = 256;
 
@@ -187,11 +199,15 @@ export async function handleInbox(deps: ValidatorDeps, message: InboxMessage, op
   // A rebroadcast round is a repeat once per member process. It sends every block above finality, and
   // each copy would re-send the last vote to every region (seed 729666329: with duplicated deliveries,
   // a backlog of 2,500 messages that drained too slowly for the probe).
-  const seenRound = round !== undefined && !options.redelivered && round.round <= (deps.memory.rebroadcastRounds.get(round.proposer) ?? -1);
+  // A round is one of the recent rounds seen, never a ceiling: a proposal anyone can write to the inbox
+  // (a replayed block with a far round) must not switch the re-sends off; and only a proposal that passed
+  // its checks counts.
+  const seenRound = round !== undefined && !options.redelivered && deps.memory.sawRebroadcastRound(round.proposer, round.round);
   const repeat = (options.repeat ?? true) && !seenRound;
   try {
     const outcome = await handle(deps, message, repeat);
-    if (round && !seenRound) deps.memory.rebroadcastRounds.set(round.proposer, round.round);
+    if (round && !seenRound && outcome.kind !== 'rejected' && outcome.kind !== 'ignored')
+      deps.memory.noteRebroadcastRound(round.proposer, round.round);
     return outcome;
   } catch (e) {
     // A speculative node evicted from memory: forget executions so the retry rebuilds from the applied state.

@@ -141,6 +141,12 @@ export interface SimResult {
   /** Each region's view at the end (in SIM_REGIONS order). */
   readonly views: number[];
   readonly deadLetters: number;
+  /**
+   * Finality syncs that sent something when the run went quiet (a certificate to a region behind, or a
+   * reminder to a state function), the revived region's own excluded: liveness that needed the timer,
+   * which the vote-driven catch-up alone did not give.
+   */
+  readonly finalitySyncsSent: number;
   readonly evidence: number;
   /** Slashable pairs whose regions also saw a forged copy of one of the votes (evidence still required). */
   readonly maskedEvidence: number;
@@ -581,14 +587,15 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
 
   /**
    * One pass of `node`'s finality sync, the scheduled timer firing. It is not a delivery: no crash hits
-   * it and its calls count in no delivery's work. Returns whether it handed the region a certificate.
+   * it and its calls count in no delivery's work. Returns whether it sent anything (a certificate to
+   * the finalizer, or a reminder to the state function).
    */
   async function syncRegion(node: RegionNode): Promise<boolean> {
     const sync = node.runtime.finalitySync();
     if (!sync) throw new Error(`${node.region} runs no finality sync`);
     control.bypass = true;
     try {
-      return (await syncFinality(sync)).kind === 'behind';
+      return (await syncFinality(sync)).kind !== 'current';
     } finally {
       control.bypass = false;
     }
@@ -597,9 +604,10 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
   /**
    * Runs until `done` or `limit` deliveries. When the run goes quiet first, each reachable region's
    * finality sync fires once (its schedule, in a system with nothing else to do) and the run goes on
-   * while a sync hands some region a certificate: a quiet run with one region ahead of the others
+   * while a sync sends something: a quiet run with one region ahead of the others
    * heals as it does on AWS, and a quiet run with every region at the same height is still a stall.
    */
+  let finalitySyncsSent = 0;
   async function runWithFinalitySync(limit: number, done: () => Promise<boolean>): Promise<void> {
     for (;;) {
       await runUntilQuiet(limit);
@@ -608,9 +616,10 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
       const finished = await done();
       control.bypass = false;
       if (finished) return;
-      let behind = false;
-      for (const node of cluster.nodes.values()) if (!cluster.unreachable.has(node.region) && (await syncRegion(node))) behind = true;
-      if (!behind) return;
+      let sent = 0;
+      for (const node of cluster.nodes.values()) if (!cluster.unreachable.has(node.region) && (await syncRegion(node))) sent++;
+      finalitySyncsSent += sent;
+      if (sent === 0) return;
     }
   }
 
@@ -740,6 +749,7 @@ export async function runScenario(s: Scenario, debug: { onEnd?: (cluster: Memory
     finalized,
     views,
     deadLetters: cluster.deadLetters.length,
+    finalitySyncsSent,
     evidence,
     maskedEvidence,
     audit,

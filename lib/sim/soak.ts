@@ -33,6 +33,8 @@ interface Summary {
   steps: number;
   violations: number;
   failing: number[];
+  /** Seeds whose liveness needed the finality sync's timer (it sent something when the run went quiet). */
+  synced: number[];
   hits: number;
   misses: number;
 }
@@ -82,7 +84,7 @@ async function replay(seed: number, overrides: Overrides): Promise<number> {
   console.log(JSON.stringify(result.scenario, null, 2));
   console.log(`trace ${result.traceHash}  steps ${result.steps}  store calls ${result.storeCalls}  crashes ${result.crashes}`);
   console.log(
-    `finalized ${result.finalized.join(',')}  evidence ${result.evidence}  masked evidence pairs ${result.maskedEvidence}  dead letters ${result.deadLetters}`,
+    `finalized ${result.finalized.join(',')}  evidence ${result.evidence}  masked evidence pairs ${result.maskedEvidence}  dead letters ${result.deadLetters}  finality syncs that sent ${result.finalitySyncsSent}`,
   );
   for (const v of result.violations) console.log(`VIOLATION step ${v.step} ${v.kind}: ${v.message}`);
   return result.violations.length ? 1 : 0;
@@ -90,13 +92,14 @@ async function replay(seed: number, overrides: Overrides): Promise<number> {
 
 /** Runs seeds [from, from + count) in this process, printing failures and progress as they come. */
 async function runRange(from: number, count: number, overrides: Overrides, prefix: string): Promise<Summary> {
-  const summary: Summary = { seeds: 0, steps: 0, violations: 0, failing: [], hits: 0, misses: 0 };
+  const summary: Summary = { seeds: 0, steps: 0, violations: 0, failing: [], synced: [], hits: 0, misses: 0 };
   const started = performance.now();
   for (let seed = from; seed < from + count; seed++) {
     const result = await runScenario(scenarioOf(seed, overrides));
     summary.seeds++;
     summary.steps += result.steps;
     summary.violations += result.violations.length;
+    if (result.finalitySyncsSent > 0) summary.synced.push(seed);
     if (result.violations.length) {
       const v = result.violations[0]!;
       summary.failing.push(seed);
@@ -168,10 +171,11 @@ async function main(): Promise<number> {
       steps: a.steps + s.steps,
       violations: a.violations + s.violations,
       failing: [...a.failing, ...s.failing],
+      synced: [...a.synced, ...s.synced],
       hits: a.hits + s.hits,
       misses: a.misses + s.misses,
     }),
-    { seeds: 0, steps: 0, violations: 0, failing: [], hits: 0, misses: 0 } as Summary,
+    { seeds: 0, steps: 0, violations: 0, failing: [], synced: [], hits: 0, misses: 0 } as Summary,
   );
   console.log(
     `seeds ${from}..${from + count - 1}: ${total.seeds} seeds in ${seconds.toFixed(1)} s (${(seconds / 60).toFixed(1)} min), ` +
@@ -179,6 +183,14 @@ async function main(): Promise<number> {
       `${total.violations} violation(s) in ${total.failing.length} seed(s); crypto cache ${total.hits} hits / ${total.misses} misses; ` +
       `load average ${load()}`,
   );
+  if (total.synced.length)
+    console.log(
+      `seeds whose quiet run the finality sync moved on (no violation; liveness needed the timer): ${total.synced.length}: ` +
+        `${total.synced
+          .sort((a, b) => a - b)
+          .slice(0, 50)
+          .join(' ')}${total.synced.length > 50 ? ' ...' : ''}`,
+    );
   if (total.failing.length) {
     total.failing.sort((a, b) => a - b);
     console.log(`failing seeds: ${total.failing.join(' ')} (replay one: npm run test:soak -- --seed <n>)`);

@@ -59,9 +59,16 @@ describe('finality sync: a region back from an outage on an idle chain', () => {
     // Current now: the next sync sends nothing.
     expect(await syncFinality(sync!)).toMatchObject({ kind: 'current', finalized: home.height });
     expect(cluster.pending).toHaveLength(0);
-    // A region that is current costs the finalizer one head read: the certificate is known.
-    const again = await handleCertified(cluster.node(LOST).runtime.finalizer(), result.kind === 'behind' ? result.certificate : undefined!);
-    expect(again).toEqual({ kind: 'known', finalized: home.height });
+    // A repeat of the same certificate (a duplicate delivery) re-sends its notices and justifies nothing new;
+    // an older one costs the finalizer one head read.
+    if (result.kind !== 'behind') throw new Error('expected behind');
+    const finalizer = cluster.node(LOST).runtime.finalizer();
+    expect(await handleCertified(finalizer, result.certificate)).toEqual({ kind: 'imported', justified: [], finalized: [] });
+    await cluster.run();
+    const older = (await cluster.node('us-east-1').stores.finality.tally(2))?.certificate;
+    expect(older?.source.height).toBe(1);
+    expect(await handleCertified(finalizer, older!)).toEqual({ kind: 'known', finalized: home.height });
+    expect(cluster.pending).toHaveLength(0);
   });
 
   it('ignores a peer whose answer does not verify, and the finalizer refuses a forged certificate', async () => {
@@ -88,5 +95,65 @@ describe('finality sync: a region back from an outage on an idle chain', () => {
     const refused = await handleCertified(cluster.node(LOST).runtime.finalizer(), bad);
     expect(refused).toMatchObject({ kind: 'refused', reason: 'BAD_CERTIFICATE' });
     expect((await finalizedIn(cluster, LOST)).height).toBe(0);
+  });
+  // Review of 0e49d62: an import that a failure stopped between its writes and its notices was never
+  // completed (the retry found the mark made and did nothing, or answered `known`), and the region
+  // stayed behind, or finalized but unapplied, for good on an idle chain.
+  it('an import cut short by a failed head write or a lost notice is completed by the retry', async () => {
+    for (const failing of ['raiseHead', 'finalized notice'] as const) {
+      const cluster = await clusterAfterOutage();
+      const home = await finalizedIn(cluster, 'us-east-1');
+      const result = await syncFinality(cluster.node(LOST).runtime.finalitySync()!);
+      if (result.kind !== 'behind') throw new Error(`expected behind, got ${result.kind}`);
+      cluster.pending.length = 0; // the certified message: delivered by hand below, twice
+      const deps = cluster.node(LOST).runtime.finalizer();
+      let failed = false;
+      const failOnce = (what: string) => {
+        if (failed) return;
+        failed = true;
+        throw new Error(`${what} failed (injected)`);
+      };
+      const store = new Proxy(deps.store, {
+        get: (o, p, r) =>
+          p === 'raiseHead' && failing === 'raiseHead'
+            ? async (...a: Parameters<typeof o.raiseHead>) => {
+                failOnce('raiseHead');
+                return o.raiseHead(...a);
+              }
+            : Reflect.get(o, p, r),
+      });
+      const transport = {
+        send: async (...a: Parameters<typeof deps.transport.send>) => {
+          if (failing === 'finalized notice' && a[0].queue === 'finalized') failOnce('send');
+          return deps.transport.send(...a);
+        },
+      };
+      await expect(handleCertified({ ...deps, store, transport }, result.certificate)).rejects.toThrow(/injected/);
+      // The SQS retry of the same message completes it.
+      const retry = await handleCertified(deps, result.certificate);
+      expect(retry.kind, failing).toBe('imported');
+      await cluster.run();
+      expect((await finalizedIn(cluster, LOST)).height, failing).toBe(home.height);
+      expect((await appliedIn(cluster, LOST)).height, failing).toBe((await appliedIn(cluster, 'us-east-1')).height);
+    }
+  });
+
+  it('reminds a state function applied below its finalized height (its notice was lost), and only then', async () => {
+    const cluster = await clusterAfterOutage();
+    const sync = cluster.node(LOST).runtime.finalitySync()!;
+    await syncFinality(sync);
+    // Deliver only the certified message; the notices it leads to are lost.
+    const certified = cluster.pending.splice(0);
+    for (const e of certified) await cluster.deliver(e);
+    cluster.pending.length = 0;
+    const finalized = (await finalizedIn(cluster, LOST)).height;
+    expect(finalized).toBeGreaterThan(0);
+    expect((await cluster.node(LOST).stores.applied.applied())?.height ?? 0).toBe(0);
+    expect(await syncFinality(sync)).toMatchObject({ kind: 'applying', finalized, applied: 0 });
+    expect(cluster.pending.map((e) => e.queue)).toEqual([`finalized:${LOST}`]);
+    await cluster.run();
+    expect((await appliedIn(cluster, LOST)).height).toBe(finalized);
+    expect(await syncFinality(sync)).toMatchObject({ kind: 'current' });
+    expect(cluster.pending).toHaveLength(0);
   });
 });

@@ -64,6 +64,22 @@ describe('a rebroadcast round', () => {
     expect(votesSent()).toBeGreaterThanOrEqual(REGIONS.length);
   });
 
+  it('a proposal that fails its checks, with a huge round, does not switch the re-sends off (review of 30a0e3c)', async () => {
+    const { deps, rebroadcast, votesSent } = await memberWithVotes();
+    const honest = (await rebroadcast(1, 7)) as Extract<InboxMessage, { kind: 'proposal' }>;
+    // Anyone who can write to the inbox: the hash does not match the block, so it is rejected.
+    const forged = { ...honest, round: Number.MAX_SAFE_INTEGER, hash: new Uint8Array(32).fill(7) };
+    expect((await handleInbox(deps, forged, { repeat: true })).kind).toBe('rejected');
+    votesSent();
+    await handleInbox(deps, honest, { repeat: true });
+    expect(votesSent()).toBeGreaterThanOrEqual(REGIONS.length);
+    // A valid proposal with a far round (a member replaying a real block) is one round among others, not a ceiling.
+    await handleInbox(deps, await rebroadcast(2, Number.MAX_SAFE_INTEGER), { repeat: true });
+    votesSent();
+    await handleInbox(deps, await rebroadcast(1, 8), { repeat: true });
+    expect(votesSent()).toBeGreaterThanOrEqual(REGIONS.length);
+  });
+
   it('a rebroadcast without a round (from a redelivered sequencer batch) is always a repeat', async () => {
     const { deps, rebroadcast, votesSent } = await memberWithVotes();
     const { round: _, ...noRound } = (await rebroadcast(1, 0)) as Extract<InboxMessage, { kind: 'proposal' }>;
