@@ -246,9 +246,8 @@ function validatorHandler(provider: Provider<Region>, member: number, telemetry:
     ok.sort((a, b) => inboxHeight(a.message) - inboxHeight(b.message));
     const handle = async (message: InboxMessage, record: SQSRecord): Promise<ValidatorOutcome> => {
       // A redelivery may follow a crash mid fan-out, a rebroadcast a stall: the validator then re-sends its last vote.
-      const redelivered = isRedelivery(record);
-      const repeat = redelivered || (message.kind === 'proposal' && message.rebroadcast === true);
-      const honest = (d = deps) => handleInbox(d, message, { repeat, redelivered });
+      const repeat = isRedelivery(record) || (message.kind === 'proposal' && message.rebroadcast === true);
+      const honest = (d = deps) => handleInbox(d, message, { repeat });
       let outcome: ValidatorOutcome;
       try {
         outcome = region.hooks.inbox ? await region.hooks.inbox({ member, deps, message, honest }) : await honest();

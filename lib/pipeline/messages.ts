@@ -48,7 +48,7 @@ export type QueueMessage =
    * A proposed block, inline or by reference to the proposing region's block store (validator inbox),
    * with the certificate of the highest justified checkpoint the sequencer knows. `view` is the
    * proposer's view (0 when absent); `rebroadcast` marks a repeat sent because finality stalled:
-   * validators re-send the vote they signed, once per `round` (the pacemaker tick that sent it).
+   * validators re-send the vote they signed.
    */
   | {
       kind: 'proposal';
@@ -57,11 +57,6 @@ export type QueueMessage =
       block?: Block;
       justification?: Certificate;
       rebroadcast?: boolean;
-      /**
-       * The proposer region's pacemaker generation that rebroadcast it (absent: a redelivered batch without a
-       * pacemaker tick did; a redelivered batch that holds one carries that tick's generation).
-       */
-      round?: number;
       view?: number;
       /** The certificate of `view` (views above 0), so a validator adopts the view from the proposal itself. */
       viewCertificate?: ViewCertificate;
@@ -126,7 +121,6 @@ export function encodeMessage(m: QueueMessage, codec: TxJsonCodec<unknown>): str
         ...(m.block ? { block: blockToJson(m.block, codec) } : {}),
         ...(m.justification ? { justification: certificateToWire(m.justification) } : {}),
         ...(m.rebroadcast ? { rebroadcast: true } : {}),
-        ...(m.round !== undefined ? { round: m.round } : {}),
         ...(m.view ? { view: m.view } : {}),
         ...(m.viewCertificate ? { viewCertificate: viewCertificateToJson(m.viewCertificate) } : {}),
       });
@@ -230,12 +224,7 @@ function decodeKind(kind: MessageKind, raw: unknown, codec: TxJsonCodec<unknown>
       return { kind, height, certificate };
     }
     case 'proposal': {
-      const o = aobject(
-        raw,
-        '',
-        ['v', 'kind', 'height', 'hash'],
-        ['block', 'justification', 'rebroadcast', 'round', 'view', 'viewCertificate'],
-      );
+      const o = aobject(raw, '', ['v', 'kind', 'height', 'hash'], ['block', 'justification', 'rebroadcast', 'view', 'viewCertificate']);
       const height = asafeUint(o.height, 'height');
       const block = o.block === undefined ? undefined : blockFromJson(o.block, codec, 'block');
       if (block && block.height !== height) throw new InputError('block.height', 'does not match the proposal height');
@@ -246,7 +235,6 @@ function decodeKind(kind: MessageKind, raw: unknown, codec: TxJsonCodec<unknown>
         ...(block ? { block } : {}),
         ...(o.justification === undefined ? {} : { justification: certificateFromWire(o.justification, 'justification') }),
         ...(flag(o.rebroadcast, 'rebroadcast') ? { rebroadcast: true } : {}),
-        ...(o.round === undefined ? {} : { round: asafeUint(o.round, 'round') }),
         ...(o.view === undefined ? {} : { view: asafeUint(o.view, 'view') }),
         ...(o.viewCertificate === undefined ? {} : { viewCertificate: viewCertificateFromJson(o.viewCertificate, 'viewCertificate') }),
       };

@@ -237,7 +237,7 @@ async function build(
    * Blocks below a new view's base may be held only in other regions (seed 861520141): looked up there.
    */
   const workAtStart = above && (above.some(({ block }) => block.transactions.length > 0) || (await unfinalizedWork(head)));
-  if (above && workAtStart) result.rebroadcast = await rebroadcast(deps, above, justification, view, pacemaker?.generation);
+  if (above && workAtStart) result.rebroadcast = await rebroadcast(deps, above, justification, view);
 
   const limit = Math.max(finality.justified.height + MAX_CHECKPOINTS_AHEAD * K, floor + K);
   const perBlock = Math.max(1, Math.min(deps.maxBlockTransactions, Math.floor(deps.maxBlockBytes / TX_JSON_BYTES)));
@@ -516,20 +516,17 @@ async function propose(
   if (!(await deps.store.swapHead(head, next))) throw new HeadMovedError(head.height);
   result.blocks.push({ height: block.height, hash: toHex(hash), transactions: txs.length });
   // A crash after the head moved and before the sends is repaired by the pacemaker's rebroadcast.
-  await announce(deps, block, hash, justification, undefined, view);
+  await announce(deps, block, hash, justification, false, view);
   return next;
 }
 
-/**
- * Sends a proposal to every member's inbox (inline when it fits in a message). Validators treat repeats
- * as no-ops. `rebroadcast` is set when it is sent again: `{ round }` names the pacemaker tick that did.
- */
+/** Sends a proposal to every member's inbox (inline when it fits in a message). Validators treat repeats as no-ops. */
 async function announce(
   deps: SequencerDeps,
   block: Block,
   hash: Uint8Array,
   justification: Certificate | undefined,
-  rebroadcast: { round: number | undefined } | undefined,
+  rebroadcast: boolean,
   view: ProposerView,
 ): Promise<void> {
   const inline = JSON.stringify(blockToJson(block, deps.chain.app)).length <= MAX_MESSAGE_BYTES - 2048;
@@ -540,7 +537,6 @@ async function announce(
     ...(inline ? { block } : {}),
     ...(justification ? { justification } : {}),
     ...(rebroadcast ? { rebroadcast: true } : {}),
-    ...(rebroadcast?.round !== undefined ? { round: rebroadcast.round } : {}),
     ...(view.view > 0 ? { view: view.view } : {}),
     ...(view.certificate && view.view > 0 ? { viewCertificate: view.certificate } : {}),
   };
@@ -576,8 +572,7 @@ async function rebroadcast(
   blocks: readonly { block: Block; hash: Uint8Array }[],
   justification: Certificate | undefined,
   view: ProposerView,
-  round: number | undefined,
 ): Promise<number> {
-  for (const { block, hash } of blocks) await announce(deps, block, hash, justification, { round }, view);
+  for (const { block, hash } of blocks) await announce(deps, block, hash, justification, true, view);
   return blocks.length;
 }

@@ -128,8 +128,6 @@ export class ValidatorMemory {
   workHeight = 0;
   /** Per superseded proposer region, the highest view this process told it of (see tellSuperseded). */
   readonly toldSuperseded = new Map<string, number>();
-  /** Per proposer region, the last REBROADCAST_ROUNDS_KEPT rebroadcast rounds this process re-sent its last vote for (handleInbox). */
-  private readonly rebroadcastRounds = new Map<string, number[]>();
 
   constructor(private readonly max = 4096) {}
 
@@ -149,15 +147,6 @@ export class ValidatorMemory {
   }
   forgetExecutions(): void {
     this.executed.clear();
-  }
-  sawRebroadcastRound(proposer: string, round: number): boolean {
-    return this.rebroadcastRounds.get(proposer)?.includes(round) ?? false;
-  }
-  noteRebroadcastRound(proposer: string, round: number): void {
-    const rounds = this.rebroadcastRounds.get(proposer) ?? [];
-    rounds.push(round);
-    if (rounds.length > REBROADCAST_ROUNDS_KEPT) rounds.shift();
-    this.rebroadcastRounds.set(proposer, rounds);
   }
   isStored(hash: Uint8Array): boolean {
     return this.stored.has(toHex(hash));
@@ -183,32 +172,16 @@ export interface InboxOptions {
    * (proposal and justification notice both lead to it), which already sent it.
    */
   readonly repeat?: boolean;
-  /** This delivery is a redelivery (it may follow a crash mid fan-out): a repeat whatever its round. */
-  readonly redelivered?: boolean;
 }
-
-/** Rebroadcast rounds remembered per proposer: late copies of a recent round are not re-sent for again. */
-const REBROADCAST_ROUNDS_KEPT = 8;
 
 /** Most blocks re-executed to rebuild one state after a restart (beyond it: not ready, retry later). */
 export const MAX_REEXECUTION = 256;
 
 /** Handles one inbox message. Throws NotReadyError when the message must be redelivered later. */
 export async function handleInbox(deps: ValidatorDeps, message: InboxMessage, options: InboxOptions = {}): Promise<ValidatorOutcome> {
-  const round = rebroadcastRound(deps, message);
-  // A rebroadcast round is a repeat once per member process. It sends every block above finality, and
-  // each copy would re-send the last vote to every region (seed 729666329: with duplicated deliveries,
-  // a backlog of 2,500 messages that drained too slowly for the probe).
-  // A round is one of the recent rounds seen, never a ceiling: a proposal anyone can write to the inbox
-  // (a replayed block with a far round) must not switch the re-sends off; and only a proposal that passed
-  // its checks counts.
-  const seenRound = round !== undefined && !options.redelivered && deps.memory.sawRebroadcastRound(round.proposer, round.round);
-  const repeat = (options.repeat ?? true) && !seenRound;
+  const repeat = options.repeat ?? true;
   try {
-    const outcome = await handle(deps, message, repeat);
-    if (round && !seenRound && outcome.kind !== 'rejected' && outcome.kind !== 'ignored')
-      deps.memory.noteRebroadcastRound(round.proposer, round.round);
-    return outcome;
+    return await handle(deps, message, repeat);
   } catch (e) {
     // A speculative node evicted from memory: forget executions so the retry rebuilds from the applied state.
     if (e instanceof StateError) {
@@ -217,12 +190,6 @@ export async function handleInbox(deps: ValidatorDeps, message: InboxMessage, op
     }
     throw e;
   }
-}
-
-/** The proposer region and pacemaker round of a rebroadcast proposal (undefined for anything else). */
-function rebroadcastRound(deps: ValidatorDeps, message: InboxMessage): { proposer: string; round: number } | undefined {
-  if (message.kind !== 'proposal' || !message.rebroadcast || message.round === undefined) return undefined;
-  return { proposer: proposerRegion(deps.chain.set, deps.homeRegion, message.view ?? 0), round: message.round };
 }
 
 /** The height an inbox message is about (its processing order within a batch). */
