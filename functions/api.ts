@@ -36,11 +36,7 @@ async function serve(event: ProxyEvent | { afg: string }) {
     const report = await runHealthCheck(routes, telemetry);
     publishMetrics();
     // The same schedule runs the finality sync: a region back from an outage catches up on an idle chain.
-    const region = await runtime().catch((e: unknown) => {
-      logger.warn('finality sync skipped: the region runtime is unavailable', { error: String(e) });
-      return undefined;
-    });
-    if (region) await runFinalitySync(region, telemetry.log);
+    await runFinalitySync(runtime, telemetry.log);
     return report;
   }
   let ready: Api;

@@ -3,8 +3,7 @@
  * health check on AWS (every minute) and the local cluster's timer (every `--finality-sync` seconds):
  * one pass, logged. A pass that fails is logged and the next one tries again.
  */
-import type { FinalitySyncResult } from '../pipeline/finality-sync.js';
-import { syncFinality } from '../pipeline/finality-sync.js';
+import { type FinalitySyncResult, syncFinality } from '../pipeline/finality-sync.js';
 import type { Region } from '../pipeline/region.js';
 import type { Log } from './telemetry.js';
 
@@ -12,13 +11,13 @@ import type { Log } from './telemetry.js';
 export const DEFAULT_FINALITY_SYNC_SECONDS = 10;
 
 /**
- * One finality sync of `region`; undefined where the region runs none (a follower, or no peers).
- * Never throws.
+ * One finality sync of the region `runtime` gives; undefined where the region runs none (a follower,
+ * or no peers) or its runtime could not be built (a cold start that cannot reach its tables). Never throws.
  */
-export async function runFinalitySync(region: Region, log: Log): Promise<FinalitySyncResult | undefined> {
-  const deps = region.finalitySync();
-  if (!deps) return undefined;
+export async function runFinalitySync(runtime: () => Promise<Region>, log: Log): Promise<FinalitySyncResult | undefined> {
   try {
+    const deps = (await runtime()).finalitySync();
+    if (!deps) return undefined;
     const result = await syncFinality(deps);
     if (result.kind === 'behind')
       log.warn('finality sync: behind a peer, its certificate handed to the finalizer', {

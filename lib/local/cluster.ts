@@ -327,7 +327,7 @@ export class LocalCluster {
     while (!signal.aborted) {
       await sleep(seconds * 1000, undefined, { signal }).catch(() => {});
       if (signal.aborted) return;
-      if (!this.reach.isDown(r.region)) await runFinalitySync(r.runtime, r.telemetry.log);
+      if (!this.reach.isDown(r.region)) await runFinalitySync(async () => r.runtime, r.telemetry.log);
     }
   }
 

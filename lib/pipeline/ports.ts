@@ -432,10 +432,6 @@ export interface PeerVotes {
   votesAt(height: number): Promise<HeightVotes>;
 }
 
-/**
- * A peer region as a snapshot source (its HTTP API: lib/pipeline/peers.ts HttpPeer). Untrusted: the
- * caller verifies the certificate with the group key and every node against its hash.
- */
 /** A peer region's finalized head (its API's `GET /v1/finality`): snapshots and the finality sync read it. */
 export interface PeerFinality {
   /** How the peer is named in reports (its URL). */
@@ -444,6 +440,10 @@ export interface PeerFinality {
   finality(): Promise<unknown>;
 }
 
+/**
+ * A peer region as a snapshot source (its HTTP API: lib/pipeline/peers.ts HttpPeer). Untrusted: the
+ * caller verifies the certificate with the group key and every node against its hash.
+ */
 export interface SnapshotPeer extends PeerFinality {
   /**
    * For each of `roots` in order, the node stored under it and its descendants breadth-first, one
